@@ -1,0 +1,107 @@
+/** Request and response schemas for POST /analyze. */
+const shape = { type: 'array', items: { type: 'integer', minimum: 1 } };
+
+export const modelTarget = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['model'],
+  properties: {
+    model: { type: 'string', minLength: 1, maxLength: 200, description: 'A built-in architecture (GET /architectures)' },
+    input: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 3, maxItems: 3, description: '[H, W, C]' },
+    classes: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+    includeTop: { type: 'boolean' },
+  },
+} as const;
+
+export const specTarget = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['spec'],
+  properties: { spec: { $ref: 'ArchitectureSpec#' } },
+} as const;
+
+const batch = { type: 'integer', minimum: 1, maximum: 65_536, description: 'Batch size for the peak-activation estimate (default 1)' };
+
+const compareTarget = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['compare'],
+  properties: { compare: { type: 'array', items: { if: { type: 'object', required: ['spec'] }, then: specTarget, else: modelTarget }, minItems: 2, maxItems: 2 }, batch },
+} as const;
+
+/**
+ * One of {model, input?, classes?, includeTop?}, {spec} or {compare: [A, B]}, with an optional batch.
+ * Dispatched on the key present (if/then) rather than oneOf, so an error names the real problem.
+ */
+export const analyzeBody = {
+  type: 'object',
+  if: { required: ['spec'] },
+  then: { ...specTarget, properties: { ...specTarget.properties, batch } },
+  else: {
+    if: { required: ['compare'] },
+    then: compareTarget,
+    else: { ...modelTarget, properties: { ...modelTarget.properties, batch } },
+  },
+} as const;
+
+const layerRow = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    index: { type: 'integer' },
+    name: { type: 'string' },
+    kind: { type: 'string' },
+    blockPath: { type: 'array', items: { type: 'string' } },
+    outputShape: shape,
+    params: { type: 'integer' },
+    macs: { type: 'integer' },
+  },
+};
+
+export const reportSchema = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['model', 'input', 'conventions', 'layers', 'totals', 'blocks', 'bottlenecks'],
+  properties: {
+    model: { type: 'string' },
+    input: shape,
+    output: shape,
+    batch: { type: 'integer' },
+    conventions: { type: 'object', additionalProperties: { type: 'string' } },
+    layers: { type: 'array', items: layerRow },
+    totals: {
+      type: 'object',
+      additionalProperties: true,
+      properties: { params: { type: 'integer' }, trainableParams: { type: 'integer' }, nonTrainableParams: { type: 'integer' }, macs: { type: 'integer' }, flops: { type: 'integer' } },
+    },
+    blocks: { type: 'object', additionalProperties: true },
+    bottlenecks: { type: 'array', items: { type: 'object', additionalProperties: true } },
+    topLayers: { type: 'array', items: { type: 'object', additionalProperties: true } },
+  },
+} as const;
+
+export const errorSchema = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['statusCode', 'code', 'error', 'message'],
+  properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, error: { type: 'string' }, message: { type: 'string' } },
+} as const;
+
+export const analyzeResponse = {
+  200: {
+    description: 'A report, or for {compare} the two reports and their deltas',
+    anyOf: [
+      reportSchema,
+      {
+        type: 'object',
+        additionalProperties: true,
+        required: ['comparison', 'reports'],
+        properties: { comparison: { type: 'object', additionalProperties: true }, reports: { type: 'array', items: reportSchema } },
+      },
+    ],
+  },
+  400: errorSchema,
+  404: errorSchema,
+  413: errorSchema,
+  415: errorSchema,
+} as const;

@@ -1,0 +1,21 @@
+/** The counting conventions, written once and returned with every report (and quoted in the README). */
+export const CONVENTIONS = {
+  mac: 'A MAC is one multiply-accumulate (one multiply plus one add). FLOPs are reported as 2·MACs.',
+  conv2d: 'conv2d MACs = Hout·Wout·Cout·(Cin/groups)·kh·kw per image; the bias is not a MAC.',
+  dense: 'dense MACs = in·out per image; the bias is not a MAC.',
+  zeroMacLayers:
+    'Bias, batch norm, activations, pooling, add, concat, zero padding, flatten and dropout count 0 MACs. ' +
+    'Their work is reported apart as elementOps: one per output element for bias, batch norm, activation and add ' +
+    '(two for a scaled add), one per window element for pooling, one per input element for global pooling, 0 for pure data movement.',
+  params:
+    'Parameters are the elements of every weight tensor. Batch-norm moving mean and variance are non-trainable parameters ' +
+    '(the Keras and tfjs convention); gamma and beta are trainable. torchvision calls the moving statistics buffers, so its ' +
+    '"parameters" equal our trainable parameters.',
+  memory:
+    'Activations are float32 (4 bytes). outputBytes is per image. Peak activation memory walks the layers in execution order, ' +
+    'keeps each tensor alive until its last reader has run, counts the input and output of the running layer, and multiplies by ' +
+    'the batch size; weights, gradients and backend workspace are excluded and no in-place reuse is assumed.',
+  receptiveField:
+    'Receptive field and its stride (jump) per spatial axis, from the network input: rf += (k_eff − 1)·jump, jump ·= stride; ' +
+    'padding does not change them; where branches meet, the largest is reported.',
+} as const;

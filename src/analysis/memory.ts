@@ -1,0 +1,31 @@
+/**
+ * Peak activation memory by liveness: a tensor is freed once its last reader has run. This is an
+ * estimate of what an inference engine without in-place reuse would hold; see CONVENTIONS.memory.
+ */
+import { INPUT_NAME } from '../spec/types.js';
+import { elements } from './rules.js';
+import type { ShapedGraph } from './shapes.js';
+
+export const BYTES_PER_ELEMENT = 4;
+
+export function peakActivationBytes(shaped: ShapedGraph, batch: number): { bytes: number; atLayer: string } {
+  const lastReader = new Map<string, number>();
+  shaped.nodes.forEach((n, i) => n.node.inputs.forEach((name) => lastReader.set(name, i)));
+  lastReader.set(shaped.graph.output, Number.POSITIVE_INFINITY);
+  const size = (name: string) => elements(shaped.shapes.get(name)!) * BYTES_PER_ELEMENT * batch;
+
+  let live = size(INPUT_NAME);
+  let peak = live;
+  let atLayer = INPUT_NAME;
+  shaped.nodes.forEach((n, i) => {
+    live += size(n.node.name);
+    if (live > peak) {
+      peak = live;
+      atLayer = n.node.name;
+    }
+    for (const name of new Set(n.node.inputs)) if (lastReader.get(name) === i) live -= size(name);
+    // A layer nobody reads (and that is not the output) is freed at once.
+    if (!lastReader.has(n.node.name)) live -= size(n.node.name);
+  });
+  return { bytes: peak, atLayer };
+}

@@ -1,0 +1,203 @@
+/**
+ * Cost reports computed from the layer rows: residual-block and inception-module rollups, the
+ * 1x1-bottleneck savings, and the most expensive layers.
+ */
+import type { Graph, GraphNode, TensorShape } from '../spec/types.js';
+import type { LayerRow, Totals } from './analyze.js';
+
+export interface Rollup {
+  params: number;
+  macs: number;
+  elementOps: number;
+}
+
+export interface ResidualRow extends Rollup {
+  name: string;
+  blockPath: string[];
+  shortcut: 'identity' | 'projection' | 'pooling';
+  preactivation: boolean;
+  inputShape: TensorShape;
+  outputShape: TensorShape;
+  shortcutParams: number;
+  shortcutMacs: number;
+  /** Share of the whole network's MACs spent in this block. */
+  macShare: number;
+}
+
+export interface BranchRow extends Rollup {
+  name: string;
+  outputChannels: number;
+  macShare: number;
+  paramShare: number;
+  layers: string[];
+}
+
+export interface InceptionRow extends Rollup {
+  name: string;
+  blockPath: string[];
+  inputShape: TensorShape;
+  outputShape: TensorShape;
+  macShare: number;
+  branches: BranchRow[];
+}
+
+export interface BlockReports {
+  residual: ResidualRow[];
+  inception: InceptionRow[];
+}
+
+export interface BottleneckRow {
+  /** The k×k conv (k > 1). */
+  conv: string;
+  kernel: [number, number];
+  /** The 1x1 conv that reduces channels before it. */
+  reduction: string;
+  inputShape: TensorShape;
+  reducedChannels: number;
+  outputShape: TensorShape;
+  /** MACs of the k×k conv applied straight to the reduction's input. */
+  macsWithout: number;
+  reductionMacs: number;
+  convMacs: number;
+  macsWith: number;
+  /** macsWith / macsWithout. */
+  ratio: number;
+  paramsWithout: number;
+  paramsWith: number;
+}
+
+export interface TopLayerRow {
+  name: string;
+  kind: string;
+  outputShape: TensorShape;
+  macs: number;
+  params: number;
+  macShare: number;
+}
+
+const share = (part: number, whole: number) => (whole === 0 ? 0 : part / whole);
+
+function rollup(names: string[], byName: Map<string, LayerRow>): Rollup {
+  let params = 0;
+  let macs = 0;
+  let elementOps = 0;
+  for (const n of names) {
+    const r = byName.get(n)!;
+    params += r.params;
+    macs += r.macs;
+    elementOps += r.elementOps;
+  }
+  return { params, macs, elementOps };
+}
+
+function blockInputShape(names: string[], byName: Map<string, LayerRow>): TensorShape {
+  const inside = new Set(names);
+  for (const n of names) {
+    const r = byName.get(n)!;
+    const idx = r.inputs.findIndex((i) => !inside.has(i));
+    if (idx >= 0) return r.inputShapes[idx];
+  }
+  return byName.get(names[0])!.inputShapes[0];
+}
+
+export function residualReport(graph: Graph, byName: Map<string, LayerRow>, totals: Totals): ResidualRow[] {
+  return graph.blocks.flatMap((b) => {
+    if (b.type !== 'residual') return [];
+    const total = rollup(b.nodes, byName);
+    const sc = rollup(b.shortcutNodes, byName);
+    return [{
+      name: b.name,
+      blockPath: b.blockPath,
+      shortcut: b.shortcut,
+      preactivation: b.preactivation,
+      inputShape: blockInputShape(b.nodes, byName),
+      outputShape: byName.get(b.nodes[b.nodes.length - 1])!.outputShape,
+      ...total,
+      shortcutParams: sc.params,
+      shortcutMacs: sc.macs,
+      macShare: share(total.macs, totals.macs),
+    }];
+  });
+}
+
+export function inceptionReport(graph: Graph, byName: Map<string, LayerRow>, totals: Totals): InceptionRow[] {
+  return graph.blocks.flatMap((b) => {
+    if (b.type !== 'branches') return [];
+    const total = rollup(b.nodes, byName);
+    const concat = byName.get(b.concatNode)!;
+    return [{
+      name: b.name,
+      blockPath: b.blockPath,
+      inputShape: blockInputShape(b.nodes, byName),
+      outputShape: concat.outputShape,
+      ...total,
+      macShare: share(total.macs, totals.macs),
+      branches: b.branches.map((br, i) => {
+        const r = rollup(br.nodes, byName);
+        const out = concat.inputShapes[i];
+        return {
+          name: br.name,
+          ...r,
+          outputChannels: out[out.length - 1],
+          macShare: share(r.macs, total.macs),
+          paramShare: share(r.params, total.params),
+          layers: br.nodes,
+        };
+      }),
+    }];
+  });
+}
+
+/** Layers a reduction's output may pass through on its way to the k×k conv without changing channels. */
+const TRANSPARENT = new Set<GraphNode['kind']>(['batchnorm', 'activation', 'dropout']);
+
+/**
+ * Every k×k conv (k > 1, groups 1) fed, through batch norm / activation only, by a 1x1 conv (groups 1)
+ * that reduces channels. "Without" applies the k×k conv straight to the reduction's input, keeping the
+ * k×k conv's output size; "with" is the reduction plus the k×k conv as built.
+ */
+export function bottleneckReport(graph: Graph, byName: Map<string, LayerRow>): BottleneckRow[] {
+  const nodes = new Map(graph.nodes.map((n) => [n.name, n]));
+  const rows: BottleneckRow[] = [];
+  for (const node of graph.nodes) {
+    if (node.kind !== 'conv2d' || node.attrs.groups !== 1) continue;
+    const [kh, kw] = node.attrs.kernel;
+    if (kh * kw <= 1) continue;
+    let source = nodes.get(node.inputs[0]);
+    while (source && TRANSPARENT.has(source.kind)) source = nodes.get(source.inputs[0]);
+    if (!source || source.kind !== 'conv2d') continue;
+    const red = source.attrs;
+    if (red.kernel[0] !== 1 || red.kernel[1] !== 1 || red.groups !== 1) continue;
+    const reduction = byName.get(source.name)!;
+    const conv = byName.get(node.name)!;
+    const cin = reduction.inputShapes[0][2];
+    if (red.filters >= cin) continue;
+    const out = conv.outputShape;
+    const macsWithout = out[0] * out[1] * out[2] * cin * kh * kw;
+    const macsWith = reduction.macs + conv.macs;
+    rows.push({
+      conv: node.name,
+      kernel: [kh, kw],
+      reduction: source.name,
+      inputShape: reduction.inputShapes[0],
+      reducedChannels: red.filters,
+      outputShape: out,
+      macsWithout,
+      reductionMacs: reduction.macs,
+      convMacs: conv.macs,
+      macsWith,
+      ratio: macsWith / macsWithout,
+      paramsWithout: kh * kw * cin * node.attrs.filters + (node.attrs.bias ? node.attrs.filters : 0),
+      paramsWith: reduction.trainableParams + conv.trainableParams,
+    });
+  }
+  return rows;
+}
+
+export function topLayers(rows: LayerRow[], totals: Totals, count: number): TopLayerRow[] {
+  return rows
+    .filter((r) => r.macs > 0)
+    .sort((a, b) => b.macs - a.macs || a.index - b.index)
+    .slice(0, count)
+    .map((r) => ({ name: r.name, kind: r.kind, outputShape: r.outputShape, macs: r.macs, params: r.params, macShare: share(r.macs, totals.macs) }));
+}

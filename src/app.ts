@@ -1,0 +1,36 @@
+/**
+ * Builds the application as one plugin tree. Tests build it and talk to it with `app.inject`;
+ * src/server.ts only reads the config, listens and shuts down.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import errorPolicy from './plugins/errors.js';
+import jsonDepth from './plugins/json-depth.js';
+import { ARCHITECTURE_SPEC_SCHEMA } from './spec/schema.js';
+import analyzeRoute from '../routes/analyze/index.js';
+import architecturesRoute from '../routes/architectures/index.js';
+import healthRoutes from '../routes/health/index.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+  }
+}
+
+export async function buildApp(config: Config): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    ajv: {
+      // verbose: errors carry the offending value, so a 400 can say what it received.
+      customOptions: { verbose: true, allErrors: false, coerceTypes: false },
+    },
+  });
+  app.decorate('config', config);
+  app.addSchema(ARCHITECTURE_SPEC_SCHEMA);
+  await app.register(errorPolicy);
+  await app.register(jsonDepth);
+  await app.register(healthRoutes);
+  await app.register(analyzeRoute);
+  await app.register(architecturesRoute);
+  return app;
+}

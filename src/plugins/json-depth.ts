@@ -1,0 +1,49 @@
+/**
+ * Replaces Fastify's JSON parser with one that refuses absurdly deep nesting before parsing, so a
+ * body like [[[[…]]]] is a 400 and never reaches a recursive validator that could overflow the stack.
+ */
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError } from '../errors.js';
+
+export const MAX_JSON_DEPTH = 128;
+
+/** Bracket depth of a JSON text, ignoring brackets inside strings. Linear and allocation-free. */
+export function jsonDepth(text: string, stopAt: number): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123 /* [ { */) {
+      if (++depth > max) max = depth;
+      if (max > stopAt) return max;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return max;
+}
+
+export default fp(async function jsonDepthPlugin(app: FastifyInstance) {
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') {
+      done(new AppError(400, 'EMPTY_BODY', 'body: expected a JSON document; received an empty body', { field: 'body', received: '', expected: 'JSON' }), undefined);
+      return;
+    }
+    const depth = jsonDepth(text, MAX_JSON_DEPTH);
+    if (depth > MAX_JSON_DEPTH) {
+      done(new AppError(400, 'JSON_TOO_DEEP', `body: expected JSON nested at most ${MAX_JSON_DEPTH} levels deep; received more than ${MAX_JSON_DEPTH}`, { field: 'body', received: `depth > ${MAX_JSON_DEPTH}`, expected: `depth <= ${MAX_JSON_DEPTH}` }), undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new AppError(400, 'INVALID_JSON', `body: expected valid JSON; ${(err as Error).message}`, { field: 'body', expected: 'valid JSON' }), undefined);
+    }
+  });
+}, { name: 'json-depth' });
