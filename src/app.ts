@@ -10,10 +10,16 @@ import { ARCHITECTURE_SPEC_SCHEMA } from './spec/schema.js';
 import analyzeRoute from '../routes/analyze/index.js';
 import architecturesRoute from '../routes/architectures/index.js';
 import healthRoutes from '../routes/health/index.js';
+import modelRoutes from '../routes/models/index.js';
+import kserveRoutes from '../routes/v2/index.js';
+import metrics from './plugins/metrics.js';
+import serving from './plugins/serving.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config;
+    /** Set on SIGTERM/SIGINT: readiness turns 503 and new work is refused while in-flight work finishes. */
+    draining: boolean;
   }
 }
 
@@ -26,10 +32,15 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     },
   });
   app.decorate('config', config);
+  app.decorate('draining', false);
   app.addSchema(ARCHITECTURE_SPEC_SCHEMA);
   await app.register(errorPolicy);
   await app.register(jsonDepth);
+  await app.register(metrics);
+  if (config.serveModels) await app.register(serving);
   await app.register(healthRoutes);
+  await app.register(modelRoutes);
+  await app.register(kserveRoutes, { prefix: '/v2' });
   await app.register(analyzeRoute);
   await app.register(architecturesRoute);
   return app;

@@ -2,8 +2,11 @@
  * Every setting comes from the environment, is validated here at start-up, and a bad value stops
  * the start with a message that names the variable. Documented in the README's configuration table.
  */
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import type { BackendName } from './engine/backend.js';
+import type { EngineKind } from './engine/types.js';
 
 export interface Config {
   host: string;
@@ -16,6 +19,24 @@ export interface Config {
   analyzeMaxLayers: number;
   /** Largest total MACs /analyze accepts (counts above 2^53 would lose exactness). */
   analyzeMaxMacs: number;
+  /** Whether to load and serve the models of modelsDir (off: an analysis-only service). */
+  serveModels: boolean;
+  defaultModel?: string;
+  /** Force a TensorFlow.js backend instead of picking the fastest present. */
+  tfjsBackend?: BackendName;
+  engine: EngineKind;
+  /** Inference worker threads. */
+  workers: number;
+  maxBatch: number;
+  maxDelayMs: number;
+  /** Most images waiting per model before requests are refused with 503. */
+  queueLimit: number;
+  requestTimeoutMs: number;
+  drainTimeoutMs: number;
+  /** Largest /classify and /v2 infer body. */
+  bodyLimit: number;
+  maxImagesPerRequest: number;
+  maxImagePixels: number;
 }
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -40,6 +61,19 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   return value;
 }
 
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(name, raw, 'true or false');
+}
+
+function optionalOneOf<T extends string>(env: Env, name: string, allowed: readonly T[]): T | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : oneOf(env, name, allowed[0], allowed);
+}
+
 function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -59,10 +93,23 @@ export function loadConfig(env: Env = process.env): Config {
     analyzeBodyLimit: int(env, 'ANALYZE_BODY_LIMIT', 1024 * 1024, 1024, 64 * 1024 * 1024),
     analyzeMaxLayers: int(env, 'ANALYZE_MAX_LAYERS', 20_000, 1, 1_000_000),
     analyzeMaxMacs: int(env, 'ANALYZE_MAX_MACS', 1e15, 1, Number.MAX_SAFE_INTEGER),
+    serveModels: bool(env, 'SERVE_MODELS', true),
+    defaultModel: env.DEFAULT_MODEL || undefined,
+    tfjsBackend: optionalOneOf(env, 'TFJS_BACKEND', ['tensorflow', 'wasm', 'cpu'] as const),
+    engine: oneOf(env, 'ENGINE', 'tfjs', ['tfjs'] as const),
+    workers: int(env, 'WORKERS', Math.min(availableParallelism(), 8), 1, 64),
+    maxBatch: int(env, 'MAX_BATCH', 8, 1, 256),
+    maxDelayMs: int(env, 'MAX_DELAY_MS', 5, 0, 10_000),
+    queueLimit: int(env, 'QUEUE_LIMIT', 256, 1, 100_000),
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 1, 3_600_000),
+    drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    bodyLimit: int(env, 'BODY_LIMIT', 32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxImagesPerRequest: int(env, 'MAX_IMAGES_PER_REQUEST', 32, 1, 1024),
+    maxImagePixels: int(env, 'MAX_IMAGE_PIXELS', 100_000_000, 1, 2 ** 32),
   };
 }
 
 /** Config for tests and embedders: defaults, overridden field by field. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
-  return { ...loadConfig({}), logLevel: 'silent', ...overrides };
+  return { ...loadConfig({}), logLevel: 'silent', serveModels: false, ...overrides };
 }

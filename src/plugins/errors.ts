@@ -87,6 +87,7 @@ export default fp(async function errorPolicy(app: FastifyInstance) {
     const body = toErrorBody(err, limit);
     if (body.statusCode >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ code: body.code, statusCode: body.statusCode }, body.message);
+    if (typeof body.retryAfter === 'number') reply.header('retry-after', String(body.retryAfter));
     reply.code(body.statusCode).send(body);
   });
   app.setNotFoundHandler((request, reply) => {

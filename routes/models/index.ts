@@ -1,0 +1,55 @@
+/** GET /models and GET /models/{name}: what each served model is, where it came from and how it runs. */
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../../src/errors.js';
+import type { ServedModel } from '../../src/serving/registry.js';
+
+export function describeModel(m: ServedModel) {
+  return {
+    name: m.name,
+    state: m.state,
+    ...(m.error ? { error: m.error } : {}),
+    ...(m.problems ? { problems: m.problems } : {}),
+    architecture: m.architecture ?? null,
+    input: m.input ?? null,
+    classes: m.classes ?? null,
+    labels: m.labels?.length ?? null,
+    preprocess: m.preprocess ?? null,
+    topk: m.topk,
+    engine: m.engine,
+    backend: m.backend?.name ?? null,
+    params: m.params ?? null,
+    macs: m.macs ?? null,
+    weights: m.weights ?? null,
+    loadMs: m.loadMs ?? null,
+    warmupMs: m.warmupMs ?? null,
+    batching: m.batching,
+  };
+}
+
+export class UnknownServedModelError extends AppError {
+  constructor(name: string, available: string[]) {
+    super(404, 'MODEL_NOT_FOUND', `model: expected one of ${available.join(', ') || '(no models served)'}; received ${JSON.stringify(name)}`, { field: 'model', received: name, available });
+  }
+}
+
+export function servedModel(app: FastifyInstance, name: string): ServedModel {
+  const m = app.hasDecorator('models') ? app.models.get(name) : undefined;
+  if (!m) throw new UnknownServedModelError(name, app.hasDecorator('models') ? [...app.models.models.keys()] : []);
+  return m;
+}
+
+const modelSchema = { type: 'object', additionalProperties: true, properties: { name: { type: 'string' }, state: { type: 'string' }, backend: { type: ['string', 'null'] } } };
+const errorSchema = { type: 'object', additionalProperties: true, properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, error: { type: 'string' }, message: { type: 'string' } } };
+
+export default async function modelRoutes(app: FastifyInstance) {
+  app.get('/models', {
+    schema: { response: { 200: { type: 'object', properties: { default: { type: ['string', 'null'] }, models: { type: 'array', items: modelSchema } } } } },
+  }, async () => ({
+    default: app.hasDecorator('models') ? app.models.defaultModel ?? null : null,
+    models: app.hasDecorator('models') ? [...app.models.models.values()].map(describeModel) : [],
+  }));
+
+  app.get<{ Params: { name: string } }>('/models/:name', {
+    schema: { params: { type: 'object', properties: { name: { type: 'string', maxLength: 200 } } }, response: { 200: modelSchema, 404: errorSchema } },
+  }, async (request) => describeModel(servedModel(app, request.params.name)));
+}

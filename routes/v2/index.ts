@@ -1,0 +1,158 @@
+/**
+ * KServe v2 / Open Inference Protocol (REST), so KServe and Triton clients can call the service.
+ * Inference takes one FP32 tensor [N, H, W, C] that is already preprocessed and returns `logits`
+ * (before softmax) and `probabilities`. Errors use the protocol's `{"error": "..."}` body.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../../src/errors.js';
+import { toErrorBody } from '../../src/plugins/errors.js';
+import { softmax } from '../../src/serving/postprocess.js';
+import type { ServedModel } from '../../src/serving/registry.js';
+import { readiness } from '../health/index.js';
+import { servedModel } from '../models/index.js';
+import { abortOnClose } from '../../src/serving/abort.js';
+
+const VERSION = '0.1.0';
+
+interface InferInput {
+  name: string;
+  shape: number[];
+  datatype: string;
+  data: unknown[];
+  parameters?: Record<string, unknown>;
+}
+interface InferRequest {
+  id?: string;
+  parameters?: Record<string, unknown>;
+  inputs: InferInput[];
+  outputs?: { name: string; parameters?: Record<string, unknown> }[];
+}
+
+const OUTPUTS = ['logits', 'probabilities'] as const;
+
+const inferSchema = {
+  type: 'object',
+  required: ['inputs'],
+  properties: {
+    id: { type: 'string', maxLength: 256 },
+    parameters: { type: 'object' },
+    inputs: {
+      type: 'array', minItems: 1, maxItems: 1,
+      items: {
+        type: 'object', required: ['name', 'shape', 'datatype', 'data'],
+        properties: {
+          name: { type: 'string', maxLength: 256 },
+          shape: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 4, maxItems: 4 },
+          datatype: { type: 'string', enum: ['FP32'] },
+          parameters: { type: 'object' },
+          data: { type: 'array' },
+        },
+      },
+    },
+    outputs: { type: 'array', items: { type: 'object', required: ['name'], properties: { name: { type: 'string', enum: [...OUTPUTS] }, parameters: { type: 'object' } } } },
+  },
+};
+
+function metadata(m: ServedModel) {
+  const [h, w, c] = m.input ?? [0, 0, 0];
+  return {
+    name: m.name,
+    versions: ['1'],
+    platform: `convnet-serve_${m.engine}`,
+    inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, h, w, c] }],
+    outputs: OUTPUTS.map((name) => ({ name, datatype: 'FP32', shape: [-1, m.classes ?? 0] })),
+    parameters: { backend: m.backend?.name ?? null, state: m.state, preprocess: m.preprocess ?? null },
+  };
+}
+
+/** Row-major flattening of `data`, which may be flat or nested; every value must be a finite number. */
+function flatten(data: unknown[], expected: number): Float32Array {
+  const out = new Float32Array(expected);
+  let n = 0;
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      for (const v of value) walk(v);
+      return;
+    }
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      throw new AppError(400, 'INVALID_TENSOR', `inputs[0].data: expected finite numbers; received ${JSON.stringify(value)} at element ${n}`);
+    }
+    if (n >= expected) throw new AppError(400, 'INVALID_TENSOR', `inputs[0].data: expected ${expected} elements for the declared shape; received more`);
+    out[n++] = value;
+  };
+  walk(data);
+  if (n !== expected) throw new AppError(400, 'INVALID_TENSOR', `inputs[0].data: expected ${expected} elements for the declared shape; received ${n}`);
+  return out;
+}
+
+function readyModel(app: FastifyInstance, name: string): ServedModel {
+  const m = servedModel(app, name);
+  if (m.state !== 'ready' || !m.batcher) {
+    throw new AppError(503, 'MODEL_NOT_READY', `model ${name} is ${m.state}${m.error ? `: ${m.error}` : ''}`, { retryAfter: 1 });
+  }
+  return m;
+}
+
+export default async function kserveRoutes(app: FastifyInstance) {
+  app.setErrorHandler((err, request, reply) => {
+    const body = toErrorBody(err as Error, request.routeOptions?.bodyLimit ?? app.config.bodyLimit);
+    if (body.statusCode >= 500 && body.code === 'INTERNAL_ERROR') request.log.error({ err }, 'request failed');
+    if (typeof body.retryAfter === 'number') reply.header('retry-after', String(body.retryAfter));
+    reply.code(body.statusCode).send({ error: body.message });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: `${request.method} ${request.url.split('?')[0]}: no such route` });
+  });
+
+  app.get('/', async () => ({ name: 'convnet-serve', version: VERSION, extensions: [] }));
+  app.get('/health/live', async () => ({ live: true }));
+  app.get('/health/ready', async (_request, reply) => {
+    const r = readiness(app);
+    reply.code(r.ready ? 200 : 503);
+    return { ready: r.ready };
+  });
+
+  type Named = FastifyRequest<{ Params: { name: string } }>;
+  const params = { type: 'object', properties: { name: { type: 'string', maxLength: 200 } } };
+  app.get('/models/:name', { schema: { params } }, async (request: Named) => metadata(servedModel(app, request.params.name)));
+  app.get('/models/:name/versions/:version', { schema: { params } }, async (request: Named) => metadata(servedModel(app, request.params.name)));
+  app.get('/models/:name/ready', { schema: { params } }, async (request: Named, reply) => {
+    const m = servedModel(app, request.params.name);
+    const ready = m.state === 'ready' && !app.draining;
+    reply.code(ready ? 200 : 503);
+    return { name: m.name, ready };
+  });
+
+  const infer = async (request: FastifyRequest<{ Params: { name: string }; Body: InferRequest }>, reply: FastifyReply) => {
+    const m = readyModel(app, request.params.name);
+    const body = request.body;
+    const input = body.inputs[0];
+    const [h, w, c] = m.input!;
+    const [n, ih, iw, ic] = input.shape;
+    if (ih !== h || iw !== w || ic !== c || n < 1) {
+      throw new AppError(400, 'INVALID_SHAPE', `inputs[0].shape: expected [N, ${h}, ${w}, ${c}] with N >= 1; received ${JSON.stringify(input.shape)}`);
+    }
+    if (n > app.config.maxImagesPerRequest) {
+      throw new AppError(413, 'TOO_MANY_IMAGES', `inputs[0].shape[0]: expected at most ${app.config.maxImagesPerRequest} images; received ${n}`);
+    }
+    const flat = flatten(input.data, n * h * w * c);
+    const per = h * w * c;
+    const images = Array.from({ length: n }, (_, i) => flat.slice(i * per, (i + 1) * per));
+    const { logits } = await m.batcher!.submit(images, abortOnClose(reply));
+    const wanted = new Set<string>(body.outputs?.map((o) => o.name) ?? OUTPUTS);
+    const k = m.classes!;
+    const rows = (f: (l: Float32Array) => Float32Array) => logits.flatMap((l) => Array.from(f(l)));
+    return {
+      model_name: m.name,
+      model_version: '1',
+      ...(body.id !== undefined ? { id: body.id } : {}),
+      outputs: [
+        ...(wanted.has('logits') ? [{ name: 'logits', datatype: 'FP32', shape: [n, k], data: rows((l) => l) }] : []),
+        ...(wanted.has('probabilities') ? [{ name: 'probabilities', datatype: 'FP32', shape: [n, k], data: rows(softmax) }] : []),
+      ],
+    };
+  };
+  const inferOptions = { bodyLimit: app.config.bodyLimit, schema: { params, body: inferSchema } };
+  app.post('/models/:name/infer', inferOptions, infer);
+  app.post('/models/:name/versions/:version/infer', inferOptions, infer);
+}

@@ -1,0 +1,55 @@
+/**
+ * An ONNX Runtime (CPU) session around a model from buildOnnxModel: NHWC float32 in, the model's
+ * one output out. Graph optimisation is at level 'all' (constant folding, Conv+activation fusion,
+ * NCHWc layout on x86), which is where ONNX Runtime's speed comes from.
+ */
+import ort from 'onnxruntime-node';
+
+export interface OnnxEngineOptions {
+  /** Threads inside one operator (ONNX Runtime's default: one per physical core). */
+  intraOpNumThreads?: number;
+  /** Threads across independent operators; only used by the 'parallel' execution mode. */
+  interOpNumThreads?: number;
+}
+
+export interface EngineOutput {
+  data: Float32Array;
+  shape: number[];
+}
+
+export class OnnxEngine {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly inputName: string,
+    readonly outputName: string,
+  ) {}
+
+  static async create(modelBytes: Uint8Array, options: OnnxEngineOptions = {}): Promise<OnnxEngine> {
+    const session = await ort.InferenceSession.create(modelBytes, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      ...(options.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: options.intraOpNumThreads }),
+      ...(options.interOpNumThreads === undefined ? {} : { interOpNumThreads: options.interOpNumThreads }),
+    });
+    if (session.inputNames.length !== 1 || session.outputNames.length !== 1) {
+      await session.release();
+      throw new Error(`expected a model with one input and one output, got ${session.inputNames.length} and ${session.outputNames.length}`);
+    }
+    return new OnnxEngine(session, session.inputNames[0], session.outputNames[0]);
+  }
+
+  /** Runs one batch: `input` is row-major NHWC data of `shape` ([N, H, W, C]). */
+  async run(input: Float32Array, shape: number[]): Promise<EngineOutput> {
+    const expected = shape.reduce((a, b) => a * b, 1);
+    if (input.length !== expected) throw new RangeError(`input has ${input.length} values, shape [${shape.join(', ')}] needs ${expected}`);
+    const feeds = { [this.inputName]: new ort.Tensor('float32', input, shape) };
+    const results = await this.session.run(feeds);
+    const y = results[this.outputName];
+    return { data: y.data as Float32Array, shape: [...y.dims] };
+  }
+
+  /** Frees the native session; the engine cannot run afterwards. */
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The serving core as decorators: the inference worker pool and the model registry. Models load in
+ * the background after start-up, so liveness answers at once and readiness tells the truth.
+ * On close the registry drains (queued and computing work finishes) before the workers stop.
+ */
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { InferencePool } from '../engine/pool.js';
+import { ModelRegistry } from '../serving/registry.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    models: ModelRegistry;
+    pool: InferencePool;
+  }
+}
+
+export default fp(async function serving(app: FastifyInstance) {
+  const c = app.config;
+  const pool = new InferencePool({ size: c.workers, backend: c.tfjsBackend });
+  const registry = new ModelRegistry(pool, {
+    modelsDir: c.modelsDir,
+    engine: c.engine,
+    defaultModel: c.defaultModel,
+    batching: { maxBatch: c.maxBatch, maxDelayMs: c.maxDelayMs, queueLimit: c.queueLimit, timeoutMs: c.requestTimeoutMs },
+    observer: app.hasDecorator('metrics') ? (model) => app.metrics.batchObserver(model) : undefined,
+  }, app.log);
+  app.decorate('pool', pool);
+  app.decorate('models', registry);
+  await registry.discover();
+  pool.backend.then(
+    (b) => app.log.info({ backend: b.name, skipped: b.skipped, wasm: b.wasm, workers: pool.size }, 'tfjs backend selected'),
+    (err) => app.log.error({ err }, 'no tfjs backend could start'),
+  );
+  void registry.loadAll();
+  app.addHook('onClose', async () => {
+    await registry.loadAll().catch(() => undefined);
+    await registry.drain(c.drainTimeoutMs);
+    await pool.close();
+  });
+}, { name: 'serving', dependencies: [] });

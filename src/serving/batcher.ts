@@ -1,0 +1,204 @@
+/**
+ * Dynamic batching for one model. Requests are queued image by image; a batch leaves when it holds
+ * `maxBatch` images or when `maxDelayMs` has passed since the oldest queued request arrived, and only
+ * while a worker is free (at most `concurrency` batches in flight). The queue is bounded; a request
+ * that does not fit is refused at once (503 + Retry-After), one whose deadline passes gets a 504, and
+ * one whose client has gone is dropped before it is computed.
+ */
+import { AppError } from '../errors.js';
+
+export interface BatchSettings {
+  maxBatch: number;
+  maxDelayMs: number;
+  /** Most images waiting (not yet computing) at once. */
+  queueLimit: number;
+  /** Batches computing at once (the worker count). */
+  concurrency: number;
+  /** Per-request deadline, from arrival. */
+  timeoutMs: number;
+}
+
+export interface JobTimings {
+  queueMs: number;
+  inferMs: number;
+}
+
+export interface BatchObserver {
+  batch?(size: number, queueMs: number[], computeMs: number): void;
+  rejected?(reason: 'queue_full' | 'timeout' | 'cancelled' | 'draining'): void;
+  depth?(images: number): void;
+}
+
+type RunBatch = (input: Float32Array, n: number) => Promise<Float32Array>;
+
+interface Job {
+  images: Float32Array[];
+  outputs: (Float32Array | undefined)[];
+  remaining: number;
+  arrived: number;
+  queueMs: number;
+  inferMs: number;
+  settled: boolean;
+  resolve: (r: { logits: Float32Array[]; timings: JobTimings }) => void;
+  reject: (e: Error) => void;
+  timer?: NodeJS.Timeout;
+  cleanup?: () => void;
+}
+
+interface Slice {
+  job: Job;
+  index: number;
+}
+
+export class QueueFullError extends AppError {
+  constructor(model: string, limit: number, retryAfterS: number) {
+    super(503, 'QUEUE_FULL', `model ${model}: the request queue is full (${limit} images waiting); retry after ${retryAfterS} s`, { model, queueLimit: limit, retryAfter: retryAfterS });
+  }
+}
+
+export class Batcher {
+  private readonly queue: Slice[] = [];
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly model: string,
+    private readonly settings: BatchSettings,
+    private readonly run: RunBatch,
+    private readonly elementsPerImage: number,
+    private readonly classes: number,
+    private readonly observer: BatchObserver = {},
+  ) {}
+
+  get queuedImages(): number {
+    return this.queue.length;
+  }
+
+  get busy(): boolean {
+    return this.queue.length > 0 || this.inFlight > 0;
+  }
+
+  /** Resolves when nothing is queued or computing (for a graceful drain). */
+  idle(): Promise<void> {
+    return this.busy ? new Promise((r) => this.idleWaiters.push(r)) : Promise.resolve();
+  }
+
+  /** Queues the images of one request; resolves with one logits row per image, in order. */
+  submit(images: Float32Array[], signal?: AbortSignal): Promise<{ logits: Float32Array[]; timings: JobTimings }> {
+    if (this.closed) {
+      this.observer.rejected?.('draining');
+      return Promise.reject(new AppError(503, 'DRAINING', 'the server is shutting down and takes no new work', { retryAfter: 1 }));
+    }
+    if (this.queue.length + images.length > this.settings.queueLimit) {
+      this.observer.rejected?.('queue_full');
+      return Promise.reject(new QueueFullError(this.model, this.settings.queueLimit, this.retryAfterSeconds()));
+    }
+    return new Promise((resolve, reject) => {
+      const job: Job = {
+        images, outputs: new Array(images.length), remaining: images.length, arrived: performance.now(),
+        queueMs: 0, inferMs: 0, settled: false, resolve, reject,
+      };
+      job.timer = setTimeout(() => this.fail(job, new AppError(504, 'DEADLINE_EXCEEDED', `model ${this.model}: no result within ${this.settings.timeoutMs} ms`, { timeoutMs: this.settings.timeoutMs }), 'timeout'), this.settings.timeoutMs);
+      if (signal) {
+        const onAbort = () => this.fail(job, new AppError(499, 'CLIENT_CLOSED', 'the client closed the connection'), 'cancelled');
+        if (signal.aborted) return onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        job.cleanup = () => signal.removeEventListener('abort', onAbort);
+      }
+      images.forEach((_, index) => this.queue.push({ job, index }));
+      this.observer.depth?.(this.queue.length);
+      this.schedule();
+    });
+  }
+
+  /** Stops taking work; what is queued still runs. */
+  close(): void {
+    this.closed = true;
+  }
+
+  private retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil((this.queue.length / this.settings.maxBatch / this.settings.concurrency) * 0.5));
+  }
+
+  private fail(job: Job, err: Error, reason: 'timeout' | 'cancelled'): void {
+    if (job.settled) return;
+    this.settle(job);
+    // Queued images of this job are dropped, not computed.
+    for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i].job === job) this.queue.splice(i, 1);
+    this.observer.rejected?.(reason);
+    this.observer.depth?.(this.queue.length);
+    job.reject(err);
+    this.notifyIdle();
+  }
+
+  private settle(job: Job): void {
+    job.settled = true;
+    clearTimeout(job.timer);
+    job.cleanup?.();
+  }
+
+  private schedule(): void {
+    while (this.inFlight < this.settings.concurrency && this.queue.length > 0) {
+      const oldest = this.queue[0].job.arrived;
+      const waited = performance.now() - oldest;
+      if (this.queue.length < this.settings.maxBatch && waited < this.settings.maxDelayMs) {
+        if (!this.timer) {
+          this.timer = setTimeout(() => {
+            this.timer = undefined;
+            this.schedule();
+          }, Math.max(0, this.settings.maxDelayMs - waited));
+        }
+        return;
+      }
+      this.dispatch(this.queue.splice(0, this.settings.maxBatch));
+    }
+  }
+
+  private dispatch(slices: Slice[]): void {
+    this.inFlight++;
+    this.observer.depth?.(this.queue.length);
+    const n = slices.length;
+    const input = new Float32Array(n * this.elementsPerImage);
+    slices.forEach((s, i) => input.set(s.job.images[s.index], i * this.elementsPerImage));
+    const started = performance.now();
+    const queueMs = slices.map((s) => started - s.job.arrived);
+    this.run(input, n).then(
+      (logits) => {
+        const inferMs = performance.now() - started;
+        this.observer.batch?.(n, queueMs, inferMs);
+        slices.forEach((s, i) => {
+          const job = s.job;
+          if (job.settled) return;
+          job.outputs[s.index] = logits.slice(i * this.classes, (i + 1) * this.classes);
+          job.queueMs = Math.max(job.queueMs, started - job.arrived);
+          job.inferMs = Math.max(job.inferMs, inferMs);
+          if (--job.remaining === 0) {
+            this.settle(job);
+            job.resolve({ logits: job.outputs as Float32Array[], timings: { queueMs: job.queueMs, inferMs: job.inferMs } });
+          }
+        });
+      },
+      (err: Error) => {
+        for (const s of slices) {
+          if (s.job.settled) continue;
+          this.settle(s.job);
+          for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i].job === s.job) this.queue.splice(i, 1);
+          s.job.reject(err);
+        }
+      },
+    ).finally(() => {
+      this.inFlight--;
+      this.schedule();
+      this.notifyIdle();
+    });
+  }
+
+  private notifyIdle(): void {
+    if (this.busy) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    waiters.forEach((w) => w());
+  }
+}

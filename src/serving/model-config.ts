@@ -1,0 +1,183 @@
+/**
+ * A served model's folder: `config.json` plus its weights and labels. This module reads and checks
+ * config.json and resolves its presets; it loads nothing heavy.
+ *
+ *   {"name": "resnet18", "architecture": "resnet18", "weights": "weights.safetensors",
+ *    "labels": "labels.txt", "preprocess": "torch"}
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import { ZOO } from '../../models/index.js';
+import { describeValue } from '../errors.js';
+import { ARCHITECTURE_SPEC_SCHEMA } from '../spec/schema.js';
+import type { ArchitectureSpec, Shape3 } from '../spec/types.js';
+
+export type ResizeMode = 'stretch' | 'crop';
+
+/** How an image becomes the model's input: value = (pixel·scale − mean[c]) / std[c]. */
+export interface Preprocess {
+  /** [height, width] fed to the model (from the architecture). */
+  size: [number, number];
+  /** stretch: resize to size; crop: resize the shorter side to size/cropFraction, then centre-crop. */
+  resize: ResizeMode;
+  cropFraction: number;
+  channels: 1 | 3;
+  channelOrder: 'RGB' | 'BGR';
+  scale: number;
+  mean: number[];
+  std: number[];
+}
+
+export type PresetName = 'torch' | 'caffe' | 'tf' | 'unit';
+
+/**
+ * torch: torchvision's ImageNet transform (resize 256, crop 224, ImageNet mean/std).
+ * caffe: Keras ResNet v1 / VGG (BGR, 0..255, ImageNet mean subtracted per channel, no scaling).
+ * tf: Keras Inception and ResNet v2 (RGB scaled to [−1, 1]).
+ * unit: pixels scaled to [0, 1], nothing else.
+ */
+const PRESETS: Record<PresetName, Omit<Preprocess, 'size' | 'channels'>> = {
+  torch: { resize: 'crop', cropFraction: 0.875, channelOrder: 'RGB', scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+  caffe: { resize: 'stretch', cropFraction: 1, channelOrder: 'BGR', scale: 1, mean: [103.939, 116.779, 123.68], std: [1, 1, 1] },
+  tf: { resize: 'stretch', cropFraction: 1, channelOrder: 'RGB', scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+  unit: { resize: 'stretch', cropFraction: 1, channelOrder: 'RGB', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] },
+};
+
+export interface BatchingConfig {
+  maxBatch?: number;
+  maxDelayMs?: number;
+  queueLimit?: number;
+}
+
+export interface ModelConfig {
+  name: string;
+  architecture: string | { name: string; options?: { input?: Shape3; classes?: number; includeTop?: boolean } } | { spec: ArchitectureSpec };
+  weights: string;
+  labels?: string;
+  preprocess?: PresetName | (Partial<Omit<Preprocess, 'size'>> & { preset?: PresetName });
+  topk?: number;
+  batching?: BatchingConfig;
+}
+
+const number = { type: 'number' };
+const preprocessObject = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    preset: { enum: Object.keys(PRESETS) },
+    resize: { enum: ['stretch', 'crop'] },
+    cropFraction: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+    channels: { enum: [1, 3] },
+    channelOrder: { enum: ['RGB', 'BGR'] },
+    scale: number,
+    mean: { type: 'array', items: number, minItems: 1, maxItems: 3 },
+    std: { type: 'array', items: { type: 'number', exclusiveMinimum: 0 }, minItems: 1, maxItems: 3 },
+  },
+};
+
+export const MODEL_CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['architecture', 'weights'],
+  properties: {
+    name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$' },
+    architecture: {
+      anyOf: [
+        { type: 'string' },
+        {
+          type: 'object', additionalProperties: false, required: ['name'],
+          properties: {
+            name: { type: 'string' },
+            options: {
+              type: 'object', additionalProperties: false,
+              properties: { input: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 3, maxItems: 3 }, classes: { type: 'integer', minimum: 1 }, includeTop: { type: 'boolean' } },
+            },
+          },
+        },
+        { type: 'object', additionalProperties: false, required: ['spec'], properties: { spec: { $ref: 'ArchitectureSpec#' } } },
+      ],
+    },
+    weights: { type: 'string', minLength: 1 },
+    labels: { type: 'string', minLength: 1 },
+    preprocess: { anyOf: [{ enum: Object.keys(PRESETS) }, preprocessObject] },
+    topk: { type: 'integer', minimum: 1, maximum: 1000 },
+    batching: {
+      type: 'object', additionalProperties: false,
+      properties: { maxBatch: { type: 'integer', minimum: 1, maximum: 256 }, maxDelayMs: { type: 'number', minimum: 0, maximum: 10_000 }, queueLimit: { type: 'integer', minimum: 1, maximum: 100_000 } },
+    },
+  },
+};
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+ajv.addSchema(ARCHITECTURE_SPEC_SCHEMA);
+const validate = ajv.compile<ModelConfig>(MODEL_CONFIG_SCHEMA);
+
+export class ModelConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelConfigError';
+  }
+}
+
+/** Resolves a file named in config.json, refusing anything that leaves the model's folder. */
+export function fileInFolder(dir: string, file: string, field: string): string {
+  const resolved = path.resolve(dir, file);
+  if (!resolved.startsWith(path.resolve(dir) + path.sep)) {
+    throw new ModelConfigError(`${field}: expected a file inside ${dir}; received ${JSON.stringify(file)}`);
+  }
+  return resolved;
+}
+
+export async function readModelConfig(dir: string): Promise<ModelConfig> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8'));
+  } catch (err) {
+    throw new ModelConfigError(`config.json: ${(err as Error).message}`);
+  }
+  if (!validate(raw)) {
+    const e = validate.errors![0];
+    throw new ModelConfigError(`config.json${e.instancePath.replace(/\//g, '.')}: ${e.message}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}; received ${describeValue((e as { data?: unknown }).data)}`);
+  }
+  const config = raw as ModelConfig;
+  return { ...config, name: config.name ?? path.basename(dir) };
+}
+
+export function architectureSpec(config: ModelConfig): ArchitectureSpec {
+  const arch = config.architecture;
+  if (typeof arch === 'object' && 'spec' in arch) return arch.spec;
+  const name = typeof arch === 'string' ? arch : arch.name;
+  const entry = ZOO.get(name);
+  if (!entry) throw new ModelConfigError(`architecture: expected one of ${[...ZOO.keys()].join(', ')}; received ${JSON.stringify(name)}`);
+  return entry.build(typeof arch === 'string' ? {} : arch.options ?? {});
+}
+
+/** The preprocessing a model gets: preset, then explicit fields, sized from the architecture's input. */
+export function resolvePreprocess(config: ModelConfig, input: Shape3): Preprocess {
+  const p = config.preprocess ?? 'unit';
+  const preset = PRESETS[typeof p === 'string' ? p : (p.preset ?? 'unit')];
+  const fields = typeof p === 'string' ? {} : p;
+  const channels = (fields.channels ?? input[2]) as 1 | 3;
+  if (channels !== input[2]) throw new ModelConfigError(`preprocess.channels: expected ${input[2]} (the architecture's input channels); received ${channels}`);
+  const fit = (values: number[], field: string) => {
+    if (values.length === channels) return values;
+    if (values.length === 1) return new Array(channels).fill(values[0]);
+    if (channels === 1) return [values.reduce((a, b) => a + b, 0) / values.length];
+    throw new ModelConfigError(`preprocess.${field}: expected 1 or ${channels} values; received ${values.length}`);
+  };
+  const resolved: Preprocess = { ...preset, ...fields, size: [input[0], input[1]], channels } as Preprocess;
+  delete (resolved as { preset?: unknown }).preset;
+  resolved.mean = fit(resolved.mean, 'mean');
+  resolved.std = fit(resolved.std, 'std');
+  return resolved;
+}
+
+export async function readLabels(file: string, classes: number): Promise<string[]> {
+  const labels = (await readFile(file, 'utf8')).split(/\r?\n/).map((l) => l.trim());
+  while (labels.length && labels[labels.length - 1] === '') labels.pop();
+  if (labels.length !== classes) {
+    throw new ModelConfigError(`labels: expected ${classes} lines (one per class); received ${labels.length} in ${path.basename(file)}`);
+  }
+  return labels;
+}
