@@ -28,7 +28,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     logger: { level: config.logLevel },
     ajv: {
       // verbose: errors carry the offending value, so a 400 can say what it received.
-      customOptions: { verbose: true, allErrors: false, coerceTypes: false },
+      customOptions: { verbose: true, allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: false },
     },
   });
   app.decorate('config', config);

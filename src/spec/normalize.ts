@@ -111,6 +111,13 @@ class GraphBuilder {
     return name;
   }
 
+  /** Registers a name derived from an already-resolved one (e.g. `<block>_add`), without re-qualifying it. */
+  derived(name: string, at: string, field: string): string {
+    if (this.taken.has(name)) throw new SpecError(`${at}.${field}`, name, 'a name not used by any other layer or block');
+    this.taken.add(name);
+    return name;
+  }
+
   emit<K extends LeafKind>(kind: K, attrs: LeafAttrsByKind[K], inputs: string[], name: string, ctx: Context, at: string): string {
     if (this.nodes.length >= this.limits.maxLayers) {
       throw new SpecLimitError(at, `more than ${this.limits.maxLayers} layers`, `at most ${this.limits.maxLayers} layers`);
@@ -167,7 +174,10 @@ function walkNode(b: GraphBuilder, raw: unknown, input: string, ctx: Context, at
   const limits = b.limits;
   switch (kind) {
     case 'sequence': {
-      if (spec.name === undefined) return walkSequence(b, spec.layers, input, ctx, `${at}.layers`);
+      if (spec.name === undefined) {
+        if (ctx.depth + 1 > limits.maxDepth) throw new SpecLimitError(at, ctx.depth + 1, `composites nested at most ${limits.maxDepth} deep`);
+        return walkSequence(b, spec.layers, input, { ...ctx, depth: ctx.depth + 1 }, `${at}.layers`);
+      }
       const name = b.name(spec.name, 'sequence', ctx, at);
       return walkSequence(b, spec.layers, input, child(ctx, name, at, limits), `${at}.layers`);
     }
@@ -177,7 +187,9 @@ function walkNode(b: GraphBuilder, raw: unknown, input: string, ctx: Context, at
       const inner = child(ctx, name, at, limits);
       let current = input;
       for (let i = 1; i <= count; i++) {
-        const copyName = b.name(`${name}_${i}`, 'repeat', { ...inner, scope: new Scope(null, false) }, at);
+        // Each copy counts as a visit, so empty or nested repeats cannot loop without bound.
+        b.visit(at);
+        const copyName = b.derived(`${name}_${i}`, at, 'name');
         const copy: Context = {
           scope: new Scope(copyName, true),
           blockPath: [...inner.blockPath, copyName],
@@ -228,9 +240,10 @@ function walkResidual(b: GraphBuilder, spec: Record<string, unknown>, input: str
     scale = spec.scale;
   }
   // The add may carry the block's own name (Keras names Inception-ResNet's scaled add after its block).
-  const addName = spec.addName !== undefined && ctx.scope.resolve(String(spec.addName)) === name
-    ? name
-    : b.name(spec.addName ?? `${name}_add`, 'add', ctx, at, 'addName');
+  let addName: string;
+  if (spec.addName === undefined) addName = b.derived(`${name}_add`, at, 'addName');
+  else if (typeof spec.addName === 'string' && ctx.scope.resolve(spec.addName) === name) addName = name;
+  else addName = b.name(spec.addName, 'add', ctx, at, 'addName');
   const addOut = b.emit('add', { scale }, [shortcutOut, bodyOut], addName, inner, at);
   const out = spec.post === undefined ? addOut : walkSequence(b, spec.post, addOut, inner, `${at}.post`);
   b.blocks.push({
@@ -257,7 +270,7 @@ function walkBranches(b: GraphBuilder, spec: Record<string, unknown>, input: str
   list.forEach((raw, i) => {
     const bat = `${at}.branches[${i}]`;
     const branch = expectObject(raw, bat);
-    const branchName = b.name(branch.name ?? `${name}_branch${i + 1}`, 'branch', ctx, bat);
+    const branchName = branch.name === undefined ? b.derived(`${name}_branch${i + 1}`, bat, 'name') : b.name(branch.name, 'branch', ctx, bat);
     const branchCtx = child(inner, branchName, bat, limits);
     const bStart = b.nodes.length;
     outputs.push(walkSequence(b, branch.layers, input, branchCtx, `${bat}.layers`));
