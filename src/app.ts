@@ -11,6 +11,7 @@ import analyzeRoute from '../routes/analyze/index.js';
 import architecturesRoute from '../routes/architectures/index.js';
 import healthRoutes from '../routes/health/index.js';
 import modelRoutes from '../routes/models/index.js';
+import classifyRoute from '../routes/classify/index.js';
 import kserveRoutes from '../routes/v2/index.js';
 import metrics from './plugins/metrics.js';
 import serving from './plugins/serving.js';
@@ -40,6 +41,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   if (config.serveModels) await app.register(serving);
   await app.register(healthRoutes);
   await app.register(modelRoutes);
+  if (config.serveModels) await app.register(classifyRoute);
   await app.register(kserveRoutes, { prefix: '/v2' });
   await app.register(analyzeRoute);
   await app.register(architecturesRoute);

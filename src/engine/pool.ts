@@ -10,7 +10,16 @@ import type { ModelPlan, WorkerInit, WorkerMemory, WorkerReply, WorkerRequest } 
 import { WeightsError } from '../weights/types.js';
 
 // Under tsx (tests, dev) the worker is the .ts source; in the build it is the compiled .js.
-const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.url);
+
+/** From the build, the compiled worker; from source (tests, dev), a bootstrap that registers tsx first. */
+function spawnWorker(workerData: WorkerInit): Worker {
+  if (!FROM_SOURCE) return new Worker(WORKER_URL, { workerData });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -76,7 +85,7 @@ export class InferencePool {
   constructor(options: PoolOptions = {}) {
     const size = Math.max(1, options.size ?? availableParallelism());
     const init: WorkerInit = { backend: options.backend, onnxThreads: options.onnxThreads ?? 1 };
-    this.workers = Array.from({ length: size }, (_, i) => new PoolWorker(i, new Worker(WORKER_URL, { workerData: init })));
+    this.workers = Array.from({ length: size }, (_, i) => new PoolWorker(i, spawnWorker(init)));
     this.backend = Promise.all(this.workers.map((w) => w.ready)).then((choices) => choices[0]);
   }
 

@@ -1,0 +1,113 @@
+/**
+ * POST /classify: images in (multipart, a raw image body, or JSON {"images": [{"b64"}]}), top-k
+ * labels out. Options `model` and `topk` come from the query string, JSON or multipart fields.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import multipart from '@fastify/multipart';
+import { AppError } from '../../src/errors.js';
+import { abortOnClose } from '../../src/serving/abort.js';
+import { softmax, topK } from '../../src/serving/postprocess.js';
+import { imageToTensor } from '../../src/serving/preprocess.js';
+import { servedModel } from '../models/index.js';
+import { classifyQuery, classifyResponse, jsonBody } from './schema.js';
+
+interface Upload {
+  file: string;
+  bytes: Uint8Array;
+}
+interface Options {
+  model?: string;
+  topk?: number;
+}
+
+const RAW_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif', 'application/octet-stream'];
+const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function decodeBase64(text: string, index: number): Uint8Array {
+  const clean = text.replace(/^data:[^;,]*;base64,/, '').replace(/\s+/g, '');
+  if (clean.length % 4 === 1 || !B64.test(clean)) {
+    throw new AppError(400, 'INVALID_BASE64', `images[${index}].b64: expected standard base64; received ${JSON.stringify(text.slice(0, 40))}${text.length > 40 ? '…' : ''}`, { field: `images[${index}].b64`, file: `images[${index}]` });
+  }
+  return Buffer.from(clean, 'base64');
+}
+
+function parseTopk(value: unknown, field: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new AppError(400, 'VALIDATION_ERROR', `${field}: expected an integer from 1 to 1000; received ${JSON.stringify(value)}`, { field, received: value });
+  return n;
+}
+
+async function collect(app: FastifyInstance, request: FastifyRequest): Promise<{ uploads: Upload[]; options: Options }> {
+  const query = request.query as Options;
+  const options: Options = { model: query.model, topk: parseTopk(query.topk, 'query.topk') };
+  const max = app.config.maxImagesPerRequest;
+  const uploads: Upload[] = [];
+  const add = (u: Upload) => {
+    if (uploads.length >= max) throw new AppError(413, 'TOO_MANY_IMAGES', `images: expected at most ${max} images per request; received more`, { field: 'images', limit: max });
+    uploads.push(u);
+  };
+  if (request.isMultipart()) {
+    for await (const part of request.parts()) {
+      if (part.type === 'file') {
+        const bytes = await part.toBuffer();
+        add({ file: part.filename || part.fieldname, bytes });
+      } else if (part.fieldname === 'model') {
+        options.model = String(part.value);
+      } else if (part.fieldname === 'topk') {
+        options.topk = parseTopk(part.value, 'topk');
+      }
+    }
+  } else if (Buffer.isBuffer(request.body)) {
+    add({ file: 'body', bytes: request.body });
+  } else {
+    const body = request.body as { images: { b64: string; name?: string }[]; model?: string; topk?: number };
+    body.images.forEach((img, i) => add({ file: img.name ?? `images[${i}]`, bytes: decodeBase64(img.b64, i) }));
+    options.model = body.model ?? options.model;
+    options.topk = body.topk ?? options.topk;
+  }
+  if (uploads.length === 0) throw new AppError(400, 'NO_IMAGES', 'images: expected at least one image; received none', { field: 'images' });
+  return { uploads, options };
+}
+
+export default async function classifyRoute(app: FastifyInstance) {
+  await app.register(multipart, {
+    limits: { fileSize: app.config.bodyLimit, files: app.config.maxImagesPerRequest, fields: 20, fieldSize: 1024, parts: app.config.maxImagesPerRequest + 20 },
+  });
+  app.addContentTypeParser(RAW_TYPES, { parseAs: 'buffer', bodyLimit: app.config.bodyLimit }, (_req, body, done) => done(null, body));
+
+  app.post('/classify', {
+    bodyLimit: app.config.bodyLimit,
+    schema: { querystring: classifyQuery, response: classifyResponse },
+    preValidation: async (request) => {
+      // JSON bodies are checked here; multipart and raw bodies are checked part by part.
+      if (!request.isMultipart() && !Buffer.isBuffer(request.body)) {
+        if (!jsonBody.validate(request.body)) {
+          const e = jsonBody.validate.errors![0];
+          const field = `body${e.instancePath.replace(/\//g, '.')}`;
+          throw new AppError(400, 'VALIDATION_ERROR', `${field}: ${e.message}`, { field });
+        }
+      }
+    },
+  }, async (request: FastifyRequest, reply: FastifyReply) => {
+    const { uploads, options } = await collect(app, request);
+    const modelName = options.model ?? app.models.defaultModel;
+    if (!modelName) throw new AppError(503, 'NO_MODELS', 'no model is served', { retryAfter: 5 });
+    const m = servedModel(app, modelName);
+    if (m.state !== 'ready' || !m.batcher) {
+      throw new AppError(503, 'MODEL_NOT_READY', `model ${m.name} is ${m.state}${m.error ? `: ${m.error}` : ''}`, { retryAfter: 1, model: m.name });
+    }
+    const k = Math.min(options.topk ?? m.topk, m.classes!);
+    const t0 = performance.now();
+    const tensors = await Promise.all(uploads.map((u) => imageToTensor(u.bytes, u.file, m.preprocess!, { maxPixels: app.config.maxImagePixels })));
+    const decodeMs = performance.now() - t0;
+    const { logits, timings } = await m.batcher.submit(tensors, abortOnClose(reply));
+    request.log.info({ model: m.name, images: uploads.length, decodeMs: Math.round(decodeMs), queueMs: Math.round(timings.queueMs), inferMs: Math.round(timings.inferMs) }, 'classified');
+    return {
+      model: m.name,
+      backend: m.backend?.name ?? null,
+      results: logits.map((l, i) => ({ file: uploads[i].file, predictions: topK(softmax(l), m.labels!, k) })),
+      timings: { decodeMs, queueMs: timings.queueMs, inferMs: timings.inferMs },
+    };
+  });
+}
