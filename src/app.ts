@@ -4,7 +4,11 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
+import cors from '@fastify/cors';
+import auth from './plugins/auth.js';
 import errorPolicy from './plugins/errors.js';
+import openapi from './plugins/openapi.js';
+import requestIdPlugin, { requestId } from './plugins/request-id.js';
 import jsonDepth from './plugins/json-depth.js';
 import { ARCHITECTURE_SPEC_SCHEMA } from './spec/schema.js';
 import analyzeRoute from '../routes/analyze/index.js';
@@ -27,6 +31,7 @@ declare module 'fastify' {
 export async function buildApp(config: Config): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: config.logLevel },
+    genReqId: requestId,
     ajv: {
       // verbose: errors carry the offending value, so a 400 can say what it received.
       customOptions: { verbose: true, allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: false },
@@ -36,6 +41,10 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   app.decorate('draining', false);
   app.addSchema(ARCHITECTURE_SPEC_SCHEMA);
   await app.register(errorPolicy);
+  await app.register(requestIdPlugin);
+  if (config.corsOrigins.length) await app.register(cors, { origin: config.corsOrigins.includes('*') ? true : config.corsOrigins });
+  await app.register(openapi);
+  await app.register(auth);
   await app.register(jsonDepth);
   await app.register(metrics);
   if (config.serveModels) await app.register(serving);

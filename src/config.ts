@@ -37,6 +37,12 @@ export interface Config {
   bodyLimit: number;
   maxImagesPerRequest: number;
   maxImagePixels: number;
+  /** Accepted API keys; empty means no authentication. */
+  apiKeys: string[];
+  /** Origins allowed by CORS; empty means CORS is off. */
+  corsOrigins: string[];
+  /** Wait this long after SIGTERM (readiness already 503) before refusing connections. */
+  shutdownDelayMs: number;
 }
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -59,6 +65,14 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
     throw new ConfigError(name, raw, `an integer from ${min} to ${max}`);
   }
   return value;
+}
+
+function list(env: Env, name: string): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return [];
+  const items = raw.split(',').map((s) => s.trim());
+  if (items.some((s) => s === '')) throw new ConfigError(name, raw, 'a comma-separated list without empty items');
+  return items;
 }
 
 function bool(env: Env, name: string, fallback: boolean): boolean {
@@ -106,6 +120,9 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimit: int(env, 'BODY_LIMIT', 32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxImagesPerRequest: int(env, 'MAX_IMAGES_PER_REQUEST', 32, 1, 1024),
     maxImagePixels: int(env, 'MAX_IMAGE_PIXELS', 100_000_000, 1, 2 ** 32),
+    apiKeys: list(env, 'API_KEYS'),
+    corsOrigins: list(env, 'CORS_ORIGINS'),
+    shutdownDelayMs: int(env, 'SHUTDOWN_DELAY_MS', 0, 0, 600_000),
   };
 }
 

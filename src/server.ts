@@ -1,11 +1,15 @@
-/** Entry point: read the config, build the app, listen, and close cleanly on SIGTERM/SIGINT. */
+/**
+ * Entry point: read the config, build the app, listen, and drain on SIGTERM/SIGINT:
+ * readiness turns 503 at once, new connections are refused, in-flight and queued requests finish
+ * (up to DRAIN_TIMEOUT_MS), then the process exits 0. A second signal, or a drain that overruns its
+ * deadline, exits 1.
+ */
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
 
-async function main(): Promise<void> {
-  let config;
+function readConfig(): Config {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`convnet-serve: ${err.message}`);
@@ -13,16 +17,36 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
   const app = await buildApp(config);
-  let closing = false;
+  let signals = 0;
   const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    app.log.info({ signal }, 'shutting down');
-    app.close().then(() => process.exit(0), (err) => {
-      app.log.error({ err }, 'error while closing');
+    if (++signals > 1) {
+      app.log.warn({ signal }, 'second signal: exiting without waiting');
       process.exit(1);
-    });
+    }
+    app.draining = true;
+    app.log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'draining: readiness is 503, finishing in-flight work');
+    const deadline = setTimeout(() => {
+      app.log.error('drain deadline passed with work still running; exiting 1');
+      process.exit(1);
+    }, config.shutdownDelayMs + config.drainTimeoutMs + 5_000);
+    deadline.unref();
+    setTimeout(() => {
+      app.close().then(
+        () => {
+          app.log.info('drained; bye');
+          process.exit(0);
+        },
+        (err) => {
+          app.log.error({ err }, 'error while closing');
+          process.exit(1);
+        },
+      );
+    }, config.shutdownDelayMs);
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
