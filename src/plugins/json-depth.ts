@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import sjson from 'secure-json-parse';
 import { AppError } from '../errors.js';
 
 export const MAX_JSON_DEPTH = 128;
@@ -29,6 +30,8 @@ export function jsonDepth(text: string, stopAt: number): number {
 
 export default fp(async function jsonDepthPlugin(app: FastifyInstance) {
   app.removeContentTypeParser('application/json');
+  // No route reads text bodies: a text/plain upload is a 415, not a schema error.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = body as string;
     if (text.trim() === '') {
@@ -41,7 +44,8 @@ export default fp(async function jsonDepthPlugin(app: FastifyInstance) {
       return;
     }
     try {
-      done(null, JSON.parse(text));
+      // secure-json-parse as Fastify's own parser does: __proto__ / constructor.prototype keys are refused.
+      done(null, sjson.parse(text, { protoAction: 'error', constructorAction: 'error' }));
     } catch (err) {
       done(new AppError(400, 'INVALID_JSON', `body: expected valid JSON; ${(err as Error).message}`, { field: 'body', expected: 'valid JSON' }), undefined);
     }

@@ -302,6 +302,7 @@ export function normalizeSpec(raw: ArchitectureSpec | unknown, limits: SpecLimit
   const layers = expectArray(spec.layers, 'layers');
   if (layers.length === 0) throw new SpecError('layers', layers, 'at least one layer');
   const output = walkSequence(b, layers, INPUT_NAME, root, 'layers');
+  if (b.nodes.length === 0) throw new SpecError('layers', layers, 'at least one layer once composites are expanded');
   let name = 'custom';
   if (spec.name !== undefined) {
     if (typeof spec.name !== 'string' || spec.name.length > 200) throw new SpecError('name', spec.name, 'a string of at most 200 characters');
