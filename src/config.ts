@@ -22,6 +22,8 @@ export interface Config {
   /** Whether to load and serve the models of modelsDir (off: an analysis-only service). */
   serveModels: boolean;
   defaultModel?: string;
+  /** Serve only these model folders of MODELS_DIR (default: all). */
+  onlyModels: string[];
   /** Force a TensorFlow.js backend instead of picking the fastest present. */
   tfjsBackend?: BackendName;
   engine: EngineKind;
@@ -109,6 +111,7 @@ export function loadConfig(env: Env = process.env): Config {
     analyzeMaxMacs: int(env, 'ANALYZE_MAX_MACS', 1e15, 1, Number.MAX_SAFE_INTEGER),
     serveModels: bool(env, 'SERVE_MODELS', true),
     defaultModel: env.DEFAULT_MODEL || undefined,
+    onlyModels: list(env, 'MODELS'),
     tfjsBackend: optionalOneOf(env, 'TFJS_BACKEND', ['tensorflow', 'wasm', 'cpu'] as const),
     engine: oneOf(env, 'ENGINE', 'tfjs', ['tfjs'] as const),
     workers: int(env, 'WORKERS', Math.min(availableParallelism(), 8), 1, 64),

@@ -5,6 +5,7 @@
  *   convnet-serve serve            (same as npm start)
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { analyzeTarget, type AnalyzeTarget } from '../analysis/service.js';
 import { formatReport } from '../analysis/table.js';
@@ -13,6 +14,7 @@ import type { Shape3 } from '../spec/types.js';
 
 const USAGE = `usage:
   convnet-serve analyze <name|spec.json> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--json]
+  convnet-serve classify <image> [--model NAME] [--models-dir DIR] [--topk K] [--json]
   convnet-serve serve`;
 
 function parseShape(text: string): Shape3 {
@@ -60,11 +62,55 @@ function analyzeCommand(args: string[]): void {
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
 }
 
+/** Classifies one image in-process (no server): the app is built and asked through inject. */
+async function classifyCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { model: { type: 'string' }, 'models-dir': { type: 'string' }, topk: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  if (positionals.length !== 1) throw new AppError(400, 'BAD_ARGUMENT', `classify: expected one image file\n${USAGE}`);
+  const { buildApp } = await import('../app.js');
+  const { loadConfig } = await import('../config.js');
+  const base = loadConfig();
+  const model = values.model ?? base.defaultModel;
+  const app = await buildApp({
+    ...base,
+    logLevel: 'error',
+    workers: 1,
+    modelsDir: values['models-dir'] ? path.resolve(values['models-dir']) : base.modelsDir,
+    onlyModels: model ? [model] : base.onlyModels,
+  });
+  try {
+    await app.models.loadAll();
+    const res = await app.inject({
+      method: 'POST',
+      url: '/classify',
+      query: { ...(model ? { model } : {}), ...(values.topk ? { topk: values.topk } : {}) },
+      headers: { 'content-type': 'application/octet-stream' },
+      payload: readFileSync(positionals[0]),
+    });
+    const body = res.json();
+    if (res.statusCode !== 200) throw new AppError(res.statusCode, body.code ?? 'ERROR', body.message ?? res.body);
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+    } else {
+      process.stdout.write(`${positionals[0]} (model ${body.model}, backend ${body.backend})\n`);
+      for (const p of body.results[0].predictions) process.stdout.write(`  ${(100 * p.probability).toFixed(2).padStart(6)}%  ${p.label}\n`);
+    }
+  } finally {
+    await app.close();
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'analyze':
       analyzeCommand(rest);
+      return;
+    case 'classify':
+      await classifyCommand(rest);
       return;
     case 'serve':
       await import('../server.js');

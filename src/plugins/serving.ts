@@ -22,6 +22,7 @@ export default fp(async function serving(app: FastifyInstance) {
     modelsDir: c.modelsDir,
     engine: c.engine,
     defaultModel: c.defaultModel,
+    only: c.onlyModels,
     batching: { maxBatch: c.maxBatch, maxDelayMs: c.maxDelayMs, queueLimit: c.queueLimit, timeoutMs: c.requestTimeoutMs },
     observer: app.hasDecorator('metrics') ? (model) => app.metrics.batchObserver(model) : undefined,
   }, app.log);

@@ -48,6 +48,8 @@ export interface RegistryOptions {
   modelsDir: string;
   engine: EngineKind;
   defaultModel?: string;
+  /** Folder names to serve; empty means every folder. */
+  only?: string[];
   batching: Omit<BatchSettings, 'concurrency'>;
   observer?: (model: string) => BatchObserver;
 }
@@ -78,7 +80,9 @@ export class ModelRegistry {
 
   /** Reads every model folder, then loads the models one by one. Never throws for a bad model. */
   async discover(): Promise<void> {
+    const only = this.options.only?.length ? new Set(this.options.only) : undefined;
     for (const dir of await modelFolders(this.options.modelsDir)) {
+      if (only && !only.has(path.basename(dir))) continue;
       const model: ServedModel = {
         name: path.basename(dir), dir, state: 'loading', topk: 5, engine: this.options.engine,
         batching: { ...this.options.batching, concurrency: this.pool.size },
