@@ -31,6 +31,20 @@ function decodeBase64(text: string, index: number): Uint8Array {
   return Buffer.from(clean, 'base64');
 }
 
+/** Busboy's parse errors carry no status; @fastify/multipart's limit errors do. Name both plainly. */
+function multipartError(err: Error & { code?: string; statusCode?: number }, bodyLimit: number, maxImages: number): Error {
+  if (err instanceof AppError) return err;
+  switch (err.code) {
+    case 'FST_REQ_FILE_TOO_LARGE':
+      return new AppError(413, 'FILE_TOO_LARGE', `image: expected files of at most ${bodyLimit} bytes; received a larger one`, { field: 'image', limitBytes: bodyLimit });
+    case 'FST_FILES_LIMIT':
+    case 'FST_PARTS_LIMIT':
+      return new AppError(413, 'TOO_MANY_IMAGES', `images: expected at most ${maxImages} images per request; received more`, { field: 'images', limit: maxImages });
+  }
+  if (err.statusCode && err.statusCode < 500) return err;
+  return new AppError(400, 'MALFORMED_MULTIPART', `body: expected well-formed multipart/form-data; ${err.message}`, { field: 'body' });
+}
+
 function parseTopk(value: unknown, field: string): number | undefined {
   if (value === undefined || value === '') return undefined;
   const n = typeof value === 'number' ? value : Number(value);
@@ -48,15 +62,19 @@ async function collect(app: FastifyInstance, request: FastifyRequest): Promise<{
     uploads.push(u);
   };
   if (request.isMultipart()) {
-    for await (const part of request.parts()) {
-      if (part.type === 'file') {
-        const bytes = await part.toBuffer();
-        add({ file: part.filename || part.fieldname, bytes });
-      } else if (part.fieldname === 'model') {
-        options.model = String(part.value);
-      } else if (part.fieldname === 'topk') {
-        options.topk = parseTopk(part.value, 'topk');
+    try {
+      for await (const part of request.parts()) {
+        if (part.type === 'file') {
+          const bytes = await part.toBuffer();
+          add({ file: part.filename || part.fieldname, bytes });
+        } else if (part.fieldname === 'model') {
+          options.model = String(part.value);
+        } else if (part.fieldname === 'topk') {
+          options.topk = parseTopk(part.value, 'topk');
+        }
       }
+    } catch (err) {
+      throw multipartError(err as Error & { code?: string; statusCode?: number }, app.config.bodyLimit, max);
     }
   } else if (Buffer.isBuffer(request.body)) {
     add({ file: 'body', bytes: request.body });
