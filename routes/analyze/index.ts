@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { analyzeTarget, compareTargets, type AnalyzeTarget } from '../../src/analysis/service.js';
 import { analyzeBody, analyzeResponse } from './schema.js';
 
-type AnalyzeRequest = (AnalyzeTarget & { batch?: number }) | { compare: [AnalyzeTarget, AnalyzeTarget]; batch?: number };
+/** {model}, {spec}, {compare}, or a Keras/tfjs model JSON; the schema has told them apart already. */
+type AnalyzeRequest = Record<string, unknown>;
 
 export default async function analyzeRoute(app: FastifyInstance) {
   const limits = { maxLayers: app.config.analyzeMaxLayers, maxMacs: app.config.analyzeMaxMacs };
@@ -12,10 +13,11 @@ export default async function analyzeRoute(app: FastifyInstance) {
     schema: { body: analyzeBody, response: analyzeResponse },
   }, async (request) => {
     const body = request.body;
-    if ('compare' in body) {
-      const { reports, comparison } = compareTargets(body.compare[0], body.compare[1], { batch: body.batch, limits });
+    if (Array.isArray(body.compare)) {
+      const [a, b] = body.compare as [AnalyzeTarget, AnalyzeTarget];
+      const { reports, comparison } = compareTargets(a, b, { batch: body.batch as number | undefined, limits });
       return { comparison, reports };
     }
-    return analyzeTarget(body, { batch: body.batch, limits });
+    return analyzeTarget(body as AnalyzeTarget, { batch: typeof body.batch === 'number' ? body.batch : undefined, limits });
   });
 }

@@ -22,19 +22,31 @@ export const specTarget = {
 
 const batch = { type: 'integer', minimum: 1, maximum: 65_536, description: 'Batch size for the peak-activation estimate (default 1)' };
 
+/** A Keras model.to_json() config or a tfjs layers-model model.json; checked by the importer. */
+const importedModel = { type: 'object', description: 'A Keras model config (model.to_json()) or a TensorFlow.js layers-model model.json' } as const;
+const looksImported = { anyOf: [{ required: ['class_name'] }, { required: ['modelTopology'] }, { required: ['format'] }, { required: ['model_config'] }] } as const;
+
 const compareTarget = {
   type: 'object',
   additionalProperties: false,
   required: ['compare'],
-  properties: { compare: { type: 'array', items: { if: { type: 'object', required: ['spec'] }, then: specTarget, else: modelTarget }, minItems: 2, maxItems: 2 }, batch },
+  properties: {
+    compare: {
+      type: 'array',
+      items: { if: { type: 'object', required: ['spec'] }, then: specTarget, else: { if: { type: 'object', ...looksImported }, then: importedModel, else: modelTarget } },
+      minItems: 2,
+      maxItems: 2,
+    },
+    batch,
+  },
 } as const;
 
 /**
- * One of {model, input?, classes?, includeTop?}, {spec} or {compare: [A, B]}, with an optional batch.
+ * One of {model, input?, classes?, includeTop?}, {spec}, {compare: [A, B]}, or a Keras / tfjs model
+ * JSON as it is, with an optional batch.
  * Dispatched on the key present (if/then) rather than oneOf, so an error names the real problem.
  */
-export const analyzeBody = {
-  type: 'object',
+const analyzeOwnBody = {
   if: { required: ['spec'] },
   then: { ...specTarget, properties: { ...specTarget.properties, batch } },
   else: {
@@ -43,6 +55,15 @@ export const analyzeBody = {
     else: { ...modelTarget, properties: { ...modelTarget.properties, batch } },
   },
 } as const;
+
+export const analyzeBody = {
+  type: 'object',
+  if: looksImported,
+  then: importedModel,
+  else: analyzeOwnBody,
+} as const;
+
+
 
 const layerRow = {
   type: 'object',

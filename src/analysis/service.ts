@@ -6,6 +6,7 @@ import { ZOO, zooNames } from '../../models/index.js';
 import { AppError, SpecError, SpecLimitError } from '../errors.js';
 import { DEFAULT_SPEC_LIMITS, normalizeSpec } from '../spec/normalize.js';
 import type { ArchitectureSpec, Graph, Shape3 } from '../spec/types.js';
+import { detectModelFormat, graphFromKerasConfig, graphFromTfjsModelJson } from '../importers/keras.js';
 import { analyzeGraph, type AnalysisReport } from './analyze.js';
 import { compareReports, type Comparison } from './compare.js';
 
@@ -18,7 +19,9 @@ export interface ModelTarget {
 export interface SpecTarget {
   spec: ArchitectureSpec;
 }
-export type AnalyzeTarget = ModelTarget | SpecTarget;
+/** A Keras `model.to_json()` config or a tfjs layers-model `model.json`, posted as it is. */
+export type ImportedTarget = Record<string, unknown>;
+export type AnalyzeTarget = ModelTarget | SpecTarget | ImportedTarget;
 
 export interface AnalyzeLimits {
   maxLayers: number;
@@ -39,20 +42,37 @@ export class UnknownModelError extends AppError {
   }
 }
 
+const isModelTarget = (t: AnalyzeTarget): t is ModelTarget => typeof (t as ModelTarget).model === 'string';
+const isSpecTarget = (t: AnalyzeTarget): t is SpecTarget => 'spec' in t;
+
 /** Builds the spec for a zoo model, or returns the caller's spec. */
-export function specFor(target: AnalyzeTarget, field = ''): ArchitectureSpec {
-  if ('spec' in target) return target.spec;
+export function specFor(target: ModelTarget | SpecTarget, field = ''): ArchitectureSpec {
+  if (isSpecTarget(target)) return target.spec;
   const entry = ZOO.get(target.model);
   if (!entry) throw new UnknownModelError(target.model, `${field}model`);
   return entry.build({ input: target.input, classes: target.classes, includeTop: target.includeTop });
 }
 
 export function graphFor(target: AnalyzeTarget, limits: AnalyzeLimits = DEFAULT_ANALYZE_LIMITS, field = ''): Graph {
+  if (!isModelTarget(target) && !isSpecTarget(target)) return importedGraph(target, limits, field);
   const spec = specFor(target, field);
   try {
     return normalizeSpec(spec, { ...DEFAULT_SPEC_LIMITS, maxLayers: limits.maxLayers });
   } catch (err) {
-    throw 'spec' in target ? prefixField(err, `${field}spec.`) : err;
+    throw isSpecTarget(target) ? prefixField(err, `${field}spec.`) : err;
+  }
+}
+
+function importedGraph(body: ImportedTarget, limits: AnalyzeLimits, field: string): Graph {
+  const options = { limits: { ...DEFAULT_SPEC_LIMITS, maxLayers: limits.maxLayers } };
+  switch (detectModelFormat(body)) {
+    case 'keras-config':
+      return graphFromKerasConfig(body, options);
+    case 'tfjs-layers-model':
+    case 'tfjs-graph-model':
+      return graphFromTfjsModelJson(body, options);
+    default:
+      throw new AppError(400, 'VALIDATION_ERROR', `${field || 'body'}: expected {model}, {spec}, {compare}, a Keras model config or a tfjs model.json; received an object with keys ${Object.keys(body).slice(0, 8).join(', ')}`, { field: field || 'body' });
   }
 }
 
@@ -70,7 +90,7 @@ export function analyzeTarget(target: AnalyzeTarget, options: { batch?: number; 
   try {
     report = analyzeGraph(graph, { batch: options.batch });
   } catch (err) {
-    throw 'spec' in target ? prefixField(err, `${options.field ?? ''}spec.`) : err;
+    throw isSpecTarget(target) ? prefixField(err, `${options.field ?? ''}spec.`) : err;
   }
   const worst = report.layers.find((r) => !Number.isSafeInteger(r.macs) || !Number.isSafeInteger(r.params));
   if (worst || report.totals.macs > limits.maxMacs || !Number.isSafeInteger(report.totals.flops)) {

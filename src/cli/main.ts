@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * convnet-serve command line.
- *   convnet-serve analyze <name|spec.json> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--json]
+ *   convnet-serve analyze <name|spec.json|model.json> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--json]
  *   convnet-serve serve            (same as npm start)
  */
 import { readFileSync } from 'node:fs';
@@ -9,11 +9,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { analyzeTarget, type AnalyzeTarget } from '../analysis/service.js';
 import { formatReport } from '../analysis/table.js';
+import { detectModelFormat } from '../importers/keras.js';
 import { AppError } from '../errors.js';
 import type { Shape3 } from '../spec/types.js';
 
 const USAGE = `usage:
-  convnet-serve analyze <name|spec.json> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--json]
+  convnet-serve analyze <name|spec.json|model.json> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--json]
   convnet-serve classify <image> [--model NAME] [--models-dir DIR] [--topk K] [--json]
   convnet-serve serve`;
 
@@ -48,8 +49,9 @@ function analyzeCommand(args: string[]): void {
   const what = positionals[0];
   let target: AnalyzeTarget;
   if (what.endsWith('.json')) {
-    const spec = JSON.parse(readFileSync(what, 'utf8'));
-    target = { spec: values.input ? { ...spec, input: parseShape(values.input) } : spec };
+    const json = JSON.parse(readFileSync(what, 'utf8'));
+    if (detectModelFormat(json) !== 'unknown') target = json; // a Keras config or a tfjs model.json
+    else target = { spec: values.input ? { ...json, input: parseShape(values.input) } : json };
   } else {
     target = {
       model: what,

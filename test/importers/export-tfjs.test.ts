@@ -1,0 +1,195 @@
+// The tfjs model.json writer: every zoo model either round-trips (export → import gives the same
+// figures, shapes and blocks) or is refused with the layers Keras cannot express; tfjs-layers
+// itself loads the exported topologies to the same parameter counts; and each rewrite rule
+// (ZeroPadding2D in front of padded convs and pools, same-padding, ceil mode, depthwise) is exact.
+import t from 'tap';
+import * as tf from '@tensorflow/tfjs';
+import { ZOO } from '../../models/index.js';
+import { analyzeGraph, type AnalysisReport } from '../../src/analysis/analyze.js';
+import { AppError } from '../../src/errors.js';
+import { tfjsModelJsonFromGraph, type TfjsModelJson } from '../../src/importers/export-tfjs.js';
+import { detectModelFormat, graphFromTfjsModelJson } from '../../src/importers/keras.js';
+import { normalizeSpec } from '../../src/spec/normalize.js';
+import type { ArchitectureSpec, Graph, NodeSpec } from '../../src/spec/types.js';
+import { backendReady } from '../helpers/engine.js';
+
+/** Zoo models Keras cannot express, and why. */
+const INEXPRESSIBLE: Record<string, RegExp> = {
+  inception_resnet_v2: /scaled add/,
+  googlenet_tv: /ceil mode gives 56x56 where Keras pooling gives 55x55/,
+};
+
+/** A subtest's `t` (the last overload of t.test takes only the callback). */
+type Test = Parameters<Parameters<typeof t.test>[0]>[0];
+
+const roundTrip = (graph: Graph) => graphFromTfjsModelJson(JSON.parse(JSON.stringify(tfjsModelJsonFromGraph(graph))));
+const layersOf = (doc: TfjsModelJson) => doc.modelTopology.config.layers as { class_name: string; name: string; config: Record<string, unknown>; inbound_nodes: [string, number, number, object][][] }[];
+const layer = (doc: TfjsModelJson, name: string) => layersOf(doc).find((l) => l.name === name);
+
+function exportError(t: Test, graph: Graph): AppError {
+  try {
+    tfjsModelJsonFromGraph(graph);
+  } catch (err) {
+    if (err instanceof AppError) return err;
+    throw err;
+  }
+  t.fail('expected the export to be refused');
+  return new AppError(0, 'NONE', '');
+}
+
+const FIGURES = ['params', 'trainableParams', 'nonTrainableParams', 'macs', 'flops', 'elementOps'] as const;
+/** Block reports less the branch names, which the spec chose and the wiring cannot tell. */
+function blockView(r: AnalysisReport) {
+  const blocks = new Set([...r.blocks.residual, ...r.blocks.inception].map((b) => b.name));
+  return {
+    residual: r.blocks.residual,
+    inception: r.blocks.inception.map((b) => ({
+      ...b,
+      blockPath: b.blockPath.filter((p) => blocks.has(p)),
+      branches: b.branches.map((br) => ({ ...br, name: undefined, layers: undefined })),
+    })),
+  };
+}
+
+for (const entry of ZOO.values()) {
+  t.test(`${entry.name}: export to model.json and import again`, async (t) => {
+    const graph = normalizeSpec(entry.build());
+    const before = analyzeGraph(graph);
+    if (INEXPRESSIBLE[entry.name]) {
+      const err = exportError(t, graph);
+      t.equal(err.statusCode, 422);
+      t.equal(err.code, 'NOT_EXPRESSIBLE_IN_KERAS');
+      t.match(err.message, INEXPRESSIBLE[entry.name]);
+      return;
+    }
+    const doc = tfjsModelJsonFromGraph(graph);
+    t.equal(detectModelFormat(doc), 'tfjs-layers-model');
+    const pads = layersOf(doc).filter((l) => l.class_name === 'ZeroPadding2D' && !graph.nodes.some((n) => n.name === l.name));
+    t.ok(pads.every((l) => l.name.endsWith('_pad')), 'added padding layers are named <layer>_pad');
+    const after = analyzeGraph(graphFromTfjsModelJson(JSON.parse(JSON.stringify(doc))));
+    for (const k of FIGURES) t.equal(after.totals[k], before.totals[k], `totals.${k}`);
+    t.equal(after.totals.layers, before.totals.layers + pads.length, `the same layers plus ${pads.length} ZeroPadding2D`);
+    t.same(after.output, before.output, 'output shape');
+    const rows = new Map(after.layers.map((r) => [r.name, r]));
+    const differing = before.layers.filter((r) => {
+      const o = rows.get(r.name);
+      return !o || JSON.stringify([o.outputShape, o.params, o.macs, o.elementOps, o.weights]) !== JSON.stringify([r.outputShape, r.params, r.macs, r.elementOps, r.weights]);
+    });
+    t.same(differing.map((r) => r.name), [], 'every layer keeps its name, output shape, weights, MACs and element ops');
+    // Blocks are re-detected from the wiring; they must come back as the spec defined them.
+    t.same(blockView(after), blockView(before), 'residual blocks and inception modules come back with the same figures');
+  });
+}
+
+t.test('tfjs-layers loads exported topologies to the same shapes and parameter counts', async (t) => {
+  await backendReady();
+  for (const name of ['seed_5x5_bottleneck', 'inception_3a', 'fashion_resnet', 'fashion_inception', 'resnet18', 'resnet50', 'resnet50v2', 'inception_v3', 'googlenet']) {
+    const graph = normalizeSpec(ZOO.get(name)!.build());
+    const report = analyzeGraph(graph);
+    const model = await tf.models.modelFromJSON(tfjsModelJsonFromGraph(graph).modelTopology as never);
+    t.equal(model.countParams(), report.totals.params, `${name}: parameters`);
+    const wrong = report.layers.filter((r) => {
+      const l = model.getLayer(r.name);
+      return JSON.stringify((l.outputShape as number[]).slice(1)) !== JSON.stringify(r.outputShape) || l.countParams() !== r.params;
+    });
+    t.same(wrong.map((r) => r.name), [], `${name}: every layer's output shape and parameters`);
+    model.dispose();
+  }
+});
+
+// --- the rewrite rules, one by one ------------------------------------------------------------------
+
+const spec = (layers: NodeSpec[], input: [number, number, number] = [8, 8, 4]): Graph => normalizeSpec({ name: 'rules', input, layers } satisfies ArchitectureSpec);
+
+t.test('explicit conv padding becomes ZeroPadding2D <name>_pad + valid conv', async (t) => {
+  const graph = spec([{ kind: 'conv2d', name: 'c', filters: 2, kernel: 3, padding: [[1, 2], [0, 1]] }, { kind: 'conv2d', name: 'z', filters: 2, kernel: 1, padding: 0 }]);
+  const doc = tfjsModelJsonFromGraph(graph);
+  t.same(layer(doc, 'c_pad')?.config.padding, [[1, 2], [0, 1]]);
+  t.same(layer(doc, 'c')?.inbound_nodes, [[['c_pad', 0, 0, {}]]]);
+  t.equal(layer(doc, 'c')?.config.padding, 'valid');
+  t.notOk(layer(doc, 'z_pad'), 'zero explicit padding is just "valid"');
+  t.same(analyzeGraph(roundTrip(graph)).output, analyzeGraph(graph).output);
+});
+
+t.test('pool padding: same-equivalent → "same"; zero pad only where it cannot change the result', async (t) => {
+  const relu: NodeSpec = { kind: 'activation', name: 'r', function: 'relu' };
+  // 3x3/1 pad 1 on 8x8 is exactly TF's same padding.
+  let doc = tfjsModelJsonFromGraph(spec([{ kind: 'maxpool', name: 'p', pool: 3, strides: 1, padding: 1 }]));
+  t.equal(layer(doc, 'p')?.config.padding, 'same');
+  t.notOk(layer(doc, 'p_pad'));
+  // 3x3/2 pad 1 on 8x8: TF same pads 0 before, 1 after; PyTorch pads 1 and 1.
+  const torchPool: NodeSpec = { kind: 'maxpool', name: 'p', pool: 3, strides: 2, padding: 1 };
+  doc = tfjsModelJsonFromGraph(spec([relu, torchPool]));
+  t.same(layer(doc, 'p_pad')?.config.padding, [[1, 1], [1, 1]], 'after a ReLU a zero pad never wins the max');
+  t.equal(layer(doc, 'p')?.config.padding, 'valid');
+  let err = exportError(t, spec([torchPool]));
+  t.equal(err.code, 'NOT_EXPRESSIBLE_IN_KERAS');
+  t.match(err.message, /may be negative/, 'over the raw input it could');
+  doc = tfjsModelJsonFromGraph(spec([{ kind: 'avgpool', name: 'a', pool: 3, strides: 2, padding: 1, countIncludePad: true }]));
+  t.ok(layer(doc, 'a_pad'), 'an average that counts the padding is a zero pad + valid average');
+  err = exportError(t, spec([{ kind: 'avgpool', name: 'a', pool: 3, strides: 2, padding: 1 }]));
+  t.match(err.message, /excludes padding/);
+});
+
+t.test('ceil mode: exported when it changes nothing, refused when it changes the size', async (t) => {
+  const ceil = (input: [number, number, number]) => spec([{ kind: 'maxpool', name: 'p', pool: 2, strides: 2, ceilMode: true }], input);
+  const doc = tfjsModelJsonFromGraph(ceil([8, 8, 4]));
+  t.equal(layer(doc, 'p')?.config.padding, 'valid');
+  t.same(analyzeGraph(roundTrip(ceil([8, 8, 4]))).output, [4, 4, 4]);
+  const err = exportError(t, ceil([9, 9, 4]));
+  t.match(err.message, /\(p\): ceil mode gives 5x5 where Keras pooling gives 4x4/);
+});
+
+t.test('refusals list every layer Keras cannot express', async (t) => {
+  const graph = spec([
+    { kind: 'conv2d', name: 'd', filters: 4, kernel: 3, dilation: 2, strides: 2, padding: 'same' },
+    { kind: 'residual', name: 'r', body: [{ kind: 'conv2d', name: 'rc', filters: 4, kernel: 1 }], scale: 0.5 },
+  ], [16, 16, 4]);
+  const err = exportError(t, graph);
+  t.same((err.detail.refusals as { layer: string }[]).map((r) => r.layer), ['d', 'r_add']);
+});
+
+t.test('conv with groups = input channels is a DepthwiseConv2D and reads back the same', async (t) => {
+  const graph = spec([{ kind: 'conv2d', name: 'dw', filters: 8, kernel: 3, groups: 4, padding: 'same', bias: false }]);
+  const doc = tfjsModelJsonFromGraph(graph);
+  t.equal(layer(doc, 'dw')?.class_name, 'DepthwiseConv2D');
+  t.equal(layer(doc, 'dw')?.config.depth_multiplier, 2);
+  t.same(doc.weightsManifest[0].weights, [{ name: 'dw/depthwise_kernel', shape: [3, 3, 4, 2], dtype: 'float32' }], "Keras' depthwise kernel layout");
+  t.same(roundTrip(graph).nodes[0].attrs, graph.nodes[0].attrs);
+});
+
+t.test('relu6 is written as ReLU(max_value=6) and read back as relu6', async (t) => {
+  const graph = spec([{ kind: 'activation', name: 'r6', function: 'relu6' }]);
+  const doc = tfjsModelJsonFromGraph(graph);
+  t.equal(layer(doc, 'r6')?.class_name, 'ReLU');
+  t.same(roundTrip(graph).nodes[0].attrs, { function: 'relu6' });
+});
+
+t.test('a one-branch concat is its branch: no Concatenate layer, readers wired to the branch', async (t) => {
+  const graph = spec([
+    { kind: 'branches', name: 'm', branches: [{ layers: [{ kind: 'conv2d', name: 'c', filters: 2, kernel: 1 }] }] },
+    { kind: 'globalavgpool', name: 'g' },
+  ]);
+  const doc = tfjsModelJsonFromGraph(graph);
+  t.notOk(layer(doc, 'm'));
+  t.same(layer(doc, 'g')?.inbound_nodes, [[['c', 0, 0, {}]]]);
+  t.same(analyzeGraph(roundTrip(graph)).totals.params, analyzeGraph(graph).totals.params);
+});
+
+t.test('a <name>_pad that is already a layer name is refused rather than renamed', async (t) => {
+  const graph = spec([
+    { kind: 'zeropad', name: 'c_pad', padding: 0 },
+    { kind: 'conv2d', name: 'c', filters: 2, kernel: 3, padding: 1 },
+  ]);
+  t.match(exportError(t, graph).message, /c_pad, which is already a layer name/);
+});
+
+t.test('the weights manifest lists what the analyzer counts, in Keras names', async (t) => {
+  const graph = normalizeSpec(ZOO.get('fashion_resnet')!.build());
+  const doc = tfjsModelJsonFromGraph(graph);
+  const manifest = doc.weightsManifest[0];
+  t.same(manifest.paths, [], 'topology only: no weight shards are written');
+  const ours = analyzeGraph(graph).layers.flatMap((r) => r.weights.map((w) => `${r.name}/${w.name}:${w.shape.join('x')}`));
+  t.same(manifest.weights.map((w) => `${w.name}:${w.shape.join('x')}`), ours);
+  t.ok(manifest.weights.some((w) => w.name === 'conv1_bn/moving_variance'));
+});
