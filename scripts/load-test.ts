@@ -89,7 +89,8 @@ async function loadPhase(): Promise<void> {
       duration: DURATION,
       timeout: 60,
       setupClient(client) {
-        client.on('headers', (h: { statusCode: number; headers: string[] }) => {
+        // autocannon emits the parsed status line with the raw header list; its typings omit it.
+        (client as unknown as { on(e: 'headers', f: (h: { statusCode: number; headers: string[] }) => void): void }).on('headers', (h) => {
           statuses.set(h.statusCode, (statuses.get(h.statusCode) ?? 0) + 1);
           if (h.statusCode === 503 && !h.headers.some((x) => String(x).toLowerCase() === 'retry-after')) missingRetryAfter++;
         });

@@ -5,6 +5,7 @@
  * and padded pools, scaled adds) a helper layer named `<name>_pad` or a custom layer is used.
  * Weights start at zero (cheap to allocate); real values are bound afterwards by the loaders.
  */
+import { finalSoftmax } from './final-softmax.js';
 import * as tf from '@tensorflow/tfjs';
 import { resolvePads } from '../analysis/geometry.js';
 import { inferShapes, type ShapedGraph } from '../analysis/shapes.js';
@@ -90,14 +91,6 @@ function buildLayer(node: GraphNode, inputs: SymbolicTensor[], shaped: ShapedGra
   }
 }
 
-/** The output node's softmax, if any, which `logits: true` leaves out. */
-function finalSoftmax(graph: Graph): GraphNode | undefined {
-  const last = graph.nodes.find((n) => n.name === graph.output);
-  if (!last) return undefined;
-  if (last.kind === 'activation' && last.attrs.function === 'softmax') return last;
-  if (last.kind === 'dense' && last.attrs.activation === 'softmax') return last;
-  return undefined;
-}
 
 export function buildTfjsModel(graph: Graph, options: { logits?: boolean } = {}): BuiltModel {
   const shaped = inferShapes(graph);

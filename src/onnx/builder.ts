@@ -11,7 +11,9 @@
  * Value names are the spec's layer names; helper values add a suffix (`<layer>_nhwc`).
  * With `foldBatchNorm` (the default) a batch norm that directly follows a conv read by nothing
  * else is folded into the conv's kernel and bias; the conv then outputs the batch norm's value.
+ * Unlike the tfjs engine, grouped convs are supported. Pool padding and ceil mode: see `pool`.
  */
+import { finalSoftmax } from '../graph/final-softmax.js';
 import { outputLength, resolvePads, type Pads } from '../analysis/geometry.js';
 import { inferShapes, type ShapedGraph } from '../analysis/shapes.js';
 import { AppError } from '../errors.js';
@@ -36,25 +38,15 @@ export class UnsupportedByOnnxError extends AppError {
 const TO_NCHW = [0, 3, 1, 2];
 const TO_NHWC = [0, 2, 3, 1];
 
-/**
- * The output node's softmax, if any, which `logits: true` leaves out. Same rule as the tfjs
- * builder's (not exported there), so both engines strip the same layer.
- */
-function finalSoftmax(graph: Graph): GraphNode | undefined {
-  const last = graph.nodes.find((n) => n.name === graph.output);
-  if (!last) return undefined;
-  if (last.kind === 'activation' && last.attrs.function === 'softmax') return last;
-  if (last.kind === 'dense' && last.attrs.activation === 'softmax') return last;
-  return undefined;
-}
 
 /** Collects nodes and initializers with unique value names; knows each spec layer's shape and weights. */
 class Emitter {
   readonly nodes: NodeDef[] = [];
   readonly initializers: TensorDef[] = [];
   private readonly names = new Set<string>();
-  private readonly scalars = new Map<number, string>();
+  private readonly scalars = new Map<string, string>();
   private readonly weights = new Map<string, BoundWeight>();
+  private readonly producers = new Map<string, NodeDef>();
   /** Batch norms already folded into the conv before them. */
   readonly folded = new Set<string>();
 
@@ -91,7 +83,9 @@ class Emitter {
   /** Appends a node; its output is `output` made unique, or exactly `output` when that name was reserved. */
   op(op: string, inputs: string[], attributes: Attribute[], output: string, reserved = false): string {
     const out = reserved ? output : this.unique(output);
-    this.nodes.push({ op, inputs, outputs: [out], name: out, attributes });
+    const node = { op, inputs, outputs: [out], name: out, attributes };
+    this.nodes.push(node);
+    this.producers.set(out, node);
     return out;
   }
 
@@ -103,10 +97,11 @@ class Emitter {
 
   /** A float scalar constant, shared by every reader of the same value. */
   scalar(value: number): string {
-    let name = this.scalars.get(value);
+    const key = Object.is(value, -0) ? 'minus0' : String(value); // a Map would take −0 for 0
+    let name = this.scalars.get(key);
     if (!name) {
-      name = this.constant(`const_${value}`, [], Float32Array.of(value));
-      this.scalars.set(value, name);
+      name = this.constant(`const_${key}`, [], Float32Array.of(value));
+      this.scalars.set(key, name);
     }
     return name;
   }
@@ -119,6 +114,18 @@ class Emitter {
   pad(x: string, p: Pads, value: number, output: string): string {
     const pads = this.int64s(`${output}/pads`, [0, 0, p.top, p.left, 0, 0, p.bottom, p.right]);
     return this.op('Pad', [x, pads, this.scalar(value)], [], output);
+  }
+
+  /**
+   * Keeps ONNX Runtime from merging the zero Pad that produces `value` into the MaxPool reading it.
+   * Its PadFusion (level 'basic' and up) moves a Pad whose constant is all zero *bytes* into the
+   * pool's pads, which MaxPool treats as −∞: wrong wherever a window sees only negative values
+   * (ResNet v2's stem: conv → zeropad → maxpool, with no ReLU between). Padding with −0.0 instead
+   * is the same number to every operator but not zero bytes, so the Pad stays.
+   */
+  keepPadBeforeMaxPool(value: string): void {
+    const node = this.producers.get(value);
+    if (node?.op === 'Pad' && node.inputs[2] === this.scalars.get('0')) node.inputs[2] = this.scalar(-0);
   }
 
   /** The batch norm that can be folded into `conv`, if any. */
@@ -178,6 +185,8 @@ function activation(e: Emitter, fn: ActivationFn, x: string, output: string): st
   }
 }
 
+const hasPads = (p: Pads) => p.top + p.bottom + p.left + p.right > 0;
+
 function pool(e: Emitter, node: GraphNodeOf<'maxpool'> | GraphNodeOf<'avgpool'>, x: string): string {
   const a = node.attrs;
   const [h, w] = e.shape(node.inputs[0]);
@@ -196,8 +205,7 @@ function pool(e: Emitter, node: GraphNodeOf<'maxpool'> | GraphNodeOf<'avgpool'>,
   let inW = w;
   let p: Pads = { top: pads.top, left: pads.left, bottom: pads.bottom + extraH, right: pads.right + extraW };
   let countIncludePad = 0;
-  const padded = pads.top + pads.bottom + pads.left + pads.right > 0;
-  if (isAvg && a.padding.mode === 'explicit' && a.countIncludePad && padded) {
+  if (isAvg && a.padding.mode === 'explicit' && a.countIncludePad && hasPads(pads)) {
     if (extraH === 0 && extraW === 0) {
       countIncludePad = 1;
     } else {
@@ -209,6 +217,7 @@ function pool(e: Emitter, node: GraphNodeOf<'maxpool'> | GraphNodeOf<'avgpool'>,
       p = { top: 0, left: 0, bottom: extraH, right: extraW };
     }
   }
+  if (!isAvg) e.keepPadBeforeMaxPool(input);
   // ONNX Runtime refuses pads as large as the window; such a max pool pads explicitly with −∞.
   if (Math.max(p.top, p.bottom) >= kh || Math.max(p.left, p.right) >= kw) {
     if (isAvg) throw new UnsupportedByOnnxError(node, 'average pooling with padding as large as the window is not supported by the ONNX engine');
@@ -222,7 +231,7 @@ function pool(e: Emitter, node: GraphNodeOf<'maxpool'> | GraphNodeOf<'avgpool'>,
   const attributes = [
     attr.ints('kernel_shape', [kh, kw]),
     attr.ints('strides', [sh, sw]),
-    attr.ints('pads', [p.top, p.left, p.bottom, p.right]),
+    ...(hasPads(p) ? [attr.ints('pads', [p.top, p.left, p.bottom, p.right])] : []),
     ...(isAvg ? [attr.int('count_include_pad', countIncludePad)] : []),
   ];
   const sliced = fullH > oh || fullW > ow;
@@ -339,11 +348,13 @@ export function buildOnnxGraph(graph: Graph, bound: BoundWeight[], options: Onnx
   if (outShape.length === 3) e.op('Transpose', [last], [attr.ints('perm', TO_NHWC)], outputName, true);
   else e.op('Identity', [last], [], outputName, true);
 
+  // A constant can lose its last reader (keepPadBeforeMaxPool swaps 0 for −0); ORT warns about those.
+  const read = new Set(e.nodes.flatMap((n) => n.inputs));
   return {
     graph: {
       name: graph.name,
       nodes: e.nodes,
-      initializers: e.initializers,
+      initializers: e.initializers.filter((t) => read.has(t.name)),
       inputs: [{ name: INPUT_NAME, elemType: DataType.FLOAT, dims: ['batch', ...graph.input] }],
       outputs: [{ name: outputName, elemType: DataType.FLOAT, dims: ['batch', ...outShape] }],
     },

@@ -3,7 +3,7 @@
 // the same blocks from specs, load the torchvision state_dict keys through the strict binder (which
 // converts OIHW → HWIO), run them on the tfjs backend and compare outputs.
 // Tolerance: 1e-4 relative to the largest output magnitude (float32 accumulation-order noise).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import * as tf from '@tensorflow/tfjs';
 import { ZOO } from '../../models/index.js';
 import { bn, branches, conv, maxPool, relu, residual } from '../../models/layers.js';
@@ -16,7 +16,7 @@ import { backendReady, maxAbs, maxAbsDiff, predict, readFixtureTensors } from '.
 
 const TOL = 1e-4;
 
-async function check(t: Tap.Test, spec: ArchitectureSpec, name: string, logits = false) {
+async function check(t: Test, spec: ArchitectureSpec, name: string, logits = false) {
   const built = buildTfjsModel(normalizeSpec(spec), { logits });
   const { bound, keyStyle } = bindWeights(built.shaped, readFixtureTensors(`torch/parity/${name}.safetensors`));
   t.equal(keyStyle, 'torchvision', 'torchvision state_dict keys detected');
@@ -66,10 +66,10 @@ t.test('inception module (torchvision Inception(192, 64, 96, 128, 16, 32, 32))',
   await check(t, {
     input: [8, 8, 192],
     layers: [branches('inception', [
-      { layers: unit('branch1', 64, 1) },
-      { layers: [...unit('branch2_0', 96, 1), ...unit('branch2_1', 128, 3)] },
-      { layers: [...unit('branch3_0', 16, 1), ...unit('branch3_1', 32, 3)] },
-      { layers: [maxPool('branch4_0', 3, 1, 1, { ceilMode: true }), ...unit('branch4_1', 32, 1)] },
+      { name: 'branch1', layers: unit('branch1', 64, 1) },
+      { name: 'branch2', layers: [...unit('branch2_0', 96, 1), ...unit('branch2_1', 128, 3)] },
+      { name: 'branch3', layers: [...unit('branch3_0', 16, 1), ...unit('branch3_1', 32, 3)] },
+      { name: 'branch4', layers: [maxPool('branch4_0', 3, 1, 1, { ceilMode: true }), ...unit('branch4_1', 32, 1)] },
     ])],
   }, 'inception_module');
 });
