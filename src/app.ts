@@ -54,5 +54,6 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   await app.register(kserveRoutes, { prefix: '/v2' });
   await app.register(analyzeRoute);
   await app.register(architecturesRoute);
+  await app.register(import('./plugins/ui.js')); // the web page at / and its assets under /ui/
   return app;
 }

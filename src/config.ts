@@ -26,7 +26,9 @@ export interface Config {
   onlyModels: string[];
   /** Force a TensorFlow.js backend instead of picking the fastest present. */
   tfjsBackend?: BackendName;
-  engine: EngineKind;
+  engine: EngineKind | 'auto';
+  /** ONNX Runtime intra-op threads per worker. */
+  onnxThreads: number;
   /** Inference worker threads. */
   workers: number;
   maxBatch: number;
@@ -113,7 +115,8 @@ export function loadConfig(env: Env = process.env): Config {
     defaultModel: env.DEFAULT_MODEL || undefined,
     onlyModels: list(env, 'MODELS'),
     tfjsBackend: optionalOneOf(env, 'TFJS_BACKEND', ['tensorflow', 'wasm', 'cpu'] as const),
-    engine: oneOf(env, 'ENGINE', 'tfjs', ['tfjs'] as const),
+    engine: oneOf(env, 'ENGINE', 'auto', ['auto', 'tfjs', 'onnxruntime'] as const),
+    onnxThreads: int(env, 'ONNX_THREADS', 1, 1, 64),
     workers: int(env, 'WORKERS', Math.min(availableParallelism(), 8), 1, 64),
     maxBatch: int(env, 'MAX_BATCH', 8, 1, 256),
     maxDelayMs: int(env, 'MAX_DELAY_MS', 5, 0, 10_000),

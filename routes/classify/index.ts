@@ -8,6 +8,7 @@ import { AppError } from '../../src/errors.js';
 import { abortOnClose } from '../../src/serving/abort.js';
 import { softmax, topK } from '../../src/serving/postprocess.js';
 import { imageToTensor } from '../../src/serving/preprocess.js';
+import { servingBackend } from '../../src/serving/registry.js';
 import { servedModel } from '../models/index.js';
 import { classifyQuery, classifyResponse, jsonBody } from './schema.js';
 
@@ -123,7 +124,7 @@ export default async function classifyRoute(app: FastifyInstance) {
     request.log.info({ model: m.name, images: uploads.length, decodeMs: Math.round(decodeMs), queueMs: Math.round(timings.queueMs), inferMs: Math.round(timings.inferMs) }, 'classified');
     return {
       model: m.name,
-      backend: m.backend?.name ?? null,
+      backend: servingBackend(m),
       results: logits.map((l, i) => ({ file: uploads[i].file, predictions: topK(softmax(l), m.labels!, k) })),
       timings: { decodeMs, queueMs: timings.queueMs, inferMs: timings.inferMs },
     };

@@ -1,7 +1,7 @@
 /** GET /models and GET /models/{name}: what each served model is, where it came from and how it runs. */
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../src/errors.js';
-import type { ServedModel } from '../../src/serving/registry.js';
+import { servingBackend, type ServedModel } from '../../src/serving/registry.js';
 
 export function describeModel(m: ServedModel) {
   return {
@@ -16,7 +16,9 @@ export function describeModel(m: ServedModel) {
     preprocess: m.preprocess ?? null,
     topk: m.topk,
     engine: m.engine,
-    backend: m.backend?.name ?? null,
+    engineTimings: m.engineTimings ?? null,
+    backend: servingBackend(m),
+    tfjsBackend: m.backend ? { name: m.backend.name, skipped: m.backend.skipped, wasm: m.backend.wasm ?? null } : null,
     params: m.params ?? null,
     macs: m.macs ?? null,
     weights: m.weights ?? null,
@@ -52,4 +54,18 @@ export default async function modelRoutes(app: FastifyInstance) {
   app.get<{ Params: { name: string } }>('/models/:name', {
     schema: { params: { type: 'object', properties: { name: { type: 'string', maxLength: 200 } } }, response: { 200: modelSchema, 404: errorSchema } },
   }, async (request) => describeModel(servedModel(app, request.params.name)));
+
+  app.get<{ Params: { name: string } }>('/models/:name/model.onnx', {
+    schema: {
+      params: { type: 'object', properties: { name: { type: 'string', maxLength: 200 } } },
+      response: { 200: { type: 'string', format: 'binary', description: 'ONNX model (opset 17), NHWC float32 input named "input"' }, 404: errorSchema, 503: errorSchema },
+    },
+  }, async (request, reply) => {
+    const m = servedModel(app, request.params.name);
+    if (m.state !== 'ready') throw new AppError(503, 'MODEL_NOT_READY', `model ${m.name} is ${m.state}`, { retryAfter: 1 });
+    const bytes = await app.models.exportOnnx(m);
+    reply.header('content-type', 'application/octet-stream');
+    reply.header('content-disposition', `attachment; filename="${m.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.onnx"`);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  });
 }

@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../src/errors.js';
 import { toErrorBody } from '../../src/plugins/errors.js';
 import { softmax } from '../../src/serving/postprocess.js';
-import type { ServedModel } from '../../src/serving/registry.js';
+import { servingBackend, type ServedModel } from '../../src/serving/registry.js';
 import { readiness } from '../health/index.js';
 import { servedModel } from '../models/index.js';
 import { abortOnClose } from '../../src/serving/abort.js';
@@ -61,7 +61,7 @@ function metadata(m: ServedModel) {
     platform: `convnet-serve_${m.engine}`,
     inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, h, w, c] }],
     outputs: OUTPUTS.map((name) => ({ name, datatype: 'FP32', shape: [-1, m.classes ?? 0] })),
-    parameters: { backend: m.backend?.name ?? null, state: m.state, preprocess: m.preprocess ?? null },
+    parameters: { engine: m.engine, backend: servingBackend(m), state: m.state, preprocess: m.preprocess ?? null },
   };
 }
 

@@ -120,6 +120,17 @@ export class InferencePool {
     await Promise.all(this.workers.map((w) => w.request({ type: 'infer', model, input: input.slice(), n })));
   }
 
+  /** Median milliseconds per batch of `n` on the first worker (used to pick an engine). */
+  async time(model: string, input: Float32Array, n: number, runs: number): Promise<number> {
+    return this.workers[0].request<number>({ type: 'time', model, input, n, runs });
+  }
+
+  /** The ONNX graph of a model with its weights, built in a worker. */
+  async exportOnnx(plan: ModelPlan): Promise<Uint8Array> {
+    const worker = this.workers.reduce((best, w) => (w.inFlight < best.inFlight ? w : best));
+    return worker.request<Uint8Array>({ type: 'export-onnx', plan });
+  }
+
   async memory(): Promise<WorkerMemory[]> {
     return Promise.all(this.workers.map((w) => w.request<WorkerMemory>({ type: 'memory' })));
   }

@@ -28,6 +28,9 @@ export type WorkerRequest =
   | { type: 'load'; id: number; plan: ModelPlan }
   | { type: 'infer'; id: number; model: string; input: Float32Array; n: number }
   | { type: 'unload'; id: number; model: string }
+  | { type: 'export-onnx'; id: number; plan: ModelPlan }
+  /** Median wall time of `runs` sequential inferences of one batch. */
+  | { type: 'time'; id: number; model: string; input: Float32Array; n: number; runs: number }
   | { type: 'memory'; id: number };
 
 export type WorkerReply =

@@ -9,7 +9,9 @@ import { bindWeights } from '../weights/bind.js';
 import { readWeightFile } from '../weights/load.js';
 import { WeightsError } from '../weights/types.js';
 import { initBackend } from './backend.js';
+import { createOnnxEngine } from './onnx-engine.js';
 import { TfjsEngine } from './tfjs-engine.js';
+import { buildOnnxModel } from '../onnx/builder.js';
 import type { InferenceEngine, ModelPlan, WorkerInit, WorkerReply, WorkerRequest } from './types.js';
 
 const init = workerData as WorkerInit;
@@ -21,8 +23,7 @@ async function load(plan: ModelPlan): Promise<{ keyStyle: string; format: string
   const file = await readWeightFile(plan.weightsPath);
   const { bound, keyStyle } = bindWeights(inferShapes(plan.graph), file.tensors);
   let engine: InferenceEngine;
-  if (plan.engine !== 'tfjs') throw new Error(`engine ${plan.engine} is not available in this build`);
-  engine = TfjsEngine.create(plan.graph, bound);
+  engine = plan.engine === 'onnxruntime' ? await createOnnxEngine(plan.graph, bound, init.onnxThreads) : TfjsEngine.create(plan.graph, bound);
   engines.get(plan.name)?.dispose();
   engines.set(plan.name, engine);
   return { keyStyle, format: file.format };
@@ -40,6 +41,28 @@ async function handle(msg: WorkerRequest): Promise<void> {
         const logits = await engine.infer(msg.input, msg.n);
         const out = logits.buffer.byteLength === logits.byteLength ? logits : logits.slice();
         reply({ type: 'result', id: msg.id, ok: true, value: out }, [out.buffer as ArrayBuffer]);
+        return;
+      }
+      case 'export-onnx': {
+        // Built here, off the main thread: a ResNet-50 graph is ~100 MB of protobuf.
+        const file = await readWeightFile(msg.plan.weightsPath);
+        const { bound } = bindWeights(inferShapes(msg.plan.graph), file.tensors);
+        const bytes = buildOnnxModel(msg.plan.graph, bound, { logits: false });
+        const out = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+        reply({ type: 'result', id: msg.id, ok: true, value: out }, [out.buffer as ArrayBuffer]);
+        return;
+      }
+      case 'time': {
+        const engine = engines.get(msg.model);
+        if (!engine) throw new Error(`model ${msg.model} is not loaded in this worker`);
+        const times: number[] = [];
+        for (let i = 0; i < msg.runs; i++) {
+          const t0 = performance.now();
+          await engine.infer(msg.input.slice(), msg.n);
+          times.push(performance.now() - t0);
+        }
+        times.sort((a, b) => a - b);
+        reply({ type: 'result', id: msg.id, ok: true, value: times[Math.floor(times.length / 2)] });
         return;
       }
       case 'unload':

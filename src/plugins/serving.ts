@@ -17,7 +17,7 @@ declare module 'fastify' {
 
 export default fp(async function serving(app: FastifyInstance) {
   const c = app.config;
-  const pool = new InferencePool({ size: c.workers, backend: c.tfjsBackend });
+  const pool = new InferencePool({ size: c.workers, backend: c.tfjsBackend, onnxThreads: c.onnxThreads });
   const registry = new ModelRegistry(pool, {
     modelsDir: c.modelsDir,
     engine: c.engine,

@@ -14,6 +14,7 @@ import type { InferencePool } from '../engine/pool.js';
 import type { EngineKind } from '../engine/types.js';
 import { normalizeSpec } from '../spec/normalize.js';
 import type { Graph, Shape3 } from '../spec/types.js';
+import { WeightsError } from '../weights/types.js';
 import { Batcher, type BatchObserver, type BatchSettings } from './batcher.js';
 import { architectureSpec, fileInFolder, readLabels, readModelConfig, resolvePreprocess, type ModelConfig, type Preprocess } from './model-config.js';
 
@@ -36,17 +37,30 @@ export interface ServedModel {
   params?: number;
   macs?: number;
   weights?: { file: string; sha256: string; bytes: number; format?: string; keyStyle?: string };
+  /** The engine serving the model (with ENGINE=auto, the faster one measured at warm-up). */
   engine: EngineKind;
+  engineTimings?: { msPerImage: Partial<Record<EngineKind, number>>; failures?: Partial<Record<EngineKind, string>> };
   backend?: BackendChoice;
+  weightsPath?: string;
   loadMs?: number;
   warmupMs?: number;
   batching: BatchSettings;
   batcher?: Batcher;
 }
 
+export type EngineChoice = EngineKind | 'auto';
+
+/** Worker-side name of one engine's copy of a model. */
+export const engineKey = (model: string, engine: EngineKind) => `${model}@${engine}`;
+
+/** What actually computes a model: the tfjs backend, or ONNX Runtime's CPU provider. */
+export function servingBackend(m: ServedModel): string | null {
+  return m.engine === 'onnxruntime' ? 'onnxruntime-cpu' : (m.backend?.name ?? null);
+}
+
 export interface RegistryOptions {
   modelsDir: string;
-  engine: EngineKind;
+  engine: EngineChoice;
   defaultModel?: string;
   /** Folder names to serve; empty means every folder. */
   only?: string[];
@@ -84,7 +98,7 @@ export class ModelRegistry {
     for (const dir of await modelFolders(this.options.modelsDir)) {
       if (only && !only.has(path.basename(dir))) continue;
       const model: ServedModel = {
-        name: path.basename(dir), dir, state: 'loading', topk: 5, engine: this.options.engine,
+        name: path.basename(dir), dir, state: 'loading', topk: 5, engine: this.options.engine === 'auto' ? 'tfjs' : this.options.engine,
         batching: { ...this.options.batching, concurrency: this.pool.size },
       };
       try {
@@ -141,19 +155,43 @@ export class ModelRegistry {
         throw new Error(`weights: file ${config.weights} not found in ${model.dir}`);
       })).size;
       model.weights = { file: config.weights, sha256: await sha256(weightsPath), bytes };
-      const loaded = await this.pool.load({ name: model.name, graph, weightsPath, engine: model.engine });
-      model.weights = { ...model.weights, ...loaded };
       model.backend = await this.pool.backend;
-      model.loadMs = performance.now() - started;
-
-      model.state = 'warming';
-      const warmStart = performance.now();
+      model.weightsPath = weightsPath;
       const elements = graph.input[0] * graph.input[1] * graph.input[2];
-      await this.pool.inferOnAll(model.name, new Float32Array(elements), 1);
-      model.warmupMs = performance.now() - warmStart;
-      model.batcher = new Batcher(model.name, model.batching, (input, n) => this.pool.infer(model.name, input, n), elements, classes, this.options.observer?.(model.name));
+      const zeros = new Float32Array(elements);
+      const candidates: EngineKind[] = this.options.engine === 'auto' ? ['onnxruntime', 'tfjs'] : [this.options.engine];
+      const timings: Partial<Record<EngineKind, number>> = {};
+      const failures: Partial<Record<EngineKind, string>> = {};
+      let warmupMs = 0;
+      for (const kind of candidates) {
+        const key = engineKey(model.name, kind);
+        try {
+          const loaded = await this.pool.load({ name: key, graph, weightsPath, engine: kind });
+          model.weights = { ...model.weights, ...loaded };
+          model.state = 'warming';
+          const t1 = performance.now();
+          await this.pool.inferOnAll(key, zeros, 1);
+          // `auto` serves with whichever engine is faster on this model, on this machine.
+          if (candidates.length > 1) timings[kind] = await this.pool.time(key, zeros, 1, 5);
+          warmupMs += performance.now() - t1;
+        } catch (err) {
+          // Weights that do not fit fail every engine alike; an engine that cannot run this graph is skipped.
+          if (candidates.length === 1 || err instanceof WeightsError) throw err;
+          failures[kind] = (err as Error).message;
+        }
+      }
+      const usable = candidates.filter((k) => timings[k] !== undefined || candidates.length === 1);
+      if (usable.length === 0) throw new Error(`no engine could run this model: ${JSON.stringify(failures)}`);
+      const chosen = usable.reduce((best, k) => ((timings[k] ?? 0) < (timings[best] ?? 0) ? k : best));
+      for (const k of usable) if (k !== chosen) await this.pool.unload(engineKey(model.name, k));
+      model.engine = chosen;
+      model.engineTimings = candidates.length > 1 ? { msPerImage: timings, ...(Object.keys(failures).length ? { failures } : {}) } : undefined;
+      model.loadMs = performance.now() - started - warmupMs;
+      model.warmupMs = warmupMs;
+      const key = engineKey(model.name, chosen);
+      model.batcher = new Batcher(model.name, model.batching, (input, n) => this.pool.infer(key, input, n), elements, classes, this.options.observer?.(model.name));
       model.state = 'ready';
-      this.log.info({ model: model.name, engine: model.engine, backend: model.backend.name, loadMs: Math.round(model.loadMs), warmupMs: Math.round(model.warmupMs), params: model.params, macs: model.macs }, 'model ready');
+      this.log.info({ model: model.name, engine: model.engine, engineTimings: model.engineTimings, backend: model.backend.name, loadMs: Math.round(model.loadMs), warmupMs: Math.round(model.warmupMs), params: model.params, macs: model.macs }, 'model ready');
     } catch (err) {
       this.fail(model, err as Error);
     }
@@ -172,6 +210,11 @@ export class ModelRegistry {
 
   notReady(): { name: string; state: ModelState; error?: string }[] {
     return [...this.models.values()].filter((m) => m.state !== 'ready').map((m) => ({ name: m.name, state: m.state, ...(m.error ? { error: m.error } : {}) }));
+  }
+
+  /** The model's ONNX graph with its weights (built in a worker). */
+  exportOnnx(model: ServedModel): Promise<Uint8Array> {
+    return this.pool.exportOnnx({ name: model.name, graph: model.graph!, weightsPath: model.weightsPath!, engine: 'onnxruntime' });
   }
 
   /** Stops new work and waits for queued and computing batches, up to `deadlineMs`. */

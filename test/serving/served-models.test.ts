@@ -25,7 +25,13 @@ t.test('every model is accounted for; the broken one is refused, the others are 
 
 t.test('model metadata reports backend, weights hash, key style and costs', async (t) => {
   const m = (await app.inject('/models/resnet18')).json();
-  t.equal(m.backend, 'wasm', 'tfjs-node cannot install here; wasm is the backend that actually ran');
+  t.equal(m.tfjsBackend.name, 'wasm', 'tfjs-node cannot install here; wasm is the tfjs backend that actually ran');
+  t.match(m.tfjsBackend.skipped, [{ backend: 'tensorflow' }], 'and the skipped native backend is reported with its reason');
+  t.type(m.engineTimings.msPerImage.tfjs, 'number', 'ENGINE=auto timed tfjs');
+  t.type(m.engineTimings.msPerImage.onnxruntime, 'number', 'and ONNX Runtime');
+  const faster = m.engineTimings.msPerImage.tfjs < m.engineTimings.msPerImage.onnxruntime ? 'tfjs' : 'onnxruntime';
+  t.equal(m.engine, faster, 'and serves with the faster one');
+  t.equal(m.backend, faster === 'tfjs' ? 'wasm' : 'onnxruntime-cpu');
   t.equal(m.weights.keyStyle, 'torchvision');
   t.equal(m.weights.format, 'safetensors');
   t.match(m.weights.sha256, /^[0-9a-f]{64}$/);
@@ -115,4 +121,19 @@ t.test('KServe errors use {"error"} and the right status', async (t) => {
   t.equal((await app.inject('/v2/health/live')).statusCode, 200);
   t.equal((await app.inject('/v2/health/ready')).statusCode, 503, 'a refused model keeps the server unready');
   t.same((await app.inject('/v2')).json().name, 'convnet-serve');
+});
+
+t.test('GET /models/{name}/model.onnx exports a graph ONNX Runtime runs to the same probabilities', async (t) => {
+  const res = await app.inject('/models/small-h5/model.onnx');
+  t.equal(res.statusCode, 200);
+  t.match(res.headers['content-disposition'], /small-h5\.onnx/);
+  const { OnnxEngine } = await import('../../src/onnx/engine.js');
+  const engine = await OnnxEngine.create(new Uint8Array(res.rawPayload));
+  const input = new Float32Array(64).map((_, i) => (i % 7) / 7);
+  const out = await engine.run(input, [1, 8, 8, 1]);
+  await engine.dispose();
+  const served = await app.inject({ method: 'POST', url: '/v2/models/small-h5/infer', payload: { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: Array.from(input) }], outputs: [{ name: 'probabilities' }] } });
+  const probs = served.json().outputs[0].data as number[];
+  t.ok(maxAbsDiff(out.data, probs) < 1e-5, 'the exported model includes the softmax and matches the served probabilities');
+  t.equal((await app.inject('/models/broken-truncated/model.onnx')).statusCode, 503);
 });

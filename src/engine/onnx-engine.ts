@@ -1,0 +1,15 @@
+/** The ONNX Runtime engine behind the InferenceEngine interface: the spec's graph built as ONNX, logits out. */
+import { buildOnnxModel } from '../onnx/builder.js';
+import { OnnxEngine } from '../onnx/engine.js';
+import type { Graph } from '../spec/types.js';
+import type { BoundWeight } from '../weights/bind.js';
+import type { InferenceEngine } from './types.js';
+
+export async function createOnnxEngine(graph: Graph, bound: BoundWeight[], threads: number): Promise<InferenceEngine> {
+  const session = await OnnxEngine.create(buildOnnxModel(graph, bound, { logits: true }), { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  return {
+    kind: 'onnxruntime',
+    infer: async (input, n) => (await session.run(input, [n, ...graph.input])).data,
+    dispose: () => void session.dispose(),
+  };
+}
