@@ -63,3 +63,21 @@ export function readSafetensors(bytes: Uint8Array, skip: (key: string) => boolea
   }
   return tensors;
 }
+
+/** Encodes float32 tensors as safetensors (header padded to 8 bytes, data in key order). */
+export function writeSafetensors(tensors: Iterable<[string, RawTensor]>, metadata: Record<string, string> = {}): Buffer {
+  const header: Record<string, unknown> = Object.keys(metadata).length ? { __metadata__: metadata } : {};
+  const chunks: Buffer[] = [];
+  let offset = 0;
+  for (const [key, t] of tensors) {
+    const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    header[key] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    offset += bytes.length;
+    chunks.push(bytes);
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([length, Buffer.from(json), ...chunks]);
+}

@@ -1,0 +1,190 @@
+/**
+ * npm run bench — one run, figures and ratios (never pass/fail timings). Sections:
+ *  1. model level: ms per batch and images/s at batch 1 and 8 for each engine present
+ *     (ONNX Runtime 1 and 2 threads, tfjs on the backend this machine has), random weights;
+ *  2. HTTP level: POST /classify with 224x224 JPEGs against resnet50_tv at concurrency 1, 4, 16,
+ *     for two worker arrangements, and the ratio to in-process ONNX Runtime (2 threads, batch 1);
+ *     POST /analyze resnet152 requests/s and p50;
+ *  3. start-up: time to ready with the default models; resident memory with resnet50_tv loaded.
+ * Everything targets 127.0.0.1 and is bounded in time. Usage: npm run bench [-- --quick]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs';
+import { ZOO } from '../models/index.js';
+import { inferShapes } from '../src/analysis/shapes.js';
+import { initBackend } from '../src/engine/backend.js';
+import { applyWeights } from '../src/graph/apply-weights.js';
+import { buildTfjsModel } from '../src/graph/tfjs-builder.js';
+import { buildOnnxModel } from '../src/onnx/builder.js';
+import { OnnxEngine } from '../src/onnx/engine.js';
+import { normalizeSpec } from '../src/spec/normalize.js';
+import { writeSafetensors } from '../src/weights/safetensors.js';
+import { randomInput, randomWeights } from '../test/helpers/onnx.js';
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+const QUICK = values.quick;
+const out: Record<string, unknown> = {};
+const log = (line: string) => console.log(line);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function timeRuns(run: () => Promise<unknown>, runs: number): Promise<number> {
+  await run(); // warm-up
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await run();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+// ---- 1. model level -------------------------------------------------------------------------
+async function modelLevel(): Promise<Record<string, Record<string, number>>> {
+  const backend = await initBackend();
+  log(`\n== model level (tfjs backend: ${backend.name}${backend.wasm ? `, simd ${backend.wasm.simd}, threads ${backend.wasm.threads}` : ''}) ==`);
+  log('model               engine          batch  ms/batch  images/s');
+  const results: Record<string, Record<string, number>> = {};
+  const models = QUICK ? ['resnet50_tv', 'fashion_resnet'] : ['resnet50_tv', 'resnet50', 'inception_v3', 'fashion_resnet', 'fashion_inception'];
+  for (const name of models) {
+    const graph = normalizeSpec(ZOO.get(name)!.build());
+    const bound = randomWeights(inferShapes(graph), 1);
+    const onnx = buildOnnxModel(graph, bound, { logits: true });
+    const built = buildTfjsModel(graph, { logits: true });
+    applyWeights(built.model, bound);
+    results[name] = {};
+    for (const batch of [1, 8]) {
+      const input = randomInput([batch, ...graph.input], 2);
+      const big = graph.input[0] >= 200;
+      const engines: [string, () => Promise<unknown>, () => Promise<void>][] = [];
+      for (const threads of [1, 2]) {
+        const session = await OnnxEngine.create(onnx, { intraOpNumThreads: threads });
+        engines.push([`onnxruntime-${threads}t`, () => session.run(input.data, input.shape), () => session.dispose()]);
+      }
+      engines.push([`tfjs-${backend.name}`, async () => {
+        const x = tf.tensor(input.data, input.shape);
+        const y = built.model.predict(x) as tf.Tensor;
+        await y.data();
+        tf.dispose([x, y]);
+      }, async () => {}]);
+      for (const [engine, run, dispose] of engines) {
+        const runs = engine.startsWith('tfjs') && big ? (batch === 8 ? 1 : 3) : QUICK ? 3 : 7;
+        const ms = await timeRuns(run, runs);
+        await dispose();
+        results[name][`${engine}@${batch}`] = ms;
+        log(`${name.padEnd(19)} ${engine.padEnd(15)} ${String(batch).padStart(5)}  ${ms.toFixed(1).padStart(8)}  ${((1000 * batch) / ms).toFixed(1).padStart(8)}`);
+      }
+    }
+    built.model.dispose();
+  }
+  return results;
+}
+
+// ---- 2. HTTP level --------------------------------------------------------------------------
+function serve(env: Record<string, string>, port: number): ChildProcess {
+  return spawn(process.execPath, ['dist/src/server.js'], { env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+async function untilReady(port: number, timeoutMs = 120_000): Promise<number> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < timeoutMs) {
+    const ok = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status === 200, () => false);
+    if (ok) return performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`server on ${port} not ready`);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : Number.NaN;
+}
+
+async function load(url: string, connections: number, seconds: number, body: Buffer | string, contentType: string) {
+  const r = await autocannon({ url, method: 'POST', headers: { 'content-type': contentType }, body, connections, duration: seconds, timeout: 60 });
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors, total: r.requests.total };
+}
+
+async function httpLevel(anchorMs: number) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-models-'));
+  const graph = normalizeSpec(ZOO.get('resnet50_tv')!.build());
+  const bound = randomWeights(inferShapes(graph), 3);
+  mkdirSync(path.join(dir, 'resnet50_tv'));
+  writeFileSync(path.join(dir, 'resnet50_tv', 'weights.safetensors'), writeSafetensors(bound.map((w) => [`${w.layer}/${w.weight}`, { shape: w.shape, data: w.data }])));
+  writeFileSync(path.join(dir, 'resnet50_tv', 'config.json'), JSON.stringify({ architecture: 'resnet50_tv', weights: 'weights.safetensors', preprocess: 'torch' }));
+  const jpeg = await sharp(Buffer.from(randomInput([224, 224, 3], 4).data.map((v) => Math.round((v + 1) * 127))), { raw: { width: 224, height: 224, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  const seconds = QUICK ? 5 : 10;
+  const arrangements = [
+    { name: '2 workers x ORT 1 thread', env: { WORKERS: '2', ONNX_THREADS: '1', ENGINE: 'onnxruntime' } },
+    { name: '1 worker x ORT 2 threads', env: { WORKERS: '1', ONNX_THREADS: '2', ENGINE: 'onnxruntime' } },
+  ];
+  const results: Record<string, unknown> = {};
+  log(`\n== HTTP level: POST /classify, resnet50_tv, 224x224 JPEG (decode + resize included), ${seconds} s per point ==`);
+  log(`anchor: in-process ONNX Runtime, 2 threads, batch 1 = ${(1000 / anchorMs).toFixed(2)} images/s`);
+  log('arrangement                concurrency  images/s  p50 ms  p99 ms  ratio-to-anchor  non-2xx');
+  let port = 3950;
+  for (const a of arrangements) {
+    const child = serve({ ...a.env, MODELS_DIR: dir }, ++port);
+    try {
+      await untilReady(port);
+      if (a === arrangements[0]) results.rssWithResnet50TvMB = (await metric(port, 'process_resident_memory_bytes')) / 2 ** 20;
+      for (const c of [1, 4, 16]) {
+        const r = await load(`http://127.0.0.1:${port}/classify`, c, seconds, jpeg, 'image/jpeg');
+        const ratio = r.rps / (1000 / anchorMs);
+        results[`${a.name}@${c}`] = { ...r, ratio };
+        log(`${a.name.padEnd(26)} ${String(c).padStart(11)}  ${r.rps.toFixed(2).padStart(8)}  ${String(r.p50).padStart(6)}  ${String(r.p99).padStart(6)}  ${ratio.toFixed(2).padStart(15)}  ${r.non2xx}`);
+      }
+      if (a === arrangements[0]) {
+        const analyze = await load(`http://127.0.0.1:${port}/analyze`, 4, QUICK ? 3 : 5, JSON.stringify({ model: 'resnet152' }), 'application/json');
+        results.analyzeResnet152 = analyze;
+        log(`\nPOST /analyze resnet152: ${analyze.rps.toFixed(0)} requests/s, p50 ${analyze.p50} ms, p99 ${analyze.p99} ms (4 connections)`);
+      }
+    } finally {
+      await stop(child);
+    }
+  }
+  return results;
+}
+
+// ---- 3. start-up ----------------------------------------------------------------------------
+async function startup() {
+  const port = 3990;
+  const t0 = performance.now();
+  const child = serve({}, port);
+  try {
+    const readyMs = await untilReady(port);
+    log(`\n== start-up: ready with the default models in ${(performance.now() - t0).toFixed(0)} ms (spawn to 200 from /health/ready) ==`);
+    return { readyMs };
+  } finally {
+    await stop(child);
+  }
+}
+
+log(`convnet-serve bench — ${new Date().toISOString()} — ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+const models = await modelLevel();
+out.models = models;
+const anchorMs = models.resnet50_tv['onnxruntime-2t@1'];
+out.http = await httpLevel(anchorMs);
+out.startup = await startup();
+const tfjsKey = Object.keys(models.resnet50_tv).find((k) => k.startsWith('tfjs-') && k.endsWith('@1'))!;
+const http = out.http as Record<string, { ratio: number; p50: number }>;
+const best4 = Math.max(http['2 workers x ORT 1 thread@4'].ratio, http['1 worker x ORT 2 threads@4'].ratio);
+log('\n== targets (ratios from this run) ==');
+log(`/classify resnet50_tv over HTTP at concurrency 4 vs in-process ORT (2 threads, batch 1): ${best4.toFixed(2)}x (target >= 1.0)`);
+log(`tfjs ${tfjsKey.replace('@1', '')} vs ORT 2 threads on resnet50_tv, batch 1: ${(anchorMs / models.resnet50_tv[tfjsKey]).toFixed(3)}x (target >= 0.25)`);
+log(`/analyze resnet152 p50: ${http.analyzeResnet152.p50} ms (target < 5 ms)`);
+log(`ready with the default models: ${((out.startup as { readyMs: number }).readyMs / 1000).toFixed(2)} s (target < 5 s)`);
+console.log(`\n${JSON.stringify(out)}`);
+process.exit(0);
