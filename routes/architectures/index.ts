@@ -1,7 +1,8 @@
 /** GET /architectures: every built-in architecture with its default input, parameters and MACs. */
 import type { FastifyInstance } from 'fastify';
 import { ZOO } from '../../models/index.js';
-import { analyzeTarget } from '../../src/analysis/service.js';
+import { analyzeTarget, graphFor, UnknownModelError } from '../../src/analysis/service.js';
+import { tfjsModelJsonFromGraph } from '../../src/importers/export-tfjs.js';
 
 interface ArchitectureSummary {
   name: string;
@@ -61,4 +62,14 @@ export default async function architecturesRoute(app: FastifyInstance) {
       },
     },
   }, async () => ({ architectures: (cached ??= summarise()) }));
+
+  // The architecture as a TensorFlow.js layers-model topology (Keras config), to take to other
+  // runtimes. Its weightsManifest names every weight and shape, with no shards: weights are the
+  // user's. Architectures Keras cannot express (scaled adds, size-changing ceil-mode pools) are a 422.
+  app.get<{ Params: { name: string } }>('/architectures/:name/model.json', {
+    schema: { params: { type: 'object', properties: { name: { type: 'string', maxLength: 200 } } } },
+  }, async (request) => {
+    if (!ZOO.has(request.params.name)) throw new UnknownModelError(request.params.name, 'name');
+    return tfjsModelJsonFromGraph(graphFor({ model: request.params.name }));
+  });
 }

@@ -4,10 +4,10 @@
  *   convnet-serve analyze <name|spec.json|model.json> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--json]
  *   convnet-serve serve            (same as npm start)
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { analyzeTarget, type AnalyzeTarget } from '../analysis/service.js';
+import { analyzeTarget, graphFor, type AnalyzeTarget } from '../analysis/service.js';
 import { formatReport } from '../analysis/table.js';
 import { detectModelFormat } from '../importers/keras.js';
 import { AppError } from '../errors.js';
@@ -16,6 +16,7 @@ import type { Shape3 } from '../spec/types.js';
 const USAGE = `usage:
   convnet-serve analyze <name|spec.json|model.json> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--json]
   convnet-serve classify <image> [--model NAME] [--models-dir DIR] [--topk K] [--json]
+  convnet-serve export <name|spec.json> --format onnx|tfjs [--weights FILE] --out FILE
   convnet-serve serve`;
 
 function parseShape(text: string): Shape3 {
@@ -105,11 +106,40 @@ async function classifyCommand(args: string[]): Promise<void> {
   }
 }
 
+/**
+ * Exports an architecture: `tfjs` writes a layers-model model.json topology (weights listed, not
+ * included); `onnx` writes an ONNX graph with the weights from --weights (any format we load).
+ */
+async function exportCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { format: { type: 'string' }, weights: { type: 'string' }, out: { type: 'string' } } });
+  if (positionals.length !== 1 || !values.out || (values.format !== 'onnx' && values.format !== 'tfjs')) {
+    throw new AppError(400, 'BAD_ARGUMENT', `export: expected <name|spec.json> --format onnx|tfjs --out FILE\n${USAGE}`);
+  }
+  const what = positionals[0];
+  const target: AnalyzeTarget = what.endsWith('.json') ? { spec: JSON.parse(readFileSync(what, 'utf8')) } : { model: what };
+  const graph = graphFor(target);
+  if (values.format === 'tfjs') {
+    const { tfjsModelJsonFromGraph } = await import('../importers/export-tfjs.js');
+    writeFileSync(values.out, JSON.stringify(tfjsModelJsonFromGraph(graph), null, 1));
+  } else {
+    if (!values.weights) throw new AppError(400, 'BAD_ARGUMENT', 'export --format onnx: expected --weights FILE (safetensors, tfjs model.json or Keras H5)');
+    const [{ readWeightFile }, { bindWeights }, { inferShapes }, { buildOnnxModel }] = await Promise.all([
+      import('../weights/load.js'), import('../weights/bind.js'), import('../analysis/shapes.js'), import('../onnx/builder.js'),
+    ]);
+    const { bound } = bindWeights(inferShapes(graph), (await readWeightFile(values.weights)).tensors);
+    writeFileSync(values.out, buildOnnxModel(graph, bound));
+  }
+  process.stdout.write(`wrote ${values.out}\n`);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'analyze':
       analyzeCommand(rest);
+      return;
+    case 'export':
+      await exportCommand(rest);
       return;
     case 'classify':
       await classifyCommand(rest);

@@ -36,3 +36,13 @@ t.test('a Keras model can be compared with a built-in architecture', async (t) =
   t.equal(res.json().comparison.totals.macs.a, 120_422_400);
   t.equal(res.json().comparison.totals.macs.b, 2_335_280);
 });
+
+t.test('GET /architectures/{name}/model.json exports a topology that analyses back to the same totals', async (t) => {
+  const res = await app.inject('/architectures/resnet50/model.json');
+  t.equal(res.statusCode, 200);
+  const back = await app.inject({ method: 'POST', url: '/analyze', payload: res.json() });
+  t.equal(back.json().totals.params, 25_636_712);
+  t.equal(back.json().totals.macs, (await app.inject({ method: 'POST', url: '/analyze', payload: { model: 'resnet50' } })).json().totals.macs);
+  t.equal((await app.inject('/architectures/inception_resnet_v2/model.json')).statusCode, 422, 'scaled adds cannot be expressed in Keras layers');
+  t.equal((await app.inject('/architectures/nope/model.json')).statusCode, 404);
+});

@@ -1,0 +1,59 @@
+// The command-line tool, run as a user runs it: analyze (table, --json, a Keras model.json),
+// classify without a server, and export (tfjs topology; ONNX with weights, checked against PyTorch).
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { OnnxEngine } from '../../src/onnx/engine.js';
+import { fixture, maxAbs, maxAbsDiff, readFixtureTensors } from '../helpers/engine.js';
+import { SERVED_FIXTURES } from '../helpers/app.js';
+
+const run = promisify(execFile);
+const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', CLI, ...args], { maxBuffer: 64 * 1024 * 1024 });
+const dir = mkdtempSync(path.join(tmpdir(), 'cli-'));
+
+t.test('analyze prints a torchinfo-like table with totals and the bottleneck report', async (t) => {
+  const { stdout } = await cli('analyze', 'seed_5x5_bottleneck');
+  t.match(stdout, /Total params: 15,920/);
+  t.match(stdout, /Total MACs: 12,443,648/);
+  t.match(stdout, /conv5x5 ← reduce1x1\s+28x28x192\s+16\s+120,422,400\s+2,408,448 \+ 10,035,200 = 12,443,648/);
+  const json = JSON.parse((await cli('analyze', 'resnet50', '--json')).stdout);
+  t.equal(json.totals.params, 25_636_712);
+  const custom = JSON.parse((await cli('analyze', 'resnet18', '--input', '64,64,3', '--classes', '10', '--json')).stdout);
+  t.same(custom.input, [64, 64, 3]);
+  t.same(custom.output, [10]);
+  const keras = JSON.parse((await cli('analyze', fixture('keras-configs/mnist_cnn.tfjs-layers.model.json').pathname, '--json')).stdout);
+  t.equal(keras.totals.params, 34_826, 'a tfjs model.json is analysed like a spec');
+  await t.rejects(cli('analyze', 'nope'), /expected one of/, 'an unknown name fails with the list of names');
+});
+
+t.test('classify works without a server', async (t) => {
+  const image = path.join(dir, 'grey.png');
+  await sharp({ create: { width: 12, height: 12, channels: 3, background: '#777777' } }).png().toFile(image);
+  const { stdout } = await cli('classify', image, '--models-dir', SERVED_FIXTURES, '--model', 'small-h5', '--json');
+  const body = JSON.parse(stdout);
+  t.equal(body.model, 'small-h5');
+  t.equal(body.results[0].predictions.length, 3);
+});
+
+t.test('export: ONNX with torchvision weights reproduces PyTorch; tfjs topology lists every weight', async (t) => {
+  const onnxFile = path.join(dir, 'resnet18.onnx');
+  await cli('export', 'resnet18', '--format', 'onnx', '--weights', fixture('torch/parity/resnet18.safetensors').pathname, '--out', onnxFile);
+  const engine = await OnnxEngine.create(new Uint8Array(readFileSync(onnxFile)));
+  const io = readFixtureTensors('torch/parity/resnet18.io.safetensors');
+  const probs = (await engine.run(io.get('input')!.data, io.get('input')!.shape)).data;
+  await engine.dispose();
+  // The export keeps the classifier as defined (no softmax on torchvision's fc): logits.
+  const expected = io.get('output')!.data;
+  t.ok(maxAbsDiff(probs, expected) / maxAbs(expected) < 1e-4, 'ONNX Runtime on the exported file matches PyTorch');
+  const tfjsFile = path.join(dir, 'resnet50.json');
+  await cli('export', 'resnet50', '--format', 'tfjs', '--out', tfjsFile);
+  const modelJson = JSON.parse(readFileSync(tfjsFile, 'utf8'));
+  t.equal(modelJson.format, 'layers-model');
+  const weights = modelJson.weightsManifest[0].weights as { name: string; shape: number[] }[];
+  t.equal(weights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0), 25_636_712, 'the manifest accounts for every parameter');
+});
