@@ -104,9 +104,28 @@ export default async function kserveRoutes(app: FastifyInstance) {
     reply.code(404).send({ error: `${request.method} ${request.url.split('?')[0]}: no such route` });
   });
 
-  app.get('/', async () => ({ name: 'convnet-serve', version: VERSION, extensions: [] }));
-  app.get('/health/live', async () => ({ live: true }));
-  app.get('/health/ready', async (_request, reply) => {
+  const errorBody = { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] };
+  const tensorMeta = { type: 'object', properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } } };
+  const modelMetadata = {
+    type: 'object',
+    properties: {
+      name: { type: 'string' }, versions: { type: 'array', items: { type: 'string' } }, platform: { type: 'string' },
+      inputs: { type: 'array', items: tensorMeta }, outputs: { type: 'array', items: tensorMeta }, parameters: { type: 'object', additionalProperties: true },
+    },
+  };
+  const inferResponse = {
+    type: 'object',
+    properties: {
+      model_name: { type: 'string' }, model_version: { type: 'string' }, id: { type: 'string' },
+      outputs: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } }, data: { type: 'array', items: { type: 'number' } } } } },
+    },
+  };
+  const errors = { 400: errorBody, 404: errorBody, 413: errorBody, 503: errorBody, 504: errorBody };
+
+  app.get('/', { schema: { response: { 200: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } } } } } }, async () => ({ name: 'convnet-serve', version: VERSION, extensions: [] }));
+  app.get('/health/live', { schema: { response: { 200: { type: 'object', properties: { live: { type: 'boolean' } } } } } }, async () => ({ live: true }));
+  const readyBody = { type: 'object', properties: { ready: { type: 'boolean' } } };
+  app.get('/health/ready', { schema: { response: { 200: readyBody, 503: readyBody } } }, async (_request, reply) => {
     const r = readiness(app);
     reply.code(r.ready ? 200 : 503);
     return { ready: r.ready };
@@ -114,9 +133,10 @@ export default async function kserveRoutes(app: FastifyInstance) {
 
   type Named = FastifyRequest<{ Params: { name: string } }>;
   const params = { type: 'object', properties: { name: { type: 'string', maxLength: 200 } } };
-  app.get('/models/:name', { schema: { params } }, async (request: Named) => metadata(servedModel(app, request.params.name)));
-  app.get('/models/:name/versions/:version', { schema: { params } }, async (request: Named) => metadata(servedModel(app, request.params.name)));
-  app.get('/models/:name/ready', { schema: { params } }, async (request: Named, reply) => {
+  app.get('/models/:name', { schema: { params, response: { 200: modelMetadata, ...errors } } }, async (request: Named) => metadata(servedModel(app, request.params.name)));
+  app.get('/models/:name/versions/:version', { schema: { params, response: { 200: modelMetadata, ...errors } } }, async (request: Named) => metadata(servedModel(app, request.params.name)));
+  const modelReady = { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } };
+  app.get('/models/:name/ready', { schema: { params, response: { 200: modelReady, 503: modelReady, 404: errorBody } } }, async (request: Named, reply) => {
     const m = servedModel(app, request.params.name);
     const ready = m.state === 'ready' && !app.draining;
     reply.code(ready ? 200 : 503);
@@ -152,7 +172,7 @@ export default async function kserveRoutes(app: FastifyInstance) {
       ],
     };
   };
-  const inferOptions = { bodyLimit: app.config.bodyLimit, schema: { params, body: inferSchema } };
+  const inferOptions = { bodyLimit: app.config.bodyLimit, schema: { params, body: inferSchema, response: { 200: inferResponse, ...errors } } };
   app.post('/models/:name/infer', inferOptions, infer);
   app.post('/models/:name/versions/:version/infer', inferOptions, infer);
 }

@@ -13,7 +13,7 @@ export const API_VERSION = '0.1.0';
 export default fp(async function openapi(app: FastifyInstance) {
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      openapi: '3.1.0',
       info: {
         title: 'convnet-serve',
         version: API_VERSION,

@@ -24,7 +24,17 @@ export default fp(async function serving(app: FastifyInstance) {
     defaultModel: c.defaultModel,
     only: c.onlyModels,
     batching: { maxBatch: c.maxBatch, maxDelayMs: c.maxDelayMs, queueLimit: c.queueLimit, timeoutMs: c.requestTimeoutMs },
-    observer: app.hasDecorator('metrics') ? (model) => app.metrics.batchObserver(model) : undefined,
+    observer: (model) => {
+      const metrics = app.hasDecorator('metrics') ? app.metrics.batchObserver(model) : {};
+      // One debug line per executed batch: model, size and timings (never image data).
+      return {
+        ...metrics,
+        batch(size, queueMs, computeMs) {
+          metrics.batch?.(size, queueMs, computeMs);
+          app.log.debug({ model, batchSize: size, queueMsMax: Math.round(Math.max(...queueMs)), computeMs: Math.round(computeMs) }, 'batch');
+        },
+      };
+    },
   }, app.log);
   app.decorate('pool', pool);
   app.decorate('models', registry);
