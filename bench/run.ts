@@ -21,6 +21,7 @@ import { inferShapes } from '../src/analysis/shapes.js';
 import { initBackend } from '../src/engine/backend.js';
 import { applyWeights } from '../src/graph/apply-weights.js';
 import { buildTfjsModel } from '../src/graph/tfjs-builder.js';
+import { FusedTfjsModel } from '../src/graph/tfjs-fused.js';
 import { buildOnnxModel } from '../src/onnx/builder.js';
 import { OnnxEngine } from '../src/onnx/engine.js';
 import { normalizeSpec } from '../src/spec/normalize.js';
@@ -82,6 +83,51 @@ async function modelLevel(): Promise<Record<string, Record<string, number>>> {
     }
     built.model.dispose();
   }
+  return results;
+}
+
+// ---- 1b. the tfjs path, step by step -----------------------------------------------------------
+async function tfjsSteps(): Promise<Record<string, number>> {
+  const backend = await initBackend();
+  const graph = normalizeSpec(ZOO.get('resnet50_tv')!.build());
+  const bound = randomWeights(inferShapes(graph), 1);
+  const input = randomInput([1, ...graph.input], 2);
+  const x = tf.tensor4d(input.data, [1, 224, 224, 3]);
+  const time = async (predict: () => tf.Tensor) => timeRuns(async () => {
+    const y = predict();
+    await y.data();
+    y.dispose();
+  }, QUICK ? 2 : 4);
+  const layers = buildTfjsModel(graph, { logits: true });
+  applyWeights(layers.model, bound);
+  const steps: [string, () => Promise<number>][] = [
+    ['LayersModel (conv, BN, activation layers)', () => time(() => layers.model.predict(x) as tf.Tensor)],
+  ];
+  for (const [label, options] of [
+    ['op executor, nothing fused', { foldBatchNorm: false, fuseActivations: false }],
+    ['+ batch norm folded into convs', { foldBatchNorm: true, fuseActivations: false }],
+    ['+ activations fused (tf.fused.conv2d)', { foldBatchNorm: true, fuseActivations: true }],
+  ] as const) {
+    steps.push([label, async () => {
+      const m = FusedTfjsModel.create(graph, bound, { logits: true, ...options });
+      try {
+        return await time(() => m.predict(x));
+      } finally {
+        m.dispose();
+      }
+    }]);
+  }
+  log(`\n== tfjs path, step by step: resnet50_tv, batch 1, backend ${backend.name} ==`);
+  const results: Record<string, number> = {};
+  let previous: number | undefined;
+  for (const [label, run] of steps) {
+    const ms = await run();
+    results[label] = ms;
+    log(`${label.padEnd(44)} ${ms.toFixed(1).padStart(8)} ms  ${previous ? `${(previous / ms).toFixed(2)}x vs previous step` : ''}`);
+    previous = ms;
+  }
+  layers.model.dispose();
+  x.dispose();
   return results;
 }
 
@@ -175,6 +221,7 @@ async function startup() {
 log(`convnet-serve bench — ${new Date().toISOString()} — ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
 const models = await modelLevel();
 out.models = models;
+out.tfjsSteps = await tfjsSteps();
 const anchorMs = models.resnet50_tv['onnxruntime-2t@1'];
 out.http = await httpLevel(anchorMs);
 out.startup = await startup();

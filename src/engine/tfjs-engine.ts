@@ -1,24 +1,24 @@
-/** The TensorFlow.js engine: a LayersModel built from the graph, outputting logits. */
+/**
+ * The TensorFlow.js engine: the graph run by the fused op-level executor (batch norm folded into
+ * the convs at load time, conv + bias + activation in one op), outputting logits.
+ */
 import * as tf from '@tensorflow/tfjs';
-import { applyWeights } from '../graph/apply-weights.js';
-import { buildTfjsModel } from '../graph/tfjs-builder.js';
+import { FusedTfjsModel } from '../graph/tfjs-fused.js';
 import type { Graph } from '../spec/types.js';
 import type { BoundWeight } from '../weights/bind.js';
 import type { InferenceEngine } from './types.js';
 
 export class TfjsEngine implements InferenceEngine {
   readonly kind = 'tfjs' as const;
-  private constructor(private readonly model: tf.LayersModel, private readonly inputShape: [number, number, number]) {}
+  private constructor(private readonly model: FusedTfjsModel, private readonly inputShape: [number, number, number]) {}
 
   static create(graph: Graph, bound: BoundWeight[]): TfjsEngine {
-    const built = buildTfjsModel(graph, { logits: true });
-    applyWeights(built.model, bound);
-    return new TfjsEngine(built.model, graph.input);
+    return new TfjsEngine(FusedTfjsModel.create(graph, bound, { logits: true }), graph.input);
   }
 
   async infer(input: Float32Array, n: number): Promise<Float32Array> {
     const x = tf.tensor4d(input, [n, ...this.inputShape]);
-    const y = this.model.predict(x) as tf.Tensor;
+    const y = this.model.predict(x);
     try {
       return (await y.data()) as Float32Array;
     } finally {
