@@ -2,11 +2,11 @@
  * Builds the application as one plugin tree. Tests build it and talk to it with `app.inject`;
  * src/server.ts only reads the config, listens and shuts down.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import cors from '@fastify/cors';
 import auth from './plugins/auth.js';
-import errorPolicy from './plugins/errors.js';
+import errorPolicy, { toErrorBody } from './plugins/errors.js';
 import openapi from './plugins/openapi.js';
 import requestIdPlugin, { requestId } from './plugins/request-id.js';
 import jsonDepth from './plugins/json-depth.js';
@@ -32,6 +32,14 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: config.logLevel },
     genReqId: requestId,
+    // Errors Fastify raises before routing (a malformed URL, an over-long parameter) follow the same policy.
+    frameworkErrors: (error, _request, reply) => {
+      const body = toErrorBody(error as FastifyError);
+      const status = body.statusCode >= 500 ? 400 : body.statusCode;
+      (reply as unknown as { code(n: number): { send(b: unknown): void } }).code(status).send({ ...body, statusCode: status });
+    },
+    // Slow uploads must not hold memory and sockets forever (nor stall a drain).
+    requestTimeout: config.requestTimeoutMs + 30_000,
     ajv: {
       // verbose: errors carry the offending value, so a 400 can say what it received.
       customOptions: { verbose: true, allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: false },

@@ -103,6 +103,14 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
 export const DEFAULT_MODELS_DIR = path.join(REPO_ROOT, 'models');
 
 export function loadConfig(env: Env = process.env): Config {
+  const config = readAll(env);
+  if (config.queueLimit < config.maxImagesPerRequest) {
+    throw new ConfigError('QUEUE_LIMIT', String(config.queueLimit), `at least MAX_IMAGES_PER_REQUEST (${config.maxImagesPerRequest}), or a full request could never be queued`);
+  }
+  return config;
+}
+
+function readAll(env: Env): Config {
   return {
     host: env.HOST && env.HOST !== '' ? env.HOST : '0.0.0.0',
     port: int(env, 'PORT', 3000, 0, 65535),

@@ -4,12 +4,15 @@
  * (up to DRAIN_TIMEOUT_MS), then the process exits 0. A second signal, or a drain that overruns its
  * deadline, exits 1.
  */
+import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 
-function readConfig(): Config {
+/** A bad setting (a variable, a missing MODELS_DIR) stops the start with a message naming it. */
+async function start(): Promise<{ config: Config; app: FastifyInstance }> {
   try {
-    return loadConfig();
+    const config = loadConfig();
+    return { config, app: await buildApp(config) };
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`convnet-serve: ${err.message}`);
@@ -20,8 +23,7 @@ function readConfig(): Config {
 }
 
 async function main(): Promise<void> {
-  const config = readConfig();
-  const app = await buildApp(config);
+  const { config, app } = await start();
   let signals = 0;
   const shutdown = (signal: string) => {
     if (++signals > 1) {

@@ -6,10 +6,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { AppError } from '../../src/errors.js';
 import { abortOnClose } from '../../src/serving/abort.js';
-import { softmax, topK } from '../../src/serving/postprocess.js';
+import { assertFinite, softmax, topK } from '../../src/serving/postprocess.js';
 import { imageToTensor } from '../../src/serving/preprocess.js';
 import { servingBackend } from '../../src/serving/registry.js';
-import { servedModel } from '../models/index.js';
+import { modelNotReady, servedModel } from '../models/index.js';
 import { classifyQuery, classifyResponse, jsonBody } from './schema.js';
 
 interface Upload {
@@ -41,6 +41,11 @@ function multipartError(err: Error & { code?: string; statusCode?: number }, bod
     case 'FST_FILES_LIMIT':
     case 'FST_PARTS_LIMIT':
       return new AppError(413, 'TOO_MANY_IMAGES', `images: expected at most ${maxImages} images per request; received more`, { field: 'images', limit: maxImages });
+    case 'FST_FIELDS_LIMIT':
+      return new AppError(413, 'TOO_MANY_FIELDS', 'body: expected at most 20 multipart fields; received more', { field: 'body' });
+    case 'FST_INVALID_JSON_FIELD_ERROR':
+    case 'FST_PROTO_VIOLATION':
+      return new AppError(400, 'MALFORMED_MULTIPART', `body: a multipart field is not acceptable (${err.message})`, { field: 'body' });
   }
   if (err.statusCode && err.statusCode < 500) return err;
   return new AppError(400, 'MALFORMED_MULTIPART', `body: expected well-formed multipart/form-data; ${err.message}`, { field: 'body' });
@@ -63,13 +68,19 @@ async function collect(app: FastifyInstance, request: FastifyRequest): Promise<{
     uploads.push(u);
   };
   if (request.isMultipart()) {
+    // @fastify/multipart limits each file; the request as a whole is held to BODY_LIMIT here.
+    const limit = app.config.bodyLimit;
+    let total = 0;
     try {
       for await (const part of request.parts()) {
         if (part.type === 'file') {
           const bytes = await part.toBuffer();
+          total += bytes.length;
+          if (total > limit) throw new AppError(413, 'BODY_TOO_LARGE', `body: expected at most ${limit} bytes of images; received more`, { field: 'body', limitBytes: limit });
           add({ file: part.filename || part.fieldname, bytes });
         } else if (part.fieldname === 'model') {
-          options.model = String(part.value);
+          if (typeof part.value !== 'string') throw new AppError(400, 'VALIDATION_ERROR', `model: expected a model name; received ${JSON.stringify(part.value)}`, { field: 'model' });
+          options.model = part.value;
         } else if (part.fieldname === 'topk') {
           options.topk = parseTopk(part.value, 'topk');
         }
@@ -110,17 +121,17 @@ export default async function classifyRoute(app: FastifyInstance) {
     },
   }, async (request: FastifyRequest, reply: FastifyReply) => {
     const { uploads, options } = await collect(app, request);
-    const modelName = options.model ?? app.models.defaultModel;
+    // An empty model name means "the default", as an omitted one does.
+    const modelName = options.model || app.models.defaultModel;
     if (!modelName) throw new AppError(503, 'NO_MODELS', 'no model is served', { retryAfter: 5 });
     const m = servedModel(app, modelName);
-    if (m.state !== 'ready' || !m.batcher) {
-      throw new AppError(503, 'MODEL_NOT_READY', `model ${m.name} is ${m.state}${m.error ? `: ${m.error}` : ''}`, { retryAfter: 1, model: m.name });
-    }
+    if (m.state !== 'ready' || !m.batcher) throw modelNotReady(m);
     const k = Math.min(options.topk ?? m.topk, m.classes!);
     const t0 = performance.now();
     const tensors = await Promise.all(uploads.map((u) => imageToTensor(u.bytes, u.file, m.preprocess!, { maxPixels: app.config.maxImagePixels })));
     const decodeMs = performance.now() - t0;
     const { logits, timings } = await m.batcher.submit(tensors, abortOnClose(reply));
+    assertFinite(logits, m.name);
     request.log.info({ model: m.name, images: uploads.length, decodeMs: Math.round(decodeMs), queueMs: Math.round(timings.queueMs), inferMs: Math.round(timings.inferMs) }, 'classified');
     return {
       model: m.name,

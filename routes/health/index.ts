@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 
 export interface Readiness {
   ready: boolean;
+  reason?: string;
   status: 'ready' | 'not_ready' | 'draining';
   models: { name: string; state: string; error?: string }[];
 }
@@ -13,6 +14,9 @@ export interface Readiness {
 export function readiness(app: FastifyInstance): Readiness {
   if (app.draining) return { ready: false, status: 'draining', models: [] };
   const notReady = app.hasDecorator('models') ? app.models.notReady() : [];
+  if (app.hasDecorator('pool') && app.pool.liveWorkers === 0) {
+    return { ready: false, status: 'not_ready', models: notReady, reason: 'no inference worker is running' };
+  }
   return notReady.length ? { ready: false, status: 'not_ready', models: notReady } : { ready: true, status: 'ready', models: [] };
 }
 
@@ -21,7 +25,9 @@ const healthBody = {
   properties: {
     status: { type: 'string' },
     models: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, state: { type: 'string' }, error: { type: 'string' } } } },
+    reason: { type: 'string' },
     backend: { type: 'string' },
+    workers: { type: 'object', properties: { live: { type: 'integer' }, size: { type: 'integer' } } },
   },
 };
 
@@ -35,6 +41,9 @@ export default async function healthRoutes(app: FastifyInstance) {
     const backend = app.hasDecorator('pool') ? (await app.pool.backend.catch(() => undefined))?.name : undefined;
     reply.code(r.ready ? 200 : 503);
     if (!r.ready) reply.header('retry-after', '1');
-    return { status: r.status, models: r.models, ...(backend ? { backend } : {}) };
+    return {
+      status: r.status, models: r.models, ...(r.reason ? { reason: r.reason } : {}), ...(backend ? { backend } : {}),
+      ...(app.hasDecorator('pool') ? { workers: { live: app.pool.liveWorkers, size: app.pool.size } } : {}),
+    };
   });
 }

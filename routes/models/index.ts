@@ -34,6 +34,12 @@ export class UnknownServedModelError extends AppError {
   }
 }
 
+/** 503 for a model that cannot answer: loading and warming up are retryable, a refused model is not. */
+export function modelNotReady(m: ServedModel): AppError {
+  const failed = m.state === 'failed';
+  return new AppError(503, failed ? 'MODEL_FAILED' : 'MODEL_NOT_READY', `model ${m.name} is ${m.state}${m.error ? `: ${m.error}` : ''}`, { model: m.name, ...(failed ? {} : { retryAfter: 1 }) });
+}
+
 export function servedModel(app: FastifyInstance, name: string): ServedModel {
   const m = app.hasDecorator('models') ? app.models.get(name) : undefined;
   if (!m) throw new UnknownServedModelError(name, app.hasDecorator('models') ? [...app.models.models.keys()] : []);
@@ -62,7 +68,7 @@ export default async function modelRoutes(app: FastifyInstance) {
     },
   }, async (request, reply) => {
     const m = servedModel(app, request.params.name);
-    if (m.state !== 'ready') throw new AppError(503, 'MODEL_NOT_READY', `model ${m.name} is ${m.state}`, { retryAfter: 1 });
+    if (m.state !== 'ready') throw modelNotReady(m);
     const bytes = await app.models.exportOnnx(m);
     reply.header('content-type', 'application/octet-stream');
     reply.header('content-disposition', `attachment; filename="${m.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.onnx"`);

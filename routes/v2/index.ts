@@ -6,10 +6,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../src/errors.js';
 import { toErrorBody } from '../../src/plugins/errors.js';
-import { softmax } from '../../src/serving/postprocess.js';
+import { assertFinite, softmax } from '../../src/serving/postprocess.js';
 import { servingBackend, type ServedModel } from '../../src/serving/registry.js';
 import { readiness } from '../health/index.js';
-import { servedModel } from '../models/index.js';
+import { modelNotReady, servedModel } from '../models/index.js';
 import { abortOnClose } from '../../src/serving/abort.js';
 
 const VERSION = '0.1.0';
@@ -29,6 +29,9 @@ interface InferRequest {
 }
 
 const OUTPUTS = ['logits', 'probabilities'] as const;
+const FLOAT32_MAX = 3.4028234663852886e38;
+/** Generous JSON bytes per tensor element ("-0.123456789012345," is 20). */
+const JSON_BYTES_PER_ELEMENT = 32;
 
 const inferSchema = {
   type: 'object',
@@ -74,8 +77,8 @@ function flatten(data: unknown[], expected: number): Float32Array {
       for (const v of value) walk(v);
       return;
     }
-    if (typeof value !== 'number' || !Number.isFinite(value)) {
-      throw new AppError(400, 'INVALID_TENSOR', `inputs[0].data: expected finite numbers; received ${JSON.stringify(value)} at element ${n}`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || Math.abs(value) > FLOAT32_MAX) {
+      throw new AppError(400, 'INVALID_TENSOR', `inputs[0].data: expected finite FP32 numbers (|x| <= 3.4e38); received ${JSON.stringify(value)} at element ${n}`);
     }
     if (n >= expected) throw new AppError(400, 'INVALID_TENSOR', `inputs[0].data: expected ${expected} elements for the declared shape; received more`);
     out[n++] = value;
@@ -87,9 +90,7 @@ function flatten(data: unknown[], expected: number): Float32Array {
 
 function readyModel(app: FastifyInstance, name: string): ServedModel {
   const m = servedModel(app, name);
-  if (m.state !== 'ready' || !m.batcher) {
-    throw new AppError(503, 'MODEL_NOT_READY', `model ${name} is ${m.state}${m.error ? `: ${m.error}` : ''}`, { retryAfter: 1 });
-  }
+  if (m.state !== 'ready' || !m.batcher) throw modelNotReady(m);
   return m;
 }
 
@@ -159,6 +160,7 @@ export default async function kserveRoutes(app: FastifyInstance) {
     const per = h * w * c;
     const images = Array.from({ length: n }, (_, i) => flat.slice(i * per, (i + 1) * per));
     const { logits } = await m.batcher!.submit(images, abortOnClose(reply));
+    assertFinite(logits, m.name);
     const wanted = new Set<string>(body.outputs?.map((o) => o.name) ?? OUTPUTS);
     const k = m.classes!;
     const rows = (f: (l: Float32Array) => Float32Array) => logits.flatMap((l) => Array.from(f(l)));
@@ -172,7 +174,19 @@ export default async function kserveRoutes(app: FastifyInstance) {
       ],
     };
   };
-  const inferOptions = { bodyLimit: app.config.bodyLimit, schema: { params, body: inferSchema, response: { 200: inferResponse, ...errors } } };
+  const inferOptions = {
+    bodyLimit: app.config.bodyLimit,
+    schema: { params, body: inferSchema, response: { 200: inferResponse, ...errors } },
+    // Parsed JSON numbers take ~5x their text in memory: refuse a body larger than this model's
+    // biggest legitimate request before parsing it.
+    preParsing: async (request: FastifyRequest<{ Params: { name: string } }>) => {
+      const m = app.hasDecorator('models') ? app.models.get(request.params.name) : undefined;
+      const length = Number(request.headers['content-length']);
+      if (!m?.input || !Number.isFinite(length)) return;
+      const limit = app.config.maxImagesPerRequest * m.input[0] * m.input[1] * m.input[2] * JSON_BYTES_PER_ELEMENT + 65_536;
+      if (length > limit) throw new AppError(413, 'BODY_TOO_LARGE', `body: expected at most ${limit} bytes for ${app.config.maxImagesPerRequest} images of model ${m.name}; received ${length}`, { limitBytes: limit });
+    },
+  };
   app.post('/models/:name/infer', inferOptions, infer);
   app.post('/models/:name/versions/:version/infer', inferOptions, infer);
 }

@@ -149,10 +149,11 @@ export function inceptionReport(graph: Graph, byName: Map<string, LayerRow>, tot
 }
 
 /** Layers a reduction's output may pass through on its way to the k×k conv without changing channels. */
-const TRANSPARENT = new Set<GraphNode['kind']>(['batchnorm', 'activation', 'dropout']);
+const TRANSPARENT = new Set<GraphNode['kind']>(['batchnorm', 'activation', 'dropout', 'zeropad']);
 
 /**
- * Every k×k conv (k > 1, groups 1) fed, through batch norm / activation only, by a 1x1 conv (groups 1)
+ * Every k×k conv (k > 1, groups 1) fed, through batch norm / activation / zero padding only (ResNet v2
+ * pads explicitly before its 3x3), by a 1x1 conv (groups 1)
  * that reduces channels. "Without" applies the k×k conv straight to the reduction's input, keeping the
  * k×k conv's output size; "with" is the reduction plus the k×k conv as built.
  */

@@ -10,6 +10,7 @@ export async function createOnnxEngine(graph: Graph, bound: BoundWeight[], threa
   return {
     kind: 'onnxruntime',
     infer: async (input, n) => (await session.run(input, [n, ...graph.input])).data,
-    dispose: () => void session.dispose(),
+    // A failed release must not become an unhandled rejection (it would kill the worker).
+    dispose: () => void session.dispose().catch(() => undefined),
   };
 }

@@ -26,18 +26,22 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
+  timer?: NodeJS.Timeout;
 }
 
 class PoolWorker {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   inFlight = 0;
+  /** False until the worker has started and every loaded model is in it again (after a respawn). */
+  available = false;
   readonly ready: Promise<BackendChoice>;
-  private exited = false;
+  exited = false;
 
-  constructor(readonly index: number, readonly worker: Worker) {
+  constructor(readonly index: number, readonly worker: Worker, onExit: (w: PoolWorker, code: number) => void) {
     this.ready = new Promise((resolve, reject) => {
       worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`inference worker ${index} exited with code ${code} before it was ready`)));
       worker.on('message', (msg: WorkerReply) => {
         if (msg.type === 'ready') {
           resolve(msg.backend);
@@ -46,27 +50,45 @@ class PoolWorker {
         const p = this.pending.get(msg.id);
         if (!p) return;
         this.pending.delete(msg.id);
+        clearTimeout(p.timer);
         if (msg.ok) p.resolve(msg.value);
         else p.reject(msg.problems ? new WeightsError(msg.error, msg.problems) : new Error(msg.error));
       });
     });
+    this.ready.catch(() => undefined);
     worker.on('error', (err) => this.failAll(err));
     worker.on('exit', (code) => {
       this.exited = true;
+      this.available = false;
       this.failAll(new Error(`inference worker ${index} exited with code ${code}`));
+      onExit(this, code);
     });
   }
 
   private failAll(err: Error) {
-    for (const p of this.pending.values()) p.reject(err);
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
     this.pending.clear();
   }
 
-  request<T>(msg: DistributiveOmit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<T> {
+  /**
+   * Sends one request. With `timeoutMs`, a worker that does not answer in time is terminated
+   * (a hung worker would otherwise hold its batches forever); the pool then replaces it.
+   */
+  request<T>(msg: DistributiveOmit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = [], timeoutMs?: number): Promise<T> {
     if (this.exited) return Promise.reject(new Error(`inference worker ${this.index} has exited`));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      const timer = timeoutMs
+        ? setTimeout(() => {
+            reject(new Error(`inference worker ${this.index} did not answer within ${timeoutMs} ms; restarting it`));
+            this.pending.delete(id);
+            void this.worker.terminate();
+          }, timeoutMs)
+        : undefined;
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
       this.worker.postMessage({ ...msg, id }, transfer);
     });
   }
@@ -76,40 +98,84 @@ export interface PoolOptions {
   size?: number;
   backend?: BackendName;
   onnxThreads?: number;
+  /** A batch not answered in this time means the worker hangs; it is restarted. */
+  hangTimeoutMs?: number;
+  /** Told when a worker died and when its replacement is serving again. */
+  onWorkerEvent?: (event: { worker: number; state: 'exited' | 'restored' | 'restore-failed'; detail?: string }) => void;
 }
 
 export class InferencePool {
   private readonly workers: PoolWorker[];
   readonly backend: Promise<BackendChoice>;
+  /** Every plan loaded into the workers, so a replacement worker can be given the same models. */
+  private readonly plans = new Map<string, ModelPlan>();
+  private closing = false;
+  private readonly init: WorkerInit;
 
-  constructor(options: PoolOptions = {}) {
+  constructor(private readonly options: PoolOptions = {}) {
     const size = Math.max(1, options.size ?? availableParallelism());
-    const init: WorkerInit = { backend: options.backend, onnxThreads: options.onnxThreads ?? 1 };
-    this.workers = Array.from({ length: size }, (_, i) => new PoolWorker(i, spawnWorker(init)));
-    this.backend = Promise.all(this.workers.map((w) => w.ready)).then((choices) => choices[0]);
+    this.init = { backend: options.backend, onnxThreads: options.onnxThreads ?? 1 };
+    this.workers = Array.from({ length: size }, (_, i) => this.spawn(i));
+    this.backend = Promise.all(this.workers.map((w) => w.ready)).then((choices) => {
+      this.workers.forEach((w) => (w.available = true));
+      return choices[0];
+    });
+  }
+
+  private spawn(index: number): PoolWorker {
+    return new PoolWorker(index, spawnWorker(this.init), (w, code) => void this.replace(w, code));
+  }
+
+  /** A worker died (out of memory, a crash, a hang): start another and reload every model into it. */
+  private async replace(dead: PoolWorker, code: number): Promise<void> {
+    if (this.closing) return;
+    this.options.onWorkerEvent?.({ worker: dead.index, state: 'exited', detail: `exit code ${code}` });
+    const fresh = this.spawn(dead.index);
+    this.workers[dead.index] = fresh;
+    try {
+      await fresh.ready;
+      for (const plan of this.plans.values()) await fresh.request({ type: 'load', plan });
+      fresh.available = true;
+      this.options.onWorkerEvent?.({ worker: dead.index, state: 'restored' });
+    } catch (err) {
+      this.options.onWorkerEvent?.({ worker: dead.index, state: 'restore-failed', detail: (err as Error).message });
+    }
   }
 
   get size(): number {
     return this.workers.length;
   }
 
+  /** Workers that are up and hold every model. */
+  get liveWorkers(): number {
+    return this.workers.filter((w) => w.available && !w.exited).length;
+  }
+
+  private pick(): PoolWorker {
+    const live = this.workers.filter((w) => w.available && !w.exited);
+    if (live.length === 0) throw new Error('no inference worker is running (all are restarting)');
+    return live.reduce((best, w) => (w.inFlight < best.inFlight ? w : best));
+  }
+
   /** Loads a model in every worker; rejects (with the first worker's error) if any fails. */
   async load(plan: ModelPlan): Promise<{ keyStyle: string; format: string }> {
     await this.backend;
     const results = await Promise.all(this.workers.map((w) => w.request<{ keyStyle: string; format: string }>({ type: 'load', plan })));
+    this.plans.set(plan.name, plan);
     return results[0];
   }
 
   async unload(model: string): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.request({ type: 'unload', model })));
+    this.plans.delete(model);
+    await Promise.all(this.workers.filter((w) => !w.exited).map((w) => w.request({ type: 'unload', model }).catch(() => undefined)));
   }
 
-  /** Runs one batch on the least busy worker; `input` is transferred, not copied. */
+  /** Runs one batch on the least busy live worker; `input` is transferred, not copied. */
   async infer(model: string, input: Float32Array, n: number): Promise<Float32Array> {
-    const worker = this.workers.reduce((best, w) => (w.inFlight < best.inFlight ? w : best));
+    const worker = this.pick();
     worker.inFlight++;
     try {
-      return await worker.request<Float32Array>({ type: 'infer', model, input, n }, [input.buffer as ArrayBuffer]);
+      return await worker.request<Float32Array>({ type: 'infer', model, input, n }, [input.buffer as ArrayBuffer], this.options.hangTimeoutMs);
     } finally {
       worker.inFlight--;
     }
@@ -125,17 +191,32 @@ export class InferencePool {
     return this.workers[0].request<number>({ type: 'time', model, input, n, runs });
   }
 
-  /** The ONNX graph of a model with its weights, built in a worker. */
+  /** The ONNX graph of a model with its weights, built in a worker (counted as that worker's work). */
   async exportOnnx(plan: ModelPlan): Promise<Uint8Array> {
-    const worker = this.workers.reduce((best, w) => (w.inFlight < best.inFlight ? w : best));
-    return worker.request<Uint8Array>({ type: 'export-onnx', plan });
+    const worker = this.pick();
+    worker.inFlight++;
+    try {
+      return await worker.request<Uint8Array>({ type: 'export-onnx', plan });
+    } finally {
+      worker.inFlight--;
+    }
   }
 
+  /** tfjs memory per live worker; a worker that does not answer within 2 s is left out. */
   async memory(): Promise<WorkerMemory[]> {
-    return Promise.all(this.workers.map((w) => w.request<WorkerMemory>({ type: 'memory' })));
+    const live = this.workers.filter((w) => !w.exited);
+    const answers = await Promise.all(live.map((w) => Promise.race([
+      w.request<WorkerMemory>({ type: 'memory' }).catch(() => undefined),
+      new Promise<undefined>((resolve) => {
+        const timer: NodeJS.Timeout = setTimeout(() => resolve(undefined), 2000);
+        timer.unref();
+      }),
+    ])));
+    return answers.filter((a): a is WorkerMemory => a !== undefined);
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
 }

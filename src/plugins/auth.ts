@@ -14,7 +14,7 @@ const digest = (key: string) => createHash('sha256').update(key).digest();
 
 function presentedKey(request: FastifyRequest): string | undefined {
   const auth = request.headers.authorization;
-  if (typeof auth === 'string' && auth.startsWith('Bearer ')) return auth.slice(7).trim();
+  if (typeof auth === 'string' && /^bearer /i.test(auth)) return auth.slice(7).trim(); // the scheme is case-insensitive (RFC 7235)
   const header = request.headers['x-api-key'];
   return typeof header === 'string' ? header : undefined;
 }

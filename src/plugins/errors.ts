@@ -66,13 +66,16 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
 };
 
-export function toErrorBody(err: FastifyError | AppError | Error, bodyLimit?: number): ErrorBody {
+export function toErrorBody(err: FastifyError | AppError | Error, bodyLimit?: number, contentType?: string): ErrorBody {
   if (err instanceof AppError) return errorBody(err.statusCode, err.code, err.message, err.detail);
   const fe = err as FastifyError;
   if (fe.validation) return validationBody(fe);
   const status = fe.statusCode ?? 500;
   if (status >= 400 && status < 500) {
     const code = FASTIFY_CODES[fe.code] ?? fe.code ?? 'BAD_REQUEST';
+    if (code === 'UNSUPPORTED_MEDIA_TYPE') {
+      return errorBody(415, code, `content-type: expected one this route accepts (application/json; /classify also multipart/form-data and image/*); received ${JSON.stringify(contentType ?? null)}`, { field: 'content-type', received: contentType ?? null });
+    }
     if (code === 'BODY_TOO_LARGE' && bodyLimit !== undefined) {
       return errorBody(413, code, `body: expected at most ${bodyLimit} bytes; received more`, { field: 'body', expected: `at most ${bodyLimit} bytes`, limitBytes: bodyLimit });
     }
@@ -84,8 +87,9 @@ export function toErrorBody(err: FastifyError | AppError | Error, bodyLimit?: nu
 export default fp(async function errorPolicy(app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const limit = request.routeOptions?.bodyLimit ?? app.initialConfig.bodyLimit;
-    const body = toErrorBody(err, limit);
-    if (body.statusCode >= 500) request.log.error({ err }, 'request failed');
+    const body = toErrorBody(err, limit, request.headers['content-type']);
+    if (body.code === 'INTERNAL_ERROR') request.log.error({ err }, 'request failed');
+    else if (body.statusCode >= 500) request.log.warn({ code: body.code, statusCode: body.statusCode }, body.message); // overload, draining: expected
     else request.log.info({ code: body.code, statusCode: body.statusCode }, body.message);
     if (typeof body.retryAfter === 'number') reply.header('retry-after', String(body.retryAfter));
     reply.code(body.statusCode).send(body);

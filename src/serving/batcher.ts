@@ -187,6 +187,7 @@ export class Batcher {
           for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i].job === s.job) this.queue.splice(i, 1);
           s.job.reject(err);
         }
+        this.observer.depth?.(this.queue.length);
       },
     ).finally(() => {
       this.inFlight--;

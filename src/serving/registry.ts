@@ -14,6 +14,7 @@ import type { InferencePool } from '../engine/pool.js';
 import type { EngineKind } from '../engine/types.js';
 import { normalizeSpec } from '../spec/normalize.js';
 import type { Graph, Shape3 } from '../spec/types.js';
+import { ConfigError } from '../config.js';
 import { WeightsError } from '../weights/types.js';
 import { Batcher, type BatchObserver, type BatchSettings } from './batcher.js';
 import { architectureSpec, fileInFolder, readLabels, readModelConfig, resolvePreprocess, type ModelConfig, type Preprocess } from './model-config.js';
@@ -64,6 +65,7 @@ export interface RegistryOptions {
   defaultModel?: string;
   /** Folder names to serve; empty means every folder. */
   only?: string[];
+  maxImagesPerRequest: number;
   batching: Omit<BatchSettings, 'concurrency'>;
   observer?: (model: string) => BatchObserver;
 }
@@ -76,12 +78,17 @@ async function sha256(file: string): Promise<string> {
 
 /** Folders of `dir` holding a config.json, sorted by name so start-up order is stable. */
 async function modelFolders(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    throw new ConfigError('MODELS_DIR', dir, `a readable folder of model folders (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
   const folders: string[] = [];
-  for (const e of entries) {
-    if (!e.isDirectory()) continue;
-    const s = await stat(path.join(dir, e.name, 'config.json')).catch(() => null);
-    if (s?.isFile()) folders.push(path.join(dir, e.name));
+  for (const name of names) {
+    // stat, not the directory entry: mounted volumes often present model folders as symlinks.
+    const s = await stat(path.join(dir, name, 'config.json')).catch(() => null);
+    if (s?.isFile()) folders.push(path.join(dir, name));
   }
   return folders.sort();
 }
@@ -89,13 +96,17 @@ async function modelFolders(dir: string): Promise<string[]> {
 export class ModelRegistry {
   readonly models = new Map<string, ServedModel>();
   private loading: Promise<void> | undefined;
+  private stopped = false;
 
   constructor(private readonly pool: InferencePool, private readonly options: RegistryOptions, private readonly log: FastifyBaseLogger) {}
 
   /** Reads every model folder, then loads the models one by one. Never throws for a bad model. */
   async discover(): Promise<void> {
     const only = this.options.only?.length ? new Set(this.options.only) : undefined;
-    for (const dir of await modelFolders(this.options.modelsDir)) {
+    const folders = await modelFolders(this.options.modelsDir);
+    const missing = [...(only ?? [])].filter((name) => !folders.some((f) => path.basename(f) === name));
+    if (missing.length) throw new ConfigError('MODELS', missing.join(','), `folders of ${this.options.modelsDir} holding a config.json`);
+    for (const dir of folders) {
       if (only && !only.has(path.basename(dir))) continue;
       const model: ServedModel = {
         name: path.basename(dir), dir, state: 'loading', topk: 5, engine: this.options.engine === 'auto' ? 'tfjs' : this.options.engine,
@@ -117,9 +128,25 @@ export class ModelRegistry {
 
   loadAll(): Promise<void> {
     this.loading ??= (async () => {
-      for (const model of this.models.values()) if (model.state !== 'failed') await this.load(model);
+      for (const model of this.models.values()) {
+        if (this.stopped) {
+          if (model.state !== 'failed') this.fail(model, new Error('not loaded: the server is shutting down'));
+          continue;
+        }
+        if (model.state !== 'failed') await this.load(model);
+      }
     })();
     return this.loading;
+  }
+
+  /** Shutting down: finish the model being loaded, load no more. */
+  stopLoading(): void {
+    this.stopped = true;
+  }
+
+  /** Shutting down: refuse new work (503 DRAINING); queued work still runs. */
+  stopAccepting(): void {
+    for (const m of this.models.values()) m.batcher?.close();
   }
 
   private fail(model: ServedModel, err: Error & { problems?: Record<string, unknown>[] }): void {
@@ -147,6 +174,9 @@ export class ModelRegistry {
       model.preprocess = resolvePreprocess(config, graph.input);
       model.topk = config.topk ?? Math.min(5, classes);
       model.batching = { ...model.batching, ...config.batching };
+      if (model.batching.queueLimit < this.options.maxImagesPerRequest) {
+        throw new Error(`batching.queueLimit ${model.batching.queueLimit} is below MAX_IMAGES_PER_REQUEST (${this.options.maxImagesPerRequest}): a full request could never be queued`);
+      }
       model.labels = config.labels
         ? await readLabels(fileInFolder(model.dir, config.labels, 'labels'), classes)
         : Array.from({ length: classes }, (_, i) => String(i));
@@ -178,6 +208,7 @@ export class ModelRegistry {
           // Weights that do not fit fail every engine alike; an engine that cannot run this graph is skipped.
           if (candidates.length === 1 || err instanceof WeightsError) throw err;
           failures[kind] = (err as Error).message;
+          await this.pool.unload(key); // a copy that loaded in some workers must not stay resident
         }
       }
       const usable = candidates.filter((k) => timings[k] !== undefined || candidates.length === 1);
@@ -205,7 +236,7 @@ export class ModelRegistry {
   get defaultModel(): string | undefined {
     if (this.options.defaultModel) return this.options.defaultModel;
     if (this.models.has('fashion-resnet')) return 'fashion-resnet';
-    return this.models.keys().next().value;
+    return [...this.models.values()].find((m) => m.state !== 'failed')?.name ?? this.models.keys().next().value;
   }
 
   notReady(): { name: string; state: ModelState; error?: string }[] {

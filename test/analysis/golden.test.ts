@@ -75,3 +75,14 @@ t.test('plain nets differ from their residual twins only by the shortcuts', asyn
     t.equal(p.blocks.residual.length, 0);
   }
 });
+
+t.test('the bottleneck report sees through ResNet v2 explicit padding', async (t) => {
+  const v1 = analyzeZoo('resnet50').bottlenecks;
+  const v2 = analyzeZoo('resnet50v2').bottlenecks;
+  t.equal(v2.length, v1.length, 'every reducing 1x1 → 3x3 pair, as in v1');
+  t.ok(v2.every((b) => b.macsWith < b.macsWithout));
+  const first = v2.find((b) => b.conv === 'conv3_block1_2_conv')!;
+  // 1x1 256→128 at 28x28 then 3x3 128→128 at 28x28; without: 3x3 straight from 256 channels.
+  t.equal(first.macsWithout, 28 * 28 * 128 * 9 * 256);
+  t.equal(first.macsWith, 28 * 28 * 128 * 256 + 28 * 28 * 128 * 9 * 128);
+});

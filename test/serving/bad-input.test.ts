@@ -168,3 +168,26 @@ t.test('odd but valid images classify (200)', async (t) => {
   t.equal(res.statusCode, 200, 'a long Unicode filename');
   t.equal(res.json().results[0].file, longName, 'the filename comes back intact');
 });
+
+t.test('review findings stay fixed', async (t) => {
+  const infer = (data: number[]) => app.inject({ method: 'POST', url: '/v2/models/small-h5/infer', payload: { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data }] } });
+  t.equal((await infer(new Array(64).fill(1e300))).statusCode, 400, 'beyond float32 range is a 400, not a 500');
+  const overflow = await infer(new Array(64).fill(3e38));
+  t.ok([200, 422].includes(overflow.statusCode), `finite inputs that overflow inside the model: ${overflow.statusCode} (never a 500)`);
+  const empty = await app.inject({ method: 'POST', url: '/classify?model=', headers: { 'content-type': 'image/png' }, payload: png });
+  t.not(empty.statusCode, 503, 'an empty model name means the default, not a retryable 503');
+  const failed = await app.inject({ method: 'POST', url: '/classify?model=broken-truncated', headers: { 'content-type': 'image/png' }, payload: png });
+  t.equal(failed.statusCode, 503);
+  t.equal(failed.json().code, 'MODEL_FAILED');
+  t.notOk(failed.headers['retry-after'], 'a refused model is not retryable');
+  const badUrl = await app.inject({ method: 'GET', url: '/models/%E0%A4%A' });
+  t.equal(badUrl.statusCode, 400);
+  t.match(badUrl.json(), { statusCode: 400, code: String, message: String }, 'framework errors use the app error shape');
+  const bigV2 = await app.inject({ method: 'POST', url: '/v2/models/small-h5/infer', headers: { 'content-type': 'application/json', 'content-length': String(2_000_000) }, payload: 'x'.repeat(2_000_000) });
+  t.equal(bigV2.statusCode, 413, 'a /v2 body larger than the model could ever need is refused before parsing');
+  const files = Array.from({ length: 6 }, (_, i) => ({ name: 'image', filename: `${i}.png`, type: 'image/png', body: Buffer.alloc(400_000, 1) }));
+  const tooMuch = await app.inject({ method: 'POST', url: '/classify?model=small-h5', headers: mpHeaders, payload: multipart(files) });
+  t.equal(tooMuch.statusCode, 413, 'multipart files are held to BODY_LIMIT in total');
+  const xml = await app.inject({ method: 'POST', url: '/analyze', headers: { 'content-type': 'application/xml' }, payload: '<x/>' });
+  t.match(xml.json().message, /application\/xml/, 'a 415 names the content type it received');
+});

@@ -111,7 +111,7 @@ t.test('KServe errors use {"error"} and the right status', async (t) => {
   await bad('/v2/models/small-h5/infer', { inputs: [{ name: 'x', shape: [1, 4, 4, 1], datatype: 'FP32', data: new Array(16).fill(0) }] }, 400, /expected \[N, 8, 8, 1\]/);
   await bad('/v2/models/small-h5/infer', { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: [1, 2] }] }, 400, /expected 64 elements/);
   await bad('/v2/models/small-h5/infer', { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'INT8', data: [] }] }, 400, /datatype/);
-  await bad('/v2/models/small-h5/infer', { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: new Array(63).fill(0).concat(['a']) }] }, 400, /finite numbers/);
+  await bad('/v2/models/small-h5/infer', { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: new Array(63).fill(0).concat(['a']) }] }, 400, /finite FP32 numbers/);
   await bad('/v2/models/nope/infer', { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: [] }] }, 404, /expected one of/);
   await bad('/v2/models/broken-truncated/infer', { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: new Array(64).fill(0) }] }, 503, /failed/);
   const meta = (await app.inject('/v2/models/small-h5')).json();
@@ -136,4 +136,16 @@ t.test('GET /models/{name}/model.onnx exports a graph ONNX Runtime runs to the s
   const probs = served.json().outputs[0].data as number[];
   t.ok(maxAbsDiff(out.data, probs) < 1e-5, 'the exported model includes the softmax and matches the served probabilities');
   t.equal((await app.inject('/models/broken-truncated/model.onnx')).statusCode, 503);
+});
+
+t.test('a worker that dies is replaced and reloaded; readiness says so meanwhile', async (t) => {
+  const pool = app.pool as unknown as { workers: { worker: { terminate(): Promise<number> } }[]; liveWorkers: number };
+  await pool.workers[0].worker.terminate();
+  const during = await app.inject('/health/ready');
+  t.equal(during.statusCode, 503, 'no live worker: not ready');
+  t.match(during.json().reason, /no inference worker/);
+  for (let i = 0; i < 600 && app.pool.liveWorkers === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  t.equal(app.pool.liveWorkers, 1, 'the replacement is serving');
+  const res = await app.inject({ method: 'POST', url: '/v2/models/small-h5/infer', payload: { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: new Array(64).fill(0.5) }] } });
+  t.equal(res.statusCode, 200, 'and has the models again');
 });
