@@ -9,28 +9,15 @@ import { normalizeSpec } from '../../src/spec/normalize.js';
 import type { ArchitectureSpec } from '../../src/spec/types.js';
 import { bindWeights, detectKeyStyle, permute } from '../../src/weights/bind.js';
 import { readWeightFile } from '../../src/weights/load.js';
-import { readSafetensors } from '../../src/weights/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../../src/weights/safetensors.js';
 import { WeightsError, type RawTensor } from '../../src/weights/types.js';
 import { fixture } from '../helpers/engine.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'weights-'));
 
-/** Writes safetensors the way the format defines it, independently of our reader. */
-function writeSafetensors(file: string, tensors: Record<string, RawTensor>, dtype = 'F32') {
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  const chunks: Buffer[] = [];
-  for (const [key, t] of Object.entries(tensors)) {
-    const bytes = Buffer.from(new Float32Array(t.data).buffer);
-    header[key] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
-    offset += bytes.length;
-    chunks.push(bytes);
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
-  writeFileSync(file, Buffer.concat([len, Buffer.from(json), ...chunks]));
+/** Our writer (src) feeds our reader; the F16 case below is written byte by byte instead. */
+function writeSafetensorsFile(file: string, tensors: Record<string, RawTensor>) {
+  writeFileSync(file, writeSafetensors(Object.entries(tensors)));
 }
 
 const tiny: ArchitectureSpec = {
@@ -52,7 +39,7 @@ const ours: Record<string, RawTensor> = {
 
 t.test('safetensors keyed by layer names binds exactly', async (t) => {
   const file = path.join(dir, 'ours.safetensors');
-  writeSafetensors(file, ours);
+  writeSafetensorsFile(file, ours);
   const read = await readWeightFile(file);
   t.equal(read.format, 'safetensors');
   const { bound, keyStyle } = bindWeights(shaped, read.tensors);
@@ -113,7 +100,7 @@ t.test('Keras H5 reads by layer_names and weight_names', async (t) => {
 t.test('every way a file can be wrong is refused with a precise error', async (t) => {
   const refuse = async (name: string, tensors: Record<string, RawTensor>, pattern: RegExp, problem: object) => {
     const file = path.join(dir, `${name}.safetensors`);
-    writeSafetensors(file, tensors);
+    writeSafetensorsFile(file, tensors);
     const { tensors: read } = await readWeightFile(file);
     try {
       bindWeights(shaped, read);
