@@ -136,7 +136,9 @@ function readAll(env: Env): Config {
     maxImagePixels: int(env, 'MAX_IMAGE_PIXELS', 100_000_000, 1, 2 ** 32),
     apiKeys: list(env, 'API_KEYS'),
     corsOrigins: list(env, 'CORS_ORIGINS'),
-    shutdownDelayMs: int(env, 'SHUTDOWN_DELAY_MS', 0, 0, 600_000),
+    // After SIGTERM, answers carry Connection: close for this long before the listener closes, so
+    // clients leave their keep-alive connections instead of having a request reset mid-flight.
+    shutdownDelayMs: int(env, 'SHUTDOWN_DELAY_MS', 1000, 0, 600_000),
   };
 }
 

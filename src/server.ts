@@ -38,8 +38,13 @@ async function main(): Promise<void> {
     }, config.shutdownDelayMs + config.drainTimeoutMs + 5_000);
     deadline.unref();
     setTimeout(() => {
+      // Node closes only the keep-alive connections idle at the moment close() is called; one whose
+      // response is still being written goes idle later and would hold close() open until its
+      // keep-alive timeout. Sweep idle connections until the close completes.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 200);
       app.close().then(
         () => {
+          clearInterval(sweep);
           app.log.info('drained; bye');
           process.exit(0);
         },
