@@ -392,3 +392,13 @@ t.test('unknown routes answer in the error shape', async (t) => {
   assertError(t, await app.inject({ method: 'GET', url: '/analyse' }), 404, 'ROUTE_NOT_FOUND');
   assertError(t, await app.inject({ method: 'GET', url: '/analyze' }), 404);
 });
+
+t.test('a repeated request for a built-in architecture is answered from the report cache, identically', async (t) => {
+  const app2 = await buildApp(testConfig());
+  const first = await app2.inject({ method: 'POST', url: '/analyze', payload: { model: 'resnet18', classes: 10 } });
+  const second = await app2.inject({ method: 'POST', url: '/analyze', payload: { model: 'resnet18', classes: 10 } });
+  t.equal(second.body, first.body);
+  const other = await app2.inject({ method: 'POST', url: '/analyze', payload: { model: 'resnet18', classes: 11 } });
+  t.same(other.json().output, [11], 'different options, different report');
+  await app2.close();
+});
