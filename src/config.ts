@@ -2,6 +2,7 @@
  * Every setting comes from the environment, is validated here at start-up, and a bad value stops
  * the start with a message that names the variable. Documented in the README's configuration table.
  */
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -49,7 +50,13 @@ export interface Config {
   shutdownDelayMs: number;
 }
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The package root: where package.json is, above this file in src/ (tests, dev) or dist/src/ (build). */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+const REPO_ROOT = packageRoot();
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export class ConfigError extends Error {
