@@ -80,11 +80,16 @@ t.test('served logits equal PyTorch eval-mode logits for the reference images', 
   }
 });
 
-t.test('1,000 /classify requests leak no tensors and memory settles', async (t) => {
+t.test('1,000 /classify requests leak no tensors and memory settles (tfjs engine, so tensors are counted)', async (t) => {
+  // ENGINE=auto may serve with ONNX Runtime, which holds no tfjs tensors; force tfjs here.
+  const tfjsApp = await servingApp({ modelsDir: DEFAULT_MODELS_DIR, workers: 2, engine: 'tfjs', onlyModels: ['fashion-resnet'] });
+  t.teardown(() => tfjsApp.close());
+  t.equal((await tfjsApp.inject('/models/fashion-resnet')).json().engine, 'tfjs');
   const bytes = png(index[1].file);
-  const classify = () => app.inject({ method: 'POST', url: '/classify', headers: { 'content-type': 'image/png' }, payload: bytes });
+  const classify = () => tfjsApp.inject({ method: 'POST', url: '/classify', headers: { 'content-type': 'image/png' }, payload: bytes });
   for (let i = 0; i < 100; i++) await classify();
-  const tensorsBefore = (await app.pool.memory()).map((m) => m.numTensors);
+  const tensorsBefore = (await tfjsApp.pool.memory()).map((m) => m.numTensors);
+  t.ok(tensorsBefore.every((n) => n > 0), `the tfjs workers hold the model's weights as tensors (${tensorsBefore.join(', ')})`);
   const rss: number[] = [];
   for (let round = 0; round < 9; round++) {
     await Promise.all(Array.from({ length: 100 }, classify));
@@ -93,7 +98,7 @@ t.test('1,000 /classify requests leak no tensors and memory settles', async (t) 
   }
   const last = (await Promise.all(Array.from({ length: 100 }, classify))).map((r) => r.statusCode);
   t.ok(last.every((s) => s === 200), 'all answered');
-  t.same((await app.pool.memory()).map((m) => m.numTensors), tensorsBefore, 'numTensors unchanged in every worker');
+  t.same((await tfjsApp.pool.memory()).map((m) => m.numTensors), tensorsBefore, 'numTensors unchanged in every worker');
   const growthMB = (rss[rss.length - 1] - rss[2]) / 2 ** 20;
   t.ok(growthMB < 64, `resident memory settles: +${growthMB.toFixed(1)} MB over the last 700 requests (${rss.map((r) => (r / 2 ** 20).toFixed(0)).join(', ')} MB)`);
 });
