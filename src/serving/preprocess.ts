@@ -9,6 +9,10 @@ import sharp, { type OutputInfo } from 'sharp';
 import { AppError } from '../errors.js';
 import type { Preprocess } from './model-config.js';
 
+// Images here are small and requests many: one libvips thread per operation, with libuv running
+// several operations at once, leaves the cores to inference instead of oversubscribing them.
+sharp.concurrency(1);
+
 export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif';
 export const SUPPORTED_FORMATS: readonly ImageFormat[] = ['jpeg', 'png', 'gif', 'webp', 'tiff', 'avif'];
 
@@ -45,9 +49,11 @@ export async function imageToTensor(bytes: Uint8Array, file: string, p: Preproce
       .flatten({ background: '#ffffff' });
     img = p.channels === 1 ? img.toColourspace('b-w') : img.toColourspace('srgb');
     if (p.resize === 'crop') {
+      // Shorter side to size/cropFraction (a centred cover crop to sw×sh), then the centre w×h.
+      // extract() chained after resize() applies to the resized image, in the same pipeline.
       const sh = Math.round(h / p.cropFraction);
       const sw = Math.round(w / p.cropFraction);
-      img = sharp(await img.resize({ width: sw, height: sh, fit: 'cover', position: 'centre' }).raw({ depth: 'uchar' }).toBuffer(), { raw: { width: sw, height: sh, channels: p.channels } })
+      img = img.resize({ width: sw, height: sh, fit: 'cover', position: 'centre' })
         .extract({ left: Math.floor((sw - w) / 2), top: Math.floor((sh - h) / 2), width: w, height: h });
     } else {
       img = img.resize({ width: w, height: h, fit: 'fill' });
