@@ -1,7 +1,8 @@
 // Compare: two architectures or specs through POST /analyze {compare: [A, B]}: the deltas, each
 // side's blocks, and one-click presets for the lecture's comparisons.
 
-import { api, ApiError, clientError, hideError, showError } from './api.js';
+import { clientError, showError } from './api.js';
+import { analysisForm } from './analysis-form.js';
 import { $, h, scroller } from './dom.js';
 import { architectureOptions, architectures, inception3aWithoutBottlenecks, parseSpec, prettyJson } from './architectures.js';
 import { bytes, compact, int, pct, ratio, shape, shortName, signed } from './format.js';
@@ -28,7 +29,6 @@ const METRICS = [
   ['elementOps', 'Element ops (non-MAC)', compact],
 ];
 
-let controller;
 let loaded = false;
 
 export function initCompare() {
@@ -100,38 +100,18 @@ function target(side) {
   return { spec: parsed.spec };
 }
 
-async function compare() {
-  const errorBox = $('#compare-error');
-  const status = $('#compare-status');
-  const results = $('#compare-results');
-  hideError(errorBox);
-  let body;
-  try {
-    body = { compare: [target('a'), target('b')] };
-  } catch (err) {
-    showError(errorBox, err);
-    status.textContent = 'Nothing was sent: fix the form first.';
-    return;
-  }
-  controller?.abort();
-  controller = new AbortController();
-  status.textContent = 'Comparing…';
-  results.setAttribute('aria-busy', 'true');
-  try {
-    const res = await api('/analyze', { json: body, signal: controller.signal });
-    results.replaceChildren(renderComparison(res));
+const compare = analysisForm({
+  prefix: 'compare',
+  busy: () => 'Comparing…',
+  failed: 'Comparison failed',
+  build: () => ({ body: { compare: [target('a'), target('b')] } }),
+  render: renderComparison,
+  summary: (res) => {
     const [a, b] = res.reports;
     const m = res.comparison.totals.macs;
-    status.textContent = `Compared ${a.model} with ${b.model}: MACs ${compact(m.a)} vs ${compact(m.b)}, ${ratio(m.ratio)}.`;
-  } catch (err) {
-    if (err?.name === 'AbortError') return;
-    results.replaceChildren();
-    showError(errorBox, err);
-    status.textContent = err instanceof ApiError ? `Comparison failed: ${err.body.code}.` : 'Comparison failed.';
-  } finally {
-    results.removeAttribute('aria-busy');
-  }
-}
+    return `Compared ${a.model} with ${b.model}: MACs ${compact(m.a)} vs ${compact(m.b)}, ${ratio(m.ratio)}.`;
+  },
+});
 
 function change(d, fmt) {
   const rel = d.a ? (d.b - d.a) / d.a : NaN;

@@ -1,7 +1,8 @@
 // Explore: a built-in architecture (GET /architectures) or a pasted spec, through POST /analyze,
 // drawn by report.js.
 
-import { api, ApiError, clientError, hideError, showError } from './api.js';
+import { clientError, showError } from './api.js';
+import { analysisForm } from './analysis-form.js';
 import { $, $$, h } from './dom.js';
 import { architectureOptions, architectures, inception3aWithoutBottlenecks, parseSpec, prettyJson } from './architectures.js';
 import { compact, shape } from './format.js';
@@ -11,7 +12,6 @@ const FIRST = 'inception_3a';
 const QUICK = ['seed_5x5', 'seed_5x5_bottleneck', 'inception_3a', 'resnet50', 'googlenet'];
 
 let list = [];
-let controller;
 let started = false;
 let debounce;
 
@@ -109,34 +109,14 @@ function request() {
   return { body, label: model };
 }
 
-async function analyze() {
-  const errorBox = $('#explore-error');
-  const status = $('#explore-status');
-  const results = $('#explore-results');
-  hideError(errorBox);
-  let req;
-  try {
-    req = request();
-  } catch (err) {
-    showError(errorBox, err);
-    status.textContent = 'Nothing was sent: fix the form first.';
-    return;
-  }
-  controller?.abort();
-  controller = new AbortController();
-  status.textContent = `Analysing ${req.label}…`;
-  results.setAttribute('aria-busy', 'true');
-  try {
-    const report = await api('/analyze', { json: req.body, signal: controller.signal });
-    results.replaceChildren(renderReport(report));
+const analyze = analysisForm({
+  prefix: 'explore',
+  busy: (req) => `Analysing ${req.label}…`,
+  failed: 'Analysis failed',
+  build: request,
+  render: renderReport,
+  summary: (report) => {
     const b = report.bottlenecks.slice().sort((x, y) => (y.macsWithout - y.macsWith) - (x.macsWithout - x.macsWith))[0];
-    status.textContent = `Analysed ${report.model}: ${compact(report.totals.params)} parameters, ${compact(report.totals.macs)} MACs, ${report.totals.layers} layers.${b ? ` Largest bottleneck saving: ${compact(b.macsWithout)} without, ${compact(b.macsWith)} with.` : ''}`;
-  } catch (err) {
-    if (err?.name === 'AbortError') return;
-    results.replaceChildren();
-    showError(errorBox, err);
-    status.textContent = err instanceof ApiError ? `Analysis failed: ${err.body.code}.` : 'Analysis failed.';
-  } finally {
-    results.removeAttribute('aria-busy');
-  }
-}
+    return `Analysed ${report.model}: ${compact(report.totals.params)} parameters, ${compact(report.totals.macs)} MACs, ${report.totals.layers} layers.${b ? ` Largest bottleneck saving: ${compact(b.macsWithout)} without, ${compact(b.macsWith)} with.` : ''}`;
+  },
+});
