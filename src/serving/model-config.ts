@@ -14,6 +14,7 @@ import { ARCHITECTURE_SPEC_SCHEMA } from '../spec/schema.js';
 import type { ArchitectureSpec, Shape3 } from '../spec/types.js';
 
 export type ResizeMode = 'stretch' | 'crop';
+export type Interpolation = 'bilinear' | 'bicubic' | 'lanczos3' | 'nearest';
 
 /** How an image becomes the model's input: value = (pixel·scale − mean[c]) / std[c]. */
 export interface Preprocess {
@@ -22,6 +23,12 @@ export interface Preprocess {
   /** stretch: resize to size; crop: resize the shorter side to size/cropFraction, then centre-crop. */
   resize: ResizeMode;
   cropFraction: number;
+  /**
+   * Resampling filter. bilinear (every preset) is what torchvision's Resize and Keras' image loading
+   * use, so served inputs look like the ones the model was trained on; when shrinking, it averages
+   * over the covered pixels as PIL's antialiased bilinear does.
+   */
+  interpolation: Interpolation;
   channels: 1 | 3;
   channelOrder: 'RGB' | 'BGR';
   scale: number;
@@ -38,10 +45,10 @@ export type PresetName = 'torch' | 'caffe' | 'tf' | 'unit';
  * unit: pixels scaled to [0, 1], nothing else.
  */
 const PRESETS: Record<PresetName, Omit<Preprocess, 'size' | 'channels'>> = {
-  torch: { resize: 'crop', cropFraction: 0.875, channelOrder: 'RGB', scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
-  caffe: { resize: 'stretch', cropFraction: 1, channelOrder: 'BGR', scale: 1, mean: [103.939, 116.779, 123.68], std: [1, 1, 1] },
-  tf: { resize: 'stretch', cropFraction: 1, channelOrder: 'RGB', scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
-  unit: { resize: 'stretch', cropFraction: 1, channelOrder: 'RGB', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] },
+  torch: { resize: 'crop', cropFraction: 0.875, interpolation: 'bilinear', channelOrder: 'RGB', scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+  caffe: { resize: 'stretch', cropFraction: 1, interpolation: 'bilinear', channelOrder: 'BGR', scale: 1, mean: [103.939, 116.779, 123.68], std: [1, 1, 1] },
+  tf: { resize: 'stretch', cropFraction: 1, interpolation: 'bilinear', channelOrder: 'RGB', scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+  unit: { resize: 'stretch', cropFraction: 1, interpolation: 'bilinear', channelOrder: 'RGB', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] },
 };
 
 export interface BatchingConfig {
@@ -68,6 +75,7 @@ const preprocessObject = {
     preset: { enum: Object.keys(PRESETS) },
     resize: { enum: ['stretch', 'crop'] },
     cropFraction: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+    interpolation: { enum: ['bilinear', 'bicubic', 'lanczos3', 'nearest'] },
     channels: { enum: [1, 3] },
     channelOrder: { enum: ['RGB', 'BGR'] },
     scale: number,

@@ -5,13 +5,16 @@
  * grey for 1-channel models), then the image is resized (stretch, or shorter side + centre crop)
  * and normalised as the model's `preprocess` says.
  */
-import sharp, { type OutputInfo } from 'sharp';
+import sharp, { type KernelEnum, type OutputInfo } from 'sharp';
 import { AppError } from '../errors.js';
-import type { Preprocess } from './model-config.js';
+import type { Interpolation, Preprocess } from './model-config.js';
 
 // Images here are small and requests many: one libvips thread per operation, with libuv running
 // several operations at once, leaves the cores to inference instead of oversubscribing them.
 sharp.concurrency(1);
+
+/** Our filter names (the training libraries' words) as libvips kernels. */
+const KERNELS: Record<Interpolation, keyof KernelEnum> = { bilinear: 'linear', bicubic: 'cubic', lanczos3: 'lanczos3', nearest: 'nearest' };
 
 export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif';
 export const SUPPORTED_FORMATS: readonly ImageFormat[] = ['jpeg', 'png', 'gif', 'webp', 'tiff', 'avif'];
@@ -42,21 +45,21 @@ export async function imageToTensor(bytes: Uint8Array, file: string, p: Preproce
     throw new AppError(415, 'UNSUPPORTED_IMAGE_TYPE', `${file}: expected an image of type ${SUPPORTED_FORMATS.join(', ')}; received bytes that are none of them`, { file, field: 'image', expected: SUPPORTED_FORMATS.join(', ') });
   }
   const [h, w] = p.size;
+  const options = { limitInputPixels: limits.maxPixels, failOn: 'error', pages: 1 } as const;
   let raw: { data: Buffer; info: OutputInfo };
+  let g: ResizeGeometry;
+  let enlarge = false;
   try {
-    let img = sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error', pages: 1 })
+    g = resizeGeometry(uprightSize(await sharp(bytes, options).metadata()), p);
+    let img = sharp(bytes, options)
       .rotate() // EXIF orientation
       .flatten({ background: '#ffffff' });
     img = p.channels === 1 ? img.toColourspace('b-w') : img.toColourspace('srgb');
-    if (p.resize === 'crop') {
-      // Shorter side to size/cropFraction (a centred cover crop to sw×sh), then the centre w×h.
-      // extract() chained after resize() applies to the resized image, in the same pipeline.
-      const sh = Math.round(h / p.cropFraction);
-      const sw = Math.round(w / p.cropFraction);
-      img = img.resize({ width: sw, height: sh, fit: 'cover', position: 'centre' })
-        .extract({ left: Math.floor((sw - w) / 2), top: Math.floor((sh - h) / 2), width: w, height: h });
-    } else {
-      img = img.resize({ width: w, height: h, fit: 'fill' });
+    // Enlarging with bilinear is done while reading the window (enlargeBilinear): libvips samples
+    // enlarged images on a grid offset from PIL's, and only the cropped window is ever computed.
+    enlarge = p.interpolation === 'bilinear' && g.width >= g.srcWidth && g.height >= g.srcHeight && (g.width > g.srcWidth || g.height > g.srcHeight);
+    if (!enlarge && (g.width !== g.srcWidth || g.height !== g.srcHeight)) {
+      img = img.resize({ width: g.width, height: g.height, fit: 'fill', kernel: KERNELS[p.interpolation] });
     }
     raw = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (err) {
@@ -67,15 +70,129 @@ export async function imageToTensor(bytes: Uint8Array, file: string, p: Preproce
     throw new AppError(400, 'CORRUPT_IMAGE', `${file}: the ${format} image cannot be decoded (${message.split('\n')[0]})`, { file, field: 'image', format });
   }
   const channels = raw.info.channels;
-  if (raw.info.width !== w || raw.info.height !== h || (channels !== p.channels && !(p.channels === 3 && channels === 4))) {
-    throw new AppError(400, 'CORRUPT_IMAGE', `${file}: decoded to ${raw.info.width}x${raw.info.height}x${channels}, expected ${w}x${h}x${p.channels}`, { file });
+  const [needW, needH] = enlarge ? [g.srcWidth, g.srcHeight] : [g.left + w, g.top + h];
+  if (raw.info.width < needW || raw.info.height < needH || (channels !== p.channels && !(p.channels === 3 && channels === 4))) {
+    throw new AppError(400, 'CORRUPT_IMAGE', `${file}: decoded to ${raw.info.width}x${raw.info.height}x${channels}, expected at least ${needW}x${needH}x${p.channels}`, { file });
   }
+  if (enlarge) {
+    const window = enlargeBilinear(raw.data, { width: raw.info.width, height: raw.info.height, channels }, g, w, h);
+    return normalize(window, { width: w, channels, left: 0, top: 0 }, p);
+  }
+  return normalize(raw.data, { width: raw.info.width, channels, left: g.left, top: g.top }, p);
+}
+
+/**
+ * The w×h window at (g.left, g.top) of the source enlarged to g.width×g.height, bilinear, as PIL
+ * (torchvision's Resize) computes it: pixel centres aligned (src = (dst + 0.5)/scale − 0.5, edges
+ * clamped), horizontal pass then vertical, each rounded to 8 bits. Only the window is computed.
+ */
+export function enlargeBilinear(src: Uint8Array, s: { width: number; height: number; channels: number }, g: ResizeGeometry, w: number, h: number): Uint8Array {
+  // Weights in 14-bit fixed point: integer arithmetic keeps this cheap on the event loop, and
+  // rounding to 8 bits differs from PIL's 22-bit weights by at most one level, rarely.
+  const ONE = 1 << 14, HALF = 1 << 13;
+  const taps = (outStart: number, n: number, scale: number, limit: number) => {
+    const i0 = new Int32Array(n), i1 = new Int32Array(n), f = new Int32Array(n);
+    for (let k = 0; k < n; k++) {
+      const x = Math.min(Math.max((outStart + k + 0.5) / scale - 0.5, 0), limit - 1);
+      i0[k] = Math.floor(x);
+      i1[k] = Math.min(i0[k] + 1, limit - 1);
+      f[k] = Math.round((x - i0[k]) * ONE);
+    }
+    return { i0, i1, f };
+  };
+  const cx = taps(g.left, w, g.width / s.width, s.width);
+  const cy = taps(g.top, h, g.height / s.height, s.height);
+  const c = s.channels;
+  // Pass 1: the source rows the window needs, resampled horizontally to w columns.
+  const firstRow = cy.i0[0];
+  const rows = cy.i1[h - 1] - firstRow + 1;
+  const mid = new Uint8Array(rows * w * c);
+  for (let r = 0; r < rows; r++) {
+    const rowBase = (firstRow + r) * s.width * c;
+    for (let x = 0, o = r * w * c; x < w; x++, o += c) {
+      const p0 = rowBase + cx.i0[x] * c, p1 = rowBase + cx.i1[x] * c, fx = cx.f[x];
+      for (let k = 0; k < c; k++) mid[o + k] = (src[p0 + k] * (ONE - fx) + src[p1 + k] * fx + HALF) >> 14;
+    }
+  }
+  // Pass 2: vertically to h rows.
+  const out = new Uint8Array(h * w * c);
+  for (let y = 0, o = 0; y < h; y++) {
+    const r0 = (cy.i0[y] - firstRow) * w * c, r1 = (cy.i1[y] - firstRow) * w * c, fy = cy.f[y];
+    const gy = ONE - fy;
+    for (let i = 0; i < w * c; i++, o++) out[o] = (mid[r0 + i] * gy + mid[r1 + i] * fy + HALF) >> 14;
+  }
+  return out;
+}
+
+/** Width and height as displayed: EXIF orientations 5 to 8 swap them; only the first page counts. */
+export function uprightSize(meta: { width?: number; height?: number; pageHeight?: number; orientation?: number }): [number, number] {
+  const width = meta.width ?? 0;
+  const height = meta.pageHeight ?? meta.height ?? 0;
+  return (meta.orientation ?? 1) >= 5 ? [height, width] : [width, height];
+}
+
+export interface ResizeGeometry {
+  srcWidth: number;
+  srcHeight: number;
+  /** The resized image's size; the model's input is the window at (left, top) of it. */
+  width: number;
+  height: number;
+  left: number;
+  top: number;
+}
+
+/** Python's round(): halves go to the even neighbour (torchvision's CenterCrop uses it). */
+const roundHalfEven = (x: number) => (Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : Math.round(x));
+
+/**
+ * Where to resize to and what to cut out, as torchvision does it. crop: the shorter side becomes
+ * round(size / cropFraction) and the longer side floor(that · long / short) (Resize(256)), then the
+ * centre window is taken with offsets round((resized − size) / 2) (CenterCrop(224)). stretch: both
+ * sides to the input size.
+ */
+export function resizeGeometry([srcWidth, srcHeight]: [number, number], p: Pick<Preprocess, 'size' | 'resize' | 'cropFraction'>): ResizeGeometry {
+  const [h, w] = p.size;
+  if (p.resize === 'stretch') return { srcWidth, srcHeight, width: w, height: h, left: 0, top: 0 };
+  const shorter = Math.round(Math.max(h, w) / p.cropFraction);
+  const [width, height] = srcWidth <= srcHeight
+    ? [shorter, Math.max(shorter, Math.floor((shorter * srcHeight) / srcWidth))]
+    : [Math.max(shorter, Math.floor((shorter * srcWidth) / srcHeight)), shorter];
+  return { srcWidth, srcHeight, width, height, left: roundHalfEven((width - w) / 2), top: roundHalfEven((height - h) / 2) };
+}
+
+export interface RawLayout {
+  /** Row length of `data` in pixels, and bytes per pixel. */
+  width: number;
+  channels: number;
+  /** Top-left corner of the window to read (the centre crop). */
+  left: number;
+  top: number;
+}
+
+/**
+ * The p.size window of 8-bit pixels as the model's float32 HWC input: value = (pixel·scale −
+ * mean[c]) / std[c], computed as pixel·a[c] + b[c]. Cropping happens here, while reading, rather
+ * than as another libvips step. The channel loop is unrolled: this runs on the event loop.
+ */
+export function normalize(data: Uint8Array, layout: RawLayout, p: Pick<Preprocess, 'size' | 'channels' | 'channelOrder' | 'scale' | 'mean' | 'std'>): Float32Array {
+  const [h, w] = p.size;
+  const { width, channels: sc, left, top } = layout;
   const out = new Float32Array(h * w * p.channels);
-  const bgr = p.channelOrder === 'BGR' && p.channels === 3;
-  for (let i = 0, o = 0; o < out.length; i += channels, o += p.channels) {
-    for (let c = 0; c < p.channels; c++) {
-      const src = raw.data[i + (bgr ? 2 - c : c)];
-      out[o + c] = (src * p.scale - p.mean[c]) / p.std[c];
+  const [a0, a1, a2] = p.std.map((s) => p.scale / s);
+  const [b0, b1, b2] = p.std.map((s, c) => -p.mean[c] / s);
+  // Source channel feeding output channel c (BGR models read the pixel backwards).
+  const [s0, s1, s2] = p.channelOrder === 'BGR' ? [2, 1, 0] : [0, 1, 2];
+  let o = 0;
+  for (let y = 0; y < h; y++) {
+    let i = ((top + y) * width + left) * sc;
+    if (p.channels === 1) {
+      for (let x = 0; x < w; x++, i += sc) out[o++] = data[i] * a0 + b0;
+      continue;
+    }
+    for (let x = 0; x < w; x++, i += sc, o += 3) {
+      out[o] = data[i + s0] * a0 + b0;
+      out[o + 1] = data[i + s1] * a1 + b1;
+      out[o + 2] = data[i + s2] * a2 + b2;
     }
   }
   return out;

@@ -1,0 +1,102 @@
+// The image pipeline against torchvision's own ImageNet transform (Resize(256), CenterCrop(224),
+// ToTensor, Normalize), computed by scripts/reference/torch_preprocess.py with Debian's PyTorch on
+// three PNGs: enlarging a square and a landscape image, and shrinking a larger portrait one.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import sharp from 'sharp';
+import { enlargeBilinear, imageToTensor, normalize, resizeGeometry, uprightSize } from '../../src/serving/preprocess.js';
+import type { Preprocess } from '../../src/serving/model-config.js';
+import { readSafetensors } from '../../src/weights/safetensors.js';
+
+const DIR = 'test/fixtures/torch/preprocess';
+const reference = readSafetensors(readFileSync(`${DIR}/reference.safetensors`));
+const torch = (interpolation: Preprocess['interpolation']): Preprocess => ({
+  size: [224, 224], resize: 'crop', cropFraction: 0.875, interpolation, channels: 3, channelOrder: 'RGB',
+  scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225],
+});
+const STD = [0.229, 0.224, 0.225];
+
+/** Differences in 8-bit grey levels (undoing the per-channel std). */
+function greyLevelDiffs(ours: Float32Array, theirs: Float32Array): { mean: number; max: number } {
+  let sum = 0;
+  let max = 0;
+  for (let i = 0; i < ours.length; i++) {
+    const d = Math.abs(ours[i] - theirs[i]) * STD[i % 3] * 255;
+    sum += d;
+    max = Math.max(max, d);
+  }
+  return { mean: sum / ours.length, max };
+}
+
+const limits = { maxPixels: 1e8 };
+
+for (const [name, enlarging] of [['square_224', true], ['landscape_320x240', true], ['portrait_480x640', false]] as const) {
+  t.test(`torch preset equals torchvision's transform: ${name}`, async (t) => {
+    const png = readFileSync(`${DIR}/${name}.png`);
+    const expected = reference.get(name)!.data as Float32Array;
+    const ours = await imageToTensor(png, name, torch('bilinear'), limits);
+    t.equal(ours.length, 224 * 224 * 3);
+    const d = greyLevelDiffs(ours, expected);
+    if (enlarging) {
+      // Same sampling grid and two rounded passes as PIL: equal up to a rare one-level rounding.
+      t.ok(d.max <= 1.0001, `max difference ${d.max.toFixed(3)} grey levels (at most 1)`);
+      t.ok(d.mean < 0.01, `mean difference ${d.mean.toFixed(4)} grey levels`);
+    } else {
+      // Shrinking: libvips' antialiased linear reduction against PIL's; same filter, other rounding.
+      t.ok(d.max <= 2.0001, `max difference ${d.max.toFixed(3)} grey levels (at most 2)`);
+      t.ok(d.mean < 0.5, `mean difference ${d.mean.toFixed(3)} grey levels`);
+    }
+    // The other filters are available, and measurably further from what torchvision feeds a model.
+    const lanczos = greyLevelDiffs(await imageToTensor(png, name, torch('lanczos3'), limits), expected);
+    t.ok(lanczos.mean > 2 * d.mean + 0.1, `lanczos3 is further away (mean ${lanczos.mean.toFixed(3)})`);
+  });
+}
+
+t.test('resize geometry follows Resize(256) + CenterCrop(224)', async (t) => {
+  const p = { size: [224, 224] as [number, number], resize: 'crop' as const, cropFraction: 0.875 };
+  t.same(resizeGeometry([224, 224], p), { srcWidth: 224, srcHeight: 224, width: 256, height: 256, left: 16, top: 16 });
+  // floor(256·320/240) = 341; (341 − 224)/2 = 58.5 rounds half to even: 58, as Python's round().
+  t.same(resizeGeometry([320, 240], p), { srcWidth: 320, srcHeight: 240, width: 341, height: 256, left: 58, top: 16 });
+  t.same(resizeGeometry([480, 640], p), { srcWidth: 480, srcHeight: 640, width: 256, height: 341, left: 16, top: 58 });
+  t.same(resizeGeometry([1, 1], p), { srcWidth: 1, srcHeight: 1, width: 256, height: 256, left: 16, top: 16 });
+  t.same(resizeGeometry([6000, 4000], { ...p, resize: 'stretch' }), { srcWidth: 6000, srcHeight: 4000, width: 224, height: 224, left: 0, top: 0 });
+});
+
+t.test('EXIF orientations 5 to 8 swap width and height; the first page of an animation counts', async (t) => {
+  t.same(uprightSize({ width: 300, height: 200, orientation: 1 }), [300, 200]);
+  t.same(uprightSize({ width: 300, height: 200, orientation: 6 }), [200, 300]);
+  t.same(uprightSize({ width: 300, height: 600, pageHeight: 200 }), [300, 200]);
+});
+
+t.test('bilinear enlarging samples at pixel centres with clamped edges, as PIL does', async (t) => {
+  // A 2x1 grey image enlarged to 4x1: 0, 1/4, 3/4 and 1 of the way from a to b.
+  const src = Uint8Array.from([0, 200]);
+  const out = enlargeBilinear(src, { width: 2, height: 1, channels: 1 }, { srcWidth: 2, srcHeight: 1, width: 4, height: 1, left: 0, top: 0 }, 4, 1);
+  t.same([...out], [0, 50, 150, 200]);
+  // Only the requested window is computed: columns 1..2 of the same enlargement.
+  const window = enlargeBilinear(src, { width: 2, height: 1, channels: 1 }, { srcWidth: 2, srcHeight: 1, width: 4, height: 1, left: 1, top: 0 }, 2, 1);
+  t.same([...window], [50, 150]);
+});
+
+t.test('normalisation: scale, mean, std per channel, BGR order, crop window, grey', async (t) => {
+  // 2x2 RGB source; the window is its right column.
+  const src = Uint8Array.from([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120]);
+  const rgb = normalize(src, { width: 2, channels: 3, left: 1, top: 0 }, { size: [2, 1], channels: 3, channelOrder: 'RGB', scale: 1, mean: [1, 2, 3], std: [1, 2, 4] });
+  t.same([...rgb], [39, 24, 14.25, 99, 54, 29.25]);
+  const bgr = normalize(src, { width: 2, channels: 3, left: 0, top: 0 }, { size: [1, 1], channels: 3, channelOrder: 'BGR', scale: 1, mean: [0, 0, 0], std: [1, 1, 1] });
+  t.same([...bgr], [30, 20, 10]);
+  const grey = normalize(Uint8Array.from([0, 255]), { width: 2, channels: 1, left: 0, top: 0 }, { size: [1, 2], channels: 1, channelOrder: 'RGB', scale: 1 / 255, mean: [0.5], std: [0.5] });
+  t.same([...grey], [-1, 1]);
+});
+
+t.test('an EXIF-rotated enlargement is read upright', async (t) => {
+  // 40x20 image, left half black, right half white, stored with orientation 6 (rotate 90° clockwise):
+  // upright it is 20x40 with the black half on top.
+  const pixels = Buffer.alloc(40 * 20 * 3);
+  for (let y = 0; y < 20; y++) for (let x = 20; x < 40; x++) pixels.fill(255, (y * 40 + x) * 3, (y * 40 + x) * 3 + 3);
+  const jpeg = await sharp(pixels, { raw: { width: 40, height: 20, channels: 3 } }).withMetadata({ orientation: 6 }).png().toBuffer();
+  const p: Preprocess = { ...torch('bilinear'), mean: [0, 0, 0], std: [1, 1, 1] };
+  const x = await imageToTensor(jpeg, 'rotated.png', p, limits);
+  t.ok(x[0] < 0.05, 'top-left is black');
+  t.ok(x[(223 * 224 + 0) * 3] > 0.95, 'bottom-left is white');
+});
