@@ -28,7 +28,7 @@ export interface Config {
   /** Force a TensorFlow.js backend instead of picking the fastest present. */
   tfjsBackend?: BackendName;
   engine: EngineKind | 'auto';
-  /** ONNX Runtime intra-op threads per worker. */
+  /** ONNX Runtime intra-op threads per session (default: the cores; see InferencePool.batchesInFlight). */
   onnxThreads: number;
   /** Inference worker threads. */
   workers: number;
@@ -131,7 +131,7 @@ function readAll(env: Env): Config {
     onlyModels: list(env, 'MODELS'),
     tfjsBackend: optionalOneOf(env, 'TFJS_BACKEND', ['tensorflow', 'wasm', 'cpu'] as const),
     engine: oneOf(env, 'ENGINE', 'auto', ['auto', 'tfjs', 'onnxruntime'] as const),
-    onnxThreads: int(env, 'ONNX_THREADS', 1, 1, 64),
+    onnxThreads: int(env, 'ONNX_THREADS', availableParallelism(), 1, 64),
     workers: int(env, 'WORKERS', Math.min(availableParallelism(), 8), 1, 64),
     maxBatch: int(env, 'MAX_BATCH', 8, 1, 256),
     maxDelayMs: int(env, 'MAX_DELAY_MS', 5, 0, 10_000),

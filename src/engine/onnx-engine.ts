@@ -6,7 +6,7 @@ import type { BoundWeight } from '../weights/bind.js';
 import type { InferenceEngine } from './types.js';
 
 export async function createOnnxEngine(graph: Graph, bound: BoundWeight[], threads: number): Promise<InferenceEngine> {
-  const session = await OnnxEngine.create(buildOnnxModel(graph, bound, { logits: true }), { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  const session = await OnnxEngine.create(buildOnnxModel(graph, bound, { logits: true }), { intraOpNumThreads: threads, interOpNumThreads: 1, spinWhenIdle: false });
   return {
     kind: 'onnxruntime',
     infer: async (input, n) => (await session.run(input, [n, ...graph.input])).data,

@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { BackendChoice, BackendName } from './backend.js';
-import type { ModelPlan, WorkerInit, WorkerMemory, WorkerReply, WorkerRequest } from './types.js';
+import type { EngineKind, ModelPlan, WorkerInit, WorkerMemory, WorkerReply, WorkerRequest } from './types.js';
 import { WeightsError } from '../weights/types.js';
 
 // Under tsx (tests, dev) the worker is the .ts source; in the build it is the compiled .js.
@@ -114,7 +114,7 @@ export class InferencePool {
 
   constructor(private readonly options: PoolOptions = {}) {
     const size = Math.max(1, options.size ?? availableParallelism());
-    this.init = { backend: options.backend, onnxThreads: options.onnxThreads ?? 1 };
+    this.init = { backend: options.backend, onnxThreads: options.onnxThreads ?? availableParallelism() };
     this.workers = Array.from({ length: size }, (_, i) => this.spawn(i));
     this.backend = Promise.all(this.workers.map((w) => w.ready)).then((choices) => {
       this.workers.forEach((w) => (w.available = true));
@@ -144,6 +144,18 @@ export class InferencePool {
 
   get size(): number {
     return this.workers.length;
+  }
+
+  /**
+   * How many batches of a model may compute at once. tfjs (wasm) runs one thread per worker, so
+   * every worker computes. An ONNX Runtime session already spreads one batch over ONNX_THREADS
+   * cores; running more batches than the cores hold would only make the sessions' threads fight
+   * (bench: two two-thread sessions at once served 0.64x of one), so the rest of the workers stay
+   * idle for that model and take over if its worker dies.
+   */
+  batchesInFlight(engine: EngineKind): number {
+    if (engine === 'tfjs') return this.workers.length;
+    return Math.min(this.workers.length, Math.max(1, Math.floor(availableParallelism() / this.init.onnxThreads)));
   }
 
   /** Workers that are up and hold every model. */

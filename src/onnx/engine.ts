@@ -10,6 +10,12 @@ export interface OnnxEngineOptions {
   intraOpNumThreads?: number;
   /** Threads across independent operators; only used by the 'parallel' execution mode. */
   interOpNumThreads?: number;
+  /**
+   * Whether idle intra-op threads spin waiting for work (ONNX Runtime's default) instead of sleeping.
+   * Spinning wins a little for a lone session; in the server it burns cores that image decoding
+   * and the other workers need between batches.
+   */
+  spinWhenIdle?: boolean;
 }
 
 export interface EngineOutput {
@@ -30,6 +36,7 @@ export class OnnxEngine {
       graphOptimizationLevel: 'all',
       ...(options.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: options.intraOpNumThreads }),
       ...(options.interOpNumThreads === undefined ? {} : { interOpNumThreads: options.interOpNumThreads }),
+      ...(options.spinWhenIdle === false ? { extra: { session: { 'intra_op.allow_spinning': '0', 'inter_op.allow_spinning': '0' } } } : {}),
     });
     if (session.inputNames.length !== 1 || session.outputNames.length !== 1) {
       await session.release();

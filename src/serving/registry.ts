@@ -216,6 +216,7 @@ export class ModelRegistry {
       const chosen = usable.reduce((best, k) => ((timings[k] ?? 0) < (timings[best] ?? 0) ? k : best));
       for (const k of usable) if (k !== chosen) await this.pool.unload(engineKey(model.name, k));
       model.engine = chosen;
+      model.batching = { ...model.batching, concurrency: this.pool.batchesInFlight(chosen) };
       model.engineTimings = candidates.length > 1 ? { msPerImage: timings, ...(Object.keys(failures).length ? { failures } : {}) } : undefined;
       model.loadMs = performance.now() - started - warmupMs;
       model.warmupMs = warmupMs;
