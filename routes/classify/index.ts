@@ -128,9 +128,17 @@ export default async function classifyRoute(app: FastifyInstance) {
     if (m.state !== 'ready' || !m.batcher) throw modelNotReady(m);
     const k = Math.min(options.topk ?? m.topk, m.classes!);
     const t0 = performance.now();
-    const tensors = await Promise.all(uploads.map((u) => imageToTensor(u.bytes, u.file, m.preprocess!, { maxPixels: app.config.maxImagePixels })));
+    // Announced while decoding, so a batch waiting to fill knows this request is coming.
+    const arrival = m.batcher.expect(uploads.length);
+    let tensors: Float32Array[];
+    try {
+      tensors = await Promise.all(uploads.map((u) => imageToTensor(u.bytes, u.file, m.preprocess!, { maxPixels: app.config.maxImagePixels })));
+    } catch (err) {
+      arrival.cancel();
+      throw err;
+    }
     const decodeMs = performance.now() - t0;
-    const { logits, timings } = await m.batcher.submit(tensors, abortOnClose(reply));
+    const { logits, timings } = await m.batcher.submit(tensors, abortOnClose(reply), arrival);
     assertFinite(logits, m.name);
     request.log.info({ model: m.name, images: uploads.length, decodeMs: Math.round(decodeMs), queueMs: Math.round(timings.queueMs), inferMs: Math.round(timings.inferMs) }, 'classified');
     return {

@@ -146,16 +146,22 @@ export class InferencePool {
     return this.workers.length;
   }
 
+  /** ONNX Runtime batches that can compute at once: one per ONNX_THREADS cores (and per worker). */
+  private get onnxSlots(): number {
+    return Math.min(this.workers.length, Math.max(1, Math.floor(availableParallelism() / this.init.onnxThreads)));
+  }
+
   /**
-   * How many batches of a model may compute at once. tfjs (wasm) runs one thread per worker, so
-   * every worker computes. An ONNX Runtime session already spreads one batch over ONNX_THREADS
-   * cores; running more batches than the cores hold would only make the sessions' threads fight
-   * (bench: two two-thread sessions at once served 0.64x of one), so the rest of the workers stay
-   * idle for that model and take over if its worker dies.
+   * Batches of a model the batcher may hand over at once. tfjs (wasm) runs one thread per worker,
+   * so every worker computes one. An ONNX Runtime session already spreads a batch over
+   * ONNX_THREADS cores; more batches computing than the cores hold would make the sessions'
+   * threads fight (bench: two two-thread sessions at once served 0.64x of one). When one batch
+   * takes every core, a second one waits inside that same worker (see infer), so the worker starts
+   * it the moment the first ends instead of after a round trip through the busy event loop.
    */
   batchesInFlight(engine: EngineKind): number {
     if (engine === 'tfjs') return this.workers.length;
-    return Math.min(this.workers.length, Math.max(1, Math.floor(availableParallelism() / this.init.onnxThreads)));
+    return this.onnxSlots === 1 ? 2 : this.onnxSlots;
   }
 
   /** Workers that are up and hold every model. */
@@ -167,6 +173,13 @@ export class InferencePool {
     const live = this.workers.filter((w) => w.available && !w.exited);
     if (live.length === 0) throw new Error('no inference worker is running (all are restarting)');
     return live.reduce((best, w) => (w.inFlight < best.inFlight ? w : best));
+  }
+
+  /** The lowest-numbered live worker: where every all-cores ONNX Runtime batch queues. */
+  private pickFirstLive(): PoolWorker {
+    const live = this.workers.find((w) => w.available && !w.exited);
+    if (!live) throw new Error('no inference worker is running (all are restarting)');
+    return live;
   }
 
   /** Loads a model in every worker; rejects (with the first worker's error) if any fails. */
@@ -182,9 +195,13 @@ export class InferencePool {
     await Promise.all(this.workers.filter((w) => !w.exited).map((w) => w.request({ type: 'unload', model }).catch(() => undefined)));
   }
 
-  /** Runs one batch on the least busy live worker; `input` is transferred, not copied. */
-  async infer(model: string, input: Float32Array, n: number): Promise<Float32Array> {
-    const worker = this.pick();
+  /**
+   * Runs one batch; `input` is transferred, not copied. tfjs batches, and ONNX Runtime batches
+   * when several sessions fit the cores, go to the least busy worker. When one ONNX Runtime batch
+   * takes every core, all such batches go to one worker, which runs them one after another.
+   */
+  async infer(model: string, input: Float32Array, n: number, engine: EngineKind = 'tfjs'): Promise<Float32Array> {
+    const worker = engine === 'onnxruntime' && this.onnxSlots === 1 ? this.pickFirstLive() : this.pick();
     worker.inFlight++;
     try {
       return await worker.request<Float32Array>({ type: 'infer', model, input, n }, [input.buffer as ArrayBuffer], this.options.hangTimeoutMs);

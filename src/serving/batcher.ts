@@ -1,7 +1,10 @@
 /**
  * Dynamic batching for one model. Requests are queued image by image; a batch leaves when it holds
  * `maxBatch` images or when `maxDelayMs` has passed since the oldest queued request arrived, and only
- * while a worker is free (at most `concurrency` batches in flight). The queue is bounded; a request
+ * while a worker is free (at most `concurrency` batches in flight). A caller may announce a request
+ * before it is ready (expect(), while its images decode); a batch of announced requests only waits
+ * for the window while another announced request is still on its way, since otherwise nothing can
+ * join it and waiting would leave a core idle. The queue is bounded; a request
  * that does not fit is refused at once (503 + Retry-After), one whose deadline passes gets a 504, and
  * one whose client has gone is dropped before it is computed.
  */
@@ -33,6 +36,8 @@ type RunBatch = (input: Float32Array, n: number) => Promise<Float32Array>;
 
 interface Job {
   images: Float32Array[];
+  /** Announced with expect(): the batcher knows when no more such requests are coming. */
+  announced: boolean;
   outputs: (Float32Array | undefined)[];
   remaining: number;
   arrived: number;
@@ -56,9 +61,28 @@ export class QueueFullError extends AppError {
   }
 }
 
+/** A request on its way (decoding): hand it to submit(), or cancel() it if it fails before that. */
+export class Arrival {
+  private open = true;
+  constructor(private readonly onClose: (cancelled: boolean) => void) {}
+
+  cancel(): void {
+    this.close(true);
+  }
+
+  /** Submitted or cancelled; only the first call counts. */
+  close(cancelled: boolean): void {
+    if (!this.open) return;
+    this.open = false;
+    this.onClose(cancelled);
+  }
+}
+
 export class Batcher {
   private readonly queue: Slice[] = [];
   private inFlight = 0;
+  /** Images announced by expect() and not yet submitted or cancelled. */
+  private incoming = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
@@ -85,8 +109,22 @@ export class Batcher {
     return this.busy ? new Promise((r) => this.idleWaiters.push(r)) : Promise.resolve();
   }
 
-  /** Queues the images of one request; resolves with one logits row per image, in order. */
-  submit(images: Float32Array[], signal?: AbortSignal): Promise<{ logits: Float32Array[]; timings: JobTimings }> {
+  /** Announces a request of `images` images that will be submitted soon (its images are decoding). */
+  expect(images: number): Arrival {
+    this.incoming += images;
+    return new Arrival((cancelled) => {
+      this.incoming -= images;
+      // A batch may have been waiting for this request only.
+      if (cancelled) this.schedule();
+    });
+  }
+
+  /**
+   * Queues the images of one request; resolves with one logits row per image, in order. `arrival`
+   * is the announcement from expect(), if the request was announced.
+   */
+  submit(images: Float32Array[], signal?: AbortSignal, arrival?: Arrival): Promise<{ logits: Float32Array[]; timings: JobTimings }> {
+    arrival?.close(false);
     if (this.closed) {
       this.observer.rejected?.('draining');
       return Promise.reject(new AppError(503, 'DRAINING', 'the server is shutting down and takes no new work', { retryAfter: 1 }));
@@ -97,7 +135,7 @@ export class Batcher {
     }
     return new Promise((resolve, reject) => {
       const job: Job = {
-        images, outputs: new Array(images.length), remaining: images.length, arrived: performance.now(),
+        images, announced: arrival !== undefined, outputs: new Array(images.length), remaining: images.length, arrived: performance.now(),
         queueMs: 0, inferMs: 0, settled: false, resolve, reject,
       };
       job.timer = setTimeout(() => this.fail(job, new AppError(504, 'DEADLINE_EXCEEDED', `model ${this.model}: no result within ${this.settings.timeoutMs} ms`, { timeoutMs: this.settings.timeoutMs }), 'timeout'), this.settings.timeoutMs);
@@ -143,7 +181,9 @@ export class Batcher {
     while (this.inFlight < this.settings.concurrency && this.queue.length > 0) {
       const oldest = this.queue[0].job.arrived;
       const waited = performance.now() - oldest;
-      if (this.queue.length < this.settings.maxBatch && waited < this.settings.maxDelayMs) {
+      // Nothing more can join when every queued request was announced and none is on its way.
+      const mayGrow = this.incoming > 0 || this.queue.some((s) => !s.job.announced);
+      if (this.queue.length < this.settings.maxBatch && waited < this.settings.maxDelayMs && mayGrow) {
         if (!this.timer) {
           this.timer = setTimeout(() => {
             this.timer = undefined;
@@ -152,6 +192,9 @@ export class Batcher {
         }
         return;
       }
+      // A wait that ended early (the batch filled, or nothing more was coming) leaves no timer behind.
+      clearTimeout(this.timer);
+      this.timer = undefined;
       this.dispatch(this.queue.splice(0, this.settings.maxBatch));
     }
   }

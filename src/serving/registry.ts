@@ -221,7 +221,7 @@ export class ModelRegistry {
       model.loadMs = performance.now() - started - warmupMs;
       model.warmupMs = warmupMs;
       const key = engineKey(model.name, chosen);
-      model.batcher = new Batcher(model.name, model.batching, (input, n) => this.pool.infer(key, input, n), elements, classes, this.options.observer?.(model.name));
+      model.batcher = new Batcher(model.name, model.batching, (input, n) => this.pool.infer(key, input, n, chosen), elements, classes, this.options.observer?.(model.name));
       model.state = 'ready';
       this.log.info({ model: model.name, engine: model.engine, engineTimings: model.engineTimings, backend: model.backend.name, loadMs: Math.round(model.loadMs), warmupMs: Math.round(model.warmupMs), params: model.params, macs: model.macs }, 'model ready');
     } catch (err) {

@@ -53,6 +53,65 @@ t.test('a partial batch leaves after maxDelayMs from the first arrival', async (
   t.ok(r2.timings.queueMs < r1.timings.queueMs, 'the later request waited less');
 });
 
+t.test('announced requests: a batch leaves at once when no other request is on its way', async (t) => {
+  const engine = fakeEngine();
+  const b = new Batcher('m', settings({ maxDelayMs: 10_000 }), engine.run, 3, CLASSES);
+  const started = performance.now();
+  const r = await b.submit([image(1)], undefined, b.expect(1));
+  t.ok(performance.now() - started < 5000, 'did not wait for the window');
+  t.same(engine.batches, [1]);
+  t.equal(r.logits[0][0], 3);
+});
+
+t.test('announced requests: a batch waits for one still decoding, then leaves with it', async (t) => {
+  const engine = fakeEngine();
+  const b = new Batcher('m', settings({ maxDelayMs: 10_000 }), engine.run, 3, CLASSES);
+  const first = b.expect(1);
+  const second = b.expect(1);
+  const started = performance.now();
+  const p1 = b.submit([image(1)], undefined, first);
+  await new Promise((r) => setTimeout(r, 30));
+  t.same(engine.batches, [], 'the first request waits: the second is on its way');
+  const p2 = b.submit([image(2)], undefined, second);
+  const [r1, r2] = await Promise.all([p1, p2]);
+  t.same(engine.batches, [2], 'one batch of both');
+  t.ok(performance.now() - started < 5000, 'and it left when the second arrived, not after the window');
+  t.same([r1.logits[0][0], r2.logits[0][0]], [3, 6]);
+});
+
+t.test('announced requests: a cancelled announcement (decode failed) releases the waiting batch', async (t) => {
+  const engine = fakeEngine();
+  const b = new Batcher('m', settings({ maxDelayMs: 10_000 }), engine.run, 3, CLASSES);
+  const first = b.expect(1);
+  const failing = b.expect(1);
+  const started = performance.now();
+  const p1 = b.submit([image(1)], undefined, first);
+  setTimeout(() => failing.cancel(), 20);
+  await p1;
+  t.ok(performance.now() - started < 5000, 'left once nothing was on its way');
+  t.same(engine.batches, [1]);
+});
+
+t.test('announced requests: maxDelayMs still bounds the wait', async (t) => {
+  const engine = fakeEngine();
+  const b = new Batcher('m', settings({ maxDelayMs: 50 }), engine.run, 3, CLASSES);
+  const first = b.expect(1);
+  b.expect(1); // never arrives
+  const started = performance.now();
+  await b.submit([image(1)], undefined, first);
+  const elapsed = performance.now() - started;
+  t.ok(elapsed >= 45, `sent after the window (${elapsed.toFixed(0)} ms)`);
+  t.same(engine.batches, [1]);
+});
+
+t.test('an unannounced request keeps the full window (a later one may still join)', async (t) => {
+  const engine = fakeEngine();
+  const b = new Batcher('m', settings({ maxDelayMs: 50 }), engine.run, 3, CLASSES);
+  const started = performance.now();
+  await b.submit([image(1)], undefined, undefined);
+  t.ok(performance.now() - started >= 45, 'waited for the window');
+});
+
 t.test('a request larger than maxBatch is split and reassembled in order', async (t) => {
   const engine = fakeEngine();
   const b = new Batcher('m', settings({ maxBatch: 4, maxDelayMs: 0, concurrency: 2 }), engine.run, 3, CLASSES);
