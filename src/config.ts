@@ -28,7 +28,7 @@ export interface Config {
   /** Force a TensorFlow.js backend instead of picking the fastest present. */
   tfjsBackend?: BackendName;
   engine: EngineKind | 'auto';
-  /** ONNX Runtime intra-op threads per session (default: the cores; see InferencePool.batchesInFlight). */
+  /** ONNX Runtime intra-op threads per session (default: WORKERS; see InferencePool.batchesInFlight). */
   onnxThreads: number;
   /** Inference worker threads. */
   workers: number;
@@ -117,6 +117,8 @@ export function loadConfig(env: Env = process.env): Config {
   return config;
 }
 
+const workers = (env: Env) => int(env, 'WORKERS', Math.min(availableParallelism(), 8), 1, 64);
+
 function readAll(env: Env): Config {
   return {
     host: env.HOST && env.HOST !== '' ? env.HOST : '0.0.0.0',
@@ -131,8 +133,10 @@ function readAll(env: Env): Config {
     onlyModels: list(env, 'MODELS'),
     tfjsBackend: optionalOneOf(env, 'TFJS_BACKEND', ['tensorflow', 'wasm', 'cpu'] as const),
     engine: oneOf(env, 'ENGINE', 'auto', ['auto', 'tfjs', 'onnxruntime'] as const),
-    onnxThreads: int(env, 'ONNX_THREADS', availableParallelism(), 1, 64),
-    workers: int(env, 'WORKERS', Math.min(availableParallelism(), 8), 1, 64),
+    // WORKERS is also the number of cores the service plans for (in a container, set it to the CPU
+    // limit: Node counts the host's cores). One ONNX Runtime session uses all of them by default.
+    onnxThreads: int(env, 'ONNX_THREADS', workers(env), 1, 64),
+    workers: workers(env),
     maxBatch: int(env, 'MAX_BATCH', 8, 1, 256),
     maxDelayMs: int(env, 'MAX_DELAY_MS', 5, 0, 10_000),
     queueLimit: int(env, 'QUEUE_LIMIT', 256, 1, 100_000),

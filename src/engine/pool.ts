@@ -94,6 +94,25 @@ class PoolWorker {
   }
 }
 
+/** ONNX Runtime batches that can compute at once: one per `threads` of the workers' cores. */
+export function onnxSlots(workers: number, threads: number): number {
+  return Math.max(1, Math.floor(workers / threads));
+}
+
+/**
+ * Batches of a model the batcher may hand over at once. tfjs (wasm) runs one thread per worker,
+ * so every worker computes one. An ONNX Runtime session already spreads a batch over `threads`
+ * cores; more batches computing than the cores hold would make the sessions' threads fight
+ * (bench: two two-thread sessions at once served 0.64x of one). When one batch takes every core,
+ * a second one waits inside that same worker (see InferencePool.infer), so the worker starts it
+ * the moment the first ends instead of after a round trip through the busy event loop.
+ */
+export function batchesInFlight(engine: EngineKind, workers: number, threads: number): number {
+  if (engine === 'tfjs') return workers;
+  const slots = onnxSlots(workers, threads);
+  return slots === 1 ? 2 : slots;
+}
+
 export interface PoolOptions {
   size?: number;
   backend?: BackendName;
@@ -114,7 +133,8 @@ export class InferencePool {
 
   constructor(private readonly options: PoolOptions = {}) {
     const size = Math.max(1, options.size ?? availableParallelism());
-    this.init = { backend: options.backend, onnxThreads: options.onnxThreads ?? availableParallelism() };
+    // The workers are the cores the service plans for; one ONNX Runtime session uses them all by default.
+    this.init = { backend: options.backend, onnxThreads: options.onnxThreads ?? size };
     this.workers = Array.from({ length: size }, (_, i) => this.spawn(i));
     this.backend = Promise.all(this.workers.map((w) => w.ready)).then((choices) => {
       this.workers.forEach((w) => (w.available = true));
@@ -146,22 +166,14 @@ export class InferencePool {
     return this.workers.length;
   }
 
-  /** ONNX Runtime batches that can compute at once: one per ONNX_THREADS cores (and per worker). */
+  /** ONNX Runtime batches that can compute at once: one per ONNX_THREADS of the workers' cores. */
   private get onnxSlots(): number {
-    return Math.min(this.workers.length, Math.max(1, Math.floor(availableParallelism() / this.init.onnxThreads)));
+    return onnxSlots(this.workers.length, this.init.onnxThreads);
   }
 
-  /**
-   * Batches of a model the batcher may hand over at once. tfjs (wasm) runs one thread per worker,
-   * so every worker computes one. An ONNX Runtime session already spreads a batch over
-   * ONNX_THREADS cores; more batches computing than the cores hold would make the sessions'
-   * threads fight (bench: two two-thread sessions at once served 0.64x of one). When one batch
-   * takes every core, a second one waits inside that same worker (see infer), so the worker starts
-   * it the moment the first ends instead of after a round trip through the busy event loop.
-   */
+  /** Batches of a model the batcher may hand over at once (see batchesInFlight below). */
   batchesInFlight(engine: EngineKind): number {
-    if (engine === 'tfjs') return this.workers.length;
-    return this.onnxSlots === 1 ? 2 : this.onnxSlots;
+    return batchesInFlight(engine, this.workers.length, this.init.onnxThreads);
   }
 
   /** Workers that are up and hold every model. */
