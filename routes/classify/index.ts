@@ -128,6 +128,8 @@ export default async function classifyRoute(app: FastifyInstance) {
     if (m.state !== 'ready' || !m.batcher) throw modelNotReady(m);
     const k = Math.min(options.topk ?? m.topk, m.classes!);
     const t0 = performance.now();
+    // Listening from before decoding, so a client that leaves meanwhile is not computed for.
+    const signal = abortOnClose(reply);
     // Announced while decoding, so a batch waiting to fill knows this request is coming.
     const arrival = m.batcher.expect(uploads.length);
     let tensors: Float32Array[];
@@ -138,7 +140,7 @@ export default async function classifyRoute(app: FastifyInstance) {
       throw err;
     }
     const decodeMs = performance.now() - t0;
-    const { logits, timings } = await m.batcher.submit(tensors, abortOnClose(reply), arrival);
+    const { logits, timings } = await m.batcher.submit(tensors, signal, arrival);
     assertFinite(logits, m.name);
     request.log.info({ model: m.name, images: uploads.length, decodeMs: Math.round(decodeMs), queueMs: Math.round(timings.queueMs), inferMs: Math.round(timings.inferMs) }, 'classified');
     return {

@@ -12,7 +12,8 @@ numpy seed 0; no downloads):
                          Resize(256) -> CenterCrop(224) -> ToTensor -> Normalize(ImageNet mean, std)
                          with torchvision's defaults (bilinear, PIL's antialiased resampling).
 The sizes cover enlarging (224x224 -> 256), slight enlarging of a landscape image and shrinking a
-larger portrait one, where antialiasing matters.
+larger portrait one, where antialiasing matters. `<name>_stretch` tensors (tall_200x600) are
+Resize((224, 224)) -> ToTensor -> Normalize instead: one axis grows while the other shrinks.
 """
 import os
 import sys
@@ -28,6 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from safetensors_io import write_safetensors  # noqa: E402
 
 IMAGES = {"square_224": (224, 224), "landscape_320x240": (320, 240), "portrait_480x640": (480, 640)}
+# Stretch presets resize straight to 224x224; this one grows in width and shrinks in height.
+STRETCH_IMAGES = {"tall_200x600": (200, 600)}
 
 
 def synthetic_photo(rng, width, height):
@@ -71,6 +74,14 @@ def main():
         chw = transform(Image.open(path).convert("RGB"))
         tensors[name] = chw.permute(1, 2, 0).contiguous().numpy().astype(np.float32)
         print(name, tuple(tensors[name].shape))
+    stretch = transforms.Compose([transforms.Resize((224, 224)), *transform.transforms[2:]])
+    for name, (w, h) in STRETCH_IMAGES.items():
+        image = synthetic_photo(rng, w, h)
+        path = os.path.join(outdir, f"{name}.png")
+        image.save(path)
+        chw = stretch(Image.open(path).convert("RGB"))
+        tensors[f"{name}_stretch"] = chw.permute(1, 2, 0).contiguous().numpy().astype(np.float32)
+        print(f"{name}_stretch", tuple(tensors[f"{name}_stretch"].shape))
     write_safetensors(os.path.join(outdir, "reference.safetensors"), tensors,
                       {"torch": torch.__version__, "torchvision": torchvision.__version__,
                        "transform": "Resize(256), CenterCrop(224), ToTensor, Normalize(ImageNet)"})

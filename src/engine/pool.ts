@@ -184,7 +184,8 @@ export class InferencePool {
   private pick(): PoolWorker {
     const live = this.workers.filter((w) => w.available && !w.exited);
     if (live.length === 0) throw new Error('no inference worker is running (all are restarting)');
-    return live.reduce((best, w) => (w.inFlight < best.inFlight ? w : best));
+    // Ties go to the highest-numbered worker: all-cores ONNX batches queue on the lowest (see infer).
+    return live.reduce((best, w) => (w.inFlight <= best.inFlight ? w : best));
   }
 
   /** The lowest-numbered live worker: where every all-cores ONNX Runtime batch queues. */

@@ -124,12 +124,13 @@ export class Batcher {
    * is the announcement from expect(), if the request was announced.
    */
   submit(images: Float32Array[], signal?: AbortSignal, arrival?: Arrival): Promise<{ logits: Float32Array[]; timings: JobTimings }> {
-    arrival?.close(false);
     if (this.closed) {
+      arrival?.cancel(); // a batch waiting for this request need not wait any longer
       this.observer.rejected?.('draining');
       return Promise.reject(new AppError(503, 'DRAINING', 'the server is shutting down and takes no new work', { retryAfter: 1 }));
     }
     if (this.queue.length + images.length > this.settings.queueLimit) {
+      arrival?.cancel();
       this.observer.rejected?.('queue_full');
       return Promise.reject(new QueueFullError(this.model, this.settings.queueLimit, this.retryAfterSeconds()));
     }
@@ -141,11 +142,15 @@ export class Batcher {
       job.timer = setTimeout(() => this.fail(job, new AppError(504, 'DEADLINE_EXCEEDED', `model ${this.model}: no result within ${this.settings.timeoutMs} ms`, { timeoutMs: this.settings.timeoutMs }), 'timeout'), this.settings.timeoutMs);
       if (signal) {
         const onAbort = () => this.fail(job, new AppError(499, 'CLIENT_CLOSED', 'the client closed the connection'), 'cancelled');
-        if (signal.aborted) return onAbort();
+        if (signal.aborted) {
+          arrival?.cancel();
+          return onAbort();
+        }
         signal.addEventListener('abort', onAbort, { once: true });
         job.cleanup = () => signal.removeEventListener('abort', onAbort);
       }
       images.forEach((_, index) => this.queue.push({ job, index }));
+      arrival?.close(false); // no longer on its way: it is in the queue
       this.observer.depth?.(this.queue.length);
       this.schedule();
     });

@@ -48,19 +48,26 @@ export async function imageToTensor(bytes: Uint8Array, file: string, p: Preproce
   const options = { limitInputPixels: limits.maxPixels, failOn: 'error', pages: 1 } as const;
   let raw: { data: Buffer; info: OutputInfo };
   let g: ResizeGeometry;
-  let enlarge = false;
+  /** The image sharp hands back: the w×h window itself, or (when enlarging) what to enlarge from. */
+  let plan: { enlarge: boolean; width: number; height: number };
   try {
     g = resizeGeometry(uprightSize(await sharp(bytes, options).metadata()), p);
     let img = sharp(bytes, options)
       .rotate() // EXIF orientation
       .flatten({ background: '#ffffff' });
     img = p.channels === 1 ? img.toColourspace('b-w') : img.toColourspace('srgb');
-    // Enlarging with bilinear is done while reading the window (enlargeBilinear): libvips samples
-    // enlarged images on a grid offset from PIL's, and only the cropped window is ever computed.
-    enlarge = p.interpolation === 'bilinear' && g.width >= g.srcWidth && g.height >= g.srcHeight && (g.width > g.srcWidth || g.height > g.srcHeight);
-    if (!enlarge && (g.width !== g.srcWidth || g.height !== g.srcHeight)) {
+    plan = resamplePlan(g, p.interpolation, p.size);
+    if (p.interpolation === 'bilinear') {
+      // libvips shrinks like PIL (antialiased) but samples enlargements on a grid offset from PIL's,
+      // so it only shrinks the axes that shrink; enlargeBilinear does the rest while reading the window.
+      const [sw, sh] = [Math.min(g.width, g.srcWidth), Math.min(g.height, g.srcHeight)];
+      if (sw !== g.srcWidth || sh !== g.srcHeight) img = img.resize({ width: sw, height: sh, fit: 'fill', kernel: 'linear' });
+    } else if (g.width !== g.srcWidth || g.height !== g.srcHeight) {
       img = img.resize({ width: g.width, height: g.height, fit: 'fill', kernel: KERNELS[p.interpolation] });
     }
+    // Cut the window in the same pipeline, so libvips computes only it: a 1x40000 image cropped to
+    // 256 wide would otherwise be resized to 256x10240000 in full.
+    if (!plan.enlarge && (g.width !== w || g.height !== h)) img = img.extract({ left: g.left, top: g.top, width: w, height: h });
     raw = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (err) {
     const message = (err as Error).message;
@@ -70,15 +77,22 @@ export async function imageToTensor(bytes: Uint8Array, file: string, p: Preproce
     throw new AppError(400, 'CORRUPT_IMAGE', `${file}: the ${format} image cannot be decoded (${message.split('\n')[0]})`, { file, field: 'image', format });
   }
   const channels = raw.info.channels;
-  const [needW, needH] = enlarge ? [g.srcWidth, g.srcHeight] : [g.left + w, g.top + h];
-  if (raw.info.width < needW || raw.info.height < needH || (channels !== p.channels && !(p.channels === 3 && channels === 4))) {
-    throw new AppError(400, 'CORRUPT_IMAGE', `${file}: decoded to ${raw.info.width}x${raw.info.height}x${channels}, expected at least ${needW}x${needH}x${p.channels}`, { file });
+  if (raw.info.width !== plan.width || raw.info.height !== plan.height || (channels !== p.channels && !(p.channels === 3 && channels === 4))) {
+    throw new AppError(400, 'CORRUPT_IMAGE', `${file}: decoded to ${raw.info.width}x${raw.info.height}x${channels}, expected ${plan.width}x${plan.height}x${p.channels}`, { file });
   }
-  if (enlarge) {
-    const window = enlargeBilinear(raw.data, { width: raw.info.width, height: raw.info.height, channels }, g, w, h);
-    return normalize(window, { width: w, channels, left: 0, top: 0 }, p);
-  }
-  return normalize(raw.data, { width: raw.info.width, channels, left: g.left, top: g.top }, p);
+  const window = plan.enlarge ? enlargeBilinear(raw.data, { width: plan.width, height: plan.height, channels }, g, w, h) : raw.data;
+  return normalize(window, { width: w, channels, left: 0, top: 0 }, p);
+}
+
+/**
+ * What sharp should return. Bilinear: each shrinking axis at its final size and each growing axis
+ * at its source size, when anything grows (enlargeBilinear then cuts and enlarges the window);
+ * otherwise, and for the other filters, just the w×h window.
+ */
+export function resamplePlan(g: ResizeGeometry, interpolation: Interpolation, [h, w]: [number, number]): { enlarge: boolean; width: number; height: number } {
+  const enlarge = interpolation === 'bilinear' && (g.width > g.srcWidth || g.height > g.srcHeight);
+  if (!enlarge) return { enlarge, width: w, height: h };
+  return { enlarge, width: Math.min(g.width, g.srcWidth), height: Math.min(g.height, g.srcHeight) };
 }
 
 /**

@@ -92,6 +92,25 @@ t.test('announced requests: a cancelled announcement (decode failed) releases th
   t.same(engine.batches, [1]);
 });
 
+t.test('announced requests: one refused (draining, already aborted) releases the waiting batch', async (t) => {
+  for (const refuse of ['draining', 'aborted'] as const) {
+    const engine = fakeEngine();
+    const b = new Batcher('m', settings({ maxDelayMs: 10_000 }), engine.run, 3, CLASSES);
+    const first = b.expect(1);
+    const second = b.expect(1);
+    const started = performance.now();
+    const p1 = b.submit([image(1)], undefined, first);
+    await new Promise((r) => setTimeout(r, 20));
+    if (refuse === 'draining') b.close();
+    const controller = new AbortController();
+    if (refuse === 'aborted') controller.abort();
+    await t.rejects(b.submit([image(2)], controller.signal, second), { statusCode: refuse === 'draining' ? 503 : 499 } as never);
+    await p1;
+    t.ok(performance.now() - started < 5000, `${refuse}: the first request left without waiting out the window`);
+    t.same(engine.batches, [1]);
+  }
+});
+
 t.test('announced requests: maxDelayMs still bounds the wait', async (t) => {
   const engine = fakeEngine();
   const b = new Batcher('m', settings({ maxDelayMs: 50 }), engine.run, 3, CLASSES);

@@ -52,6 +52,25 @@ for (const [name, enlarging] of [['square_224', true], ['landscape_320x240', tru
   });
 }
 
+t.test('stretch, growing in width and shrinking in height at once, equals torchvision Resize((224, 224))', async (t) => {
+  const png = readFileSync(`${DIR}/tall_200x600.png`);
+  const expected = reference.get('tall_200x600_stretch')!.data as Float32Array;
+  const d = greyLevelDiffs(await imageToTensor(png, 'tall', { ...torch('bilinear'), resize: 'stretch', cropFraction: 1 }, limits), expected);
+  t.ok(d.max <= 2.0001, `max difference ${d.max.toFixed(3)} grey levels (at most 2)`);
+  t.ok(d.mean < 0.5, `mean difference ${d.mean.toFixed(3)} grey levels`);
+});
+
+t.test('a thin image is cropped without resizing it whole, with every filter', async (t) => {
+  // 1x40000: the crop resizes it to 256x10240000, of which only the 224x224 window may be computed
+  // (resizing it in full once aborted the process inside libvips).
+  const thin = await sharp({ create: { width: 1, height: 40000, channels: 3, background: '#808080' } }).png().toBuffer();
+  for (const interpolation of ['bilinear', 'bicubic', 'lanczos3', 'nearest'] as const) {
+    const x = await imageToTensor(thin, 'thin.png', { ...torch(interpolation), mean: [0, 0, 0], std: [1, 1, 1] }, limits);
+    t.equal(x.length, 224 * 224 * 3, `${interpolation}: the model's input size`);
+    t.ok(Math.abs(x[1000] - 128 / 255) < 0.01, `${interpolation}: the grey survives`);
+  }
+});
+
 t.test('resize geometry follows Resize(256) + CenterCrop(224)', async (t) => {
   const p = { size: [224, 224] as [number, number], resize: 'crop' as const, cropFraction: 0.875 };
   t.same(resizeGeometry([224, 224], p), { srcWidth: 224, srcHeight: 224, width: 256, height: 256, left: 16, top: 16 });
