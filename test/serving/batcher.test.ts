@@ -53,6 +53,15 @@ t.test('a partial batch leaves after maxDelayMs from the first arrival', async (
   t.ok(r2.timings.queueMs < r1.timings.queueMs, 'the later request waited less');
 });
 
+/** Two announced requests with a long window; the first is submitted and waits for the second. */
+function firstOfTwoAnnounced() {
+  const engine = fakeEngine();
+  const b = new Batcher('m', settings({ maxDelayMs: 10_000 }), engine.run, 3, CLASSES);
+  const first = b.expect(1);
+  const second = b.expect(1);
+  return { engine, b, second, started: performance.now(), p1: b.submit([image(1)], undefined, first) };
+}
+
 t.test('announced requests: a batch leaves at once when no other request is on its way', async (t) => {
   const engine = fakeEngine();
   const b = new Batcher('m', settings({ maxDelayMs: 10_000 }), engine.run, 3, CLASSES);
@@ -64,12 +73,7 @@ t.test('announced requests: a batch leaves at once when no other request is on i
 });
 
 t.test('announced requests: a batch waits for one still decoding, then leaves with it', async (t) => {
-  const engine = fakeEngine();
-  const b = new Batcher('m', settings({ maxDelayMs: 10_000 }), engine.run, 3, CLASSES);
-  const first = b.expect(1);
-  const second = b.expect(1);
-  const started = performance.now();
-  const p1 = b.submit([image(1)], undefined, first);
+  const { engine, b, second, started, p1 } = firstOfTwoAnnounced();
   await new Promise((r) => setTimeout(r, 30));
   t.same(engine.batches, [], 'the first request waits: the second is on its way');
   const p2 = b.submit([image(2)], undefined, second);
@@ -80,12 +84,7 @@ t.test('announced requests: a batch waits for one still decoding, then leaves wi
 });
 
 t.test('announced requests: a cancelled announcement (decode failed) releases the waiting batch', async (t) => {
-  const engine = fakeEngine();
-  const b = new Batcher('m', settings({ maxDelayMs: 10_000 }), engine.run, 3, CLASSES);
-  const first = b.expect(1);
-  const failing = b.expect(1);
-  const started = performance.now();
-  const p1 = b.submit([image(1)], undefined, first);
+  const { engine, second: failing, started, p1 } = firstOfTwoAnnounced();
   setTimeout(() => failing.cancel(), 20);
   await p1;
   t.ok(performance.now() - started < 5000, 'left once nothing was on its way');
@@ -94,12 +93,7 @@ t.test('announced requests: a cancelled announcement (decode failed) releases th
 
 t.test('announced requests: one refused (draining, already aborted) releases the waiting batch', async (t) => {
   for (const refuse of ['draining', 'aborted'] as const) {
-    const engine = fakeEngine();
-    const b = new Batcher('m', settings({ maxDelayMs: 10_000 }), engine.run, 3, CLASSES);
-    const first = b.expect(1);
-    const second = b.expect(1);
-    const started = performance.now();
-    const p1 = b.submit([image(1)], undefined, first);
+    const { engine, b, second, started, p1 } = firstOfTwoAnnounced();
     await new Promise((r) => setTimeout(r, 20));
     if (refuse === 'draining') b.close();
     const controller = new AbortController();
