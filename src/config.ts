@@ -30,6 +30,8 @@ export interface Config {
   engine: EngineKind | 'auto';
   /** ONNX Runtime intra-op threads per session (default: WORKERS; see InferencePool.batchesInFlight). */
   onnxThreads: number;
+  /** tfjs wasm threads per worker (above 1: tfjs' threaded build, see src/engine/wasm-threads.ts). */
+  wasmThreads: number;
   /** Inference worker threads. */
   workers: number;
   maxBatch: number;
@@ -137,6 +139,7 @@ function readAll(env: Env): Config {
     // limit: Node counts the host's cores). One ONNX Runtime session uses all of them by default.
     onnxThreads: int(env, 'ONNX_THREADS', workers(env), 1, 64),
     workers: workers(env),
+    wasmThreads: int(env, 'TFJS_WASM_THREADS', 1, 1, 8),
     maxBatch: int(env, 'MAX_BATCH', 8, 1, 256),
     maxDelayMs: int(env, 'MAX_DELAY_MS', 5, 0, 10_000),
     queueLimit: int(env, 'QUEUE_LIMIT', 256, 1, 100_000),

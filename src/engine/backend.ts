@@ -2,8 +2,10 @@
  * Picks the fastest TensorFlow.js backend present: `tensorflow` (tfjs-node, native libtensorflow),
  * then `wasm` (SIMD), then `cpu`. tfjs-node is an optional dependency whose install downloads
  * libtensorflow; where that failed it is simply absent and we fall through. TFJS_BACKEND forces one.
+ * With TFJS_WASM_THREADS above 1, wasm is tfjs' threaded build, started by ./wasm-threads.ts.
  */
 import * as tf from '@tensorflow/tfjs';
+import { useThreadedWasm } from './wasm-threads.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -12,17 +14,21 @@ export interface BackendChoice {
   name: BackendName;
   /** Why each faster backend was skipped. */
   skipped: { backend: BackendName; reason: string }[];
-  /** Whether the wasm binary uses SIMD / threads, when wasm is the choice. */
-  wasm?: { simd: boolean; threads: boolean };
+  /** Whether the wasm binary uses SIMD, and how many threads each worker's wasm runs, when wasm is the choice. */
+  wasm?: { simd: boolean; threads: number };
 }
 
-async function tryBackend(name: BackendName): Promise<string | null> {
+async function tryBackend(name: BackendName, wasmThreads: number): Promise<string | null> {
   try {
     if (name === 'tensorflow') {
       // Registers the 'tensorflow' backend on import; throws where libtensorflow is missing.
       await import('@tensorflow/tfjs-node' as string);
     } else if (name === 'wasm') {
       await import('@tensorflow/tfjs-backend-wasm');
+      if (wasmThreads > 1) {
+        await useThreadedWasm(wasmThreads);
+        return null;
+      }
     }
     const ok = await tf.setBackend(name);
     if (!ok) return `tf.setBackend('${name}') returned false`;
@@ -39,17 +45,17 @@ let chosen: Promise<BackendChoice> | undefined;
  * Initialises the backend once per process (tfjs' engine is process-wide). `forced` comes from
  * TFJS_BACKEND; forcing a backend that cannot load is an error, not a silent fallback.
  */
-export function initBackend(forced?: BackendName): Promise<BackendChoice> {
+export function initBackend(forced?: BackendName, wasmThreads = 1): Promise<BackendChoice> {
   chosen ??= (async () => {
     const skipped: BackendChoice['skipped'] = [];
     for (const name of forced ? [forced] : BACKEND_ORDER) {
-      const failure = await tryBackend(name);
+      const failure = await tryBackend(name, wasmThreads);
       if (failure === null) {
         const choice: BackendChoice = { name, skipped };
         if (name === 'wasm') {
           choice.wasm = {
             simd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')),
-            threads: Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')),
+            threads: (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount(),
           };
         }
         return choice;

@@ -94,22 +94,21 @@ class PoolWorker {
   }
 }
 
-/** ONNX Runtime batches that can compute at once: one per `threads` of the workers' cores. */
-export function onnxSlots(workers: number, threads: number): number {
+/** Batches that can compute at once when each spreads over `threads` of the workers' cores. */
+export function computeSlots(workers: number, threads: number): number {
   return Math.max(1, Math.floor(workers / threads));
 }
 
 /**
- * Batches of a model the batcher may hand over at once. tfjs (wasm) runs one thread per worker,
- * so every worker computes one. An ONNX Runtime session already spreads a batch over `threads`
- * cores; more batches computing than the cores hold would make the sessions' threads fight
- * (bench: two two-thread sessions at once served 0.64x of one). When one batch takes every core,
- * a second one waits inside that same worker (see InferencePool.infer), so the worker starts it
- * the moment the first ends instead of after a round trip through the busy event loop.
+ * Batches of a model the batcher may hand over at once, when each batch computes on `threads`
+ * threads (ONNX_THREADS for ONNX Runtime, TFJS_WASM_THREADS for tfjs): one per that many of the
+ * workers' cores. More batches computing than the cores hold would make their threads fight
+ * (bench: two two-thread ORT sessions at once served 0.64x of one). When one batch takes every
+ * core, a second one waits inside that same worker (see InferencePool.infer), so the worker starts
+ * it the moment the first ends instead of after a round trip through the busy event loop.
  */
-export function batchesInFlight(engine: EngineKind, workers: number, threads: number): number {
-  if (engine === 'tfjs') return workers;
-  const slots = onnxSlots(workers, threads);
+export function batchesInFlight(workers: number, threads: number): number {
+  const slots = computeSlots(workers, threads);
   return slots === 1 ? 2 : slots;
 }
 
@@ -117,6 +116,8 @@ export interface PoolOptions {
   size?: number;
   backend?: BackendName;
   onnxThreads?: number;
+  /** tfjs wasm threads per worker (1: the single-threaded build). */
+  wasmThreads?: number;
   /** A batch not answered in this time means the worker hangs; it is restarted. */
   hangTimeoutMs?: number;
   /** Told when a worker died and when its replacement is serving again. */
@@ -134,7 +135,7 @@ export class InferencePool {
   constructor(private readonly options: PoolOptions = {}) {
     const size = Math.max(1, options.size ?? availableParallelism());
     // The workers are the cores the service plans for; one ONNX Runtime session uses them all by default.
-    this.init = { backend: options.backend, onnxThreads: options.onnxThreads ?? size };
+    this.init = { backend: options.backend, onnxThreads: options.onnxThreads ?? size, wasmThreads: options.wasmThreads ?? 1 };
     this.workers = Array.from({ length: size }, (_, i) => this.spawn(i));
     this.backend = Promise.all(this.workers.map((w) => w.ready)).then((choices) => {
       this.workers.forEach((w) => (w.available = true));
@@ -166,14 +167,13 @@ export class InferencePool {
     return this.workers.length;
   }
 
-  /** ONNX Runtime batches that can compute at once: one per ONNX_THREADS of the workers' cores. */
-  private get onnxSlots(): number {
-    return onnxSlots(this.workers.length, this.init.onnxThreads);
+  private threadsPerBatch(engine: EngineKind): number {
+    return engine === 'tfjs' ? this.init.wasmThreads : this.init.onnxThreads;
   }
 
-  /** Batches of a model the batcher may hand over at once (see batchesInFlight below). */
+  /** Batches of a model the batcher may hand over at once (see batchesInFlight above). */
   batchesInFlight(engine: EngineKind): number {
-    return batchesInFlight(engine, this.workers.length, this.init.onnxThreads);
+    return batchesInFlight(this.workers.length, this.threadsPerBatch(engine));
   }
 
   /** Workers that are up and hold every model. */
@@ -209,12 +209,13 @@ export class InferencePool {
   }
 
   /**
-   * Runs one batch; `input` is transferred, not copied. tfjs batches, and ONNX Runtime batches
-   * when several sessions fit the cores, go to the least busy worker. When one ONNX Runtime batch
-   * takes every core, all such batches go to one worker, which runs them one after another.
+   * Runs one batch; `input` is transferred, not copied. Batches that fit the cores side by side go
+   * to the least busy worker. When one batch takes every core, all such batches go to one worker,
+   * which runs them one after another.
    */
   async infer(model: string, input: Float32Array, n: number, engine: EngineKind = 'tfjs'): Promise<Float32Array> {
-    const worker = engine === 'onnxruntime' && this.onnxSlots === 1 ? this.pickFirstLive() : this.pick();
+    const allCores = computeSlots(this.workers.length, this.threadsPerBatch(engine)) === 1 && this.workers.length > 1;
+    const worker = allCores ? this.pickFirstLive() : this.pick();
     worker.inFlight++;
     try {
       return await worker.request<Float32Array>({ type: 'infer', model, input, n }, [input.buffer as ArrayBuffer], this.options.hangTimeoutMs);

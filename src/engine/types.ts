@@ -22,6 +22,7 @@ export interface InferenceEngine {
 export interface WorkerInit {
   backend?: BackendName;
   onnxThreads: number;
+  wasmThreads: number;
 }
 
 export type WorkerRequest =

@@ -82,6 +82,6 @@ async function handle(msg: WorkerRequest): Promise<void> {
   }
 }
 
-const backend = await initBackend(init.backend);
+const backend = await initBackend(init.backend, init.wasmThreads);
 port.on('message', (msg: WorkerRequest) => void handle(msg));
 reply({ type: 'ready', backend });

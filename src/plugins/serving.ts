@@ -21,6 +21,7 @@ export default fp(async function serving(app: FastifyInstance) {
     size: c.workers,
     backend: c.tfjsBackend,
     onnxThreads: c.onnxThreads,
+    wasmThreads: c.wasmThreads,
     // A batch still unanswered well past the request deadline means a hung worker: replace it.
     hangTimeoutMs: 2 * c.requestTimeoutMs,
     onWorkerEvent: (e) => (e.state === 'restored' ? app.log.info(e, 'inference worker replaced') : app.log.error(e, 'inference worker down')),
