@@ -15,7 +15,7 @@ export interface BackendChoice {
   /** Why each faster backend was skipped. */
   skipped: { backend: BackendName; reason: string }[];
   /** Whether the wasm binary uses SIMD, and how many threads each worker's wasm runs, when wasm is the choice. */
-  wasm?: { simd: boolean; threads: number };
+  wasm?: { simd: boolean; threads: number; threadedBuildError?: string };
 }
 
 async function tryBackend(name: BackendName, wasmThreads: number): Promise<string | null> {
@@ -26,8 +26,13 @@ async function tryBackend(name: BackendName, wasmThreads: number): Promise<strin
     } else if (name === 'wasm') {
       await import('@tensorflow/tfjs-backend-wasm');
       if (wasmThreads > 1) {
-        await useThreadedWasm(wasmThreads);
-        return null;
+        try {
+          await useThreadedWasm(wasmThreads);
+          return null;
+        } catch (err) {
+          // The single-threaded build still serves (reported with this reason), not the cpu backend.
+          threadedBuildError = (err as Error).message.split('\n')[0];
+        }
       }
     }
     const ok = await tf.setBackend(name);
@@ -40,6 +45,7 @@ async function tryBackend(name: BackendName, wasmThreads: number): Promise<strin
 }
 
 let chosen: Promise<BackendChoice> | undefined;
+let threadedBuildError: string | undefined;
 
 /**
  * Initialises the backend once per process (tfjs' engine is process-wide). `forced` comes from
@@ -56,6 +62,7 @@ export function initBackend(forced?: BackendName, wasmThreads = 1): Promise<Back
           choice.wasm = {
             simd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')),
             threads: (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount(),
+            ...(threadedBuildError ? { threadedBuildError } : {}),
           };
         }
         return choice;

@@ -13,7 +13,8 @@
  */
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
+import { threadId } from 'node:worker_threads';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
@@ -36,9 +37,13 @@ export async function useThreadedWasm(threads: number): Promise<number> {
   const dir = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'wasm-out');
   const factory = require(path.join(dir, 'tfjs-backend-wasm-threaded-simd.js')) as Factory;
   const { wasmWorkerContents } = require(path.join(dir, 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
-  // The pthread worker's source as a file; tfjs escapes its newlines the same way for its Blob.
-  const workerFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'tfjs-wasm-')), 'pthread-worker.js');
-  writeFileSync(workerFile, wasmWorkerContents.replace(/\n/g, '\\n'));
+  // The pthread worker's source as a file (tfjs escapes its newlines the same way for its Blob).
+  // One file per tfjs version, replaced atomically, so restarts and parallel workers share it.
+  const { version } = require('@tensorflow/tfjs-backend-wasm/package.json') as { version: string };
+  const workerFile = path.join(os.tmpdir(), `convnet-serve-tfjs-wasm-${version}-pthread-worker.js`);
+  const partial = `${workerFile}.${process.pid}.${threadId}`;
+  writeFileSync(partial, wasmWorkerContents.replace(/\n/g, '\\n'));
+  renameSync(partial, workerFile);
 
   const realCpus = os.cpus;
   os.cpus = () => Array.from({ length: 2 * threads }, () => realCpus()[0]);
@@ -61,6 +66,7 @@ export async function useThreadedWasm(threads: number): Promise<number> {
     disposeData: module.cwrap('dispose_data', null, ['number']),
     dispose: module.cwrap('dispose', null, []),
   };
+  // Everything that can fail has run; only now is tfjs' own wasm registration replaced.
   setThreadsCount(threads);
   tf.removeBackend('wasm');
   tf.registerBackend('wasm', () => new BackendWasm(module as never), 2);

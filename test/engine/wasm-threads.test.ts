@@ -37,3 +37,19 @@ t.test('two wasm threads: reported, and the same logits as one', async (t) => {
   const worst = Math.max(...single.out.map((v, i) => Math.abs(v - threaded.out[i])));
   t.ok(worst / scale < 1e-5, `max difference ${worst.toExponential(2)} relative to the largest logit ${scale.toFixed(2)}`);
 });
+
+t.test('when the threaded build cannot start, the single-threaded one serves and says why', async (t) => {
+  // More threads than the build has workers for: the loader refuses before replacing anything.
+  const pool = new InferencePool({ size: 1, backend: 'wasm', wasmThreads: 9 });
+  try {
+    const backend = await pool.backend;
+    t.equal(backend.name, 'wasm', 'still wasm, not the cpu backend');
+    t.equal(backend.wasm?.threads, 1);
+    t.match(backend.wasm?.threadedBuildError, /expected 1 to 8; received 9/, 'the reason is reported');
+    await pool.load(plan);
+    const out = await pool.infer(plan.name, input(), 4, 'tfjs');
+    t.equal(out.length, 4 * 10, 'and it classifies');
+  } finally {
+    await pool.close();
+  }
+});
