@@ -181,18 +181,16 @@ export class InferencePool {
     return this.workers.filter((w) => w.available && !w.exited).length;
   }
 
-  private pick(): PoolWorker {
+  /** Workers up and holding every model, lowest-numbered first; throws when there are none. */
+  private live(): PoolWorker[] {
     const live = this.workers.filter((w) => w.available && !w.exited);
     if (live.length === 0) throw new Error('no inference worker is running (all are restarting)');
-    // Ties go to the highest-numbered worker: all-cores ONNX batches queue on the lowest (see infer).
-    return live.reduce((best, w) => (w.inFlight <= best.inFlight ? w : best));
+    return live;
   }
 
-  /** The lowest-numbered live worker: where every all-cores ONNX Runtime batch queues. */
-  private pickFirstLive(): PoolWorker {
-    const live = this.workers.find((w) => w.available && !w.exited);
-    if (!live) throw new Error('no inference worker is running (all are restarting)');
-    return live;
+  private pick(): PoolWorker {
+    // Ties go to the highest-numbered worker: all-cores batches queue on the lowest (see infer).
+    return this.live().reduce((best, w) => (w.inFlight <= best.inFlight ? w : best));
   }
 
   /** Loads a model in every worker; rejects (with the first worker's error) if any fails. */
@@ -215,7 +213,7 @@ export class InferencePool {
    */
   async infer(model: string, input: Float32Array, n: number, engine: EngineKind = 'tfjs'): Promise<Float32Array> {
     const allCores = computeSlots(this.workers.length, this.threadsPerBatch(engine)) === 1 && this.workers.length > 1;
-    const worker = allCores ? this.pickFirstLive() : this.pick();
+    const worker = allCores ? this.live()[0] : this.pick();
     worker.inFlight++;
     try {
       return await worker.request<Float32Array>({ type: 'infer', model, input, n }, [input.buffer as ArrayBuffer], this.options.hangTimeoutMs);

@@ -48,26 +48,16 @@ export async function imageToTensor(bytes: Uint8Array, file: string, p: Preproce
   const options = { limitInputPixels: limits.maxPixels, failOn: 'error', pages: 1 } as const;
   let raw: { data: Buffer; info: OutputInfo };
   let g: ResizeGeometry;
-  /** The image sharp hands back: the w×h window itself, or (when enlarging) what to enlarge from. */
-  let plan: { enlarge: boolean; width: number; height: number };
+  let plan: ResamplePlan;
   try {
     g = resizeGeometry(uprightSize(await sharp(bytes, options).metadata()), p);
+    plan = resamplePlan(g, p.interpolation, p.size);
     let img = sharp(bytes, options)
       .rotate() // EXIF orientation
       .flatten({ background: '#ffffff' });
     img = p.channels === 1 ? img.toColourspace('b-w') : img.toColourspace('srgb');
-    plan = resamplePlan(g, p.interpolation, p.size);
-    if (p.interpolation === 'bilinear') {
-      // libvips shrinks like PIL (antialiased) but samples enlargements on a grid offset from PIL's,
-      // so it only shrinks the axes that shrink; enlargeBilinear does the rest while reading the window.
-      const [sw, sh] = [Math.min(g.width, g.srcWidth), Math.min(g.height, g.srcHeight)];
-      if (sw !== g.srcWidth || sh !== g.srcHeight) img = img.resize({ width: sw, height: sh, fit: 'fill', kernel: 'linear' });
-    } else if (g.width !== g.srcWidth || g.height !== g.srcHeight) {
-      img = img.resize({ width: g.width, height: g.height, fit: 'fill', kernel: KERNELS[p.interpolation] });
-    }
-    // Cut the window in the same pipeline, so libvips computes only it: a 1x40000 image cropped to
-    // 256 wide would otherwise be resized to 256x10240000 in full.
-    if (!plan.enlarge && (g.width !== w || g.height !== h)) img = img.extract({ left: g.left, top: g.top, width: w, height: h });
+    if (plan.resize) img = img.resize({ ...plan.resize, fit: 'fill' });
+    if (plan.extract) img = img.extract({ left: g.left, top: g.top, width: w, height: h });
     raw = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (err) {
     const message = (err as Error).message;
@@ -81,18 +71,35 @@ export async function imageToTensor(bytes: Uint8Array, file: string, p: Preproce
     throw new AppError(400, 'CORRUPT_IMAGE', `${file}: decoded to ${raw.info.width}x${raw.info.height}x${channels}, expected ${plan.width}x${plan.height}x${p.channels}`, { file });
   }
   const window = plan.enlarge ? enlargeBilinear(raw.data, { width: plan.width, height: plan.height, channels }, g, w, h) : raw.data;
-  return normalize(window, { width: w, channels, left: 0, top: 0 }, p);
+  return normalize(window, channels, p);
+}
+
+/** What libvips does to an image, and what it hands back. */
+export interface ResamplePlan {
+  resize?: { width: number; height: number; kernel: keyof KernelEnum };
+  /** Cut the w×h window in the same pipeline, so libvips computes only it. */
+  extract: boolean;
+  /** Whether enlargeBilinear still has to enlarge and cut what libvips hands back. */
+  enlarge: boolean;
+  /** The size libvips hands back. */
+  width: number;
+  height: number;
 }
 
 /**
- * What sharp should return. Bilinear: each shrinking axis at its final size and each growing axis
- * at its source size, when anything grows (enlargeBilinear then cuts and enlarges the window);
- * otherwise, and for the other filters, just the w×h window.
+ * Bilinear: libvips shrinks like PIL (antialiased) but samples enlargements on a grid offset from
+ * PIL's, so it shrinks only the axes that shrink; when an axis grows, enlargeBilinear does the
+ * rest while reading the window. The other filters: libvips resizes. Either way the window is cut
+ * inside libvips when nothing is left to enlarge: a 1x40000 image cropped to 256 wide would
+ * otherwise be resized to 256x10240000 in full.
  */
-export function resamplePlan(g: ResizeGeometry, interpolation: Interpolation, [h, w]: [number, number]): { enlarge: boolean; width: number; height: number } {
-  const enlarge = interpolation === 'bilinear' && (g.width > g.srcWidth || g.height > g.srcHeight);
-  if (!enlarge) return { enlarge, width: w, height: h };
-  return { enlarge, width: Math.min(g.width, g.srcWidth), height: Math.min(g.height, g.srcHeight) };
+export function resamplePlan(g: ResizeGeometry, interpolation: Interpolation, [h, w]: [number, number]): ResamplePlan {
+  const bilinear = interpolation === 'bilinear';
+  const enlarge = bilinear && (g.width > g.srcWidth || g.height > g.srcHeight);
+  const [width, height] = bilinear ? [Math.min(g.width, g.srcWidth), Math.min(g.height, g.srcHeight)] : [g.width, g.height];
+  const resize = width !== g.srcWidth || height !== g.srcHeight ? { width, height, kernel: KERNELS[interpolation] } : undefined;
+  if (enlarge) return { resize, extract: false, enlarge, width, height };
+  return { resize, extract: g.width !== w || g.height !== h, enlarge, width: w, height: h };
 }
 
 /**
@@ -174,40 +181,26 @@ export function resizeGeometry([srcWidth, srcHeight]: [number, number], p: Pick<
   return { srcWidth, srcHeight, width, height, left: roundHalfEven((width - w) / 2), top: roundHalfEven((height - h) / 2) };
 }
 
-export interface RawLayout {
-  /** Row length of `data` in pixels, and bytes per pixel. */
-  width: number;
-  channels: number;
-  /** Top-left corner of the window to read (the centre crop). */
-  left: number;
-  top: number;
-}
-
 /**
- * The p.size window of 8-bit pixels as the model's float32 HWC input: value = (pixel·scale −
- * mean[c]) / std[c], computed as pixel·a[c] + b[c]. Cropping happens here, while reading, rather
- * than as another libvips step. The channel loop is unrolled: this runs on the event loop.
+ * A p.size image of 8-bit pixels with `sc` channels as the model's float32 HWC input: value =
+ * (pixel·scale − mean[c]) / std[c], computed as pixel·a[c] + b[c]. The channel loop is unrolled:
+ * this runs on the event loop.
  */
-export function normalize(data: Uint8Array, layout: RawLayout, p: Pick<Preprocess, 'size' | 'channels' | 'channelOrder' | 'scale' | 'mean' | 'std'>): Float32Array {
+export function normalize(data: Uint8Array, sc: number, p: Pick<Preprocess, 'size' | 'channels' | 'channelOrder' | 'scale' | 'mean' | 'std'>): Float32Array {
   const [h, w] = p.size;
-  const { width, channels: sc, left, top } = layout;
   const out = new Float32Array(h * w * p.channels);
   const [a0, a1, a2] = p.std.map((s) => p.scale / s);
   const [b0, b1, b2] = p.std.map((s, c) => -p.mean[c] / s);
   // Source channel feeding output channel c (BGR models read the pixel backwards).
   const [s0, s1, s2] = p.channelOrder === 'BGR' ? [2, 1, 0] : [0, 1, 2];
-  let o = 0;
-  for (let y = 0; y < h; y++) {
-    let i = ((top + y) * width + left) * sc;
-    if (p.channels === 1) {
-      for (let x = 0; x < w; x++, i += sc) out[o++] = data[i] * a0 + b0;
-      continue;
-    }
-    for (let x = 0; x < w; x++, i += sc, o += 3) {
-      out[o] = data[i + s0] * a0 + b0;
-      out[o + 1] = data[i + s1] * a1 + b1;
-      out[o + 2] = data[i + s2] * a2 + b2;
-    }
+  if (p.channels === 1) {
+    for (let i = 0, o = 0; o < out.length; i += sc, o++) out[o] = data[i] * a0 + b0;
+    return out;
+  }
+  for (let i = 0, o = 0; o < out.length; i += sc, o += 3) {
+    out[o] = data[i + s0] * a0 + b0;
+    out[o + 1] = data[i + s1] * a1 + b1;
+    out[o + 2] = data[i + s2] * a2 + b2;
   }
   return out;
 }

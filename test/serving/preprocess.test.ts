@@ -4,7 +4,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { enlargeBilinear, imageToTensor, normalize, resizeGeometry, uprightSize } from '../../src/serving/preprocess.js';
+import { enlargeBilinear, imageToTensor, normalize, resamplePlan, resizeGeometry, uprightSize } from '../../src/serving/preprocess.js';
 import type { Preprocess } from '../../src/serving/model-config.js';
 import { readSafetensors } from '../../src/weights/safetensors.js';
 
@@ -97,15 +97,31 @@ t.test('bilinear enlarging samples at pixel centres with clamped edges, as PIL d
   t.same([...window], [50, 150]);
 });
 
-t.test('normalisation: scale, mean, std per channel, BGR order, crop window, grey', async (t) => {
-  // 2x2 RGB source; the window is its right column.
-  const src = Uint8Array.from([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120]);
-  const rgb = normalize(src, { width: 2, channels: 3, left: 1, top: 0 }, { size: [2, 1], channels: 3, channelOrder: 'RGB', scale: 1, mean: [1, 2, 3], std: [1, 2, 4] });
+t.test('normalisation: scale, mean, std per channel, BGR order, alpha skipped, grey', async (t) => {
+  // 2x1 RGB.
+  const src = Uint8Array.from([40, 50, 60, 100, 110, 120]);
+  const rgb = normalize(src, 3, { size: [1, 2], channels: 3, channelOrder: 'RGB', scale: 1, mean: [1, 2, 3], std: [1, 2, 4] });
   t.same([...rgb], [39, 24, 14.25, 99, 54, 29.25]);
-  const bgr = normalize(src, { width: 2, channels: 3, left: 0, top: 0 }, { size: [1, 1], channels: 3, channelOrder: 'BGR', scale: 1, mean: [0, 0, 0], std: [1, 1, 1] });
-  t.same([...bgr], [30, 20, 10]);
-  const grey = normalize(Uint8Array.from([0, 255]), { width: 2, channels: 1, left: 0, top: 0 }, { size: [1, 2], channels: 1, channelOrder: 'RGB', scale: 1 / 255, mean: [0.5], std: [0.5] });
+  const bgr = normalize(src, 3, { size: [1, 1], channels: 3, channelOrder: 'BGR', scale: 1, mean: [0, 0, 0], std: [1, 1, 1] });
+  t.same([...bgr], [60, 50, 40]);
+  // RGBA source for an RGB model: the alpha byte of every pixel is stepped over.
+  const rgba = normalize(Uint8Array.from([1, 2, 3, 255, 4, 5, 6, 255]), 4, { size: [1, 2], channels: 3, channelOrder: 'RGB', scale: 1, mean: [0, 0, 0], std: [1, 1, 1] });
+  t.same([...rgba], [1, 2, 3, 4, 5, 6]);
+  const grey = normalize(Uint8Array.from([0, 255]), 1, { size: [1, 2], channels: 1, channelOrder: 'RGB', scale: 1 / 255, mean: [0.5], std: [0.5] });
   t.same([...grey], [-1, 1]);
+});
+
+t.test('resample plan: what libvips does and what is left for the window', async (t) => {
+  const crop = { size: [224, 224] as [number, number], resize: 'crop' as const, cropFraction: 0.875 };
+  // Enlarging, bilinear: libvips only decodes; the window is enlarged and cut afterwards.
+  t.same(resamplePlan(resizeGeometry([224, 224], crop), 'bilinear', [224, 224]), { resize: undefined, extract: false, enlarge: true, width: 224, height: 224 });
+  // Shrinking, bilinear: libvips shrinks (linear) and cuts the window.
+  t.same(resamplePlan(resizeGeometry([480, 640], crop), 'bilinear', [224, 224]), { resize: { width: 256, height: 341, kernel: 'linear' }, extract: true, enlarge: false, width: 224, height: 224 });
+  // Stretch growing in width, shrinking in height: libvips shrinks the height only.
+  const stretch = { ...crop, resize: 'stretch' as const, cropFraction: 1 };
+  t.same(resamplePlan(resizeGeometry([200, 600], stretch), 'bilinear', [224, 224]), { resize: { width: 200, height: 224, kernel: 'linear' }, extract: false, enlarge: true, width: 200, height: 224 });
+  // Other filters: libvips resizes, and cuts the window in the same pipeline.
+  t.same(resamplePlan(resizeGeometry([1, 40000], crop), 'bicubic', [224, 224]), { resize: { width: 256, height: 10240000, kernel: 'cubic' }, extract: true, enlarge: false, width: 224, height: 224 });
 });
 
 t.test('an EXIF-rotated enlargement is read upright', async (t) => {
