@@ -5,12 +5,11 @@
 import { cpus } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { ZOO } from '../models/index.js';
-import { inferShapes } from '../src/analysis/shapes.js';
-import { initBackend } from '../src/engine/backend.js';
-import { applyWeights } from '../src/graph/apply-weights.js';
-import { buildTfjsModel } from '../src/graph/tfjs-builder.js';
-import { buildOnnxModel } from '../src/onnx/builder.js';
-import { OnnxEngine } from '../src/onnx/engine.js';
+import { inferShapes } from '../src/spec/shapes.js';
+import { initBackend } from '../src/engines/tfjs/backend.js';
+import { TfjsExecutor } from '../src/engines/tfjs/executor.js';
+import { buildOnnxModel } from '../src/interop/onnx/emit.js';
+import { OnnxEngine } from '../src/engines/onnxruntime.js';
 import { normalizeSpec } from '../src/spec/normalize.js';
 import { randomInput, randomWeights } from '../test/helpers/onnx.js';
 
@@ -45,17 +44,16 @@ for (const threads of [1, 2]) {
 }
 
 const backend = await initBackend('wasm');
-const built = buildTfjsModel(graph, { logits: true });
-applyWeights(built.model, bound);
-const input = tf.tensor(x.data, x.shape, 'float32');
+const executor = TfjsExecutor.create(graph, bound, { logits: true });
+const input = tf.tensor4d(x.data, x.shape as [number, number, number, number], 'float32');
 const label = `tfjs wasm (simd ${backend.wasm?.simd}, threads ${backend.wasm?.threads})`;
 results[label] = await medianMs(async () => {
-  const y = built.model.predict(input) as tf.Tensor;
+  const y = executor.predict(input);
   await y.data();
   y.dispose();
 });
 input.dispose();
-built.model.dispose();
+executor.dispose();
 
 for (const [name, ms] of Object.entries(results)) console.log(`${name.padEnd(40)} ${ms.toFixed(1).padStart(8)} ms/image`);
 const tfjsMs = results[label];

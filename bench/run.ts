@@ -18,14 +18,12 @@ import autocannon from 'autocannon';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { ZOO } from '../models/index.js';
-import { inferShapes } from '../src/analysis/shapes.js';
-import { initBackend } from '../src/engine/backend.js';
-import { applyWeights } from '../src/graph/apply-weights.js';
-import { buildTfjsModel } from '../src/graph/tfjs-builder.js';
-import { FusedTfjsModel } from '../src/graph/tfjs-fused.js';
-import { buildOnnxModel } from '../src/onnx/builder.js';
-import { OnnxEngine } from '../src/onnx/engine.js';
-import { useThreadedWasm } from '../src/engine/wasm-threads.js';
+import { inferShapes } from '../src/spec/shapes.js';
+import { initBackend } from '../src/engines/tfjs/backend.js';
+import { TfjsExecutor } from '../src/engines/tfjs/executor.js';
+import { buildOnnxModel } from '../src/interop/onnx/emit.js';
+import { OnnxEngine } from '../src/engines/onnxruntime.js';
+import { useThreadedWasm } from '../src/engines/tfjs/wasm-threads.js';
 import { normalizeSpec } from '../src/spec/normalize.js';
 import { writeSafetensors } from '../src/weights/safetensors.js';
 import { randomInput, randomWeights } from '../test/helpers/onnx.js';
@@ -60,8 +58,7 @@ async function modelLevel(): Promise<Record<string, Record<string, number>>> {
     const graph = normalizeSpec(ZOO.get(name)!.build());
     const bound = randomWeights(inferShapes(graph), 1);
     const onnx = buildOnnxModel(graph, bound, { logits: true });
-    const built = buildTfjsModel(graph, { logits: true });
-    applyWeights(built.model, bound);
+    const executor = TfjsExecutor.create(graph, bound, { logits: true });
     results[name] = {};
     for (const batch of [1, 8]) {
       const input = randomInput([batch, ...graph.input], 2);
@@ -72,8 +69,8 @@ async function modelLevel(): Promise<Record<string, Record<string, number>>> {
         engines.push([`onnxruntime-${threads}t`, () => session.run(input.data, input.shape), () => session.dispose()]);
       }
       engines.push([`tfjs-${backend.name}`, async () => {
-        const x = tf.tensor(input.data, input.shape);
-        const y = built.model.predict(x) as tf.Tensor;
+        const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
+        const y = executor.predict(x);
         await y.data();
         tf.dispose([x, y]);
       }, async () => {}]);
@@ -85,7 +82,7 @@ async function modelLevel(): Promise<Record<string, Record<string, number>>> {
         log(`${name.padEnd(19)} ${engine.padEnd(15)} ${String(batch).padStart(5)}  ${ms.toFixed(1).padStart(8)}  ${((1000 * batch) / ms).toFixed(1).padStart(8)}`);
       }
     }
-    built.model.dispose();
+    executor.dispose();
   }
   return results;
 }
@@ -102,18 +99,14 @@ async function tfjsSteps(): Promise<Record<string, number>> {
     await y.data();
     y.dispose();
   }, QUICK ? 2 : 4);
-  const layers = buildTfjsModel(graph, { logits: true });
-  applyWeights(layers.model, bound);
-  const steps: [string, () => Promise<number>][] = [
-    ['LayersModel (conv, BN, activation layers)', () => time(() => layers.model.predict(x) as tf.Tensor)],
-  ];
+  const steps: [string, () => Promise<number>][] = [];
   for (const [label, options] of [
     ['op executor, nothing fused', { foldBatchNorm: false, fuseActivations: false }],
     ['+ batch norm folded into convs', { foldBatchNorm: true, fuseActivations: false }],
     ['+ activations fused (tf.fused.conv2d)', { foldBatchNorm: true, fuseActivations: true }],
   ] as const) {
     steps.push([label, async () => {
-      const m = FusedTfjsModel.create(graph, bound, { logits: true, ...options });
+      const m = TfjsExecutor.create(graph, bound, { logits: true, ...options });
       try {
         return await time(() => m.predict(x));
       } finally {
@@ -130,12 +123,11 @@ async function tfjsSteps(): Promise<Record<string, number>> {
     previous = ms;
   };
   for (const [label, run] of steps) report(label, await run());
-  layers.model.dispose();
   x.dispose();
   if (backend.name === 'wasm') {
     // Last, because it replaces this process' wasm backend with tfjs' threaded build.
     const threads = await useThreadedWasm(2);
-    const m = FusedTfjsModel.create(graph, bound, { logits: true });
+    const m = TfjsExecutor.create(graph, bound, { logits: true });
     const x2 = tf.tensor4d(input.data, [1, 224, 224, 3]);
     report(`+ ${threads} wasm threads (TFJS_WASM_THREADS=2)`, await time(() => m.predict(x2)));
     m.dispose();

@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { BackendName } from './engine/backend.js';
-import type { EngineKind } from './engine/types.js';
+import type { BackendName } from './engines/tfjs/backend.js';
+import type { EngineKind } from './engines/types.js';
 
 export interface Config {
   host: string;

@@ -1,7 +1,7 @@
 /** POST /analyze: exact shapes, parameters, MACs, memory and cost reports for a model or spec. */
 import type { FastifyInstance } from 'fastify';
-import { analyzeTarget, compareTargets, type AnalyzeTarget } from '../../src/analysis/service.js';
-import { ReportCache } from '../../src/analysis/report-cache.js';
+import { analyzeTarget, compareTargets, type AnalyzeTarget } from '../../src/services/analysis.js';
+import { ReportCache } from '../../src/services/report-cache.js';
 import { analyzeBody, analyzeResponse } from './schema.js';
 
 /** {model}, {spec}, {compare}, or a Keras/tfjs model JSON; the schema has told them apart already. */

@@ -1,8 +1,8 @@
 /** GET /architectures: every built-in architecture with its default input, parameters and MACs. */
 import type { FastifyInstance } from 'fastify';
 import { ZOO } from '../../models/index.js';
-import { analyzeTarget, graphFor, UnknownModelError } from '../../src/analysis/service.js';
-import { tfjsModelJsonFromGraph } from '../../src/importers/export-tfjs.js';
+import { analyzeTarget, graphFor, UnknownModelError } from '../../src/services/analysis.js';
+import { tfjsModelJsonFromGraph } from '../../src/interop/keras/export.js';
 
 interface ArchitectureSummary {
   name: string;

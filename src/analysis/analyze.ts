@@ -2,64 +2,16 @@
  * The analyzer: rows first (one per leaf layer, in execution order), totals computed from the
  * rows, reports computed from rows and blocks. Formatting lives elsewhere (table.ts).
  */
-import type { Graph, Pair, TensorShape } from '../spec/types.js';
+export type { AnalysisReport, LayerRow, Totals } from './report-types.js';
+import type { Graph, Pair } from '../spec/types.js';
 import { INPUT_NAME } from '../spec/types.js';
 import { CONVENTIONS } from './conventions.js';
 import { BYTES_PER_ELEMENT, peakActivationBytes } from './memory.js';
-import { bottleneckReport, inceptionReport, residualReport, topLayers, type BlockReports, type BottleneckRow, type TopLayerRow } from './reports.js';
-import { effectiveKernel } from './geometry.js';
-import { elements } from './rules.js';
-import { inferShapes, ruleFor, type ShapedGraph } from './shapes.js';
-
-export interface LayerRow {
-  index: number;
-  name: string;
-  kind: string;
-  /** Enclosing blocks, outermost first; the last one is the innermost. */
-  blockPath: string[];
-  inputs: string[];
-  inputShapes: TensorShape[];
-  outputShape: TensorShape;
-  params: number;
-  trainableParams: number;
-  nonTrainableParams: number;
-  weights: { name: string; shape: number[]; trainable: boolean }[];
-  macs: number;
-  elementOps: number;
-  outputElements: number;
-  outputBytes: number;
-  /** Receptive field [h, w] and its stride [h, w], for layers whose output is a feature map. */
-  receptiveField?: Pair;
-  receptiveFieldStride?: Pair;
-}
-
-export interface Totals {
-  layers: number;
-  params: number;
-  trainableParams: number;
-  nonTrainableParams: number;
-  macs: number;
-  flops: number;
-  elementOps: number;
-  weightBytes: number;
-  /** Sum of every layer's output, per image. */
-  activationBytesPerImage: number;
-  peakActivationBytes: number;
-  peakActivationLayer: string;
-}
-
-export interface AnalysisReport {
-  model: string;
-  input: TensorShape;
-  output: TensorShape;
-  batch: number;
-  conventions: typeof CONVENTIONS;
-  layers: LayerRow[];
-  totals: Totals;
-  blocks: BlockReports;
-  bottlenecks: BottleneckRow[];
-  topLayers: TopLayerRow[];
-}
+import type { AnalysisReport, LayerRow, Totals } from './report-types.js';
+import { bottleneckReport, inceptionReport, residualReport, topLayers } from './reports.js';
+import { effectiveKernel } from '../spec/geometry.js';
+import { elements } from '../spec/kinds/shared.js';
+import { inferShapes, ruleFor, type ShapedGraph } from '../spec/shapes.js';
 
 function receptiveFields(shaped: ShapedGraph): Map<string, { rf: Pair; jump: Pair }> {
   const fields = new Map<string, { rf: Pair; jump: Pair }>([[INPUT_NAME, { rf: [1, 1], jump: [1, 1] }]]);
@@ -69,7 +21,7 @@ function receptiveFields(shaped: ShapedGraph): Map<string, { rf: Pair; jump: Pai
     if (ins.length === 0) continue;
     const rf: Pair = [Math.max(...ins.map((f) => f.rf[0])), Math.max(...ins.map((f) => f.rf[1]))];
     const jump: Pair = [Math.max(...ins.map((f) => f.jump[0])), Math.max(...ins.map((f) => f.jump[1]))];
-    const window = ruleFor(node).window?.(node.attrs as never, inputShapes);
+    const window = ruleFor(node).window?.(node.attrs, inputShapes);
     if (window) {
       for (const axis of [0, 1] as const) {
         rf[axis] += (effectiveKernel(window.kernel[axis], window.dilation[axis]) - 1) * jump[axis];
@@ -101,8 +53,8 @@ export function layerRows(shaped: ShapedGraph): LayerRow[] {
       trainableParams,
       nonTrainableParams,
       weights,
-      macs: rule.macs(inputShapes, outputShape, node.attrs as never),
-      elementOps: rule.elementOps(inputShapes, outputShape, node.attrs as never),
+      macs: rule.macs(inputShapes, outputShape, node.attrs),
+      elementOps: rule.elementOps(inputShapes, outputShape, node.attrs),
       outputElements,
       outputBytes: outputElements * BYTES_PER_ELEMENT,
       ...(field ? { receptiveField: field.rf, receptiveFieldStride: field.jump } : {}),

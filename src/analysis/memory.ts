@@ -3,8 +3,8 @@
  * estimate of what an inference engine without in-place reuse would hold; see CONVENTIONS.memory.
  */
 import { INPUT_NAME } from '../spec/types.js';
-import { elements } from './rules.js';
-import type { ShapedGraph } from './shapes.js';
+import { elements } from '../spec/kinds/shared.js';
+import type { ShapedGraph } from '../spec/shapes.js';
 
 export const BYTES_PER_ELEMENT = 4;
 

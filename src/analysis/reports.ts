@@ -2,78 +2,9 @@
  * Cost reports computed from the layer rows: residual-block and inception-module rollups, the
  * 1x1-bottleneck savings, and the most expensive layers.
  */
-import type { Graph, GraphNode, TensorShape } from '../spec/types.js';
-import type { LayerRow, Totals } from './analyze.js';
-
-export interface Rollup {
-  params: number;
-  macs: number;
-  elementOps: number;
-}
-
-export interface ResidualRow extends Rollup {
-  name: string;
-  blockPath: string[];
-  shortcut: 'identity' | 'projection' | 'pooling';
-  preactivation: boolean;
-  inputShape: TensorShape;
-  outputShape: TensorShape;
-  shortcutParams: number;
-  shortcutMacs: number;
-  /** Share of the whole network's MACs spent in this block. */
-  macShare: number;
-}
-
-export interface BranchRow extends Rollup {
-  name: string;
-  outputChannels: number;
-  macShare: number;
-  paramShare: number;
-  layers: string[];
-}
-
-export interface InceptionRow extends Rollup {
-  name: string;
-  blockPath: string[];
-  inputShape: TensorShape;
-  outputShape: TensorShape;
-  macShare: number;
-  branches: BranchRow[];
-}
-
-export interface BlockReports {
-  residual: ResidualRow[];
-  inception: InceptionRow[];
-}
-
-export interface BottleneckRow {
-  /** The k×k conv (k > 1). */
-  conv: string;
-  kernel: [number, number];
-  /** The 1x1 conv that reduces channels before it. */
-  reduction: string;
-  inputShape: TensorShape;
-  reducedChannels: number;
-  outputShape: TensorShape;
-  /** MACs of the k×k conv applied straight to the reduction's input. */
-  macsWithout: number;
-  reductionMacs: number;
-  convMacs: number;
-  macsWith: number;
-  /** macsWith / macsWithout. */
-  ratio: number;
-  paramsWithout: number;
-  paramsWith: number;
-}
-
-export interface TopLayerRow {
-  name: string;
-  kind: string;
-  outputShape: TensorShape;
-  macs: number;
-  params: number;
-  macShare: number;
-}
+import { kindsWhere } from '../spec/kinds/index.js';
+import type { Graph, TensorShape } from '../spec/types.js';
+import type { BottleneckRow, BranchRow, InceptionRow, LayerRow, ResidualRow, Rollup, TopLayerRow, Totals } from './report-types.js';
 
 const share = (part: number, whole: number) => (whole === 0 ? 0 : part / whole);
 
@@ -122,7 +53,7 @@ export function residualReport(graph: Graph, byName: Map<string, LayerRow>, tota
 
 export function inceptionReport(graph: Graph, byName: Map<string, LayerRow>, totals: Totals): InceptionRow[] {
   return graph.blocks.flatMap((b) => {
-    if (b.type !== 'branches') return [];
+    if (b.type !== 'branches' || b.merge !== 'concat') return [];
     const total = rollup(b.nodes, byName);
     const concat = byName.get(b.concatNode)!;
     return [{
@@ -149,7 +80,7 @@ export function inceptionReport(graph: Graph, byName: Map<string, LayerRow>, tot
 }
 
 /** Layers a reduction's output may pass through on its way to the k×k conv without changing channels. */
-const TRANSPARENT = new Set<GraphNode['kind']>(['batchnorm', 'activation', 'dropout', 'zeropad']);
+const TRANSPARENT = kindsWhere('channelwise');
 
 /**
  * Every k×k conv (k > 1, groups 1) fed, through batch norm / activation / zero padding only (ResNet v2

@@ -7,9 +7,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { analyzeTarget, graphFor, type AnalyzeTarget } from '../analysis/service.js';
+import { analyzeTarget, graphFor, type AnalyzeTarget } from '../services/analysis.js';
 import { formatReport } from '../analysis/table.js';
-import { detectModelFormat } from '../importers/keras.js';
+import { detectModelFormat } from '../interop/keras/import.js';
 import { AppError } from '../errors.js';
 import type { Shape3 } from '../spec/types.js';
 
@@ -119,12 +119,12 @@ async function exportCommand(args: string[]): Promise<void> {
   const target: AnalyzeTarget = what.endsWith('.json') ? { spec: JSON.parse(readFileSync(what, 'utf8')) } : { model: what };
   const graph = graphFor(target);
   if (values.format === 'tfjs') {
-    const { tfjsModelJsonFromGraph } = await import('../importers/export-tfjs.js');
+    const { tfjsModelJsonFromGraph } = await import('../interop/keras/export.js');
     writeFileSync(values.out, JSON.stringify(tfjsModelJsonFromGraph(graph), null, 1));
   } else {
     if (!values.weights) throw new AppError(400, 'BAD_ARGUMENT', 'export --format onnx: expected --weights FILE (safetensors, tfjs model.json or Keras H5)');
     const [{ readWeightFile }, { bindWeights }, { inferShapes }, { buildOnnxModel }] = await Promise.all([
-      import('../weights/load.js'), import('../weights/bind.js'), import('../analysis/shapes.js'), import('../onnx/builder.js'),
+      import('../weights/load.js'), import('../weights/bind.js'), import('../spec/shapes.js'), import('../interop/onnx/emit.js'),
     ]);
     const { bound } = bindWeights(inferShapes(graph), (await readWeightFile(values.weights)).tensors);
     writeFileSync(values.out, buildOnnxModel(graph, bound));

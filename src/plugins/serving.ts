@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { InferencePool } from '../engine/pool.js';
+import { InferencePool } from '../engines/pool.js';
 import { ModelRegistry } from '../serving/registry.js';
 
 declare module 'fastify' {

@@ -4,20 +4,11 @@
  * membership for the rollup reports. Shapes are checked later, by the shape pass.
  */
 import { SpecError, SpecLimitError } from '../errors.js';
-import { isAuthoredLeafKind, positiveInt, readLeafAttrs } from './attrs.js';
-import {
-  AUTHORED_LEAF_KINDS,
-  COMPOSITE_KINDS,
-  INPUT_NAME,
-  type ArchitectureSpec,
-  type BlockInfo,
-  type Graph,
-  type GraphNode,
-  type LeafAttrsByKind,
-  type LeafKind,
-  type NodeSpec,
-  type Shape3,
-} from './types.js';
+import { COMPOSITE_KINDS, type ArchitectureSpec, type NodeSpec } from './authoring.js';
+import { INPUT_NAME, type Shape3 } from './basics.js';
+import type { BlockInfo, BranchMerge, Graph, GraphNode } from './graph.js';
+import { AUTHORED_LEAF_KINDS, isAuthoredKind, kindOf, kindsWhere, type LeafAttrsByKind, type LeafKind } from './kinds/index.js';
+import { positiveInt } from './kinds/read.js';
 
 export interface SpecLimits {
   /** Leaf layers after expanding repeats. */
@@ -30,22 +21,8 @@ export interface SpecLimits {
 
 export const DEFAULT_SPEC_LIMITS: SpecLimits = { maxLayers: 20_000, maxInputSide: 8192, maxDepth: 64 };
 
-/** Keras' automatic layer-name stems, so unnamed layers read like Keras models do. */
-const KERAS_STEMS: Record<LeafKind, string> = {
-  conv2d: 'conv2d',
-  batchnorm: 'batch_normalization',
-  activation: 'activation',
-  zeropad: 'zero_padding2d',
-  maxpool: 'max_pooling2d',
-  avgpool: 'average_pooling2d',
-  globalavgpool: 'global_average_pooling2d',
-  globalmaxpool: 'global_max_pooling2d',
-  flatten: 'flatten',
-  dense: 'dense',
-  dropout: 'dropout',
-  add: 'add',
-  concat: 'concatenate',
-};
+/** Kinds whose weights mix channels: a shortcut holding one is a projection. */
+const MIXES_CHANNELS = kindsWhere('mixesChannels');
 
 const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_.\-]{0,199}$/;
 
@@ -166,9 +143,10 @@ function walkNode(b: GraphBuilder, raw: unknown, input: string, ctx: Context, at
   b.visit(at);
   const spec = expectObject(raw, at);
   const kind = spec.kind;
-  if (isAuthoredLeafKind(kind)) {
-    const attrs = readLeafAttrs(kind, spec as never, at);
-    const name = b.name(spec.name, KERAS_STEMS[kind], ctx, at);
+  if (isAuthoredKind(kind)) {
+    const def = kindOf(kind);
+    const attrs = def.authoring!.read(spec, at);
+    const name = b.name(spec.name, def.stem, ctx, at);
     return b.emit(kind, attrs, [input], name, ctx, at);
   }
   const limits = b.limits;
@@ -228,8 +206,8 @@ function walkResidual(b: GraphBuilder, spec: Record<string, unknown>, input: str
     const scStart = b.nodes.length;
     shortcutOut = walkSequence(b, sc.layers, from, inner, `${at}.shortcut.layers`);
     shortcutNodes = b.namesSince(scStart);
-    const kinds = new Set(b.nodes.slice(scStart).map((n) => n.kind));
-    shortcutKind = kinds.has('conv2d') || kinds.has('dense') ? 'projection' : shortcutNodes.length ? 'pooling' : 'identity';
+    const projects = b.nodes.slice(scStart).some((n) => MIXES_CHANNELS.has(n.kind));
+    shortcutKind = projects ? 'projection' : shortcutNodes.length ? 'pooling' : 'identity';
   }
 
   let scale = 1;
@@ -276,10 +254,19 @@ function walkBranches(b: GraphBuilder, spec: Record<string, unknown>, input: str
     outputs.push(walkSequence(b, branch.layers, input, branchCtx, `${bat}.layers`));
     branches.push({ name: branchName, nodes: b.namesSince(bStart) });
   });
-  // The module's name is the concat's name, as Keras names inception outputs (mixed0, mixed1…).
-  b.emit('concat', {}, outputs, name, inner, at);
-  b.blocks.push({ type: 'branches', name, blockPath: ctx.blockPath, nodes: b.namesSince(start), branches, concatNode: name });
+  // The module's name is the merge's name, as Keras names inception outputs (mixed0, mixed1…).
+  const merge = readMerge(spec.merge, `${at}.merge`);
+  if (merge === 'concat') b.emit('concat', {}, outputs, name, inner, at);
+  else if (merge === 'add') b.emit('add', { scale: 1 }, outputs, name, inner, at);
+  else b.emit('multiply', {}, outputs, name, inner, at);
+  b.blocks.push({ type: 'branches', name, blockPath: ctx.blockPath, nodes: b.namesSince(start), branches, concatNode: name, merge });
   return name;
+}
+
+function readMerge(value: unknown, at: string): BranchMerge {
+  if (value === undefined) return 'concat';
+  if (value === 'concat' || value === 'add' || value === 'multiply') return value;
+  throw new SpecError(at, value, '"concat", "add" or "multiply"');
 }
 
 function readInput(value: unknown, limits: SpecLimits): Shape3 {

@@ -1,21 +1,13 @@
 /**
  * JSON Schema for the authoring spec: the first, structural check on the route (types, required
  * fields, no misspelt properties, known kinds). The second, semantic check is normalizeSpec plus
- * the shape pass. Registered once with `app.addSchema` and referenced as `ArchitectureSpec#`.
+ * the shape pass. Leaf definitions come from the kind descriptors. Registered once with
+ * `app.addSchema` and referenced as `ArchitectureSpec#`.
  */
-import { ACTIVATION_FNS, AUTHORED_LEAF_KINDS, COMPOSITE_KINDS } from './types.js';
+import { COMPOSITE_KINDS } from './authoring.js';
+import { AUTHORED_LEAF_KINDS, KINDS } from './kinds/index.js';
 
 const posInt = { type: 'integer', minimum: 1 };
-const size = { anyOf: [posInt, { type: 'array', items: posInt, minItems: 2, maxItems: 2 }] };
-const nonNeg = { type: 'integer', minimum: 0 };
-const explicitPadding = {
-  anyOf: [
-    nonNeg,
-    { type: 'array', items: nonNeg, minItems: 2, maxItems: 2 },
-    { type: 'array', items: { type: 'array', items: nonNeg, minItems: 2, maxItems: 2 }, minItems: 2, maxItems: 2 },
-  ],
-};
-const padding = { anyOf: [{ type: 'string', enum: ['same', 'valid'] }, explicitPadding] };
 const name = { type: 'string', minLength: 1, maxLength: 200 };
 const layers = { type: 'array', items: { $ref: '#/definitions/node' } };
 
@@ -23,20 +15,12 @@ function leaf(properties: Record<string, unknown>, required: string[] = []) {
   return { type: 'object', additionalProperties: false, required: ['kind', ...required], properties: { kind: { type: 'string' }, name, ...properties } };
 }
 
-const pool = leaf({ pool: size, strides: size, padding, ceilMode: { type: 'boolean' }, countIncludePad: { type: 'boolean' } }, ['pool']);
+const leafDefinitions = Object.fromEntries(AUTHORED_LEAF_KINDS.map((kind) => {
+  const authoring = KINDS[kind].authoring!;
+  return [kind, leaf(authoring.properties, authoring.required)];
+}));
 
-const definitions: Record<string, unknown> = {
-  conv2d: leaf({ filters: posInt, kernel: size, strides: size, padding, dilation: size, groups: posInt, bias: { type: 'boolean' } }, ['filters', 'kernel']),
-  batchnorm: leaf({ epsilon: { type: 'number', minimum: 0 }, center: { type: 'boolean' }, scale: { type: 'boolean' } }),
-  activation: leaf({ function: { type: 'string', enum: ACTIVATION_FNS } }, ['function']),
-  zeropad: leaf({ padding: explicitPadding }, ['padding']),
-  maxpool: pool,
-  avgpool: pool,
-  globalavgpool: leaf({}),
-  globalmaxpool: leaf({}),
-  flatten: leaf({}),
-  dense: leaf({ units: posInt, bias: { type: 'boolean' }, activation: { type: 'string', enum: ACTIVATION_FNS } }, ['units']),
-  dropout: leaf({ rate: { type: 'number', minimum: 0, exclusiveMaximum: 1 } }, ['rate']),
+const compositeDefinitions = {
   sequence: leaf({ layers }, ['layers']),
   repeat: leaf({ count: { type: 'integer', minimum: 1, maximum: 10_000 }, layers }, ['count', 'layers']),
   residual: leaf({
@@ -54,10 +38,11 @@ const definitions: Record<string, unknown> = {
   }, ['body']),
   branches: leaf({
     branches: { type: 'array', minItems: 1, items: { type: 'object', additionalProperties: false, required: ['layers'], properties: { name, layers } } },
+    merge: { type: 'string', enum: ['concat', 'add', 'multiply'] },
   }, ['branches']),
-};
+} satisfies Record<(typeof COMPOSITE_KINDS)[number], unknown>;
 
-const KINDS = [...AUTHORED_LEAF_KINDS, ...COMPOSITE_KINDS];
+const ALL_KINDS = [...AUTHORED_LEAF_KINDS, ...COMPOSITE_KINDS];
 
 export const ARCHITECTURE_SPEC_SCHEMA = {
   $id: 'ArchitectureSpec',
@@ -70,13 +55,14 @@ export const ARCHITECTURE_SPEC_SCHEMA = {
     layers: { ...layers, minItems: 1 },
   },
   definitions: {
-    ...definitions,
+    ...leafDefinitions,
+    ...compositeDefinitions,
     node: {
       type: 'object',
       required: ['kind'],
-      properties: { kind: { type: 'string', enum: KINDS } },
+      properties: { kind: { type: 'string', enum: ALL_KINDS } },
       // Dispatch on kind so a bad conv reports the conv's problem, not every alternative's.
-      allOf: KINDS.map((kind) => ({ if: { properties: { kind: { const: kind } } }, then: { $ref: `#/definitions/${kind}` } })),
+      allOf: ALL_KINDS.map((kind) => ({ if: { properties: { kind: { const: kind } } }, then: { $ref: `#/definitions/${kind}` } })),
     },
   },
 } as const;

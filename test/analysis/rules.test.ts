@@ -5,7 +5,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { analyzeGraph, type AnalysisReport, type LayerRow } from '../../src/analysis/analyze.js';
-import { resolvePads } from '../../src/analysis/geometry.js';
+import { resolvePads } from '../../src/spec/geometry.js';
 import { normalizeSpec } from '../../src/spec/normalize.js';
 import { SpecError } from '../../src/errors.js';
 import type { NodeSpec, PaddingInput, Shape3 } from '../../src/spec/types.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { OnnxEngine } from '../../src/onnx/engine.js';
+import { OnnxEngine } from '../../src/engines/onnxruntime.js';
 import { fixture, maxAbs, maxAbsDiff, readFixtureTensors } from '../helpers/engine.js';
 import { SERVED_FIXTURES } from '../helpers/app.js';
 

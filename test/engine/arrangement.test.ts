@@ -2,7 +2,7 @@
 // ONNX_THREADS of it (all by default), and the batcher hands over as many batches as can compute.
 import t from 'tap';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { batchesInFlight, computeSlots } from '../../src/engine/pool.js';
+import { batchesInFlight, computeSlots } from '../../src/engines/pool.js';
 
 t.test('ONNX_THREADS defaults to WORKERS, so a container set to its CPU limit is not oversubscribed', async (t) => {
   t.equal(loadConfig({ WORKERS: '3' }).onnxThreads, 3);

@@ -1,10 +1,11 @@
-// The fused tfjs executor (BN folded into convs, activations fused) computes what the LayersModel
-// computes, on every zoo architecture at a small input, and matches PyTorch on the parity fixtures.
+// The tfjs executor with its inference rewrites (BN folded into convs, activations fused) computes
+// what its plainest form computes (every layer run as written), on every zoo architecture at a
+// small input, and matches PyTorch on the parity fixtures.
 import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
 import { ZOO } from '../../models/index.js';
-import { inferShapes } from '../../src/analysis/shapes.js';
-import { FusedTfjsModel } from '../../src/graph/tfjs-fused.js';
+import { inferShapes } from '../../src/spec/shapes.js';
+import { TfjsExecutor } from '../../src/engines/tfjs/executor.js';
 import { normalizeSpec } from '../../src/spec/normalize.js';
 import { bindWeights } from '../../src/weights/bind.js';
 import { backendReady, maxAbs, maxAbsDiff, readFixtureTensors } from '../helpers/engine.js';
@@ -14,7 +15,7 @@ t.before(async () => {
   await backendReady();
 });
 
-async function runFused(model: FusedTfjsModel, input: { shape: number[]; data: Float32Array }): Promise<Float32Array> {
+async function runFused(model: TfjsExecutor, input: { shape: number[]; data: Float32Array }): Promise<Float32Array> {
   const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
   const y = model.predict(x);
   const data = (await y.data()) as Float32Array;
@@ -29,14 +30,14 @@ const SMALL: Record<string, [number, number, number]> = {
 };
 
 for (const [name, input] of Object.entries(SMALL)) {
-  t.test(`${name}: fused executor = LayersModel (logits and probabilities)`, async (t) => {
+  t.test(`${name}: rewritten executor = plain executor (logits and probabilities)`, async (t) => {
     const graph = normalizeSpec(ZOO.get(name)!.build({ input, classes: 10 }));
     const bound = randomWeights(inferShapes(graph), 7);
     const x = randomInput([2, ...input], 8);
     for (const logits of [true, false]) {
       const reference = await runTfjs(graph, bound, x, logits);
-      for (const options of [{}, { foldBatchNorm: false, fuseActivations: false }]) {
-        const fused = FusedTfjsModel.create(graph, bound, { logits, ...options });
+      for (const options of [{}, { foldBatchNorm: false }, { fuseActivations: false }]) {
+        const fused = TfjsExecutor.create(graph, bound, { logits, ...options });
         const got = await runFused(fused, x);
         fused.dispose();
         const err = maxAbsDiff(got, reference) / maxAbs(reference);
@@ -51,7 +52,7 @@ t.test('fused resnet18 matches PyTorch (torchvision keys, random weights)', asyn
   const { bound } = bindWeights(inferShapes(graph), readFixtureTensors('torch/parity/resnet18.safetensors'));
   const io = readFixtureTensors('torch/parity/resnet18.io.safetensors');
   const before = tf.memory().numTensors;
-  const model = FusedTfjsModel.create(graph, bound, { logits: true });
+  const model = TfjsExecutor.create(graph, bound, { logits: true });
   const got = await runFused(model, io.get('input')!);
   model.dispose();
   t.equal(tf.memory().numTensors, before, 'no tensors left behind');

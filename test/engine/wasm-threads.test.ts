@@ -2,7 +2,7 @@
 // TFJS_WASM_THREADS=2 reports two XNNPACK threads and computes what the single-threaded build
 // computes, on a default model with its trained weights.
 import t from 'tap';
-import { InferencePool } from '../../src/engine/pool.js';
+import { InferencePool } from '../../src/engines/pool.js';
 import { ZOO } from '../../models/index.js';
 import { normalizeSpec } from '../../src/spec/normalize.js';
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/engine/backend.js';
+import { initBackend } from '../../src/engines/tfjs/backend.js';
+import type { TfjsExecutor } from '../../src/engines/tfjs/executor.js';
 import { readSafetensors } from '../../src/weights/safetensors.js';
 import type { RawTensor } from '../../src/weights/types.js';
 
@@ -27,9 +28,9 @@ export function maxAbs(a: ArrayLike<number>): number {
   return m;
 }
 
-export async function predict(model: tf.LayersModel, input: RawTensor): Promise<Float32Array> {
-  const x = tf.tensor(input.data, input.shape, 'float32');
-  const y = model.predict(x) as tf.Tensor;
+export async function predict(model: TfjsExecutor, input: RawTensor): Promise<Float32Array> {
+  const x = tf.tensor4d(input.data, input.shape as [number, number, number, number], 'float32');
+  const y = model.predict(x);
   const data = (await y.data()) as Float32Array;
   tf.dispose([x, y]);
   return data;

@@ -1,11 +1,10 @@
 // Shared by the ONNX tests and bench/onnx-vs-tfjs.ts (no tests of its own: tap lists it as skipped).
 // Seeded random weights for any graph, and one-call runs of a graph on each engine.
 import * as tf from '@tensorflow/tfjs';
-import type { ShapedGraph } from '../../src/analysis/shapes.js';
-import { applyWeights } from '../../src/graph/apply-weights.js';
-import { buildTfjsModel } from '../../src/graph/tfjs-builder.js';
-import { buildOnnxModel, type OnnxBuildOptions } from '../../src/onnx/builder.js';
-import { OnnxEngine } from '../../src/onnx/engine.js';
+import type { ShapedGraph } from '../../src/spec/shapes.js';
+import { TfjsExecutor, type ExecutorOptions } from '../../src/engines/tfjs/executor.js';
+import { buildOnnxModel, type OnnxBuildOptions } from '../../src/interop/onnx/emit.js';
+import { OnnxEngine } from '../../src/engines/onnxruntime.js';
 import type { Graph } from '../../src/spec/types.js';
 import type { BoundWeight } from '../../src/weights/bind.js';
 import type { RawTensor } from '../../src/weights/types.js';
@@ -44,7 +43,7 @@ export function randomWeights(shaped: ShapedGraph, seed: number): BoundWeight[] 
         const fanIn = n / w.shape[w.shape.length - 1];
         const limit = Math.sqrt(6 / fanIn);
         data = uniform(next, n, -limit, limit);
-      } else if (w.name === 'gamma' || w.name === 'moving_variance') {
+      } else if (w.name === 'gamma' || w.name === 'moving_variance' || w.name === 'variance') {
         data = uniform(next, n, 0.5, 1.5);
       } else {
         data = uniform(next, n, -0.1, 0.1);
@@ -59,18 +58,20 @@ export function randomInput(shape: number[], seed: number): RawTensor {
   return { shape, data: uniform(rng(seed), shape.reduce((a, b) => a * b, 1), -1, 1) };
 }
 
-/** The tfjs engine's output for `input`: the reference every ONNX result is held to. */
-export async function runTfjs(graph: Graph, bound: BoundWeight[], input: RawTensor, logits = false): Promise<Float32Array> {
-  const built = buildTfjsModel(graph, { logits });
+/**
+ * The tfjs executor's output for `input`. By default its plainest form (no batch-norm folding, no
+ * activation fusion), the reference every other path is held to.
+ */
+export async function runTfjs(graph: Graph, bound: BoundWeight[], input: RawTensor, logits = false, options: ExecutorOptions = { foldBatchNorm: false, fuseActivations: false }): Promise<Float32Array> {
+  const model = TfjsExecutor.create(graph, bound, { ...options, logits });
   try {
-    applyWeights(built.model, bound);
-    const x = tf.tensor(input.data, input.shape, 'float32');
-    const y = built.model.predict(x) as tf.Tensor;
+    const x = tf.tensor4d(input.data, input.shape as [number, number, number, number], 'float32');
+    const y = model.predict(x);
     const data = (await y.data()) as Float32Array;
     tf.dispose([x, y]);
     return data;
   } finally {
-    built.model.dispose();
+    model.dispose();
   }
 }
 

@@ -3,7 +3,7 @@
 // random DAGs every detected block is internally consistent.
 import t from 'tap';
 import fc from 'fast-check';
-import { detectBlocks, findBlocks } from '../../src/importers/blocks.js';
+import { detectBlocks, findBlocks } from '../../src/interop/blocks.js';
 import type { GraphNode } from '../../src/spec/types.js';
 
 const KINDS = ['conv2d', 'batchnorm', 'activation', 'maxpool', 'add', 'concat'] as const;
@@ -29,7 +29,7 @@ t.test('branches straight off the network input form a module whose fork is the 
   ]);
   t.same(blocks, [{
     type: 'branches', name: 'mixed', blockPath: [], nodes: ['a', 'b', 'mixed'],
-    branches: [{ name: 'mixed_branch1', nodes: ['a'] }, { name: 'mixed_branch2', nodes: ['b'] }], concatNode: 'mixed',
+    branches: [{ name: 'mixed_branch1', nodes: ['a'] }, { name: 'mixed_branch2', nodes: ['b'] }], concatNode: 'mixed', merge: 'concat',
   }]);
   t.same(blockPaths.get('a'), ['mixed', 'mixed_branch1']);
   t.same(blockPaths.get('mixed'), ['mixed']);

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { analyzeGraph } from '../../src/analysis/analyze.js';
 import { AppError } from '../../src/errors.js';
-import { graphFromKerasConfig, graphFromTfjsModelJson } from '../../src/importers/keras.js';
+import { graphFromKerasConfig, graphFromTfjsModelJson } from '../../src/interop/keras/import.js';
 
 type LayerDef = [name: string, className: string, config: Record<string, unknown>, inputs: string[]];
 
@@ -90,9 +90,9 @@ t.test('unknown classes are reported before anything else is read, even a malfor
 t.test('unsupported options of known classes: 422 listing every problem with its JSON path', async (t) => {
   const model = functional([
     ['c1', 'Conv2D', conv(8, 3, { data_format: 'channels_first' }), ['input_1']],
-    ['a1', 'Activation', { activation: 'gelu' }, ['c1']],
+    ['a1', 'Activation', { activation: 'selu' }, ['c1']],
     ['bn', 'BatchNormalization', { axis: [1] }, ['a1']],
-    ['gap', 'GlobalAveragePooling2D', { keepdims: true }, ['bn']],
+    ['gap', 'GlobalAveragePooling2D', { data_format: 'channels_first' }, ['bn']],
   ]);
   const err = appError(t, () => graphFromKerasConfig(model));
   t.equal(err.statusCode, 422);
@@ -102,10 +102,10 @@ t.test('unsupported options of known classes: 422 listing every problem with its
     'config.layers[1].config.data_format',
     'config.layers[2].config.activation',
     'config.layers[3].config.axis',
-    'config.layers[4].config.keepdims',
+    'config.layers[4].config.data_format',
   ]);
   t.match(err.message, /channels_first/);
-  t.match(err.message, /gelu/);
+  t.match(err.message, /selu/);
 });
 
 t.test('Concatenate and Softmax must work on the channel axis', async (t) => {
@@ -251,13 +251,14 @@ t.test('DepthwiseConv2D is conv2d with groups = C and filters = C·depth_multipl
   }
 });
 
-t.test('ReLU layers: max_value 6 is relu6; leaky or thresholded ReLU is refused', async (t) => {
+t.test('ReLU layers: max_value 6 is relu6, a negative slope is leaky_relu; other caps and thresholds are refused', async (t) => {
   const relu = (cfg: Record<string, unknown>) => functional([['r', 'ReLU', cfg, ['input_1']]]);
   t.same(graphFromKerasConfig(relu({ max_value: 6.0, negative_slope: 0.0, threshold: 0.0 })).nodes[0].attrs, { function: 'relu6' });
   t.same(graphFromKerasConfig(relu({ max_value: null, negative_slope: 0.0, threshold: 0.0 })).nodes[0].attrs, { function: 'relu' });
-  const err = appError(t, () => graphFromKerasConfig(relu({ max_value: 3, negative_slope: 0.1, threshold: 0 })));
+  t.same(graphFromKerasConfig(relu({ max_value: null, negative_slope: 0.1, threshold: 0.0 })).nodes[0].attrs, { function: 'leaky_relu', alpha: 0.1 });
+  const err = appError(t, () => graphFromKerasConfig(relu({ max_value: 3, negative_slope: 0, threshold: 0.5 })));
   t.equal(err.code, 'UNSUPPORTED_LAYER_CONFIG');
-  t.same((err.detail.problems as { field: string }[]).map((p) => p.field), ['config.layers[1].config.negative_slope', 'config.layers[1].config.max_value']);
+  t.same((err.detail.problems as { field: string }[]).map((p) => p.field), ['config.layers[1].config.threshold', 'config.layers[1].config.max_value']);
 });
 
 t.test('Dense on a feature map (Keras applies it per position) is refused, not miscounted', async (t) => {

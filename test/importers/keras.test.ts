@@ -6,7 +6,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { analyzeGraph, type AnalysisReport, type LayerRow } from '../../src/analysis/analyze.js';
-import { detectModelFormat, graphFromKerasConfig, graphFromTfjsModelJson } from '../../src/importers/keras.js';
+import { detectModelFormat, graphFromKerasConfig, graphFromTfjsModelJson } from '../../src/interop/keras/import.js';
 import { normalizeSpec } from '../../src/spec/normalize.js';
 import type { ArchitectureSpec, NodeSpec } from '../../src/spec/types.js';
 import { backendReady } from '../helpers/engine.js';

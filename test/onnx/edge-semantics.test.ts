@@ -6,9 +6,9 @@
 // engine where it supports the layer. Tolerance: 1e-5 relative to the largest |output|.
 import t, { type Test } from 'tap';
 import { avgPool, branches, conv, dense, dropout, flatten, globalMaxPool, maxPool, residual, act, bn, zeroPad } from '../../models/layers.js';
-import { outputLength, resolvePads, type Pads } from '../../src/analysis/geometry.js';
-import { inferShapes } from '../../src/analysis/shapes.js';
-import { buildOnnxGraph } from '../../src/onnx/builder.js';
+import { outputLength, resolvePads, type Pads } from '../../src/spec/geometry.js';
+import { inferShapes } from '../../src/spec/shapes.js';
+import { buildOnnxGraph } from '../../src/interop/onnx/emit.js';
 import { normalizeSpec } from '../../src/spec/normalize.js';
 import type { ArchitectureSpec, Pair, Shape3 } from '../../src/spec/types.js';
 import type { BoundWeight } from '../../src/weights/bind.js';

@@ -3,9 +3,9 @@
 // and no runs after dispose.
 import t from 'tap';
 import { conv, dense, flatten } from '../../models/layers.js';
-import { inferShapes } from '../../src/analysis/shapes.js';
-import { buildOnnxModel } from '../../src/onnx/builder.js';
-import { OnnxEngine } from '../../src/onnx/engine.js';
+import { inferShapes } from '../../src/spec/shapes.js';
+import { buildOnnxModel } from '../../src/interop/onnx/emit.js';
+import { OnnxEngine } from '../../src/engines/onnxruntime.js';
 import { normalizeSpec } from '../../src/spec/normalize.js';
 import { randomInput, randomWeights, relativeError } from '../helpers/onnx.js';
 

@@ -4,7 +4,7 @@
 // state_dict, but run through buildOnnxModel + OnnxEngine, with BN folding on (the default) and off.
 // Tolerance: 1e-4 relative to the largest output magnitude (float32 accumulation-order noise).
 import t, { type Test } from 'tap';
-import { inferShapes } from '../../src/analysis/shapes.js';
+import { inferShapes } from '../../src/spec/shapes.js';
 import { normalizeSpec } from '../../src/spec/normalize.js';
 import type { ArchitectureSpec } from '../../src/spec/types.js';
 import { bindWeights } from '../../src/weights/bind.js';

@@ -5,8 +5,8 @@
 // rounds the folded kernels once more).
 import t from 'tap';
 import { ZOO } from '../../models/index.js';
-import { inferShapes } from '../../src/analysis/shapes.js';
-import { buildOnnxGraph } from '../../src/onnx/builder.js';
+import { inferShapes } from '../../src/spec/shapes.js';
+import { buildOnnxGraph } from '../../src/interop/onnx/emit.js';
 import { normalizeSpec } from '../../src/spec/normalize.js';
 import type { Shape3 } from '../../src/spec/types.js';
 import { backendReady } from '../helpers/engine.js';

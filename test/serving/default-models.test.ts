@@ -106,7 +106,7 @@ t.test('1,000 /classify requests leak no tensors and memory settles (tfjs engine
 t.test('ONNX Runtime and tfjs agree on the default models with their real weights', async (t) => {
   const { readWeightFile } = await import('../../src/weights/load.js');
   const { bindWeights } = await import('../../src/weights/bind.js');
-  const { inferShapes } = await import('../../src/analysis/shapes.js');
+  const { inferShapes } = await import('../../src/spec/shapes.js');
   const { normalizeSpec } = await import('../../src/spec/normalize.js');
   const { ZOO } = await import('../../models/index.js');
   const { runOnnx, runTfjs } = await import('../helpers/onnx.js');

@@ -127,7 +127,7 @@ t.test('GET /models/{name}/model.onnx exports a graph ONNX Runtime runs to the s
   const res = await app.inject('/models/small-h5/model.onnx');
   t.equal(res.statusCode, 200);
   t.match(res.headers['content-disposition'], /small-h5\.onnx/);
-  const { OnnxEngine } = await import('../../src/onnx/engine.js');
+  const { OnnxEngine } = await import('../../src/engines/onnxruntime.js');
   const engine = await OnnxEngine.create(new Uint8Array(res.rawPayload));
   const input = new Float32Array(64).map((_, i) => (i % 7) / 7);
   const out = await engine.run(input, [1, 8, 8, 1]);

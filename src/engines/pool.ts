@@ -1,0 +1,263 @@
+/**
+ * A pool of inference workers sized to the cores. Every worker loads every model, and each batch
+ * goes to the worker with the fewest batches in flight, so both cores compute while the main
+ * thread keeps serving health checks, metrics and /analyze.
+ */
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import type { BackendChoice, BackendName } from './tfjs/backend.js';
+import type { EngineKind, ModelPlan, WorkerInit, WorkerMemory, WorkerReply, WorkerRequest } from './types.js';
+import { WeightsError } from '../weights/types.js';
+
+// Under tsx (tests, dev) the worker is the .ts source; in the build it is the compiled .js.
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.url);
+
+/** From the build, the compiled worker; from source (tests, dev), a bootstrap that registers tsx first. */
+function spawnWorker(workerData: WorkerInit): Worker {
+  if (!FROM_SOURCE) return new Worker(WORKER_URL, { workerData });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+  timer?: NodeJS.Timeout;
+}
+
+class PoolWorker {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  inFlight = 0;
+  /** False until the worker has started and every loaded model is in it again (after a respawn). */
+  available = false;
+  readonly ready: Promise<BackendChoice>;
+  exited = false;
+
+  constructor(readonly index: number, readonly worker: Worker, onExit: (w: PoolWorker, code: number) => void) {
+    this.ready = new Promise((resolve, reject) => {
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`inference worker ${index} exited with code ${code} before it was ready`)));
+      worker.on('message', (msg: WorkerReply) => {
+        if (msg.type === 'ready') {
+          resolve(msg.backend);
+          return;
+        }
+        const p = this.pending.get(msg.id);
+        if (!p) return;
+        this.pending.delete(msg.id);
+        clearTimeout(p.timer);
+        if (msg.ok) p.resolve(msg.value);
+        else p.reject(msg.problems ? new WeightsError(msg.error, msg.problems) : new Error(msg.error));
+      });
+    });
+    this.ready.catch(() => undefined);
+    worker.on('error', (err) => this.failAll(err));
+    worker.on('exit', (code) => {
+      this.exited = true;
+      this.available = false;
+      this.failAll(new Error(`inference worker ${index} exited with code ${code}`));
+      onExit(this, code);
+    });
+  }
+
+  private failAll(err: Error) {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
+  }
+
+  /**
+   * Sends one request. With `timeoutMs`, a worker that does not answer in time is terminated
+   * (a hung worker would otherwise hold its batches forever); the pool then replaces it.
+   */
+  request<T>(msg: DistributiveOmit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = [], timeoutMs?: number): Promise<T> {
+    if (this.exited) return Promise.reject(new Error(`inference worker ${this.index} has exited`));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = timeoutMs
+        ? setTimeout(() => {
+            reject(new Error(`inference worker ${this.index} did not answer within ${timeoutMs} ms; restarting it`));
+            this.pending.delete(id);
+            void this.worker.terminate();
+          }, timeoutMs)
+        : undefined;
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.worker.postMessage({ ...msg, id }, transfer);
+    });
+  }
+}
+
+/** Batches that can compute at once when each spreads over `threads` of the workers' cores. */
+export function computeSlots(workers: number, threads: number): number {
+  return Math.max(1, Math.floor(workers / threads));
+}
+
+/**
+ * Batches of a model the batcher may hand over at once, when each batch computes on `threads`
+ * threads (ONNX_THREADS for ONNX Runtime, TFJS_WASM_THREADS for tfjs): one per that many of the
+ * workers' cores. More batches computing than the cores hold would make their threads fight
+ * (bench: two two-thread ORT sessions at once served 0.64x of one). When one batch takes every
+ * core, a second one waits inside that same worker (see InferencePool.infer), so the worker starts
+ * it the moment the first ends instead of after a round trip through the busy event loop.
+ */
+export function batchesInFlight(workers: number, threads: number): number {
+  const slots = computeSlots(workers, threads);
+  return slots === 1 ? 2 : slots;
+}
+
+export interface PoolOptions {
+  size?: number;
+  backend?: BackendName;
+  onnxThreads?: number;
+  /** tfjs wasm threads per worker (1: the single-threaded build). */
+  wasmThreads?: number;
+  /** A batch not answered in this time means the worker hangs; it is restarted. */
+  hangTimeoutMs?: number;
+  /** Told when a worker died and when its replacement is serving again. */
+  onWorkerEvent?: (event: { worker: number; state: 'exited' | 'restored' | 'restore-failed'; detail?: string }) => void;
+}
+
+export class InferencePool {
+  private readonly workers: PoolWorker[];
+  readonly backend: Promise<BackendChoice>;
+  /** Every plan loaded into the workers, so a replacement worker can be given the same models. */
+  private readonly plans = new Map<string, ModelPlan>();
+  private closing = false;
+  private readonly init: WorkerInit;
+
+  constructor(private readonly options: PoolOptions = {}) {
+    const size = Math.max(1, options.size ?? availableParallelism());
+    // The workers are the cores the service plans for; one ONNX Runtime session uses them all by default.
+    this.init = { backend: options.backend, onnxThreads: options.onnxThreads ?? size, wasmThreads: options.wasmThreads ?? 1 };
+    this.workers = Array.from({ length: size }, (_, i) => this.spawn(i));
+    this.backend = Promise.all(this.workers.map((w) => w.ready)).then((choices) => {
+      this.workers.forEach((w) => (w.available = true));
+      return choices[0];
+    });
+  }
+
+  private spawn(index: number): PoolWorker {
+    return new PoolWorker(index, spawnWorker(this.init), (w, code) => void this.replace(w, code));
+  }
+
+  /** A worker died (out of memory, a crash, a hang): start another and reload every model into it. */
+  private async replace(dead: PoolWorker, code: number): Promise<void> {
+    if (this.closing) return;
+    this.options.onWorkerEvent?.({ worker: dead.index, state: 'exited', detail: `exit code ${code}` });
+    const fresh = this.spawn(dead.index);
+    this.workers[dead.index] = fresh;
+    try {
+      await fresh.ready;
+      for (const plan of this.plans.values()) await fresh.request({ type: 'load', plan });
+      fresh.available = true;
+      this.options.onWorkerEvent?.({ worker: dead.index, state: 'restored' });
+    } catch (err) {
+      this.options.onWorkerEvent?.({ worker: dead.index, state: 'restore-failed', detail: (err as Error).message });
+    }
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  private threadsPerBatch(engine: EngineKind): number {
+    return engine === 'tfjs' ? this.init.wasmThreads : this.init.onnxThreads;
+  }
+
+  /** Batches of a model the batcher may hand over at once (see batchesInFlight above). */
+  batchesInFlight(engine: EngineKind): number {
+    return batchesInFlight(this.workers.length, this.threadsPerBatch(engine));
+  }
+
+  /** Workers that are up and hold every model. */
+  get liveWorkers(): number {
+    return this.workers.filter((w) => w.available && !w.exited).length;
+  }
+
+  /** Workers up and holding every model, lowest-numbered first; throws when there are none. */
+  private live(): PoolWorker[] {
+    const live = this.workers.filter((w) => w.available && !w.exited);
+    if (live.length === 0) throw new Error('no inference worker is running (all are restarting)');
+    return live;
+  }
+
+  private pick(): PoolWorker {
+    // Ties go to the highest-numbered worker: all-cores batches queue on the lowest (see infer).
+    return this.live().reduce((best, w) => (w.inFlight <= best.inFlight ? w : best));
+  }
+
+  /** Loads a model in every worker; rejects (with the first worker's error) if any fails. */
+  async load(plan: ModelPlan): Promise<{ keyStyle: string; format: string }> {
+    await this.backend;
+    const results = await Promise.all(this.workers.map((w) => w.request<{ keyStyle: string; format: string }>({ type: 'load', plan })));
+    this.plans.set(plan.name, plan);
+    return results[0];
+  }
+
+  async unload(model: string): Promise<void> {
+    this.plans.delete(model);
+    await Promise.all(this.workers.filter((w) => !w.exited).map((w) => w.request({ type: 'unload', model }).catch(() => undefined)));
+  }
+
+  /**
+   * Runs one batch; `input` is transferred, not copied. Batches that fit the cores side by side go
+   * to the least busy worker. When one batch takes every core, all such batches go to one worker,
+   * which runs them one after another.
+   */
+  async infer(model: string, input: Float32Array, n: number, engine: EngineKind = 'tfjs'): Promise<Float32Array> {
+    const allCores = computeSlots(this.workers.length, this.threadsPerBatch(engine)) === 1 && this.workers.length > 1;
+    const worker = allCores ? this.live()[0] : this.pick();
+    worker.inFlight++;
+    try {
+      return await worker.request<Float32Array>({ type: 'infer', model, input, n }, [input.buffer as ArrayBuffer], this.options.hangTimeoutMs);
+    } finally {
+      worker.inFlight--;
+    }
+  }
+
+  /** Runs the same batch on every worker (warm-up: first calls compile kernels and allocate). */
+  async inferOnAll(model: string, input: Float32Array, n: number): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.request({ type: 'infer', model, input: input.slice(), n })));
+  }
+
+  /** Median milliseconds per batch of `n` on the first worker (used to pick an engine). */
+  async time(model: string, input: Float32Array, n: number, runs: number): Promise<number> {
+    return this.workers[0].request<number>({ type: 'time', model, input, n, runs });
+  }
+
+  /** The ONNX graph of a model with its weights, built in a worker (counted as that worker's work). */
+  async exportOnnx(plan: ModelPlan): Promise<Uint8Array> {
+    const worker = this.pick();
+    worker.inFlight++;
+    try {
+      return await worker.request<Uint8Array>({ type: 'export-onnx', plan });
+    } finally {
+      worker.inFlight--;
+    }
+  }
+
+  /** tfjs memory per live worker; a worker that does not answer within 2 s is left out. */
+  async memory(): Promise<WorkerMemory[]> {
+    const live = this.workers.filter((w) => !w.exited);
+    const answers = await Promise.all(live.map((w) => Promise.race([
+      w.request<WorkerMemory>({ type: 'memory' }).catch(() => undefined),
+      new Promise<undefined>((resolve) => {
+        const timer: NodeJS.Timeout = setTimeout(() => resolve(undefined), 2000);
+        timer.unref();
+      }),
+    ])));
+    return answers.filter((a): a is WorkerMemory => a !== undefined);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+}

@@ -1,0 +1,45 @@
+/** Messages between the main thread and inference workers, and what an engine must do. */
+import type { Graph } from '../spec/types.js';
+import type { BackendChoice, BackendName } from './tfjs/backend.js';
+
+export type EngineKind = 'tfjs' | 'onnxruntime';
+
+/** Everything a worker needs to build one model: the graph and where its weights are. */
+export interface ModelPlan {
+  name: string;
+  graph: Graph;
+  weightsPath: string;
+  engine: EngineKind;
+}
+
+export interface InferenceEngine {
+  readonly kind: EngineKind;
+  /** Returns logits, row-major [n, classes]. */
+  infer(input: Float32Array, n: number): Promise<Float32Array>;
+  dispose(): void;
+}
+
+export interface WorkerInit {
+  backend?: BackendName;
+  onnxThreads: number;
+  wasmThreads: number;
+}
+
+export type WorkerRequest =
+  | { type: 'load'; id: number; plan: ModelPlan }
+  | { type: 'infer'; id: number; model: string; input: Float32Array; n: number }
+  | { type: 'unload'; id: number; model: string }
+  | { type: 'export-onnx'; id: number; plan: ModelPlan }
+  /** Median wall time of `runs` sequential inferences of one batch. */
+  | { type: 'time'; id: number; model: string; input: Float32Array; n: number; runs: number }
+  | { type: 'memory'; id: number };
+
+export type WorkerReply =
+  | { type: 'ready'; backend: BackendChoice }
+  | { type: 'result'; id: number; ok: true; value: unknown }
+  | { type: 'result'; id: number; ok: false; error: string; problems?: Record<string, unknown>[] };
+
+export interface WorkerMemory {
+  numTensors: number;
+  numBytes: number;
+}

@@ -1,0 +1,87 @@
+/**
+ * An inference worker thread: it owns a tfjs backend (and ONNX sessions) and the engines of the
+ * models it was asked to load, so inference never blocks the main thread's event loop.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { inferShapes } from '../spec/shapes.js';
+import { bindWeights } from '../weights/bind.js';
+import { readWeightFile } from '../weights/load.js';
+import { WeightsError } from '../weights/types.js';
+import { initBackend } from './tfjs/backend.js';
+import { createOnnxEngine } from './onnxruntime-adapter.js';
+import { TfjsEngine } from './tfjs/engine.js';
+import { buildOnnxModel } from '../interop/onnx/emit.js';
+import type { InferenceEngine, ModelPlan, WorkerInit, WorkerReply, WorkerRequest } from './types.js';
+
+const init = workerData as WorkerInit;
+const engines = new Map<string, InferenceEngine>();
+const port = parentPort!;
+const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+
+async function load(plan: ModelPlan): Promise<{ keyStyle: string; format: string }> {
+  const file = await readWeightFile(plan.weightsPath);
+  const { bound, keyStyle } = bindWeights(inferShapes(plan.graph), file.tensors);
+  let engine: InferenceEngine;
+  engine = plan.engine === 'onnxruntime' ? await createOnnxEngine(plan.graph, bound, init.onnxThreads) : TfjsEngine.create(plan.graph, bound);
+  engines.get(plan.name)?.dispose();
+  engines.set(plan.name, engine);
+  return { keyStyle, format: file.format };
+}
+
+async function handle(msg: WorkerRequest): Promise<void> {
+  try {
+    switch (msg.type) {
+      case 'load':
+        reply({ type: 'result', id: msg.id, ok: true, value: await load(msg.plan) });
+        return;
+      case 'infer': {
+        const engine = engines.get(msg.model);
+        if (!engine) throw new Error(`model ${msg.model} is not loaded in this worker`);
+        const logits = await engine.infer(msg.input, msg.n);
+        const out = logits.buffer.byteLength === logits.byteLength ? logits : logits.slice();
+        reply({ type: 'result', id: msg.id, ok: true, value: out }, [out.buffer as ArrayBuffer]);
+        return;
+      }
+      case 'export-onnx': {
+        // Built here, off the main thread: a ResNet-50 graph is ~100 MB of protobuf.
+        const file = await readWeightFile(msg.plan.weightsPath);
+        const { bound } = bindWeights(inferShapes(msg.plan.graph), file.tensors);
+        const bytes = buildOnnxModel(msg.plan.graph, bound, { logits: false });
+        const out = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+        reply({ type: 'result', id: msg.id, ok: true, value: out }, [out.buffer as ArrayBuffer]);
+        return;
+      }
+      case 'time': {
+        const engine = engines.get(msg.model);
+        if (!engine) throw new Error(`model ${msg.model} is not loaded in this worker`);
+        const times: number[] = [];
+        for (let i = 0; i < msg.runs; i++) {
+          const t0 = performance.now();
+          await engine.infer(msg.input.slice(), msg.n);
+          times.push(performance.now() - t0);
+        }
+        times.sort((a, b) => a - b);
+        reply({ type: 'result', id: msg.id, ok: true, value: times[Math.floor(times.length / 2)] });
+        return;
+      }
+      case 'unload':
+        engines.get(msg.model)?.dispose();
+        engines.delete(msg.model);
+        reply({ type: 'result', id: msg.id, ok: true, value: null });
+        return;
+      case 'memory': {
+        const m = tf.memory();
+        reply({ type: 'result', id: msg.id, ok: true, value: { numTensors: m.numTensors, numBytes: m.numBytes } });
+        return;
+      }
+    }
+  } catch (err) {
+    const problems = err instanceof WeightsError ? err.problems : undefined;
+    reply({ type: 'result', id: msg.id, ok: false, error: (err as Error).message, problems });
+  }
+}
+
+const backend = await initBackend(init.backend, init.wasmThreads);
+port.on('message', (msg: WorkerRequest) => void handle(msg));
+reply({ type: 'ready', backend });

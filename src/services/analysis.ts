@@ -1,0 +1,106 @@
+/**
+ * Resolves what a caller asked to analyse (a zoo name with options, or a spec) into a graph and
+ * runs the analyzer within the configured limits. Shared by the HTTP route and the CLI.
+ */
+import { ZOO, zooNames } from '../../models/index.js';
+import { AppError, SpecError, SpecLimitError } from '../errors.js';
+import { DEFAULT_SPEC_LIMITS, normalizeSpec } from '../spec/normalize.js';
+import type { ArchitectureSpec, Graph, Shape3 } from '../spec/types.js';
+import { detectModelFormat, graphFromKerasConfig, graphFromTfjsModelJson } from '../interop/keras/import.js';
+import { analyzeGraph, type AnalysisReport } from '../analysis/analyze.js';
+import { compareReports, type Comparison } from '../analysis/compare.js';
+
+export interface ModelTarget {
+  model: string;
+  input?: Shape3;
+  classes?: number;
+  includeTop?: boolean;
+}
+export interface SpecTarget {
+  spec: ArchitectureSpec;
+}
+/** A Keras `model.to_json()` config or a tfjs layers-model `model.json`, posted as it is. */
+export type ImportedTarget = Record<string, unknown>;
+export type AnalyzeTarget = ModelTarget | SpecTarget | ImportedTarget;
+
+export interface AnalyzeLimits {
+  maxLayers: number;
+  maxMacs: number;
+}
+
+export const DEFAULT_ANALYZE_LIMITS: AnalyzeLimits = { maxLayers: DEFAULT_SPEC_LIMITS.maxLayers, maxMacs: 1e15 };
+
+export class UnknownModelError extends AppError {
+  constructor(name: string, field = 'model') {
+    const available = zooNames();
+    super(404, 'UNKNOWN_MODEL', `${field}: expected one of ${available.join(', ')}; received ${JSON.stringify(name)}`, {
+      field,
+      received: name,
+      expected: 'a built-in architecture name',
+      available,
+    });
+  }
+}
+
+const isModelTarget = (t: AnalyzeTarget): t is ModelTarget => typeof (t as ModelTarget).model === 'string';
+const isSpecTarget = (t: AnalyzeTarget): t is SpecTarget => 'spec' in t;
+
+/** Builds the spec for a zoo model, or returns the caller's spec. */
+export function specFor(target: ModelTarget | SpecTarget, field = ''): ArchitectureSpec {
+  if (isSpecTarget(target)) return target.spec;
+  const entry = ZOO.get(target.model);
+  if (!entry) throw new UnknownModelError(target.model, `${field}model`);
+  return entry.build({ input: target.input, classes: target.classes, includeTop: target.includeTop });
+}
+
+export function graphFor(target: AnalyzeTarget, limits: AnalyzeLimits = DEFAULT_ANALYZE_LIMITS, field = ''): Graph {
+  if (!isModelTarget(target) && !isSpecTarget(target)) return importedGraph(target, limits, field);
+  const spec = specFor(target, field);
+  try {
+    return normalizeSpec(spec, { ...DEFAULT_SPEC_LIMITS, maxLayers: limits.maxLayers });
+  } catch (err) {
+    throw isSpecTarget(target) ? prefixField(err, `${field}spec.`) : err;
+  }
+}
+
+function importedGraph(body: ImportedTarget, limits: AnalyzeLimits, field: string): Graph {
+  const options = { limits: { ...DEFAULT_SPEC_LIMITS, maxLayers: limits.maxLayers } };
+  switch (detectModelFormat(body)) {
+    case 'keras-config':
+      return graphFromKerasConfig(body, options);
+    case 'tfjs-layers-model':
+    case 'tfjs-graph-model':
+      return graphFromTfjsModelJson(body, options);
+    default:
+      throw new AppError(400, 'VALIDATION_ERROR', `${field || 'body'}: expected {model}, {spec}, {compare}, a Keras model config or a tfjs model.json; received an object with keys ${Object.keys(body).slice(0, 8).join(', ')}`, { field: field || 'body' });
+  }
+}
+
+/** Spec errors name paths inside the spec; in a request they live under `spec.` (or `compare[i].spec.`). */
+function prefixField(err: unknown, prefix: string): unknown {
+  if (!(err instanceof SpecError) && !(err instanceof SpecLimitError)) return err;
+  const detail = { ...err.detail, field: `${prefix}${err.detail.field ?? ''}` };
+  return new AppError(err.statusCode, err.code, `${prefix}${err.message}`, detail);
+}
+
+export function analyzeTarget(target: AnalyzeTarget, options: { batch?: number; limits?: AnalyzeLimits; field?: string } = {}): AnalysisReport {
+  const limits = options.limits ?? DEFAULT_ANALYZE_LIMITS;
+  const graph = graphFor(target, limits, options.field ?? '');
+  let report: AnalysisReport;
+  try {
+    report = analyzeGraph(graph, { batch: options.batch });
+  } catch (err) {
+    throw isSpecTarget(target) ? prefixField(err, `${options.field ?? ''}spec.`) : err;
+  }
+  const worst = report.layers.find((r) => !Number.isSafeInteger(r.macs) || !Number.isSafeInteger(r.params));
+  if (worst || report.totals.macs > limits.maxMacs || !Number.isSafeInteger(report.totals.flops)) {
+    throw new SpecLimitError(`${options.field ?? ''}${worst ? `layer ${worst.name}` : 'totals.macs'}`, worst ? worst.macs : report.totals.macs, `a network of at most ${limits.maxMacs} MACs`);
+  }
+  return report;
+}
+
+export function compareTargets(a: AnalyzeTarget, b: AnalyzeTarget, options: { batch?: number; limits?: AnalyzeLimits } = {}) {
+  const ra = analyzeTarget(a, { ...options, field: 'compare[0].' });
+  const rb = analyzeTarget(b, { ...options, field: 'compare[1].' });
+  return { reports: [ra, rb] as [AnalysisReport, AnalysisReport], comparison: compareReports(ra, rb) satisfies Comparison };
+}

@@ -1,0 +1,12 @@
+/** maxpool: the maximum over each window; padded cells never win. */
+import type { KindDef } from './kind.js';
+import { poolAuthoring, poolRule, type PoolAttrs, type PoolSpec } from './pooling.js';
+import { dataMovement } from './shared.js';
+
+export const maxpool: KindDef<PoolAttrs, PoolSpec<'maxpool'>> = {
+  summary: 'Max pooling over sliding windows (TensorFlow "same", or explicit padding and ceil mode as PyTorch).',
+  stem: 'max_pooling2d',
+  authoring: poolAuthoring({ kind: 'maxpool', pool: 3, strides: 2, padding: 1 }),
+  rule: poolRule,
+  traits: dataMovement(false),
+};
