@@ -32,7 +32,7 @@ import { outputLength, resolvePads, type Pads } from '../../spec/geometry.js';
 import { inferShapes } from '../../spec/shapes.js';
 import { traitsOf } from '../../spec/kinds/index.js';
 import { AppError } from '../../errors.js';
-import { INPUT_NAME, type Activation, type ExplicitPadding, type Graph, type GraphNodeOf, type LeafKind, type TensorShape, type WeightSpec } from '../../spec/types.js';
+import { INPUT_NAME, type Activation, type ActivationFn, type ExplicitPadding, type Graph, type GraphNodeOf, type LeafKind, type TensorShape, type WeightSpec } from '../../spec/types.js';
 
 /** The config dialect written: tf.keras 2.15's (the last Keras 2); Keras 3 reads it as a legacy config. */
 const KERAS_DIALECT = '2.15.0';
@@ -83,66 +83,53 @@ type Writer<K extends LeafKind> = (cx: WriteContext<K>) => void;
 const samePads = (a: Pads, b: Pads) => a.top === b.top && a.bottom === b.bottom && a.left === b.left && a.right === b.right;
 const explicitTotal = (p: ExplicitPadding) => p.top + p.bottom + p.left + p.right;
 
-/** Keras 2 (and tfjs) activation names for the functions that have one. */
-function kerasActivationName(a: Activation): string | undefined {
-  switch (a.function) {
-    case 'relu':
-    case 'sigmoid':
-    case 'tanh':
-    case 'softmax':
-    case 'linear':
-      return a.function;
-    case 'silu':
-      return 'swish';
-    case 'gelu':
-      return a.approximate ? undefined : 'gelu';
-    case 'elu':
-      return a.alpha === 1 ? 'elu' : undefined;
-    case 'hard_sigmoid':
-      return a.alpha === 0.2 && a.beta === 0.5 ? 'hard_sigmoid' : undefined;
-    default:
-      return undefined;
-  }
+type ActivationWriter<F extends ActivationFn> = (cx: WriteContext<LeafKind>, a: Extract<Activation, { function: F }>, input: string, name: string) => void;
+
+/** An Activation layer, for functions Keras 2 and tfjs know by `keras` name. */
+const named = <F extends ActivationFn>(keras: string): ActivationWriter<F> => (cx, _a, input, name) => void cx.emit('Activation', name, { activation: keras }, [input]);
+
+/** clip(slope·x + offset, 0, 1) as Rescaling `<out>_scale` then ReLU(max_value=1) `<out>`. */
+function hardSigmoidLayers(cx: WriteContext<LeafKind>, input: string, slope: number, offset: number, out: string): void {
+  const scaleName = cx.helperName(out === cx.node.name ? '_scale' : '_gate_scale');
+  if (!scaleName) return;
+  const scaled = cx.emit('Rescaling', scaleName, { scale: slope, offset }, [input]);
+  cx.emit('ReLU', out, { max_value: 1, negative_slope: 0, threshold: 0 }, [scaled]);
 }
 
-/** Writes an activation as Keras layers ending in one named `name`; refuses what Keras 2 cannot express. */
+/** One entry per activation function: the Keras 2 layers that compute it, or a refusal. */
+const KERAS_ACTIVATIONS: { [F in ActivationFn]: ActivationWriter<F> } = {
+  relu: named('relu'),
+  sigmoid: named('sigmoid'),
+  tanh: named('tanh'),
+  softmax: named('softmax'),
+  linear: named('linear'),
+  silu: named('swish'),
+  // relu6 is not a Keras 2 activation name; ReLU(max_value=6) is, in Keras and tfjs alike.
+  relu6: (cx, _a, input, name) => void cx.emit('ReLU', name, { max_value: 6, negative_slope: 0, threshold: 0 }, [input]),
+  leaky_relu: (cx, a, input, name) => void cx.emit('LeakyReLU', name, { alpha: a.alpha }, [input]),
+  elu: (cx, a, input, name) => void cx.emit('ELU', name, { alpha: a.alpha }, [input]),
+  // Keras 2's own hard_sigmoid is clip(0.2x + 0.5, 0, 1); any other slope is written out.
+  hard_sigmoid: (cx, a, input, name) =>
+    a.alpha === 0.2 && a.beta === 0.5 ? named('hard_sigmoid')(cx, a, input, name) : hardSigmoidLayers(cx, input, a.alpha, a.beta, name),
+  hard_swish(cx, _a, input, name) {
+    const gate = cx.helperName('_gate');
+    if (!gate) return;
+    hardSigmoidLayers(cx, input, 1 / 6, 0.5, gate);
+    cx.emit('Multiply', name, {}, [input, gate]);
+  },
+  gelu: (cx, a, input, name) => (a.approximate ? cx.refuse('gelu with the tanh approximation has no Keras 2 activation name') : named('gelu')(cx, a, input, name)),
+};
+
+/** Writes an activation as Keras layers ending in one named `name`. */
 function writeActivation(cx: WriteContext<LeafKind>, a: Activation, input: string, name: string): void {
-  const hardSigmoid = (x: string, slope: number, offset: number, out: string) => {
-    const scaleName = cx.helperName(out === cx.node.name ? '_scale' : '_gate_scale');
-    if (!scaleName) return;
-    const scaled = cx.emit('Rescaling', scaleName, { scale: slope, offset }, [x]);
-    cx.emit('ReLU', out, { max_value: 1, negative_slope: 0, threshold: 0 }, [scaled]);
-  };
-  switch (a.function) {
-    case 'relu6':
-      // relu6 is not a Keras 2 activation name; ReLU(max_value=6) is, in Keras and tfjs alike.
-      cx.emit('ReLU', name, { max_value: 6, negative_slope: 0, threshold: 0 }, [input]);
-      return;
-    case 'leaky_relu':
-      cx.emit('LeakyReLU', name, { alpha: a.alpha }, [input]);
-      return;
-    case 'elu':
-      cx.emit('ELU', name, { alpha: a.alpha }, [input]);
-      return;
-    case 'hard_sigmoid':
-      if (kerasActivationName(a)) break;
-      hardSigmoid(input, a.alpha, a.beta, name);
-      return;
-    case 'hard_swish': {
-      const gate = cx.helperName('_gate');
-      if (!gate) return;
-      hardSigmoid(input, 1 / 6, 0.5, gate);
-      cx.emit('Multiply', name, {}, [input, gate]);
-      return;
-    }
-    case 'gelu':
-      if (a.approximate) {
-        cx.refuse('gelu with the tanh approximation has no Keras 2 activation name');
-        return;
-      }
-      break;
-  }
-  cx.emit('Activation', name, { activation: kerasActivationName(a)! }, [input]);
+  (KERAS_ACTIVATIONS[a.function] as ActivationWriter<ActivationFn>)(cx, a as never, input, name);
+}
+
+/** The name a Dense layer can carry for its activation, where Keras 2 has one. */
+function denseActivationName(a: Activation): string | undefined {
+  if (a.function === 'relu' || a.function === 'sigmoid' || a.function === 'tanh' || a.function === 'softmax' || a.function === 'linear') return a.function;
+  if (a.function === 'silu') return 'swish';
+  return undefined;
 }
 
 function writePool(cx: WriteContext<'maxpool' | 'avgpool'>): void {
@@ -243,13 +230,13 @@ const KERAS_EXPORT: { [K in LeafKind]: Writer<K> } = {
   flatten: (cx) => void cx.emit('Flatten', cx.node.name, { data_format: 'channels_last' }, cx.inputs.slice(0, 1)),
   dense(cx) {
     const a = cx.node.attrs;
-    const named = kerasActivationName(a.activation);
+    const activationName = denseActivationName(a.activation);
     const config = {
       units: a.units, use_bias: a.bias, kernel_initializer: glorot(), bias_initializer: initializer('Zeros'),
       ...noRegularisers('kernel_regularizer', 'bias_regularizer', 'activity_regularizer', 'kernel_constraint', 'bias_constraint'),
     };
-    if (named) {
-      cx.emit('Dense', cx.node.name, { ...config, activation: named }, cx.inputs.slice(0, 1));
+    if (activationName) {
+      cx.emit('Dense', cx.node.name, { ...config, activation: activationName }, cx.inputs.slice(0, 1));
       return;
     }
     const linearName = cx.helperName('_linear');
