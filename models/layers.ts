@@ -41,7 +41,7 @@ export const avgPool = (name: string, pool: SizeInput, strides?: SizeInput, padd
   ...maxPool(name, pool, strides, padding, extra),
   kind: 'avgpool',
 });
-export const globalAvgPool = (name: string): NodeSpec => ({ kind: 'globalavgpool', name });
+export const globalAvgPool = (name: string, keepdims = false): NodeSpec => ({ kind: 'globalavgpool', name, ...(keepdims ? { keepdims } : {}) });
 export const globalMaxPool = (name: string): NodeSpec => ({ kind: 'globalmaxpool', name });
 export const flatten = (name: string): NodeSpec => ({ kind: 'flatten', name });
 export const dropout = (name: string, rate: number): NodeSpec => ({ kind: 'dropout', name, rate });
@@ -54,7 +54,12 @@ export const dense = (name: string, units: number, activation?: ActivationFn, bi
 });
 
 export const residual = (name: string, parts: Omit<ResidualSpec, 'kind' | 'name'>): ResidualSpec => ({ kind: 'residual', name, ...parts });
-export const branches = (name: string, list: { name: string; layers: NodeSpec[] }[]): BranchesSpec => ({ kind: 'branches', name, branches: list });
+export const branches = (name: string, list: { name: string; layers: NodeSpec[] }[], merge?: BranchesSpec['merge']): BranchesSpec => ({
+  kind: 'branches',
+  name,
+  branches: list,
+  ...(merge ? { merge } : {}),
+});
 export const sequence = (name: string, layers: NodeSpec[]): NodeSpec => ({ kind: 'sequence', name, layers });
 
 /**

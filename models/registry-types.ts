@@ -13,7 +13,7 @@ export type ZooLayout = 'keras' | 'torchvision' | 'paper' | 'lecture' | 'default
 
 export interface ZooEntry {
   name: string;
-  family: 'resnet' | 'inception' | 'plain' | 'lecture';
+  family: 'resnet' | 'inception' | 'mobilenet' | 'efficientnet' | 'plain' | 'lecture';
   layout: ZooLayout;
   description: string;
   /** Where the architecture comes from (paper and reference implementation). */

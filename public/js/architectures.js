@@ -16,8 +16,8 @@ export function architectures() {
   return pending;
 }
 
-const FAMILY_LABELS = { lecture: 'Lecture examples', resnet: 'ResNet', inception: 'Inception', plain: 'Plain (no shortcuts)' };
-const FAMILY_ORDER = ['lecture', 'resnet', 'inception', 'plain'];
+const FAMILY_LABELS = { lecture: 'Lecture examples', resnet: 'ResNet', inception: 'Inception', mobilenet: 'MobileNet', efficientnet: 'EfficientNet', plain: 'Plain (no shortcuts)' };
+const FAMILY_ORDER = ['lecture', 'resnet', 'inception', 'mobilenet', 'efficientnet', 'plain'];
 
 /** <optgroup>s by family, lecture examples first, each option showing its size. */
 export function architectureOptions(list) {

@@ -16,8 +16,11 @@ import torch.nn as nn
 import torchvision
 from torchvision import models
 
+from torchvision.ops import StochasticDepth
+
 LEAF_TYPES = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d, nn.AvgPool2d,
-              nn.AdaptiveAvgPool2d, nn.Linear, nn.Dropout, nn.Flatten)
+              nn.AdaptiveAvgPool2d, nn.Linear, nn.Dropout, nn.Flatten,
+              nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.Sigmoid, StochasticDepth)
 
 EXPECTED = {  # trainable params, conv+linear MACs (torchvision docs / common refs)
     "resnet18": (11689512, 1814073344),
@@ -26,6 +29,13 @@ EXPECTED = {  # trainable params, conv+linear MACs (torchvision docs / common re
     "resnet101": (44549160, 7801405440),
     "resnet152": (60192808, 11513626624),
     "googlenet": (6624904, 1498376192),
+}
+# torchvision's docs give these only as "GFLOPS" (in fact GMACs) rounded to two decimals:
+# exact parameters, MACs checked against the rounding.
+EXPECTED_ROUNDED = {
+    "mobilenet_v2": (3504872, 0.30),
+    "mobilenet_v3_small": (2542856, 0.06),
+    "efficientnet_b0": (5288548, 0.39),
 }
 
 
@@ -174,12 +184,16 @@ def main():
               "models": {}}
     mismatches = []
     print(f"{'model':<10} {'params':>12} {'trainable':>12} {'buffers':>9} {'MACs':>15} {'calls':>6}  expected-ok")
-    for name in ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "googlenet"]:
+    for name in [*EXPECTED, *EXPECTED_ROUNDED]:
         info = analyse(name)
         result["models"][name] = info
         t = info["totals"]
-        exp = EXPECTED[name]
-        ok = (t["trainable"], t["macs"]) == exp
+        if name in EXPECTED:
+            exp = EXPECTED[name]
+            ok = (t["trainable"], t["macs"]) == exp
+        else:
+            exp = EXPECTED_ROUNDED[name]
+            ok = t["trainable"] == exp[0] and round(t["macs"] / 1e9, 2) == exp[1]
         if not ok:
             mismatches.append((name, (t["trainable"], t["macs"]), exp))
         print(f"{name:<10} {t['params']:>12,} {t['trainable']:>12,} {t['buffers']:>9,} {t['macs']:>15,} "

@@ -1,12 +1,13 @@
 /** The counting conventions, written once and returned with every report (and quoted in the README). */
 export const CONVENTIONS = {
   mac: 'A MAC is one multiply-accumulate (one multiply plus one add). FLOPs are reported as 2·MACs.',
-  conv2d: 'conv2d MACs = Hout·Wout·Cout·(Cin/groups)·kh·kw per image; the bias is not a MAC.',
+  conv2d: 'conv2d MACs = Hout·Wout·Cout·(Cin/groups)·kh·kw per image (depthwise: groups = Cin); the bias is not a MAC.',
   dense: 'dense MACs = in·out per image; the bias is not a MAC.',
   zeroMacLayers:
-    'Bias, batch norm, activations, pooling, add, concat, zero padding, flatten and dropout count 0 MACs. ' +
-    'Their work is reported apart as elementOps: one per output element for bias, batch norm, activation and add ' +
-    '(two for a scaled add), one per window element for pooling, one per input element for global pooling, 0 for pure data movement.',
+    'Bias, batch norm, activations, pooling, add, multiply, concat, zero padding, flatten, reshape, rescaling, normalization ' +
+    'and dropout count 0 MACs. Their work is reported apart as elementOps: one per output element for bias, batch norm, ' +
+    'activation, rescaling and normalization; one per output element and extra input for add and multiply (one more for a scaled add); ' +
+    'one per window element for pooling, one per input element for global pooling, 0 for pure data movement.',
   params:
     'Parameters are the elements of every weight tensor. Batch-norm moving mean and variance are non-trainable parameters ' +
     '(the Keras and tfjs convention); gamma and beta are trainable. torchvision calls the moving statistics buffers, so its ' +

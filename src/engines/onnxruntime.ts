@@ -1,9 +1,12 @@
 /**
- * An ONNX Runtime (CPU) session around a model from buildOnnxModel: NHWC float32 in, the model's
- * one output out. Graph optimisation is at level 'all' (constant folding, Conv+activation fusion,
+ * The ONNX Runtime engine: the spec's graph emitted as ONNX (src/interop/onnx/emit.ts), logits
+ * out, run by an ONNX Runtime (CPU) session: NHWC float32 in, the model's one output out. Graph optimisation is at level 'all' (constant folding, Conv+activation fusion,
  * NCHWc layout on x86), which is where ONNX Runtime's speed comes from.
  */
 import ort from 'onnxruntime-node';
+import { buildOnnxModel } from '../interop/onnx/emit.js';
+import type { BoundWeight, Graph } from '../spec/types.js';
+import type { InferenceEngine } from './types.js';
 
 export interface OnnxEngineOptions {
   /** Threads inside one operator (ONNX Runtime's default: one per physical core). */
@@ -59,4 +62,15 @@ export class OnnxEngine {
   async dispose(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** The engine the inference workers serve with: one session over `threads` cores, idle threads asleep. */
+export async function createOnnxEngine(graph: Graph, bound: BoundWeight[], threads: number): Promise<InferenceEngine> {
+  const session = await OnnxEngine.create(buildOnnxModel(graph, bound, { logits: true }), { intraOpNumThreads: threads, interOpNumThreads: 1, spinWhenIdle: false });
+  return {
+    kind: 'onnxruntime',
+    infer: async (input, n) => (await session.run(input, [n, ...graph.input])).data,
+    // A failed release must not become an unhandled rejection (it would kill the worker).
+    dispose: () => void session.dispose().catch(() => undefined),
+  };
 }

@@ -9,8 +9,7 @@ import { bindWeights } from '../weights/bind.js';
 import { readWeightFile } from '../weights/load.js';
 import { WeightsError } from '../weights/types.js';
 import { initBackend } from './tfjs/backend.js';
-import { createOnnxEngine } from './onnxruntime-adapter.js';
-import { TfjsEngine } from './tfjs/engine.js';
+import { ENGINES } from './table.js';
 import { buildOnnxModel } from '../interop/onnx/emit.js';
 import type { InferenceEngine, ModelPlan, WorkerInit, WorkerReply, WorkerRequest } from './types.js';
 
@@ -22,8 +21,7 @@ const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []) => port.postM
 async function load(plan: ModelPlan): Promise<{ keyStyle: string; format: string }> {
   const file = await readWeightFile(plan.weightsPath);
   const { bound, keyStyle } = bindWeights(inferShapes(plan.graph), file.tensors);
-  let engine: InferenceEngine;
-  engine = plan.engine === 'onnxruntime' ? await createOnnxEngine(plan.graph, bound, init.onnxThreads) : TfjsEngine.create(plan.graph, bound);
+  const engine = await ENGINES[plan.engine](plan.graph, bound, init);
   engines.get(plan.name)?.dispose();
   engines.set(plan.name, engine);
   return { keyStyle, format: file.format };

@@ -13,12 +13,13 @@
  * - hard_swish x·relu6(x+3)/6 (PyTorch Hardswish, Keras 3 hard_silu, ONNX HardSwish);
  * - gelu x·Φ(x) with the exact normal CDF, or its tanh approximation when `approximate`;
  * - leaky_relu x for x ≥ 0, alpha·x below (default alpha 0.01, PyTorch's);
- * - elu x for x > 0, alpha·(e^x − 1) below (default alpha 1).
+ * - elu x for x > 0, alpha·(e^x − 1) below (default alpha 1);
+ * - clip min(max(x, min), max) (ONNX Clip, PyTorch Hardtanh, Keras ReLU(max_value)); default 0..6.
  */
 import { SpecError } from '../errors.js';
 
 export const ACTIVATION_FNS = [
-  'relu', 'relu6', 'sigmoid', 'tanh', 'softmax', 'linear', 'silu', 'hard_sigmoid', 'hard_swish', 'gelu', 'leaky_relu', 'elu',
+  'relu', 'relu6', 'sigmoid', 'tanh', 'softmax', 'linear', 'silu', 'hard_sigmoid', 'hard_swish', 'gelu', 'leaky_relu', 'elu', 'clip',
 ] as const;
 export type ActivationFn = (typeof ACTIVATION_FNS)[number];
 
@@ -27,15 +28,16 @@ export const ACTIVATION_ALIASES: Readonly<Record<string, ActivationFn>> = { swis
 
 /** An activation with its parameters; functions without parameters carry only their name. */
 export type Activation =
-  | { function: Exclude<ActivationFn, 'hard_sigmoid' | 'gelu' | 'leaky_relu' | 'elu'> }
+  | { function: Exclude<ActivationFn, 'hard_sigmoid' | 'gelu' | 'leaky_relu' | 'elu' | 'clip'> }
   | { function: 'hard_sigmoid'; alpha: number; beta: number }
   | { function: 'gelu'; approximate: boolean }
   | { function: 'leaky_relu'; alpha: number }
-  | { function: 'elu'; alpha: number };
+  | { function: 'elu'; alpha: number }
+  | { function: 'clip'; min: number; max: number };
 
 interface FunctionInfo {
-  /** Whether f(x) ≥ 0 for every x. */
-  nonNegative: boolean;
+  /** Whether f(x) ≥ 0 for every x, given the parameters. */
+  nonNegative: boolean | ((params: Record<string, number>) => boolean);
   /** Numeric parameters with their defaults. */
   numbers?: Record<string, number>;
   /** Boolean parameters with their defaults. */
@@ -55,6 +57,7 @@ export const ACTIVATIONS: { [F in ActivationFn]: FunctionInfo } = {
   gelu: { nonNegative: false, flags: { approximate: false } },
   leaky_relu: { nonNegative: false, numbers: { alpha: 0.01 } },
   elu: { nonNegative: false, numbers: { alpha: 1 } },
+  clip: { nonNegative: (p) => p.min >= 0, numbers: { min: 0, max: 6 } },
 };
 
 /** Every name a spec may use: the functions and their aliases. */
@@ -94,6 +97,7 @@ export function makeActivation(name: unknown, params: Record<string, unknown>, a
       throw new SpecError(`${at}.${key}`, params[key], `no ${key} (${fn} takes ${paramNames(fn) || 'no parameters'})`);
     }
   }
+  if (fn === 'clip' && !((out.min as number) < (out.max as number))) throw new SpecError(`${at}.max`, out.max, `a maximum above the minimum (${out.min})`);
   return out as Activation;
 }
 
@@ -107,4 +111,7 @@ function paramNames(fn: ActivationFn): string {
   return [...Object.keys(info.numbers ?? {}), ...Object.keys(info.flags ?? {})].join(', ');
 }
 
-export const isNonNegative = (a: Activation): boolean => ACTIVATIONS[a.function].nonNegative;
+export function isNonNegative(a: Activation): boolean {
+  const rule = ACTIVATIONS[a.function].nonNegative;
+  return typeof rule === 'boolean' ? rule : rule(a as unknown as Record<string, number>);
+}

@@ -11,6 +11,7 @@ const keras: [string, number, number, number][] = [
   ['resnet50v2', 25_613_800, 25_568_360, 45_440],
   ['inception_v3', 23_851_784, 23_817_352, 34_432],
   ['inception_resnet_v2', 55_873_736, 55_813_192, 60_544],
+  ['mobilenet_v2', 3_538_984, 3_504_872, 34_112],
 ];
 
 for (const [name, total, trainable, nonTrainable] of keras) {
@@ -30,6 +31,21 @@ const torchvision: [string, number, number][] = [
   ['resnet152_tv', 60_192_808, 11_513_626_624],
   ['googlenet_tv', 6_624_904, 1_498_376_192],
 ];
+
+/** torchvision publishes these MACs rounded ("GFLOPS" 0.30, 0.06, 0.39); exact figures: torch-hooks.test.ts. */
+const torchvisionRounded: [string, number, number][] = [
+  ['mobilenet_v2_tv', 3_504_872, 0.30],
+  ['mobilenet_v3_small_tv', 2_542_856, 0.06],
+  ['efficientnet_b0_tv', 5_288_548, 0.39],
+];
+
+for (const [name, params, gmacs] of torchvisionRounded) {
+  t.test(`${name} matches torchvision's parameters and its rounded GMACs`, async (t) => {
+    const { totals } = analyzeZoo(name);
+    t.equal(totals.trainableParams, params, 'torchvision parameters = our trainable parameters');
+    t.equal(Math.round(totals.macs / 1e7) / 100, gmacs, 'conv + linear GMACs to two decimals');
+  });
+}
 
 for (const [name, params, macs] of torchvision) {
   t.test(`${name} matches torchvision's parameters and MACs`, async (t) => {

@@ -615,3 +615,76 @@ t.test('peak activation memory agrees with an independent liveness model on bran
   t.equal(r.totals.peakActivationBytes, peakBySets(r));
   t.ok(r.totals.peakActivationBytes > 5 * 4 * 12 * 12 * 16, 'the peak is more than one feature map');
 });
+
+// ---------------------------------------------------------------------------------------------
+// The kinds of MobileNet/EfficientNet-class models
+// ---------------------------------------------------------------------------------------------
+
+t.test('depthwise conv (groups = channels, multiplier m): params kh·kw·C·m (+C·m bias), MACs Hout·Wout·C·m·kh·kw', async (t) => {
+  const mismatches: string[] = [];
+  for (const c of [1, 3, 8]) for (const m of [1, 2]) for (const k of [3, 5]) for (const s of [1, 2]) for (const bias of [true, false]) {
+    const r = analyze([9, 10, c], [{ kind: 'conv2d', name: 'dw', filters: c * m, kernel: k, strides: s, padding: 'same', groups: c, bias }]);
+    const oh = Math.ceil(9 / s);
+    const ow = Math.ceil(10 / s);
+    const want = { params: k * k * c * m + (bias ? c * m : 0), macs: oh * ow * c * m * k * k, out: [oh, ow, c * m] };
+    const got = row(r, 'dw');
+    if (JSON.stringify({ params: got.params, macs: got.macs, out: got.outputShape }) !== JSON.stringify(want)) mismatches.push(`C${c} m${m} k${k} s${s} bias ${bias}`);
+  }
+  verdict(t, mismatches, 'depthwise sweep');
+});
+
+t.test('multiply broadcasts axes of size 1 between equally ranked inputs; 0 MACs, one element op per output and extra input', async (t) => {
+  const r = analyze([6, 5, 4], [{ kind: 'branches', name: 'se', merge: 'multiply', branches: [{ layers: [] }, { layers: [{ kind: 'globalavgpool', name: 'g', keepdims: true }] }] }]);
+  const m = row(r, 'se');
+  t.same(m.outputShape, [6, 5, 4]);
+  t.equal(m.macs, 0);
+  t.equal(m.elementOps, 6 * 5 * 4);
+  t.same(row(r, 'g').outputShape, [1, 1, 4], 'keepdims keeps 1x1');
+  t.equal(row(r, 'g').elementOps, 6 * 5 * 4, 'global pooling: one op per input element');
+  const bad = attempt([6, 5, 4], [{ kind: 'branches', name: 'x', merge: 'multiply', branches: [{ layers: [] }, { layers: [{ kind: 'globalavgpool' }] }] }]);
+  t.ok(bad instanceof SpecError && bad.code === 'SHAPE_MISMATCH' && /same rank/.test(bad.message), 'a [C] vector times a [H, W, C] map is refused, naming the rule');
+  const three = analyze([4, 4, 2], [{ kind: 'branches', name: 'p', merge: 'multiply', branches: [{ layers: [] }, { layers: [] }, { layers: [] }] }]);
+  t.equal(row(three, 'p').elementOps, 2 * 4 * 4 * 2, 'three inputs: two products per element');
+});
+
+t.test('reshape: same elements, one −1 inferred; mismatches refused', async (t) => {
+  t.same(row(analyze([4, 6, 3], [{ kind: 'reshape', name: 'r', shape: [2, -1, 3] }]), 'r').outputShape, [2, 12, 3]);
+  t.same(row(analyze([4, 6, 3], [{ kind: 'reshape', name: 'r', shape: [-1] }]), 'r').outputShape, [72]);
+  const r = row(analyze([4, 6, 3], [{ kind: 'reshape', name: 'r', shape: [72] }]), 'r');
+  t.same([r.params, r.macs, r.elementOps], [0, 0, 0], 'pure data movement');
+  const bad = attempt([4, 6, 3], [{ kind: 'reshape', name: 'r', shape: [5, -1, 3] }]);
+  t.ok(bad instanceof SpecError && bad.code === 'SHAPE_MISMATCH', 'a −1 that does not divide is a shape mismatch');
+  const wrongRank = attempt([4, 6, 3], [{ kind: 'reshape', name: 'r', shape: [8, 9] } as unknown as NodeSpec]);
+  t.ok(wrongRank instanceof SpecError && wrongRank.detail.field === 'layers[0].shape', 'two axes are refused: engines hold [C] or [H, W, C]');
+});
+
+t.test('rescaling and normalization: 0 MACs, one element op per output; normalization weights mean, variance, count', async (t) => {
+  const r = analyze([5, 5, 3], [{ kind: 'rescaling', name: 's', scale: [1, 2, 3], offset: 0 }, { kind: 'normalization', name: 'n' }]);
+  t.same([row(r, 's').params, row(r, 's').macs, row(r, 's').elementOps], [0, 0, 75]);
+  const n = row(r, 'n');
+  t.same(n.weights.map((w) => [w.name, w.shape, w.trainable]), [['mean', [3], false], ['variance', [3], false], ['count', [], false]]);
+  t.same([n.params, n.trainableParams, n.nonTrainableParams], [7, 0, 7], "Keras counts 2·C + 1 non-trainable parameters");
+  const constants = row(analyze([5, 5, 3], [{ kind: 'normalization', name: 'n', mean: [0, 1, 2], variance: 1 }]), 'n');
+  t.equal(constants.params, 0, 'constants are not weights');
+  const wrong = attempt([5, 5, 3], [{ kind: 'rescaling', name: 's', scale: [1, 2] }]);
+  t.ok(wrong instanceof SpecError && wrong.detail.field === 'layers[0] (s)' && /2 scale values/.test(wrong.message), 'a per-channel list of the wrong length is named, with its layer');
+});
+
+t.test('activation parameters: defaults, and refusals that name the field', async (t) => {
+  const graph = normalizeSpec({ input: [2, 2, 1], layers: [
+    { kind: 'activation', name: 'a', function: 'hard_sigmoid' },
+    { kind: 'activation', name: 'b', function: 'leaky_relu' },
+    { kind: 'activation', name: 'c', function: 'swish' },
+    { kind: 'activation', name: 'd', function: 'hard_silu' },
+  ] });
+  t.same(graph.nodes.map((n) => n.attrs), [
+    { function: 'hard_sigmoid', alpha: 1 / 6, beta: 0.5 },
+    { function: 'leaky_relu', alpha: 0.01 },
+    { function: 'silu' },
+    { function: 'hard_swish' },
+  ], 'defaults filled in, aliases resolved');
+  const bad = attempt([2, 2, 1], [{ kind: 'activation', name: 'a', function: 'relu', alpha: 0.1 } as NodeSpec]);
+  t.ok(bad instanceof SpecError && bad.detail.field === 'layers[0].alpha' && /relu takes no parameters/.test(bad.message), 'a parameter the function does not take');
+  const clip = attempt([2, 2, 1], [{ kind: 'activation', name: 'a', function: 'clip', min: 2, max: 1 } as NodeSpec]);
+  t.ok(clip instanceof SpecError && clip.detail.field === 'layers[0].max', 'clip needs max above min');
+});

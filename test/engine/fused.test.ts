@@ -26,7 +26,7 @@ async function runFused(model: TfjsExecutor, input: { shape: number[]; data: Flo
 const SMALL: Record<string, [number, number, number]> = {
   resnet50: [64, 64, 3], resnet50v2: [64, 64, 3], resnet18: [64, 64, 3], inception_v3: [75, 75, 3], inception_resnet_v2: [75, 75, 3],
   googlenet: [64, 64, 3], googlenet_tv: [64, 64, 3], plain18: [64, 64, 3], fashion_resnet: [28, 28, 1], fashion_inception: [28, 28, 1],
-  inception_3a: [12, 12, 192], seed_5x5_bottleneck: [12, 12, 192],
+  inception_3a: [12, 12, 192], seed_5x5_bottleneck: [12, 12, 192], mobilenet_v2: [64, 64, 3], efficientnet_b0_tv: [64, 64, 3],
 };
 
 for (const [name, input] of Object.entries(SMALL)) {

@@ -251,14 +251,15 @@ t.test('DepthwiseConv2D is conv2d with groups = C and filters = C·depth_multipl
   }
 });
 
-t.test('ReLU layers: max_value 6 is relu6, a negative slope is leaky_relu; other caps and thresholds are refused', async (t) => {
+t.test('ReLU layers: max_value 6 is relu6, another cap clips, a negative slope is leaky_relu; thresholds are refused', async (t) => {
   const relu = (cfg: Record<string, unknown>) => functional([['r', 'ReLU', cfg, ['input_1']]]);
   t.same(graphFromKerasConfig(relu({ max_value: 6.0, negative_slope: 0.0, threshold: 0.0 })).nodes[0].attrs, { function: 'relu6' });
   t.same(graphFromKerasConfig(relu({ max_value: null, negative_slope: 0.0, threshold: 0.0 })).nodes[0].attrs, { function: 'relu' });
   t.same(graphFromKerasConfig(relu({ max_value: null, negative_slope: 0.1, threshold: 0.0 })).nodes[0].attrs, { function: 'leaky_relu', alpha: 0.1 });
-  const err = appError(t, () => graphFromKerasConfig(relu({ max_value: 3, negative_slope: 0, threshold: 0.5 })));
+  t.same(graphFromKerasConfig(relu({ max_value: 1, negative_slope: 0.0, threshold: 0.0 })).nodes[0].attrs, { function: 'clip', min: 0, max: 1 });
+  const err = appError(t, () => graphFromKerasConfig(relu({ max_value: 3, negative_slope: 0.1, threshold: 0.5 })));
   t.equal(err.code, 'UNSUPPORTED_LAYER_CONFIG');
-  t.same((err.detail.problems as { field: string }[]).map((p) => p.field), ['config.layers[1].config.threshold', 'config.layers[1].config.max_value']);
+  t.same((err.detail.problems as { field: string }[]).map((p) => p.field), ['config.layers[1].config.threshold', 'config.layers[1].config.negative_slope']);
 });
 
 t.test('Dense on a feature map (Keras applies it per position) is refused, not miscounted', async (t) => {

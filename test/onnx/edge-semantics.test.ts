@@ -101,7 +101,7 @@ function convOracle(x: Batch, kernel: BoundWeight, bias: BoundWeight | undefined
 interface Case {
   spec: ArchitectureSpec;
   seed?: number;
-  /** Compare with the tfjs engine too (it lacks grouped convs). */
+  /** Compare with the tfjs engine too (default). */
   tfjs?: boolean;
   oracle?: (x: Batch, bound: BoundWeight[]) => Float32Array;
   input?: (shape: number[]) => RawTensor;
@@ -186,7 +186,6 @@ function singleConv(input: Shape3, filters: number, k: number, options: Paramete
   ];
   return {
     spec,
-    tfjs: a.groups === 1,
     oracle: (x, bound) => convOracle(x, bound.find((w) => w.weight === 'kernel')!, bound.find((w) => w.weight === 'bias'), a.strides, a.dilation, pads, a.groups, out),
   };
 }
@@ -198,7 +197,10 @@ t.test('convolution padding, dilation and groups', async (t) => {
   t.test('3x3 dilation 2, `same`', (t) => check(t, singleConv([9, 9, 3], 4, 3, { dilation: 2, padding: 'same' })));
   t.test('3x3 dilation 2, explicit padding 2, no bias', (t) => check(t, singleConv([9, 9, 3], 4, 3, { dilation: 2, padding: 2, bias: false })));
   t.test('asymmetric explicit padding [[0, 2], [1, 0]]', (t) => check(t, singleConv([6, 6, 2], 3, 3, { padding: [[0, 2], [1, 0]] })));
-  t.test('grouped 3x3, 4 groups (ONNX only: the tfjs engine refuses groups)', (t) => check(t, singleConv([6, 6, 8], 12, 3, { padding: 1, groups: 4 })));
+  t.test('grouped 3x3, 4 groups', (t) => check(t, singleConv([6, 6, 8], 12, 3, { padding: 1, groups: 4 })));
+  t.test('depthwise 3x3 (groups = channels), multiplier 2, stride 2 `same`', (t) => check(t, singleConv([7, 8, 4], 8, 3, { strides: 2, padding: 'same', groups: 4 })));
+  t.test('depthwise 3x3 with asymmetric explicit padding [[0, 1], [1, 2]]', (t) => check(t, singleConv([6, 6, 3], 3, 3, { padding: [[0, 1], [1, 2]], groups: 3 })));
+  t.test('depthwise 5x5 dilation 2, padding 4, no bias', (t) => check(t, singleConv([9, 9, 2], 2, 5, { dilation: 2, padding: 4, groups: 2, bias: false })));
   t.end();
 });
 

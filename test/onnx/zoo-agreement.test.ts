@@ -23,6 +23,8 @@ const CASES: { model: string; input?: Shape3 }[] = [
   { model: 'inception_resnet_v2', input: [75, 75, 3] },
   { model: 'resnet50', input: [64, 64, 3] },
   { model: 'resnet50v2', input: [64, 64, 3] },
+  { model: 'mobilenet_v2', input: [64, 64, 3] },
+  { model: 'mobilenet_v3_small_tv', input: [64, 64, 3] },
 ];
 
 t.before(async () => {

@@ -47,10 +47,15 @@ function compileWith(overlay: Map<string, string>): Map<string, string[]> {
 
 const read = (rel: string) => ts.sys.readFile(at(rel))!;
 
+/** `source` with `insert` placed before the first `close` that follows `after`. */
+function insertBefore(source: string, after: string, close: string, insert: string): string {
+  const start = source.indexOf(after);
+  const end = source.indexOf(close, start);
+  return start < 0 || end < 0 ? source : `${source.slice(0, end)}${insert}${source.slice(end)}`;
+}
+
 t.test('a kind registered in the kind table without backend entries fails to compile in every backend table', async (t) => {
-  const index = read('src/spec/kinds/index.ts')
-    .replace("import { zeropad } from './zeropad.js';", "import { zeropad } from './zeropad.js';\nimport { probe } from './probe.js';")
-    .replace('  normalization,\n};', '  normalization,\n  probe,\n};');
+  const index = insertBefore(`import { probe } from './probe.js';\n${read('src/spec/kinds/index.ts')}`, 'export const KINDS = {', '\n};', '\n  probe,');
   t.not(index, read('src/spec/kinds/index.ts'), 'the probe is registered');
   const errors = compileWith(new Map([[at('src/spec/kinds/probe.ts'), PROBE_KIND], [at('src/spec/kinds/index.ts'), index]]));
   t.same([...errors.keys()].sort(), [...KIND_TABLES].sort(), 'errors in exactly the backend tables');
@@ -58,9 +63,10 @@ t.test('a kind registered in the kind table without backend entries fails to com
 });
 
 t.test('an activation function without engine entries fails to compile in every activation table', async (t) => {
-  const activations = read('src/spec/activations.ts')
-    .replace("'leaky_relu', 'elu',\n] as const;", "'leaky_relu', 'elu', 'probe_fn',\n] as const;")
-    .replace('  elu: { nonNegative: false, numbers: { alpha: 1 } },\n};', '  elu: { nonNegative: false, numbers: { alpha: 1 } },\n  probe_fn: { nonNegative: false },\n};');
+  const activations = insertBefore(
+    insertBefore(read('src/spec/activations.ts'), 'export const ACTIVATION_FNS = [', '\n] as const;', " 'probe_fn',"),
+    'export const ACTIVATIONS:', '\n};', '\n  probe_fn: { nonNegative: false },',
+  );
   t.not(activations, read('src/spec/activations.ts'), 'the probe function is declared');
   const errors = compileWith(new Map([[at('src/spec/activations.ts'), activations]]));
   t.same([...errors.keys()].sort(), [...ACTIVATION_TABLES].sort(), 'errors in exactly the activation tables');

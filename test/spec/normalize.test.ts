@@ -418,8 +418,9 @@ t.test('every zoo entry normalises with unique names and reports each residual a
     const byName = new Map(g.nodes.map((n) => [n.name, n]));
     const missing = expected.explicit.filter((n) => !byName.has(n));
     t.same(missing, [], `${entry.name}: every explicit layer name is kept verbatim`);
-    const badRefs = g.blocks.filter((b) => (b.type === 'residual' ? byName.get(b.addNode)?.kind !== 'add' : byName.get(b.concatNode)?.kind !== 'concat'));
-    t.same(badRefs.map((b) => b.name), [], `${entry.name}: each block points at its add or concat`);
+    const mergeKind = { concat: 'concat', add: 'add', multiply: 'multiply' } as const;
+    const badRefs = g.blocks.filter((b) => (b.type === 'residual' ? byName.get(b.addNode)?.kind !== 'add' : byName.get(b.concatNode)?.kind !== mergeKind[b.merge]));
+    t.same(badRefs.map((b) => b.name), [], `${entry.name}: each block points at its add, concat or multiply`);
   }
 });
 

@@ -26,6 +26,7 @@ const TFJS_ACTIVATIONS: { [F in ActivationFn]: Apply<F> } = {
       : tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, SQRT1_2)))),
   leaky_relu: (x, a) => tf.leakyRelu(x, a.alpha),
   elu: (x, a) => (a.alpha === 1 ? tf.elu(x) : tf.where(tf.greater(x, 0), x, tf.mul(a.alpha, tf.sub(tf.exp(x), 1)))),
+  clip: (x, a) => tf.clipByValue(x, a.min, a.max),
 };
 
 export function applyActivation(x: tf.Tensor, a: Activation): tf.Tensor {

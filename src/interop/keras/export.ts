@@ -20,7 +20,10 @@
  * - hard_sigmoid with PyTorch's slope 1/6 → Rescaling `<name>_scale` then ReLU(max_value=1)
  *   `<name>` (clip(x/6 + 0.5, 0, 1)); hard_swish → that, named `<name>_gate`, then Multiply `<name>`;
  * - a dense layer's activation that Keras 2 cannot name → Dense (linear) `<name>_linear`, then the
- *   activation's layers under the dense layer's name.
+ *   activation's layers under the dense layer's name;
+ * - global pooling with keepdims → the pool `<name>_pool`, then Reshape [1, 1, C] `<name>` (tfjs-layers
+ *   has no keepdims);
+ * - clip(0, m) → ReLU(max_value=m).
  * Anything else is refused with a 422 NOT_EXPRESSIBLE_IN_KERAS naming every layer: other ceil-mode
  * pools that change the output size, padded pools of other kinds, dilated convs with strides > 1 (Keras
  * refuses them), gelu's tanh approximation.
@@ -118,6 +121,10 @@ const KERAS_ACTIVATIONS: { [F in ActivationFn]: ActivationWriter<F> } = {
     cx.emit('Multiply', name, {}, [input, gate]);
   },
   gelu: (cx, a, input, name) => (a.approximate ? cx.refuse('gelu with the tanh approximation has no Keras 2 activation name') : named('gelu')(cx, a, input, name)),
+  clip: (cx, a, input, name) =>
+    a.min === 0
+      ? void cx.emit('ReLU', name, { max_value: a.max, negative_slope: 0, threshold: 0 }, [input])
+      : cx.refuse(`clip to [${a.min}, ${a.max}]: Keras' ReLU clips from 0 only`),
 };
 
 /** Writes an activation as Keras layers ending in one named `name`. */
@@ -175,6 +182,16 @@ function writePool(cx: WriteContext<'maxpool' | 'avgpool'>): void {
   cx.emit(cls, node.name, { pool_size: a.pool, padding, strides: a.strides, data_format: 'channels_last' }, [input]);
 }
 
+/** keepdims as a pool `<name>_pool` then Reshape to [1, 1, C] `<name>`: tfjs-layers ignores Keras' keepdims. */
+function writeGlobalPool(cx: WriteContext<'globalavgpool' | 'globalmaxpool'>, className: string): void {
+  const config = { data_format: 'channels_last', keepdims: false };
+  if (!cx.node.attrs.keepdims) return void cx.emit(className, cx.node.name, config, cx.inputs.slice(0, 1));
+  const pooled = cx.helperName('_pool');
+  if (!pooled) return;
+  cx.emit(className, pooled, config, cx.inputs.slice(0, 1));
+  cx.emit('Reshape', cx.node.name, { target_shape: [1, 1, cx.inShape[2]] }, [pooled]);
+}
+
 /** A per-channel list, or its one value. */
 const oneOrList = (values: number[]) => (values.length === 1 ? values[0] : values);
 
@@ -225,8 +242,8 @@ const KERAS_EXPORT: { [K in LeafKind]: Writer<K> } = {
   },
   maxpool: writePool,
   avgpool: writePool,
-  globalavgpool: (cx) => void cx.emit('GlobalAveragePooling2D', cx.node.name, { data_format: 'channels_last', keepdims: cx.node.attrs.keepdims }, cx.inputs.slice(0, 1)),
-  globalmaxpool: (cx) => void cx.emit('GlobalMaxPooling2D', cx.node.name, { data_format: 'channels_last', keepdims: cx.node.attrs.keepdims }, cx.inputs.slice(0, 1)),
+  globalavgpool: (cx) => writeGlobalPool(cx, 'GlobalAveragePooling2D'),
+  globalmaxpool: (cx) => writeGlobalPool(cx, 'GlobalMaxPooling2D'),
   flatten: (cx) => void cx.emit('Flatten', cx.node.name, { data_format: 'channels_last' }, cx.inputs.slice(0, 1)),
   dense(cx) {
     const a = cx.node.attrs;

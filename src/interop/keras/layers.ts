@@ -260,15 +260,16 @@ function atLeastTwoInputs(cx: ReadContext): void {
   if (cx.inputShapes.length < 2) throw new InvalidModelConfigError(`${cx.layer.at}.inbound_nodes`, `${cx.inputShapes.length} input`, `at least two inputs to ${cx.layer.className}`);
 }
 
+/** Keras' ReLU(max_value, negative_slope, threshold): relu, relu6, clip(0, max) or leaky_relu. */
 function relu(cx: ReadContext): Draft[] {
   const o = cx.opts;
-  const max = cx.layer.config.max_value;
+  const max = o.number('max_value', Number.POSITIVE_INFINITY, Number.MIN_VALUE, 1e9);
   const slope = o.number('negative_slope', 0, -1e6, 1e6);
   if (o.number('threshold', 0, -1e9, 1e9) !== 0) o.unsupported('threshold', cx.layer.config.threshold, '0');
-  if (max !== undefined && max !== null && max !== 6) o.unsupported('max_value', max, 'null (relu) or 6 (relu6)');
-  if (slope !== 0 && max === 6) o.unsupported('negative_slope', slope, '0 with max_value 6');
+  if (slope !== 0 && Number.isFinite(max)) o.unsupported('negative_slope', slope, '0 when max_value is set');
   if (slope !== 0) return [draft(cx, 'activation', { function: 'leaky_relu', alpha: slope })];
-  return [draft(cx, 'activation', { function: max === 6 ? 'relu6' : 'relu' })];
+  if (max === 6) return [draft(cx, 'activation', { function: 'relu6' })];
+  return [draft(cx, 'activation', Number.isFinite(max) ? { function: 'clip', min: 0, max } : { function: 'relu' })];
 }
 
 type KerasReaders = Readonly<Record<string, LayerReader>>;

@@ -162,6 +162,7 @@ const ACTIVATIONS: { [F in ActivationFn]: EmitActivation<F> } = {
   },
   leaky_relu: (e, a, x, out) => e.op('LeakyRelu', [x], [attr.float('alpha', a.alpha)], out),
   elu: (e, a, x, out) => e.op('Elu', [x], [attr.float('alpha', a.alpha)], out),
+  clip: (e, a, x, out) => e.op('Clip', [x, e.scalar(a.min), e.scalar(a.max)], [], out),
 };
 
 function activation(e: Emitter, a: Activation, x: string, output: string): string {

@@ -9,6 +9,8 @@ export interface ActivationSpec extends Named {
   alpha?: number;
   beta?: number;
   approximate?: boolean;
+  min?: number;
+  max?: number;
 }
 
 export const activation: KindDef<Activation, ActivationSpec> = {

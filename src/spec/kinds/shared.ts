@@ -45,7 +45,7 @@ export function windowOutput(
 export function perChannel(values: number[], inputs: TensorShape[], where: string, field: string): void {
   const c = inputs[0][inputs[0].length - 1];
   if (values.length !== 1 && values.length !== c) {
-    throw new SpecError(`${where}.${field}`, `${values.length} values`, `1 value or one per channel (${c})`, 'SHAPE_MISMATCH');
+    throw new SpecError(where, `${values.length} ${field} values`, `1 ${field} value or one per channel (${c})`, 'SHAPE_MISMATCH');
   }
 }
 
