@@ -4,8 +4,8 @@ import { analyzeTarget, compareTargets, type AnalyzeTarget } from '../../src/ser
 import { ReportCache } from '../../src/services/report-cache.js';
 import { analyzeBody, analyzeResponse } from './schema.js';
 
-/** {model}, {spec}, {compare}, or a Keras/tfjs model JSON; the schema has told them apart already. */
-type AnalyzeRequest = Record<string, unknown>;
+/** {model}, {spec}, {compare}, a Keras/tfjs model JSON, or a Keras config as JSON text; the schema has told them apart already. */
+type AnalyzeRequest = Record<string, unknown> | string;
 
 export default async function analyzeRoute(app: FastifyInstance) {
   const limits = { maxLayers: app.config.analyzeMaxLayers, maxMacs: app.config.analyzeMaxMacs };
@@ -15,7 +15,7 @@ export default async function analyzeRoute(app: FastifyInstance) {
     schema: { body: analyzeBody, response: analyzeResponse },
   }, async (request, reply) => {
     const body = request.body;
-    const key = ReportCache.keyFor(body);
+    const key = typeof body === 'string' ? undefined : ReportCache.keyFor(body);
     let json = key === undefined ? undefined : cache.get(key);
     if (json === undefined) {
       // Serialised here with JSON.stringify: the documented response schema has alternatives
@@ -29,6 +29,7 @@ export default async function analyzeRoute(app: FastifyInstance) {
   });
 
   function analyze(body: AnalyzeRequest) {
+    if (typeof body === 'string') return analyzeTarget(body, { limits });
     if (Array.isArray(body.compare)) {
       const [a, b] = body.compare as [AnalyzeTarget, AnalyzeTarget];
       const { reports, comparison } = compareTargets(a, b, { batch: body.batch as number | undefined, limits });

@@ -22,8 +22,15 @@ export const specTarget = {
 
 const batch = { type: 'integer', minimum: 1, maximum: 65_536, description: 'Batch size for the peak-activation estimate (default 1)' };
 
-/** A Keras model.to_json() config or a tfjs layers-model model.json; checked by the importer. */
-const importedModel = { type: 'object', description: 'A Keras model config (model.to_json()) or a TensorFlow.js layers-model model.json' } as const;
+/**
+ * A Keras model.to_json() config or a tfjs layers-model model.json, checked by the importer, with
+ * an optional `input` [H, W, C] beside it: the size to analyse at (needed when the model leaves it open).
+ */
+const importedModel = {
+  type: 'object',
+  description: 'A Keras model config (model.to_json()) or a TensorFlow.js layers-model model.json, optionally with "input": [H, W, C] beside it',
+  properties: { input: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 3, maxItems: 3, description: '[H, W, C] to analyse at' } },
+} as const;
 const looksImported = { anyOf: [{ required: ['class_name'] }, { required: ['modelTopology'] }, { required: ['format'] }, { required: ['model_config'] }] } as const;
 
 const compareTarget = {
@@ -56,11 +63,18 @@ const analyzeOwnBody = {
   },
 } as const;
 
+/** A Keras config saved as JSON text (`json.dump(model.to_json())`): the body is a JSON string. */
+const configAsText = { type: 'string', minLength: 2, description: 'A Keras model config saved as a JSON string (json.dump(model.to_json()))' } as const;
+
 export const analyzeBody = {
-  type: 'object',
-  if: looksImported,
-  then: importedModel,
-  else: analyzeOwnBody,
+  if: { type: 'string' },
+  then: configAsText,
+  else: {
+    type: 'object',
+    if: looksImported,
+    then: importedModel,
+    else: analyzeOwnBody,
+  },
 } as const;
 
 

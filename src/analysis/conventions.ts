@@ -11,7 +11,8 @@ export const CONVENTIONS = {
   params:
     'Parameters are the elements of every weight tensor. Batch-norm moving mean and variance are non-trainable parameters ' +
     '(the Keras and tfjs convention); gamma and beta are trainable. torchvision calls the moving statistics buffers, so its ' +
-    '"parameters" equal our trainable parameters.',
+    '"parameters" equal our trainable parameters. A layer an imported Keras or tfjs model marks "trainable": false (itself or ' +
+    'through an enclosing model) keeps its weights, all counted as non-trainable, as Keras\' model.summary() prints them.',
   memory:
     'Activations are float32 (4 bytes). outputBytes is per image. Peak activation memory walks the layers in execution order, ' +
     'keeps each tensor alive until its last reader has run, counts the input and output of the running layer, and multiplies by ' +

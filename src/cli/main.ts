@@ -51,8 +51,11 @@ function analyzeCommand(args: string[]): void {
   let target: AnalyzeTarget;
   if (what.endsWith('.json')) {
     const json = JSON.parse(readFileSync(what, 'utf8'));
-    if (detectModelFormat(json) !== 'unknown') target = json; // a Keras config or a tfjs model.json
-    else target = { spec: values.input ? { ...json, input: parseShape(values.input) } : json };
+    const input = values.input ? parseShape(values.input) : undefined;
+    // A Keras config saved as a JSON string (json.dump(model.to_json())) is decoded once more.
+    const decoded = typeof json === 'string' ? JSON.parse(json) : json;
+    if (detectModelFormat(decoded) !== 'unknown') target = input ? { ...decoded, input } : decoded; // a Keras config or a tfjs model.json
+    else target = { spec: input ? { ...json, input } : json };
   } else {
     target = {
       model: what,

@@ -31,20 +31,16 @@ export interface ImportProblem {
   expected: string;
 }
 
-/** Model classes that can appear as a layer: a nested model, which we do not flatten. */
-const NESTED_MODELS = new Set(['Functional', 'Model', 'Sequential']);
-
 export function unsupportedLayersError(byClass: Map<string, string[]>): AppError {
   const listed = [...byClass].map(([cls, layers]) => `${cls} (${layers.join(', ')})`);
-  const nested = [...byClass.keys()].some((cls) => NESTED_MODELS.has(cls)) ? ' Nested models must be flattened into one Functional model first.' : '';
   return new AppError(
     422,
     'UNSUPPORTED_LAYERS',
-    `unsupported Keras layer classes: ${listed.join('; ')}. They would otherwise be counted as zero, so the model is refused.${nested}`,
+    `unsupported Keras layer classes: ${listed.join('; ')}. They would otherwise be counted as zero, so the model is refused.`,
     {
       field: 'layers',
       received: [...byClass.keys()],
-      expected: 'layer classes the importer reads (see src/importers/keras-layers.ts)',
+      expected: 'layer classes the importer reads (see src/interop/keras/layers.ts)',
       unsupported: [...byClass].map(([className, layers]) => ({ className, layers })),
     },
   );

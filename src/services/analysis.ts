@@ -3,10 +3,11 @@
  * runs the analyzer within the configured limits. Shared by the HTTP route and the CLI.
  */
 import { ZOO, zooNames } from '../../models/index.js';
-import { AppError, SpecError, SpecLimitError } from '../errors.js';
+import { AppError, describeValue, SpecError, SpecLimitError } from '../errors.js';
 import { DEFAULT_SPEC_LIMITS, normalizeSpec } from '../spec/normalize.js';
 import type { ArchitectureSpec, Graph, Shape3 } from '../spec/types.js';
 import { detectModelFormat, graphFromKerasConfig, graphFromTfjsModelJson } from '../interop/keras/import.js';
+import { readGivenInput } from '../interop/keras/topology.js';
 import { analyzeGraph, type AnalysisReport } from '../analysis/analyze.js';
 import { compareReports, type Comparison } from '../analysis/compare.js';
 
@@ -53,7 +54,9 @@ export function specFor(target: ModelTarget | SpecTarget, field = ''): Architect
   return entry.build({ input: target.input, classes: target.classes, includeTop: target.includeTop });
 }
 
-export function graphFor(target: AnalyzeTarget, limits: AnalyzeLimits = DEFAULT_ANALYZE_LIMITS, field = ''): Graph {
+export function graphFor(target: AnalyzeTarget | string, limits: AnalyzeLimits = DEFAULT_ANALYZE_LIMITS, field = ''): Graph {
+  // A Keras config saved as a JSON string (json.dump(model.to_json())) is decoded once.
+  if (typeof target === 'string') return importedGraph(decodeJsonText(target, field), limits, field);
   if (!isModelTarget(target) && !isSpecTarget(target)) return importedGraph(target, limits, field);
   const spec = specFor(target, field);
   try {
@@ -64,16 +67,31 @@ export function graphFor(target: AnalyzeTarget, limits: AnalyzeLimits = DEFAULT_
 }
 
 function importedGraph(body: ImportedTarget, limits: AnalyzeLimits, field: string): Graph {
-  const options = { limits: { ...DEFAULT_SPEC_LIMITS, maxLayers: limits.maxLayers } };
-  switch (detectModelFormat(body)) {
+  // `input` beside the model: the size to analyse at (required when the model leaves sizes open).
+  const { input, ...model } = body;
+  const options = { limits: { ...DEFAULT_SPEC_LIMITS, maxLayers: limits.maxLayers }, ...(input === undefined ? {} : { input: readGivenInput(input) }) };
+  switch (detectModelFormat(model)) {
     case 'keras-config':
-      return graphFromKerasConfig(body, options);
+      return graphFromKerasConfig(model, options);
     case 'tfjs-layers-model':
     case 'tfjs-graph-model':
-      return graphFromTfjsModelJson(body, options);
+      return graphFromTfjsModelJson(model, options);
     default:
       throw new AppError(400, 'VALIDATION_ERROR', `${field || 'body'}: expected {model}, {spec}, {compare}, a Keras model config or a tfjs model.json; received an object with keys ${Object.keys(body).slice(0, 8).join(', ')}`, { field: field || 'body' });
   }
+}
+
+function decodeJsonText(text: string, field: string): ImportedTarget {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new AppError(400, 'INVALID_MODEL_CONFIG', `${field || 'body'}: expected a model config; received a string that is not JSON (${(err as Error).message})`, { field: field || 'body' });
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new AppError(400, 'INVALID_MODEL_CONFIG', `${field || 'body'}: expected a Keras model config; received a JSON string holding ${describeValue(value)}`, { field: field || 'body' });
+  }
+  return value as ImportedTarget;
 }
 
 /** Spec errors name paths inside the spec; in a request they live under `spec.` (or `compare[i].spec.`). */
@@ -83,14 +101,14 @@ function prefixField(err: unknown, prefix: string): unknown {
   return new AppError(err.statusCode, err.code, `${prefix}${err.message}`, detail);
 }
 
-export function analyzeTarget(target: AnalyzeTarget, options: { batch?: number; limits?: AnalyzeLimits; field?: string } = {}): AnalysisReport {
+export function analyzeTarget(target: AnalyzeTarget | string, options: { batch?: number; limits?: AnalyzeLimits; field?: string } = {}): AnalysisReport {
   const limits = options.limits ?? DEFAULT_ANALYZE_LIMITS;
   const graph = graphFor(target, limits, options.field ?? '');
   let report: AnalysisReport;
   try {
     report = analyzeGraph(graph, { batch: options.batch });
   } catch (err) {
-    throw isSpecTarget(target) ? prefixField(err, `${options.field ?? ''}spec.`) : err;
+    throw typeof target !== 'string' && isSpecTarget(target) ? prefixField(err, `${options.field ?? ''}spec.`) : err;
   }
   const worst = report.layers.find((r) => !Number.isSafeInteger(r.macs) || !Number.isSafeInteger(r.params));
   if (worst || report.totals.macs > limits.maxMacs || !Number.isSafeInteger(report.totals.flops)) {

@@ -66,15 +66,15 @@ t.test('unknown layer classes: 422 listing every class and the layers using it',
   ]);
 });
 
-t.test('a nested model is an unsupported layer, with a hint to flatten it', async (t) => {
+t.test('a nested model is read as part of the model: its own problems name their path inside it', async (t) => {
   const model = functional([
     ['base', 'Functional', { name: 'base', layers: [], input_layers: [], output_layers: [] }, ['input_1']],
     ['gap', 'GlobalAveragePooling2D', {}, ['base']],
   ]);
   const err = appError(t, () => graphFromKerasConfig(model));
-  t.equal(err.code, 'UNSUPPORTED_LAYERS');
-  t.match(err.message, /Functional \(base\)/);
-  t.match(err.message, /flattened/);
+  t.equal(err.code, 'UNSUPPORTED_MODEL');
+  t.equal(err.detail.field, 'config.layers[1].config.input_layers');
+  t.match(err.message, /0 inputs/);
 });
 
 t.test('unknown classes are reported before anything else is read, even a malformed supported layer', async (t) => {

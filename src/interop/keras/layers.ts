@@ -19,13 +19,15 @@ import { SpecError } from '../../errors.js';
 import { NORMALIZATION_EPSILON } from '../../spec/kinds/normalization.js';
 import type { LeafAttrsByKind, LeafKind, Pair, Padding, TensorShape } from '../../spec/types.js';
 import { InvalidModelConfigError, type ImportProblem } from '../errors.js';
-import { isObject, type KerasDialect, type KerasLayerEntry } from './topology.js';
+import { isObject, type KerasCall, type KerasDialect, type KerasLayerEntry } from './topology.js';
 
 /** One leaf layer a Keras layer becomes. The last draft's output is the Keras layer's output. */
 export type Draft = { [K in LeafKind]: { suffix: '' | '_activation'; kind: K; attrs: LeafAttrsByKind[K]; at: string } }[LeafKind];
 
 export interface ReadContext {
   layer: KerasLayerEntry;
+  /** The call the layer was wired from (Functional models); operations read their constants here. */
+  call?: KerasCall;
   /** Per-image shapes of the layer's inputs (no batch axis); undefined where an earlier layer failed. */
   inputShapes: (TensorShape | undefined)[];
   opts: Options;
@@ -371,6 +373,72 @@ export const KERAS_IMPORT: { [K in LeafKind]: KerasReaders } = {
     },
   },
 };
+
+// --- operations: Keras 3 `keras.ops` calls and Keras 2 TFOpLambda, where they are element-wise ---
+
+type Arithmetic = 'add' | 'subtract' | 'multiply' | 'divide';
+
+/** TFOpLambda's `function` names for the arithmetic we read. */
+const TF_FUNCTIONS: Record<string, Arithmetic> = {
+  '__operators__.add': 'add', 'math.add': 'add',
+  'math.subtract': 'subtract', '__operators__.sub': 'subtract',
+  'math.multiply': 'multiply', '__operators__.mul': 'multiply',
+  'math.truediv': 'divide', '__operators__.truediv': 'divide', 'math.divide': 'divide',
+};
+/** keras.ops classes (module keras.src.ops.numpy) for the same. */
+const KERAS_OPS: Record<string, Arithmetic> = { Add: 'add', Subtract: 'subtract', Multiply: 'multiply', Divide: 'divide', TrueDivide: 'divide' };
+
+/**
+ * x ⊕ c with a scalar constant c is `rescaling` (add: offset c; subtract: offset −c, or c − x:
+ * scale −1; multiply: scale c; divide: scale 1/c); x ⊕ y of two tensors is `add` or `multiply`.
+ * Anything else is recorded as unsupported.
+ */
+function arithmetic(op: Arithmetic): LayerReader {
+  return (cx) => {
+    const o = cx.opts;
+    const call = cx.call;
+    const tensors = call?.refs.length ?? 0;
+    const kw = call?.kwargs.y;
+    const constants = [...(call?.positional ?? []).flatMap((p, i) => ('value' in p ? [{ value: p.value, index: i }] : [])), ...(kw !== undefined ? [{ value: kw, index: 1 }] : [])];
+    if (tensors >= 2 && constants.length === 0 && (op === 'add' || op === 'multiply')) return [draft(cx, op, op === 'add' ? { scale: 1 } : {})];
+    const c = constants[0]?.value;
+    if (tensors !== 1 || constants.length !== 1 || typeof c !== 'number' || !Number.isFinite(c)) {
+      o.unsupportedAt(`${cx.layer.at}.inbound_nodes`, { tensors, constants: constants.map((k) => k.value) }, `${op} of one tensor and one finite number, or (add, multiply) of tensors only`);
+      return [draft(cx, 'rescaling', { scale: [1], offset: [0] })];
+    }
+    const tensorFirst = call!.positional.findIndex((p) => 'tensor' in p) < constants[0].index;
+    switch (op) {
+      case 'add':
+        return [draft(cx, 'rescaling', { scale: [1], offset: [c] })];
+      case 'subtract':
+        return [draft(cx, 'rescaling', tensorFirst ? { scale: [1], offset: [-c] } : { scale: [-1], offset: [c] })];
+      case 'multiply':
+        return [draft(cx, 'rescaling', { scale: [c], offset: [0] })];
+      case 'divide':
+        if (!tensorFirst || c === 0) o.unsupportedAt(`${cx.layer.at}.inbound_nodes`, c, 'x / c with a non-zero constant c');
+        return [draft(cx, 'rescaling', { scale: [c === 0 ? 1 : 1 / c], offset: [0] })];
+    }
+  };
+}
+
+const isOperation = (entry: KerasLayerEntry) => entry.module !== undefined && /^keras(\.src)?\.ops\b/.test(entry.module);
+
+/** The reader for a Keras layer entry: by class, or for operations by what they compute. */
+export function readerFor(entry: KerasLayerEntry): LayerReader | undefined {
+  if (isOperation(entry)) return Object.hasOwn(KERAS_OPS, entry.className) ? arithmetic(KERAS_OPS[entry.className]) : undefined;
+  if (entry.className === 'TFOpLambda') {
+    const fn = entry.config.function;
+    return typeof fn === 'string' && Object.hasOwn(TF_FUNCTIONS, fn) ? arithmetic(TF_FUNCTIONS[fn]) : undefined;
+  }
+  return Object.hasOwn(KERAS_LAYER_READERS, entry.className) ? KERAS_LAYER_READERS[entry.className] : undefined;
+}
+
+/** How an unsupported entry is named in errors: its class, or the operation it calls. */
+export function kerasClassLabel(entry: KerasLayerEntry): string {
+  if (isOperation(entry)) return `${entry.module}.${entry.className}`;
+  if (entry.className === 'TFOpLambda') return `TFOpLambda(${String(entry.config.function)})`;
+  return entry.className;
+}
 
 /** Keras class name → reader, derived from the table. */
 export const KERAS_LAYER_READERS: Readonly<Record<string, LayerReader>> = {

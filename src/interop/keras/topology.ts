@@ -21,11 +21,24 @@ import { InvalidModelConfigError, unsupportedInputShapeError, unsupportedModelEr
 export interface KerasLayerEntry {
   name: string;
   className: string;
+  /** Keras 3's `module` (`keras.layers`, or `keras.src.ops.numpy` for an operation), when written. */
+  module?: string;
   config: Record<string, unknown>;
   /** JSON path of the entry, e.g. `config.layers[3]`. */
   at: string;
-  /** One list of producer references per call of the layer (more than one: a shared layer). */
-  calls: KerasRef[][];
+  /** One entry per call of the layer (more than one: a shared layer). */
+  calls: KerasCall[];
+  /** The raw entry, for a nested model. */
+  raw: Record<string, unknown>;
+}
+
+/** One call of a layer: the tensors it reads, and the constants it was called with. */
+export interface KerasCall {
+  refs: KerasRef[];
+  /** Top-level positional arguments in order: a tensor, or a constant (Keras 3 operations: `ops.add(x, 3.0)`). */
+  positional: ({ tensor: KerasRef } | { value: unknown })[];
+  /** Keyword arguments that are not tensors (Keras 2 TFOpLambda keeps `y` here: `tf.math.multiply(x, y=0.5)`). */
+  kwargs: Record<string, unknown>;
 }
 
 export interface KerasRef {
@@ -107,20 +120,31 @@ function collectKerasTensors(v: unknown, at: string, out: KerasRef[], depth = 0)
   }
 }
 
+const isKerasTensor = (v: unknown): v is Json => isObject(v) && v.class_name === '__keras_tensor__';
+
 /** One call of a layer, in either dialect. */
-function readCall(node: unknown, at: string): KerasRef[] {
+function readCall(node: unknown, at: string): KerasCall {
   if (Array.isArray(node)) {
     // Keras 2: a list of [layer, node, tensor, kwargs?].
-    return node.map((ref, i) => {
+    const refs = node.map((ref, i) => {
       if (!isRefLeaf(ref)) throw new InvalidModelConfigError(`${at}[${i}]`, ref, '[layer name, node index, tensor index, kwargs]');
       return toRef(ref, `${at}[${i}]`);
     });
+    const kwargs = node.length > 0 && isObject(node[0][3]) ? (node[0][3] as Json) : {};
+    return { refs, positional: refs.map((tensor) => ({ tensor })), kwargs };
   }
   if (isObject(node) && ('args' in node || 'kwargs' in node)) {
     const refs: KerasRef[] = [];
     collectKerasTensors(node.args ?? [], `${at}.args`, refs);
     collectKerasTensors(node.kwargs ?? {}, `${at}.kwargs`, refs);
-    return refs;
+    const args = Array.isArray(node.args) ? node.args : [];
+    const positional = args.map((arg, i) => {
+      if (!isKerasTensor(arg)) return { value: arg };
+      const history = isObject(arg.config) ? arg.config.keras_history : undefined;
+      return { tensor: toRef(history as [string, number, number], `${at}.args[${i}].config.keras_history`) };
+    });
+    const kwargs = isObject(node.kwargs) ? Object.fromEntries(Object.entries(node.kwargs).filter(([, v]) => !isKerasTensor(v))) : {};
+    return { refs, positional, kwargs };
   }
   throw new InvalidModelConfigError(at, node, 'a Keras 2 inbound node (a list of [layer, node, tensor, kwargs]) or a Keras 3 one ({"args": …, "kwargs": …})');
 }
@@ -135,12 +159,12 @@ function readEntry(raw: unknown, at: string, functional: boolean): KerasLayerEnt
   if (typeof name !== 'string' || name.length === 0 || name.length > 200) {
     throw new InvalidModelConfigError(`${at}.name`, name, 'a layer name of 1 to 200 characters');
   }
-  let calls: KerasRef[][] = [];
+  let calls: KerasCall[] = [];
   if (functional) {
     const inbound = expectArray(entry.inbound_nodes ?? [], `${at}.inbound_nodes`, 'a list of inbound nodes');
     calls = inbound.map((node, i) => readCall(node, `${at}.inbound_nodes[${i}]`));
   }
-  return { name, className: entry.class_name, config, at, calls };
+  return { name, className: entry.class_name, ...(typeof entry.module === 'string' ? { module: entry.module } : {}), config, at, calls, raw: entry };
 }
 
 /**
@@ -209,7 +233,10 @@ export function readBatchShape(value: unknown, at: string, limits: SpecLimits = 
   const axes = ['height', 'width', 'channels'];
   return [1, 2, 3].map((i) => {
     const d = value[i];
-    if (d === null) throw unsupportedInputShapeError(`${at}[${i}]`, d, `a known ${axes[i - 1]} (the analyzer needs every spatial size)`);
+    if (d === null) {
+      throw unsupportedInputShapeError(`${at}[${i}]`, d,
+        `a known ${axes[i - 1]}: the model leaves it open, so give the size to analyse at beside the model ("input": [height, width, channels]) or with --input H,W,C`);
+    }
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 1) throw new InvalidModelConfigError(`${at}[${i}]`, d, `a positive integer ${axes[i - 1]}`);
     const max = i === 3 ? 65_536 : limits.maxInputSide;
     if (d > max) throw new SpecLimitError(`${at}[${i}]`, d, `a ${axes[i - 1]} of at most ${max}`);
@@ -223,4 +250,16 @@ export function declaredBatchShape(config: Json): { key: string; value: unknown 
     if (config[key] !== undefined && config[key] !== null) return { key, value: config[key] };
   }
   return undefined;
+}
+
+/** An input size the caller gives ([H, W, C]), for models saved with open sizes or to analyse at another size. */
+export function readGivenInput(value: unknown, limits: SpecLimits = DEFAULT_SPEC_LIMITS): Shape3 {
+  const axes = ['height', 'width', 'channels'];
+  if (!Array.isArray(value) || value.length !== 3) throw new InvalidModelConfigError('input', value, '[height, width, channels]');
+  return value.map((d, i) => {
+    const max = i === 2 ? 65_536 : limits.maxInputSide;
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 1) throw new InvalidModelConfigError(`input[${i}]`, d, `a positive integer ${axes[i]}`);
+    if (d > max) throw new SpecLimitError(`input[${i}]`, d, `a ${axes[i]} of at most ${max}`);
+    return d;
+  }) as Shape3;
 }
