@@ -16,6 +16,8 @@ export interface Config {
   modelsDir: string;
   /** Largest request body for JSON routes such as /analyze, in bytes. */
   analyzeBodyLimit: number;
+  /** Model files (ONNX, Keras/tfjs JSON) uploaded to /analyze as a raw body or a multipart file. */
+  modelUploadLimit: number;
   /** Largest network /analyze accepts, in leaf layers after expansion. */
   analyzeMaxLayers: number;
   /** Largest total MACs /analyze accepts (counts above 2^53 would lose exactness). */
@@ -128,6 +130,7 @@ function readAll(env: Env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
     modelsDir: env.MODELS_DIR && env.MODELS_DIR !== '' ? path.resolve(env.MODELS_DIR) : DEFAULT_MODELS_DIR,
     analyzeBodyLimit: int(env, 'ANALYZE_BODY_LIMIT', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    modelUploadLimit: int(env, 'MODEL_UPLOAD_LIMIT', 256 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
     analyzeMaxLayers: int(env, 'ANALYZE_MAX_LAYERS', 20_000, 1, 1_000_000),
     analyzeMaxMacs: int(env, 'ANALYZE_MAX_MACS', 1e15, 1, Number.MAX_SAFE_INTEGER),
     serveModels: bool(env, 'SERVE_MODELS', true),

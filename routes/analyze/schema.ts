@@ -66,14 +66,33 @@ const analyzeOwnBody = {
 /** A Keras config saved as JSON text (`json.dump(model.to_json())`): the body is a JSON string. */
 const configAsText = { type: 'string', minLength: 2, description: 'A Keras model config saved as a JSON string (json.dump(model.to_json()))' } as const;
 
+/** A model file uploaded as the raw body or a multipart file: checked by the importer, not here. */
 export const analyzeBody = {
   if: { type: 'string' },
   then: configAsText,
   else: {
+    if: { type: 'object' },
+    then: analyzeObject(),
+    else: {},
+  },
+} as const;
+
+function analyzeObject() {
+  return {
     type: 'object',
     if: looksImported,
     then: importedModel,
     else: analyzeOwnBody,
+  } as const;
+}
+
+/** For uploaded files: the size to analyse at and the batch for the memory estimate. */
+export const analyzeQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    input: { type: 'string', pattern: '^\\d+,\\d+,\\d+$', description: 'H,W,C to analyse an uploaded model file at (required when the file leaves sizes open)' },
+    batch: { type: 'string', pattern: '^[1-9][0-9]{0,4}$', description: 'Batch size for the peak-activation estimate of an uploaded model file (default 1)' },
   },
 } as const;
 

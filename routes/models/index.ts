@@ -10,6 +10,8 @@ export function describeModel(m: ServedModel) {
     ...(m.error ? { error: m.error } : {}),
     ...(m.problems ? { problems: m.problems } : {}),
     architecture: m.architecture ?? null,
+    /** Where the topology came from: a zoo name, a spec, or the model file (onnx, tfjs-layers-model, keras-h5). */
+    source: m.source ?? null,
     input: m.input ?? null,
     classes: m.classes ?? null,
     labels: m.labels?.length ?? null,
@@ -21,6 +23,8 @@ export function describeModel(m: ServedModel) {
     tfjsBackend: m.backend ? { name: m.backend.name, skipped: m.backend.skipped, wasm: m.backend.wasm ?? null } : null,
     params: m.params ?? null,
     macs: m.macs ?? null,
+    /** The analysis of what is served (POST /analyze {"model": name} gives every layer). */
+    totals: m.report?.totals ?? null,
     weights: m.weights ?? null,
     loadMs: m.loadMs ?? null,
     warmupMs: m.warmupMs ?? null,

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * convnet-serve command line.
- *   convnet-serve analyze <name|spec.json|model.json> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--json]
+ *   convnet-serve analyze <name|spec.json|model.json|model.onnx> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--json]
  *   convnet-serve serve            (same as npm start)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { AppError } from '../errors.js';
 import type { Shape3 } from '../spec/types.js';
 
 const USAGE = `usage:
-  convnet-serve analyze <name|spec.json|model.json> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--json]
+  convnet-serve analyze <name|spec.json|model.json|model.onnx> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--json]
   convnet-serve classify <image> [--model NAME] [--models-dir DIR] [--topk K] [--json]
   convnet-serve export <name|spec.json> --format onnx|tfjs [--weights FILE] --out FILE
   convnet-serve serve`;
@@ -49,7 +49,9 @@ function analyzeCommand(args: string[]): void {
   if (positionals.length !== 1) throw new AppError(400, 'BAD_ARGUMENT', `analyze: expected one model name or spec file\n${USAGE}`);
   const what = positionals[0];
   let target: AnalyzeTarget;
-  if (what.endsWith('.json')) {
+  if (/\.(onnx|pb)$/i.test(what)) {
+    target = { onnx: new Uint8Array(readFileSync(what)), ...(values.input ? { input: parseShape(values.input) } : {}) };
+  } else if (what.endsWith('.json')) {
     const json = JSON.parse(readFileSync(what, 'utf8'));
     const input = values.input ? parseShape(values.input) : undefined;
     // A Keras config saved as a JSON string (json.dump(model.to_json())) is decoded once more.

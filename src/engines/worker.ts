@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { inferShapes } from '../spec/shapes.js';
 import { bindWeights } from '../weights/bind.js';
-import { readWeightFile } from '../weights/load.js';
+import { readModelWeights } from '../interop/model-files.js';
 import { WeightsError } from '../weights/types.js';
 import { initBackend } from './tfjs/backend.js';
 import { ENGINES } from './table.js';
@@ -19,7 +19,7 @@ const port = parentPort!;
 const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
 async function load(plan: ModelPlan): Promise<{ keyStyle: string; format: string }> {
-  const file = await readWeightFile(plan.weightsPath);
+  const file = await readModelWeights(plan.weightsPath);
   const { bound, keyStyle } = bindWeights(inferShapes(plan.graph), file.tensors);
   const engine = await ENGINES[plan.engine](plan.graph, bound, init);
   engines.get(plan.name)?.dispose();
@@ -43,7 +43,7 @@ async function handle(msg: WorkerRequest): Promise<void> {
       }
       case 'export-onnx': {
         // Built here, off the main thread: a ResNet-50 graph is ~100 MB of protobuf.
-        const file = await readWeightFile(msg.plan.weightsPath);
+        const file = await readModelWeights(msg.plan.weightsPath);
         const { bound } = bindWeights(inferShapes(msg.plan.graph), file.tensors);
         const bytes = buildOnnxModel(msg.plan.graph, bound, { logits: false });
         const out = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();

@@ -84,9 +84,27 @@ export function toErrorBody(err: FastifyError | AppError | Error, bodyLimit?: nu
   return errorBody(500, 'INTERNAL_ERROR', 'The server failed to handle this request; the error has been logged.');
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Body limits by content type, for routes whose parsers differ (see bodyLimitFor). */
+    bodyLimits?: Record<string, number>;
+  }
+}
+
+/**
+ * The body limit that applied to a request: the route's, or for routes whose limit depends on the
+ * content type (POST /analyze: JSON or a model file), the one its `config.bodyLimits` names.
+ */
+function bodyLimitFor(request: FastifyRequest): number | undefined {
+  const byType = request.routeOptions?.config?.bodyLimits;
+  const type = request.headers['content-type']?.split(';')[0].trim().toLowerCase();
+  if (byType && type && byType[type] !== undefined) return byType[type];
+  return request.routeOptions?.bodyLimit;
+}
+
 export default fp(async function errorPolicy(app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const limit = request.routeOptions?.bodyLimit ?? app.initialConfig.bodyLimit;
+    const limit = bodyLimitFor(request) ?? app.initialConfig.bodyLimit;
     const body = toErrorBody(err, limit, request.headers['content-type']);
     if (body.code === 'INTERNAL_ERROR') request.log.error({ err }, 'request failed');
     else if (body.statusCode >= 500) request.log.warn({ code: body.code, statusCode: body.statusCode }, body.message); // overload, draining: expected

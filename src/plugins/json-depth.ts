@@ -28,11 +28,9 @@ export function jsonDepth(text: string, stopAt: number): number {
   return max;
 }
 
-export default fp(async function jsonDepthPlugin(app: FastifyInstance) {
-  app.removeContentTypeParser('application/json');
-  // No route reads text bodies: a text/plain upload is a 415, not a schema error.
-  app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+/** Fastify's JSON body parser with the depth check; routes that need another body limit re-register it in their scope. */
+export function parseJsonBody(_req: unknown, body: string | Buffer, done: (err: Error | null, value?: unknown) => void): void {
+  {
     const text = body as string;
     if (text.trim() === '') {
       done(new AppError(400, 'EMPTY_BODY', 'body: expected a JSON document; received an empty body', { field: 'body', received: '', expected: 'JSON' }), undefined);
@@ -49,5 +47,12 @@ export default fp(async function jsonDepthPlugin(app: FastifyInstance) {
     } catch (err) {
       done(new AppError(400, 'INVALID_JSON', `body: expected valid JSON; ${(err as Error).message}`, { field: 'body', expected: 'valid JSON' }), undefined);
     }
-  });
+  }
+}
+
+export default fp(async function jsonDepthPlugin(app: FastifyInstance) {
+  app.removeContentTypeParser('application/json');
+  // No route reads text bodies: a text/plain upload is a 415, not a schema error.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
 }, { name: 'json-depth' });

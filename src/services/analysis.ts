@@ -1,6 +1,7 @@
 /**
- * Resolves what a caller asked to analyse (a zoo name with options, or a spec) into a graph and
- * runs the analyzer within the configured limits. Shared by the HTTP route and the CLI.
+ * Resolves what a caller asked to analyse (a zoo name with options, a spec, a Keras/tfjs model
+ * JSON, an ONNX file, or a served model's graph) into a graph and runs the analyzer within the
+ * configured limits. Shared by the HTTP route and the CLI.
  */
 import { ZOO, zooNames } from '../../models/index.js';
 import { AppError, describeValue, SpecError, SpecLimitError } from '../errors.js';
@@ -8,6 +9,8 @@ import { DEFAULT_SPEC_LIMITS, normalizeSpec } from '../spec/normalize.js';
 import type { ArchitectureSpec, Graph, Shape3 } from '../spec/types.js';
 import { detectModelFormat, graphFromKerasConfig, graphFromTfjsModelJson } from '../interop/keras/import.js';
 import { readGivenInput } from '../interop/keras/topology.js';
+import { graphFromOnnx } from '../interop/onnx/import.js';
+import { readOnnxModel } from '../interop/onnx/read.js';
 import { analyzeGraph, type AnalysisReport } from '../analysis/analyze.js';
 import { compareReports, type Comparison } from '../analysis/compare.js';
 
@@ -22,7 +25,16 @@ export interface SpecTarget {
 }
 /** A Keras `model.to_json()` config or a tfjs layers-model `model.json`, posted as it is. */
 export type ImportedTarget = Record<string, unknown>;
-export type AnalyzeTarget = ModelTarget | SpecTarget | ImportedTarget;
+/** An ONNX file's bytes; `input` [H, W, C] for symbolic sizes. The bytes are read for shapes and let go. */
+export interface OnnxTarget {
+  onnx: Uint8Array;
+  input?: Shape3;
+}
+/** A graph the caller already has (a served model's). */
+export interface GraphTarget {
+  graph: Graph;
+}
+export type AnalyzeTarget = ModelTarget | SpecTarget | OnnxTarget | GraphTarget | ImportedTarget;
 
 export interface AnalyzeLimits {
   maxLayers: number;
@@ -45,6 +57,8 @@ export class UnknownModelError extends AppError {
 
 const isModelTarget = (t: AnalyzeTarget): t is ModelTarget => typeof (t as ModelTarget).model === 'string';
 const isSpecTarget = (t: AnalyzeTarget): t is SpecTarget => 'spec' in t;
+const isOnnxTarget = (t: AnalyzeTarget): t is OnnxTarget => (t as OnnxTarget).onnx instanceof Uint8Array;
+const isGraphTarget = (t: AnalyzeTarget): t is GraphTarget => typeof (t as GraphTarget).graph === 'object' && Array.isArray((t as GraphTarget).graph?.nodes);
 
 /** Builds the spec for a zoo model, or returns the caller's spec. */
 export function specFor(target: ModelTarget | SpecTarget, field = ''): ArchitectureSpec {
@@ -57,6 +71,10 @@ export function specFor(target: ModelTarget | SpecTarget, field = ''): Architect
 export function graphFor(target: AnalyzeTarget | string, limits: AnalyzeLimits = DEFAULT_ANALYZE_LIMITS, field = ''): Graph {
   // A Keras config saved as a JSON string (json.dump(model.to_json())) is decoded once.
   if (typeof target === 'string') return importedGraph(decodeJsonText(target, field), limits, field);
+  if (isGraphTarget(target)) return target.graph;
+  if (isOnnxTarget(target)) {
+    return graphFromOnnx(readOnnxModel(target.onnx, `${field || 'body'}`), { input: target.input, limits: { ...DEFAULT_SPEC_LIMITS, maxLayers: limits.maxLayers } }).graph;
+  }
   if (!isModelTarget(target) && !isSpecTarget(target)) return importedGraph(target, limits, field);
   const spec = specFor(target, field);
   try {
@@ -108,7 +126,7 @@ export function analyzeTarget(target: AnalyzeTarget | string, options: { batch?:
   try {
     report = analyzeGraph(graph, { batch: options.batch });
   } catch (err) {
-    throw typeof target !== 'string' && isSpecTarget(target) ? prefixField(err, `${options.field ?? ''}spec.`) : err;
+    throw typeof target !== 'string' && !isOnnxTarget(target) && !isGraphTarget(target) && isSpecTarget(target) ? prefixField(err, `${options.field ?? ''}spec.`) : err;
   }
   const worst = report.layers.find((r) => !Number.isSafeInteger(r.macs) || !Number.isSafeInteger(r.params));
   if (worst || report.totals.macs > limits.maxMacs || !Number.isSafeInteger(report.totals.flops)) {

@@ -4,6 +4,10 @@
  *
  *   {"name": "resnet18", "architecture": "resnet18", "weights": "weights.safetensors",
  *    "labels": "labels.txt", "preprocess": "torch"}
+ *
+ * Without `architecture`, the topology comes from the weights file itself: an ONNX file, a tfjs
+ * converter folder's model.json, or a Keras full-model H5 (`input` gives the size for files saved
+ * with open sizes).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -59,8 +63,11 @@ export interface BatchingConfig {
 
 export interface ModelConfig {
   name: string;
-  architecture: string | { name: string; options?: { input?: Shape3; classes?: number; includeTop?: boolean } } | { spec: ArchitectureSpec };
+  /** A zoo name (with options) or a spec; absent: the weights file holds the topology. */
+  architecture?: string | { name: string; options?: { input?: Shape3; classes?: number; includeTop?: boolean } } | { spec: ArchitectureSpec };
   weights: string;
+  /** [H, W, C] for a model file saved with open input sizes. */
+  input?: Shape3;
   labels?: string;
   preprocess?: PresetName | (Partial<Omit<Preprocess, 'size'>> & { preset?: PresetName });
   topk?: number;
@@ -87,7 +94,7 @@ const preprocessObject = {
 export const MODEL_CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['architecture', 'weights'],
+  required: ['weights'],
   properties: {
     name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$' },
     architecture: {
@@ -107,6 +114,7 @@ export const MODEL_CONFIG_SCHEMA = {
       ],
     },
     weights: { type: 'string', minLength: 1 },
+    input: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 8192 }, minItems: 3, maxItems: 3 },
     labels: { type: 'string', minLength: 1 },
     preprocess: { anyOf: [{ enum: Object.keys(PRESETS) }, preprocessObject] },
     topk: { type: 'integer', minimum: 1, maximum: 1000 },
@@ -152,7 +160,7 @@ export async function readModelConfig(dir: string): Promise<ModelConfig> {
   return { ...config, name: config.name ?? path.basename(dir) };
 }
 
-export function architectureSpec(config: ModelConfig): ArchitectureSpec {
+export function architectureSpec(config: ModelConfig & Required<Pick<ModelConfig, 'architecture'>>): ArchitectureSpec {
   const arch = config.architecture;
   if (typeof arch === 'object' && 'spec' in arch) return arch.spec;
   const name = typeof arch === 'string' ? arch : arch.name;

@@ -8,7 +8,8 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { analyzeGraph } from '../analysis/analyze.js';
+import { analyzeGraph, type AnalysisReport } from '../analysis/analyze.js';
+import { graphFromModelFile, type ModelFileFormat } from '../interop/model-files.js';
 import type { BackendChoice } from '../engines/tfjs/backend.js';
 import type { InferencePool } from '../engines/pool.js';
 import type { EngineKind } from '../engines/types.js';
@@ -29,7 +30,11 @@ export interface ServedModel {
   problems?: Record<string, unknown>[];
   config?: ModelConfig;
   graph?: Graph;
+  /** The analysis of what is served (the graph above). */
+  report?: AnalysisReport;
   architecture?: string;
+  /** Where the topology came from: a zoo name, a spec, or the model file itself. */
+  source?: 'zoo' | 'spec' | ModelFileFormat;
   input?: Shape3;
   classes?: number;
   labels?: string[];
@@ -160,13 +165,21 @@ export class ModelRegistry {
     const started = performance.now();
     try {
       const config = model.config!;
-      const spec = architectureSpec(config);
-      const graph = normalizeSpec(spec);
+      const weightsPath = fileInFolder(model.dir, config.weights, 'weights');
+      await stat(weightsPath).catch(() => {
+        throw new Error(`weights: file ${config.weights} not found in ${model.dir}`);
+      });
+      // A zoo name or spec gives the topology; otherwise the model file itself does (ONNX, tfjs model.json, Keras H5).
+      const fromFile = config.architecture === undefined ? await graphFromModelFile(weightsPath, config.input) : undefined;
+      const graph = fromFile ? fromFile.graph : normalizeSpec(architectureSpec(config as ModelConfig & Required<Pick<ModelConfig, 'architecture'>>));
       const report = analyzeGraph(graph);
       const classes = report.output[report.output.length - 1];
       if (report.output.length !== 1) throw new Error(`architecture output ${JSON.stringify(report.output)} is not a class vector; a classifier needs includeTop`);
       model.graph = graph;
-      model.architecture = typeof config.architecture === 'string' ? config.architecture : 'name' in config.architecture ? config.architecture.name : graph.name;
+      model.report = report;
+      model.architecture = config.architecture === undefined ? graph.name
+        : typeof config.architecture === 'string' ? config.architecture : 'name' in config.architecture ? config.architecture.name : graph.name;
+      model.source = fromFile ? fromFile.format : typeof config.architecture === 'object' && 'spec' in config.architecture ? 'spec' : 'zoo';
       model.input = graph.input;
       model.classes = classes;
       model.params = report.totals.params;
@@ -180,10 +193,7 @@ export class ModelRegistry {
       model.labels = config.labels
         ? await readLabels(fileInFolder(model.dir, config.labels, 'labels'), classes)
         : Array.from({ length: classes }, (_, i) => String(i));
-      const weightsPath = fileInFolder(model.dir, config.weights, 'weights');
-      const bytes = (await stat(weightsPath).catch(() => {
-        throw new Error(`weights: file ${config.weights} not found in ${model.dir}`);
-      })).size;
+      const bytes = (await stat(weightsPath)).size;
       model.weights = { file: config.weights, sha256: await sha256(weightsPath), bytes };
       model.backend = await this.pool.backend;
       model.weightsPath = weightsPath;

@@ -48,6 +48,16 @@ function lookup(shaped: ShapedGraph, keyStyle: KeyStyle): Map<string, { target: 
   return map;
 }
 
+/** `model/block/conv1/kernel` → the longest known `…/conv1/kernel`: Keras files may prefix weights with model names. */
+function bySuffix<T>(where: Map<string, T>, key: string): T | undefined {
+  const parts = key.split('/');
+  for (let i = 1; i < parts.length - 1; i++) {
+    const hit = where.get(parts.slice(i).join('/'));
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
 const fmt = (s: number[]) => `[${s.join(', ')}]`;
 const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
@@ -60,7 +70,7 @@ export function bindWeights(shaped: ShapedGraph, loaded: Map<string, RawTensor>)
     if (keyStyle === 'torchvision' && rawKey.endsWith('.num_batches_tracked')) continue;
     // torchvision module paths use '.', our layer names '_' (`layer1.0.conv1` → `layer1_0_conv1`).
     const key = keyStyle === 'torchvision' ? `${rawKey.slice(0, rawKey.lastIndexOf('.')).replace(/\./g, '_')}${rawKey.slice(rawKey.lastIndexOf('.'))}` : rawKey;
-    const hit = where.get(key);
+    const hit = where.get(key) ?? (keyStyle === 'layer-names' ? bySuffix(where, key) : undefined);
     if (!hit) {
       problems.push({ problem: 'unexpected', key: rawKey });
       continue;

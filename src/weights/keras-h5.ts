@@ -39,7 +39,9 @@ export async function readKerasH5(filePath: string): Promise<Map<string, RawTens
         if (!(value instanceof Float32Array || value instanceof Float64Array)) {
           throw new WeightsError(`keras-h5: ${layer}/${weightName} has dtype ${dataset.dtype}; expected float32 or float64`);
         }
-        tensors.set(`${layer}/${normaliseKerasWeightName(weightName).split('/').pop()}`, { shape: dataset.shape ?? [], data: Float32Array.from(value) });
+        // Keras names weights `<layer>/<weight>:0`; a nested model's group holds its layers' weights under their own names.
+        const name = normaliseKerasWeightName(weightName);
+        tensors.set(name.includes('/') ? name : `${layer}/${name}`, { shape: dataset.shape ?? [], data: Float32Array.from(value) });
       }
     }
     return tensors;

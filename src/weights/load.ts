@@ -8,7 +8,8 @@ import { isSafetensors, readSafetensors } from './safetensors.js';
 import { isTfjsManifest, readTfjsManifest } from './tfjs-manifest.js';
 import { WeightsError, type WeightFile } from './types.js';
 
-async function head(filePath: string, n: number): Promise<Uint8Array> {
+/** The first `n` bytes of a file, for sniffing its format. */
+export async function readHead(filePath: string, n: number): Promise<Uint8Array> {
   const handle = await open(filePath, 'r').catch(() => {
     throw new WeightsError(`weights file ${filePath} cannot be read`);
   });
@@ -22,7 +23,7 @@ async function head(filePath: string, n: number): Promise<Uint8Array> {
 }
 
 export async function readWeightFile(filePath: string): Promise<WeightFile> {
-  const start = await head(filePath, 4096);
+  const start = await readHead(filePath, 4096);
   if (isHdf5(start)) return { format: 'keras-h5', tensors: await readKerasH5(filePath) };
   if (isTfjsManifest(start)) return { format: 'tfjs-manifest', tensors: await readTfjsManifest(filePath) };
   const bytes = await readFile(filePath);

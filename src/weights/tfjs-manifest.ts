@@ -23,10 +23,13 @@ export function isTfjsManifest(bytes: Uint8Array): boolean {
   return head.trimStart().startsWith('{') && head.includes('"weightsManifest"');
 }
 
-/** Keras-style weight names may carry a model prefix or a `:0` suffix; keep `<layer>/<weight>`. */
+/**
+ * Keras-style weight names: `<layer>/<weight>`, possibly with a `:0` suffix (dropped here) and a
+ * model prefix (`model/conv1/kernel`, kept: layer names may hold a slash themselves, as DenseNet's
+ * `conv1/conv`; the binder matches the longest known suffix).
+ */
 export function normaliseKerasWeightName(name: string): string {
-  const parts = name.replace(/:\d+$/, '').split('/');
-  return parts.slice(-2).join('/');
+  return name.replace(/:\d+$/, '');
 }
 
 export async function readTfjsManifest(modelJsonPath: string): Promise<Map<string, RawTensor>> {

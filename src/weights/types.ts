@@ -7,7 +7,7 @@ export interface RawTensor {
 export type KeyStyle = 'layer-names' | 'torchvision';
 
 export interface WeightFile {
-  format: 'safetensors' | 'tfjs-manifest' | 'keras-h5';
+  format: 'safetensors' | 'tfjs-manifest' | 'keras-h5' | 'onnx';
   /** Tensors keyed `<layer>/<weight>` (our and Keras' names) or by torchvision state_dict keys. */
   tensors: Map<string, RawTensor>;
 }

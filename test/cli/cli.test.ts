@@ -2,7 +2,7 @@
 // classify without a server, and export (tfjs topology; ONNX with weights, checked against PyTorch).
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -29,6 +29,29 @@ t.test('analyze prints a torchinfo-like table with totals and the bottleneck rep
   const keras = JSON.parse((await cli('analyze', fixture('keras-configs/mnist_cnn.tfjs-layers.model.json').pathname, '--json')).stdout);
   t.equal(keras.totals.params, 34_826, 'a tfjs model.json is analysed like a spec');
   await t.rejects(cli('analyze', 'nope'), /expected one of/, 'an unknown name fails with the list of names');
+});
+
+t.test('analyze reads ONNX files and Keras files with open sizes, at the --input given', async (t) => {
+  const onnx = JSON.parse((await cli('analyze', fixture('onnx/mobilenet_v2.graph.onnx').pathname, '--json')).stdout);
+  t.equal(onnx.totals.trainableParams, 3_504_872, "torchvision's MobileNetV2 parameters");
+  const small = JSON.parse((await cli('analyze', fixture('onnx/mobilenet_v2.graph.onnx').pathname, '--input', '112,112,3', '--json')).stdout);
+  t.same(small.input, [112, 112, 3]);
+  const open = path.join(dir, 'open.json');
+  const model = {
+    class_name: 'Functional',
+    config: {
+      name: 'open',
+      layers: [
+        { class_name: 'InputLayer', config: { batch_input_shape: [null, null, null, 3], name: 'x' }, name: 'x', inbound_nodes: [] },
+        { class_name: 'Conv2D', config: { name: 'c', filters: 4, kernel_size: [3, 3], padding: 'same' }, name: 'c', inbound_nodes: [[['x', 0, 0, {}]]] },
+      ],
+      input_layers: [['x', 0, 0]], output_layers: [['c', 0, 0]],
+    },
+  };
+  writeFileSync(open, JSON.stringify(JSON.stringify(model))); // saved as JSON text, as json.dump(model.to_json()) does
+  await t.rejects(cli('analyze', open), /--input H,W,C/, 'refused without a size, naming the flag');
+  const sized = JSON.parse((await cli('analyze', open, '--input', '32,32,3', '--json')).stdout);
+  t.equal(sized.layers[0].macs, 32 * 32 * 4 * 3 * 9, 'analysed at the --input size');
 });
 
 t.test('classify works without a server', async (t) => {

@@ -1,0 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { buildApp } from './src/app.js';
+import { testConfig } from './src/config.js';
+const app = await buildApp(testConfig());
+const onnx = readFileSync('test/fixtures/onnx/resnet18.graph.onnx');
+let r = await app.inject({ method: 'POST', url: '/analyze', headers: { 'content-type': 'application/octet-stream' }, payload: onnx });
+console.log(r.statusCode, r.json().totals?.params, r.body.slice(0, 200));
+r = await app.inject({ method: 'POST', url: '/analyze', payload: { model: 'resnet18' } });
+console.log(r.statusCode, r.json().totals?.params);
+r = await app.inject({ method: 'POST', url: '/analyze?input=112,112,3', headers: { 'content-type': 'application/octet-stream' }, payload: onnx });
+console.log(r.statusCode, r.json().totals?.macs, r.json().input);
+r = await app.inject({ method: 'POST', url: '/analyze', headers: { 'content-type': 'application/octet-stream' }, payload: Buffer.from('garbage!!') });
+console.log(r.statusCode, r.body);
+await app.close();
