@@ -4,7 +4,7 @@
  *   convnet-serve analyze <name|spec.json|model.json|model.onnx> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--json]
  *   convnet-serve serve            (same as npm start)
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { analyzeTarget, graphFor, type AnalyzeTarget } from '../services/analysis.js';
@@ -16,7 +16,7 @@ import type { Shape3 } from '../spec/types.js';
 const USAGE = `usage:
   convnet-serve analyze <name|spec.json|model.json|model.onnx> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--json]
   convnet-serve classify <image> [--model NAME] [--models-dir DIR] [--topk K] [--json]
-  convnet-serve export <name|spec.json> --format onnx|tfjs [--weights FILE] --out FILE
+  convnet-serve export <name|spec.json> --format onnx|tfjs [--weights FILE] --out FILE|DIR
   convnet-serve serve`;
 
 function parseShape(text: string): Shape3 {
@@ -112,8 +112,9 @@ async function classifyCommand(args: string[]): Promise<void> {
 }
 
 /**
- * Exports an architecture: `tfjs` writes a layers-model model.json topology (weights listed, not
- * included); `onnx` writes an ONNX graph with the weights from --weights (any format we load).
+ * Exports an architecture: `tfjs` writes a layers-model model.json topology, and with --weights its
+ * weight shards beside it (a folder tf.loadLayersModel reads); `onnx` writes an ONNX graph with the
+ * weights from --weights (any format we load). --out's folder is created when missing.
  */
 async function exportCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { format: { type: 'string' }, weights: { type: 'string' }, out: { type: 'string' } } });
@@ -123,18 +124,39 @@ async function exportCommand(args: string[]): Promise<void> {
   const what = positionals[0];
   const target: AnalyzeTarget = what.endsWith('.json') ? { spec: JSON.parse(readFileSync(what, 'utf8')) } : { model: what };
   const graph = graphFor(target);
-  if (values.format === 'tfjs') {
-    const { tfjsModelJsonFromGraph } = await import('../interop/keras/export.js');
-    writeFileSync(values.out, JSON.stringify(tfjsModelJsonFromGraph(graph), null, 1));
-  } else {
-    if (!values.weights) throw new AppError(400, 'BAD_ARGUMENT', 'export --format onnx: expected --weights FILE (safetensors, tfjs model.json or Keras H5)');
-    const [{ readWeightFile }, { bindWeights }, { inferShapes }, { buildOnnxModel }] = await Promise.all([
-      import('../weights/load.js'), import('../weights/bind.js'), import('../spec/shapes.js'), import('../interop/onnx/emit.js'),
+  const bind = async (file: string) => {
+    const [{ readModelWeights }, { bindWeights }, { inferShapes }] = await Promise.all([
+      import('../interop/model-files.js'), import('../weights/bind.js'), import('../spec/shapes.js'),
     ]);
-    const { bound } = bindWeights(inferShapes(graph), (await readWeightFile(values.weights)).tensors);
-    writeFileSync(values.out, buildOnnxModel(graph, bound));
+    return bindWeights(inferShapes(graph), (await readModelWeights(file)).tensors).bound;
+  };
+  mkdirSync(path.dirname(path.resolve(values.out)), { recursive: true });
+  const written: string[] = [];
+  if (values.format === 'tfjs') {
+    const { tfjsArtifacts, tfjsModelJsonFromGraph } = await import('../interop/keras/export.js');
+    if (!values.weights) {
+      writeFileSync(values.out, JSON.stringify(tfjsModelJsonFromGraph(graph), null, 1));
+      written.push(values.out);
+    } else {
+      // With weights: a folder (or a model.json path) holding model.json and its shards.
+      const modelJson = values.out.endsWith('.json') ? values.out : path.join(values.out, 'model.json');
+      mkdirSync(path.dirname(path.resolve(modelJson)), { recursive: true });
+      const { modelJson: doc, shards } = tfjsArtifacts(graph, await bind(values.weights));
+      writeFileSync(modelJson, JSON.stringify(doc));
+      written.push(modelJson);
+      for (const shard of shards) {
+        const file = path.join(path.dirname(modelJson), shard.path);
+        writeFileSync(file, shard.data);
+        written.push(file);
+      }
+    }
+  } else {
+    if (!values.weights) throw new AppError(400, 'BAD_ARGUMENT', 'export --format onnx: expected --weights FILE (safetensors, tfjs model.json, Keras H5 or ONNX)');
+    const { buildOnnxModel } = await import('../interop/onnx/emit.js');
+    writeFileSync(values.out, buildOnnxModel(graph, await bind(values.weights)));
+    written.push(values.out);
   }
-  process.stdout.write(`wrote ${values.out}\n`);
+  process.stdout.write(written.map((f) => `wrote ${f}\n`).join(''));
 }
 
 async function main(argv: string[]): Promise<void> {

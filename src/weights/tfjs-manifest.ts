@@ -18,9 +18,10 @@ interface ManifestGroup {
   weights: ManifestEntry[];
 }
 
+/** A tfjs model.json, judged by its first bytes: a JSON object whose keys are tfjs' (the manifest often comes last). */
 export function isTfjsManifest(bytes: Uint8Array): boolean {
   const head = new TextDecoder().decode(bytes.subarray(0, 4096));
-  return head.trimStart().startsWith('{') && head.includes('"weightsManifest"');
+  return head.trimStart().startsWith('{') && /"(weightsManifest|modelTopology)"\s*:|"format"\s*:\s*"layers-model"/.test(head);
 }
 
 /**

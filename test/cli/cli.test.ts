@@ -7,14 +7,24 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs';
+import { ZOO } from '../../models/index.js';
 import { OnnxEngine } from '../../src/engines/onnxruntime.js';
-import { fixture, maxAbs, maxAbsDiff, readFixtureTensors } from '../helpers/engine.js';
+import { TfjsExecutor } from '../../src/engines/tfjs/executor.js';
+import { normalizeSpec } from '../../src/spec/normalize.js';
+import { inferShapes } from '../../src/spec/shapes.js';
+import { bindWeights } from '../../src/weights/bind.js';
+import { readSafetensors } from '../../src/weights/safetensors.js';
+import { backendReady, fixture, maxAbs, maxAbsDiff, readFixtureTensors } from '../helpers/engine.js';
 import { SERVED_FIXTURES } from '../helpers/app.js';
 
 const run = promisify(execFile);
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', CLI, ...args], { maxBuffer: 64 * 1024 * 1024 });
 const dir = mkdtempSync(path.join(tmpdir(), 'cli-'));
+t.before(async () => {
+  await backendReady();
+});
 
 t.test('analyze prints a torchinfo-like table with totals and the bottleneck report', async (t) => {
   const { stdout } = await cli('analyze', 'seed_5x5_bottleneck');
@@ -79,4 +89,25 @@ t.test('export: ONNX with torchvision weights reproduces PyTorch; tfjs topology 
   t.equal(modelJson.format, 'layers-model');
   const weights = modelJson.weightsManifest[0].weights as { name: string; shape: number[] }[];
   t.equal(weights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0), 25_636_712, 'the manifest accounts for every parameter');
+});
+
+t.test('export --format tfjs --weights writes model.json and shards that tf.loadLayersModel reads, into a new folder', async (t) => {
+  const out = path.join(dir, 'new', 'nested', 'fashion-tfjs');
+  const { stdout } = await cli('export', 'fashion_resnet', '--format', 'tfjs', '--weights', new URL('../../models/fashion-resnet/weights.safetensors', import.meta.url).pathname, '--out', out);
+  t.match(stdout, /model\.json/);
+  const doc = JSON.parse(readFileSync(path.join(out, 'model.json'), 'utf8'));
+  t.same(doc.weightsManifest[0].paths, ['group1-shard1of1.bin'], 'the manifest names its shard');
+  const shards = doc.weightsManifest[0].paths.map((p: string) => readFileSync(path.join(out, p)));
+  const weightData = Buffer.concat(shards);
+  const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: doc.modelTopology, weightSpecs: doc.weightsManifest[0].weights, weightData: weightData.buffer.slice(weightData.byteOffset, weightData.byteOffset + weightData.byteLength) }));
+  const graph = normalizeSpec(ZOO.get('fashion_resnet')!.build());
+  const { bound } = bindWeights(inferShapes(graph), readSafetensors(new Uint8Array(readFileSync(new URL('../../models/fashion-resnet/weights.safetensors', import.meta.url)))));
+  const x = tf.randomUniform([3, 28, 28, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
+  const ours = TfjsExecutor.create(graph, bound);
+  const expected = await ours.predict(x).data();
+  const got = await (model.predict(x) as tf.Tensor).data();
+  t.ok(maxAbsDiff(got, expected) / maxAbs(expected) < 1e-5, 'tfjs-layers on the exported folder computes what the executor computes');
+  ours.dispose();
+  model.dispose();
+  x.dispose();
 });

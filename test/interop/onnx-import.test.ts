@@ -15,7 +15,26 @@ import { inferShapes } from '../../src/spec/shapes.js';
 import { ZOO } from '../../models/index.js';
 import { analyzeGraph } from '../../src/analysis/analyze.js';
 import { fixture } from '../helpers/engine.js';
-import { randomWeights } from '../helpers/onnx.js';
+import { randomInput, randomWeights, relativeError, rng, runOnnx, runTfjs } from '../helpers/onnx.js';
+import { attr, DataType, encodeModel } from '../../src/interop/onnx/model.js';
+import { OnnxEngine as Session } from '../../src/engines/onnxruntime.js';
+import { permute } from '../../src/weights/permute.js';
+import { backendReady } from '../helpers/engine.js';
+
+/** ONNX Runtime on a file as it is (NCHW input), the independent side. */
+class OnnxEngine {
+  constructor(private readonly session: Session) {}
+  static create = (bytes: Uint8Array) => Session.create(bytes);
+  async run(x: { shape: number[]; data: Float32Array }): Promise<Float32Array> {
+    const out = (await this.session.run(x.data, x.shape)).data;
+    await this.session.dispose();
+    return out;
+  }
+}
+
+t.before(async () => {
+  await backendReady();
+});
 
 const MODELS = ['resnet18', 'resnet50', 'googlenet', 'inception_v3', 'mobilenet_v2', 'mobilenet_v3_small', 'efficientnet_b0'];
 const bytes = (name: string) => new Uint8Array(readFileSync(fixture(`onnx/${name}.graph.onnx`)));
@@ -93,4 +112,49 @@ t.test('over HTTP: raw body, multipart file, query options, and the upload limit
   t.equal(jsonTooBig.statusCode, 413, 'JSON keeps its own, smaller limit');
   const keras = await app.inject({ method: 'POST', url: '/analyze', headers: { 'content-type': 'application/octet-stream' }, payload: readFileSync(fixture('keras-configs/mnist_cnn.sequential.keras2.json')) });
   t.equal(keras.statusCode, 200, 'a Keras config uploaded as a file is read as JSON');
+});
+
+t.test('shape arithmetic folded, channel-major flatten reordered: the imported graph computes what ONNX Runtime computes on the file', async (t) => {
+  const next = rng(11);
+  const floats = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (next() * 2 - 1) * scale);
+  const int64s = (values: number[]) => BigInt64Array.from(values.map(BigInt));
+  // x [N, 3, 6, 5] → Conv 4×3×3 (pads 1) → ReLU → Reshape to [N, -1] with the target computed from Shape
+  // (Shape → Gather 0 → Unsqueeze → Concat with [-1]) → Gemm (transB) → Sub a per-class constant.
+  const file = encodeModel({
+    graph: {
+      name: 'folded',
+      nodes: [
+        { op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['conv'], name: 'conv', attributes: [attr.ints('kernel_shape', [3, 3]), attr.ints('pads', [1, 1, 1, 1])] },
+        { op: 'Relu', inputs: ['conv'], outputs: ['relu'], name: 'relu' },
+        { op: 'Shape', inputs: ['relu'], outputs: ['shape'], name: 'shape' },
+        { op: 'Gather', inputs: ['shape', 'zero'], outputs: ['n'], name: 'gather', attributes: [attr.int('axis', 0)] },
+        { op: 'Unsqueeze', inputs: ['n', 'axes'], outputs: ['n1'], name: 'unsqueeze' },
+        { op: 'Concat', inputs: ['n1', 'minus1'], outputs: ['target'], name: 'concat', attributes: [attr.int('axis', 0)] },
+        { op: 'Reshape', inputs: ['relu', 'target'], outputs: ['flat'], name: 'reshape' },
+        { op: 'Gemm', inputs: ['flat', 'fc_w', 'fc_b'], outputs: ['fc'], name: 'fc', attributes: [attr.int('transB', 1)] },
+        { op: 'Sub', inputs: ['fc', 'shift'], outputs: ['y'], name: 'shift' },
+      ],
+      initializers: [
+        { name: 'w', dims: [4, 3, 3, 3], data: floats(108, 0.5) },
+        { name: 'b', dims: [4], data: floats(4, 0.1) },
+        { name: 'zero', dims: [], data: int64s([0]) },
+        { name: 'axes', dims: [1], data: int64s([0]) },
+        { name: 'minus1', dims: [1], data: int64s([-1]) },
+        { name: 'fc_w', dims: [7, 4 * 6 * 5], data: floats(7 * 120, 0.2) },
+        { name: 'fc_b', dims: [7], data: floats(7, 0.1) },
+        { name: 'shift', dims: [7], data: floats(7, 1) },
+      ],
+      inputs: [{ name: 'x', elemType: DataType.FLOAT, dims: ['N', 3, 6, 5] }],
+      outputs: [{ name: 'y', elemType: DataType.FLOAT, dims: ['N', 7] }],
+    },
+  });
+  const imported = graphFromOnnx(readOnnxModel(file));
+  t.same(imported.graph.nodes.map((n) => n.kind), ['conv2d', 'activation', 'flatten', 'dense', 'rescaling'], 'the shape arithmetic left no layers');
+  const x = randomInput([2, 3, 6, 5], 12); // NCHW, for the original file
+  const reference = await new OnnxEngine(await OnnxEngine.create(file)).run(x);
+  const nhwc = { shape: [2, 6, 5, 3], data: permute(x.data, x.shape, [0, 2, 3, 1]).data };
+  for (const [engine, got] of [['ONNX Runtime', (await runOnnx(imported.graph, imported.weights(), nhwc)).data], ['tfjs', await runTfjs(imported.graph, imported.weights(), nhwc)]] as const) {
+    const err = relativeError(got, reference);
+    t.ok(err < 1e-5, `${engine} on the imported graph = ONNX Runtime on the file (${err.toExponential(2)})`);
+  }
 });

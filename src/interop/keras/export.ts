@@ -29,13 +29,14 @@
  * refuses them), gelu's tanh approximation.
  *
  * The weightsManifest lists the weights a shard set for this topology must hold (names and shapes,
- * Keras order) with no shard paths: this writes the architecture, not weights.
+ * Keras order); tfjsModelJsonFromGraph leaves its paths empty (the architecture only), and
+ * tfjsArtifacts writes the shards too.
  */
 import { outputLength, resolvePads, type Pads } from '../../spec/geometry.js';
 import { inferShapes } from '../../spec/shapes.js';
 import { traitsOf } from '../../spec/kinds/index.js';
 import { AppError } from '../../errors.js';
-import { INPUT_NAME, type Activation, type ActivationFn, type ExplicitPadding, type Graph, type GraphNodeOf, type LeafKind, type TensorShape, type WeightSpec } from '../../spec/types.js';
+import { INPUT_NAME, type Activation, type ActivationFn, type BoundWeight, type ExplicitPadding, type Graph, type GraphNodeOf, type LeafKind, type TensorShape, type WeightSpec } from '../../spec/types.js';
 
 /** The config dialect written: tf.keras 2.15's (the last Keras 2); Keras 3 reads it as a legacy config. */
 const KERAS_DIALECT = '2.15.0';
@@ -284,7 +285,41 @@ const KERAS_EXPORT: { [K in LeafKind]: Writer<K> } = {
 };
 
 export function tfjsModelJsonFromGraph(graph: Graph): TfjsModelJson {
+  return exportTopology(graph).doc;
+}
+
+/** Shards of at most this many bytes, as tensorflowjs_converter writes them. */
+const SHARD_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The topology and its weights as a TensorFlow.js layers-model folder: model.json (the manifest
+ * naming `group1-shard<i>of<n>.bin`) and the shards (float32 little-endian, in manifest order), as
+ * `tf.loadLayersModel` and tensorflowjs_converter read them. `bound` are our weights (bindWeights).
+ */
+export function tfjsArtifacts(graph: Graph, bound: BoundWeight[]): { modelJson: TfjsModelJson; shards: { path: string; data: Uint8Array }[] } {
+  const { doc, sources } = exportTopology(graph);
+  const byKey = new Map(bound.map((w) => [`${w.layer}/${w.weight}`, w]));
+  const entries = doc.weightsManifest[0].weights;
+  const total = entries.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1) * 4, 0);
+  const all = new Uint8Array(total);
+  const view = new DataView(all.buffer);
+  let offset = 0;
+  entries.forEach((entry, i) => {
+    const w = byKey.get(`${sources[i].layer}/${sources[i].weight}`);
+    if (!w) throw new Error(`no bound weight ${sources[i].layer}/${sources[i].weight} for ${entry.name}`);
+    for (const v of w.data) {
+      view.setFloat32(offset, v, true);
+      offset += 4;
+    }
+  });
+  const count = Math.max(1, Math.ceil(total / SHARD_BYTES));
+  const shards = Array.from({ length: count }, (_, i) => ({ path: `group1-shard${i + 1}of${count}.bin`, data: all.subarray(i * SHARD_BYTES, Math.min(total, (i + 1) * SHARD_BYTES)) }));
+  return { modelJson: { ...doc, weightsManifest: [{ paths: shards.map((s) => s.path), weights: entries }] }, shards };
+}
+
+function exportTopology(graph: Graph): { doc: TfjsModelJson; sources: { layer: string; weight: string }[] } {
   const shaped = inferShapes(graph);
+  const sources: { layer: string; weight: string }[] = [];
   const nonNegative = new Set<string>();
   const taken = new Set<string>([INPUT_NAME, ...graph.nodes.map((n) => n.name)]);
   const refusals: Refusal[] = [];
@@ -336,6 +371,8 @@ export function tfjsModelJsonFromGraph(graph: Graph): TfjsModelJson {
     };
     (KERAS_EXPORT[node.kind] as Writer<LeafKind>)(cx);
     weights.push(...layout.map((w) => ({ name: `${w.layer ?? node.name}/${w.name}`, shape: w.shape, dtype: 'float32' as const })));
+    // Every layout lists the node's weights in our order (kernel, bias; gamma, beta, …), renamed or reshaped only.
+    sources.push(...layout.map((_, i) => ({ layer: node.name, weight: ws[i].name })));
   }
 
   if (refusals.length) {
@@ -344,7 +381,7 @@ export function tfjsModelJsonFromGraph(graph: Graph): TfjsModelJson {
       { field: refusals[0].specPath, received: refusals.map((r) => r.layer), expected: 'layers Keras can express exactly', refusals });
   }
 
-  return {
+  const doc: TfjsModelJson = {
     format: 'layers-model',
     generatedBy: 'convnet-serve',
     convertedBy: null,
@@ -356,5 +393,6 @@ export function tfjsModelJsonFromGraph(graph: Graph): TfjsModelJson {
     },
     weightsManifest: [{ paths: [], weights }],
   };
+  return { doc, sources };
 }
 

@@ -136,6 +136,13 @@ class Importer {
     return unsupported(`${what} (input ${i}) must be a constant known at import`);
   }
 
+  /** A shape target: integers known at import, where the first (the batch) may be unknown. */
+  shapeTarget(i: number): number[] {
+    const v = this.values.get(this.node.inputs[i]);
+    if (v?.t === 'ints' && v.values.slice(1).every((x): x is number => x !== null)) return [v.values[0] ?? 0, ...(v.values.slice(1) as number[])];
+    return this.ints(i, 'the target shape');
+  }
+
   /** A small float constant's values (scales, offsets, clip bounds). */
   floats(i: number, what: string): number[] {
     const v = this.values.get(this.node.inputs[i]);
@@ -440,7 +447,7 @@ const OPS: Record<string, (im: Importer) => void> = {
   },
   Reshape(im) {
     const x = im.tensor(0);
-    const raw = im.ints(1, 'the target shape');
+    const raw = im.shapeTarget(1);
     const size = x.shape.reduce((a, b) => a * b, 1);
     // 0 copies the input's size on that axis (allowzero 0), −1 is inferred.
     const onnxIn = x.layout === 'nchw' ? [x.shape[2], x.shape[0], x.shape[1]] : x.shape;
