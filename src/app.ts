@@ -4,8 +4,11 @@
  */
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
+import compress from '@fastify/compress';
 import cors from '@fastify/cors';
+import { constants as zlibConstants } from 'node:zlib';
 import auth from './plugins/auth.js';
+import bodyLimits from './plugins/body-limits.js';
 import errorPolicy, { toErrorBody } from './plugins/errors.js';
 import openapi from './plugins/openapi.js';
 import requestIdPlugin, { requestId } from './plugins/request-id.js';
@@ -49,6 +52,16 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   app.decorate('draining', false);
   app.addSchema(ARCHITECTURE_SPEC_SCHEMA);
   await app.register(errorPolicy);
+  await app.register(bodyLimits);
+  // JSON and text (reports of hundreds of KB, /metrics, the page) compressed for clients that accept it;
+  // images and model files (already compressed, or binary) as they are. Brotli at a fast level.
+  await app.register(compress, {
+    global: true,
+    threshold: 1024,
+    encodings: ['br', 'gzip', 'deflate'],
+    customTypes: /^(application\/(json|javascript)|text\/)/,
+    brotliOptions: { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 4 } },
+  });
   await app.register(requestIdPlugin);
   if (config.corsOrigins.length) await app.register(cors, { origin: config.corsOrigins.includes('*') ? true : config.corsOrigins });
   await app.register(openapi);

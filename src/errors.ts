@@ -64,3 +64,27 @@ function summarise(value: unknown): unknown {
   const text = describeValue(value, 200);
   return text.length > 200 ? text : value;
 }
+
+/** Edit distance between two names, with `-`/`_` and case counted as the same. */
+function distance(a: string, b: string): number {
+  const x = a.toLowerCase().replace(/-/g, '_');
+  const y = b.toLowerCase().replace(/-/g, '_');
+  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= y.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[y.length];
+}
+
+/** The few candidates closest to a name that was not found (for "did you mean" in a 404). */
+export function closestNames(name: string, candidates: readonly string[], count = 3): string[] {
+  const limit = Math.max(2, Math.floor(name.length / 3));
+  return candidates
+    .map((c) => ({ c, d: distance(name, c) }))
+    .filter(({ d }) => d <= limit)
+    .sort((p, q) => p.d - q.d || p.c.localeCompare(q.c))
+    .slice(0, count)
+    .map(({ c }) => c);
+}

@@ -90,12 +90,14 @@ export function showError(box, err) {
     ['Expected', unsaid(body.message, describe(body.expected))],
     ['Retry after', body.retryAfter === undefined ? undefined : `${body.retryAfter} s`],
   ].filter(([, v]) => v !== undefined && v !== '');
-  box.replaceChildren(
+  // replaceChildren writes null as the text "null": leave absent parts out instead.
+  const parts = [
     h('p', { class: 'error-title' }, h('span', { class: 'error-icon', 'aria-hidden': 'true' }, '!'), title, ' ', h('code', {}, body.code)),
     h('p', { class: 'error-message' }, body.message),
     details.length ? h('dl', { class: 'error-details' }, details.map(([k, v]) => [h('dt', {}, k), h('dd', {}, h('code', {}, v))])) : null,
     body.statusCode === 401 ? h('p', { class: 'error-message' }, apiKey() ? 'The API key in use was refused: check it under “API key” at the top of the page.' : 'This service needs an API key: enter it under “API key” at the top of the page.') : null,
-  );
+  ];
+  box.replaceChildren(...parts.filter((p) => p !== null));
   box.hidden = false;
 }
 

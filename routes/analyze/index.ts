@@ -50,7 +50,9 @@ function fileTarget(bytes: Buffer, input: Shape3 | undefined, field: string): An
 }
 
 export default async function analyzeRoute(app: FastifyInstance) {
-  const limits = { maxLayers: app.config.analyzeMaxLayers, maxMacs: app.config.analyzeMaxMacs };
+  const baseLimits = { maxLayers: app.config.analyzeMaxLayers, maxMacs: app.config.analyzeMaxMacs };
+  // Unknown names are answered with the closest built-in and served names.
+  const limitsNow = () => ({ ...baseLimits, servedNames: app.hasDecorator('models') ? [...app.models.models.keys()] : [] });
   const cache = new ReportCache();
   const uploadLimit = app.config.modelUploadLimit;
 
@@ -130,10 +132,12 @@ export default async function analyzeRoute(app: FastifyInstance) {
     }
     let json: string | undefined;
     if (Buffer.isBuffer(body)) {
-      json = JSON.stringify(analyzeTarget(fileTarget(body, input, 'body'), { batch, limits }));
+      json = JSON.stringify(analyzeTarget(fileTarget(body, input, 'body'), { batch, limits: limitsNow() }));
     } else {
       const servedNames = typeof body === 'object' && app.hasDecorator('models')
-        && [body, ...(Array.isArray(body.compare) ? body.compare : [])].some((t) => typeof (t as { model?: unknown })?.model === 'string' && app.models.get((t as { model: string }).model)?.graph);
+        && [body, ...(Array.isArray(body.compare) ? body.compare : [])]
+          .map((t) => (typeof t === 'string' ? t : (t as { model?: unknown })?.model))
+          .some((name) => typeof name === 'string' && app.models.get(name)?.graph !== undefined);
       const key = typeof body === 'string' || servedNames ? undefined : ReportCache.keyFor(body);
       json = key === undefined ? undefined : cache.get(key);
       if (json === undefined) {
@@ -149,9 +153,11 @@ export default async function analyzeRoute(app: FastifyInstance) {
   });
 
   function analyze(body: Record<string, unknown> | string) {
+    const limits = limitsNow();
     if (typeof body === 'string') return analyzeTarget(body, { limits });
     if (Array.isArray(body.compare)) {
-      const [a, b] = body.compare.map((t, i) => resolveServed(t, `compare[${i}].`));
+      // A side may be just a name: "resnet50" is {"model": "resnet50"}.
+      const [a, b] = body.compare.map((t, i) => resolveServed(typeof t === 'string' ? { model: t } : t, `compare[${i}].`));
       const { reports, comparison } = compareTargets(a, b, { batch: body.batch as number | undefined, limits });
       return { comparison, reports };
     }

@@ -40,7 +40,12 @@ const compareTarget = {
   properties: {
     compare: {
       type: 'array',
-      items: { if: { type: 'object', required: ['spec'] }, then: specTarget, else: { if: { type: 'object', ...looksImported }, then: importedModel, else: modelTarget } },
+      description: '[A, B]: each a model name (built-in or served), {"model": name, …}, {"spec": …}, or a Keras/tfjs model JSON; the comparison reports B − A and B / A',
+      items: {
+        if: { type: 'string' },
+        then: { type: 'string', minLength: 1, maxLength: 200 },
+        else: { if: { type: 'object', required: ['spec'] }, then: specTarget, else: { if: { type: 'object', ...looksImported }, then: importedModel, else: modelTarget } },
+      },
       minItems: 2,
       maxItems: 2,
     },

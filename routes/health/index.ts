@@ -1,32 +1,54 @@
 /**
  * Health: liveness says the process turns; readiness says every configured model is loaded and
- * warmed up and the server is not draining. A 503 names what is not ready.
+ * warmed up and the server is not draining. Both answers list every model with its state, engine
+ * and the backend that computes it; a 503 names what is not ready.
  */
 import type { FastifyInstance } from 'fastify';
+import { servingBackend } from '../../src/serving/registry.js';
+
+interface ModelHealth {
+  name: string;
+  state: string;
+  engine: string;
+  /** What computes it: onnxruntime-cpu, or the tfjs backend (tensorflow, wasm, cpu). */
+  backend: string | null;
+  error?: string;
+}
 
 export interface Readiness {
   ready: boolean;
   reason?: string;
   status: 'ready' | 'not_ready' | 'draining';
-  models: { name: string; state: string; error?: string }[];
+  /** The models that keep the service from being ready. */
+  notReady: { name: string; state: string; error?: string }[];
 }
 
 export function readiness(app: FastifyInstance): Readiness {
-  if (app.draining) return { ready: false, status: 'draining', models: [] };
+  if (app.draining) return { ready: false, status: 'draining', notReady: [] };
   const notReady = app.hasDecorator('models') ? app.models.notReady() : [];
   if (app.hasDecorator('pool') && app.pool.liveWorkers === 0) {
-    return { ready: false, status: 'not_ready', models: notReady, reason: 'no inference worker is running' };
+    return { ready: false, status: 'not_ready', notReady, reason: 'no inference worker is running' };
   }
-  return notReady.length ? { ready: false, status: 'not_ready', models: notReady } : { ready: true, status: 'ready', models: [] };
+  return notReady.length ? { ready: false, status: 'not_ready', notReady } : { ready: true, status: 'ready', notReady: [] };
+}
+
+function modelHealth(app: FastifyInstance): ModelHealth[] {
+  if (!app.hasDecorator('models')) return [];
+  return [...app.models.models.values()].map((m) => ({
+    name: m.name, state: m.state, engine: m.engine, backend: m.state === 'failed' ? null : servingBackend(m), ...(m.error ? { error: m.error } : {}),
+  }));
 }
 
 const healthBody = {
   type: 'object',
   properties: {
     status: { type: 'string' },
-    models: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, state: { type: 'string' }, error: { type: 'string' } } } },
+    models: {
+      type: 'array',
+      items: { type: 'object', properties: { name: { type: 'string' }, state: { type: 'string' }, engine: { type: 'string' }, backend: { type: ['string', 'null'] }, error: { type: 'string' } } },
+    },
     reason: { type: 'string' },
-    backend: { type: 'string' },
+    tfjsBackend: { type: 'string', description: 'The TensorFlow.js backend the workers run (for models served by the tfjs engine)' },
     workers: { type: 'object', properties: { live: { type: 'integer' }, size: { type: 'integer' } } },
   },
 };
@@ -38,11 +60,11 @@ export default async function healthRoutes(app: FastifyInstance) {
 
   app.get('/health/ready', { schema: { response: { 200: healthBody, 503: healthBody } } }, async (_request, reply) => {
     const r = readiness(app);
-    const backend = app.hasDecorator('pool') ? (await app.pool.backend.catch(() => undefined))?.name : undefined;
+    const tfjsBackend = app.hasDecorator('pool') ? (await app.pool.backend.catch(() => undefined))?.name : undefined;
     reply.code(r.ready ? 200 : 503);
     if (!r.ready) reply.header('retry-after', '1');
     return {
-      status: r.status, models: r.models, ...(r.reason ? { reason: r.reason } : {}), ...(backend ? { backend } : {}),
+      status: r.status, models: modelHealth(app), ...(r.reason ? { reason: r.reason } : {}), ...(tfjsBackend ? { tfjsBackend } : {}),
       ...(app.hasDecorator('pool') ? { workers: { live: app.pool.liveWorkers, size: app.pool.size } } : {}),
     };
   });

@@ -1,6 +1,6 @@
 /** GET /models and GET /models/{name}: what each served model is, where it came from and how it runs. */
 import type { FastifyInstance } from 'fastify';
-import { AppError } from '../../src/errors.js';
+import { AppError, closestNames } from '../../src/errors.js';
 import { servingBackend, type ServedModel } from '../../src/serving/registry.js';
 
 export function describeModel(m: ServedModel) {
@@ -34,7 +34,9 @@ export function describeModel(m: ServedModel) {
 
 export class UnknownServedModelError extends AppError {
   constructor(name: string, available: string[]) {
-    super(404, 'MODEL_NOT_FOUND', `model: expected one of ${available.join(', ') || '(no models served)'}; received ${JSON.stringify(name)}`, { field: 'model', received: name, available });
+    const suggestions = closestNames(name, available);
+    const hint = suggestions.length ? ` Did you mean ${suggestions.map((s) => JSON.stringify(s)).join(' or ')}?` : '';
+    super(404, 'MODEL_NOT_FOUND', `model: expected one of ${available.join(', ') || '(no models served)'}; received ${JSON.stringify(name)}.${hint}`, { field: 'model', received: name, suggestions, available });
   }
 }
 

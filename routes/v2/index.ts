@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../src/errors.js';
-import { toErrorBody } from '../../src/plugins/errors.js';
+import { keepRefusedBodyReadable, notFoundBody, toErrorBody } from '../../src/plugins/errors.js';
 import { assertFinite, softmax } from '../../src/serving/postprocess.js';
 import { servingBackend, type ServedModel } from '../../src/serving/registry.js';
 import { readiness } from '../health/index.js';
@@ -97,12 +97,14 @@ function readyModel(app: FastifyInstance, name: string): ServedModel {
 export default async function kserveRoutes(app: FastifyInstance) {
   app.setErrorHandler((err, request, reply) => {
     const body = toErrorBody(err as Error, request.routeOptions?.bodyLimit ?? app.config.bodyLimit);
+    keepRefusedBodyReadable(request, reply, body, request.routeOptions?.bodyLimit ?? app.config.bodyLimit);
     if (body.statusCode >= 500 && body.code === 'INTERNAL_ERROR') request.log.error({ err }, 'request failed');
     if (typeof body.retryAfter === 'number') reply.header('retry-after', String(body.retryAfter));
     reply.code(body.statusCode).send({ error: body.message });
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ error: `${request.method} ${request.url.split('?')[0]}: no such route` });
+    const body = notFoundBody(app, request, reply);
+    reply.code(body.statusCode).send({ error: body.message });
   });
 
   const errorBody = { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] };

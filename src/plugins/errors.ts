@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { bodyLimitFor, drainRefusedBody } from './body-limits.js';
 import { STATUS_CODES } from 'node:http';
 import { AppError, describeValue } from '../errors.js';
 
@@ -48,7 +49,15 @@ function validationBody(err: FastifyError): ErrorBody {
       expected = 'this required property';
       received = undefined;
       break;
+    case 'type':
+      expected = `${/^[aeiou]/.test(String(issue.params.type)) ? 'an' : 'a'} ${String(issue.params.type).replace(/,/g, ' or ')}`;
+      break;
+    default:
+      // AJV's messages read "must be …": as an expectation, drop the "must be".
+      expected = expected.replace(/^must (be )?/, '');
   }
+  // A comparison side: say what each side may be.
+  if (/^body\.compare\.\d+$/.test(field) && issue.keyword === 'type') expected = 'a model name, {"model": name}, {"spec": …} or a Keras/tfjs model JSON';
   const unknownKind = issue.keyword === 'enum' && field.endsWith('.kind');
   return errorBody(400, unknownKind ? 'UNKNOWN_LAYER_KIND' : 'VALIDATION_ERROR', `${field}: expected ${expected}; received ${describeValue(received)}`, {
     field,
@@ -85,34 +94,55 @@ export function toErrorBody(err: FastifyError | AppError | Error, bodyLimit?: nu
 }
 
 declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Body limits by content type, for routes whose parsers differ (see bodyLimitFor). */
-    bodyLimits?: Record<string, number>;
+  interface FastifyInstance {
+    /** The methods some route accepts on this path (empty: no route has the path). */
+    allowedMethods(path: string): string[];
   }
 }
 
 /**
- * The body limit that applied to a request: the route's, or for routes whose limit depends on the
- * content type (POST /analyze: JSON or a model file), the one its `config.bodyLimits` names.
+ * A refused body is read to its end (within bounds) so the client hears the 413 instead of a
+ * reset; the connection then stays usable. An Expect: 100-continue refusal closes it (no body follows).
  */
-function bodyLimitFor(request: FastifyRequest): number | undefined {
-  const byType = request.routeOptions?.config?.bodyLimits;
-  const type = request.headers['content-type']?.split(';')[0].trim().toLowerCase();
-  if (byType && type && byType[type] !== undefined) return byType[type];
-  return request.routeOptions?.bodyLimit;
+export function keepRefusedBodyReadable(request: FastifyRequest, reply: FastifyReply, body: ErrorBody, limit: number | undefined): void {
+  if (body.statusCode !== 413 || request.headers.expect !== undefined) return;
+  reply.removeHeader('connection');
+  drainRefusedBody(request.raw, typeof body.limitBytes === 'number' ? body.limitBytes : (limit ?? 0));
+}
+
+/** 405 with Allow for a wrong method on a known path, else 404. */
+export function notFoundBody(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply): ErrorBody {
+  const path = request.url.split('?')[0];
+  const allowed = app.allowedMethods(path);
+  if (allowed.length && !allowed.includes(request.method)) {
+    reply.header('allow', allowed.join(', '));
+    return errorBody(405, 'METHOD_NOT_ALLOWED', `${request.method} ${path}: expected ${allowed.join(' or ')}; received ${request.method}`, { field: 'method', received: request.method, expected: allowed.join(', ') });
+  }
+  return errorBody(404, 'ROUTE_NOT_FOUND', `${request.method} ${path}: no such route`, { field: 'url', received: path });
 }
 
 export default fp(async function errorPolicy(app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const limit = bodyLimitFor(request) ?? app.initialConfig.bodyLimit;
     const body = toErrorBody(err, limit, request.headers['content-type']);
+    keepRefusedBodyReadable(request, reply, body, limit);
     if (body.code === 'INTERNAL_ERROR') request.log.error({ err }, 'request failed');
     else if (body.statusCode >= 500) request.log.warn({ code: body.code, statusCode: body.statusCode }, body.message); // overload, draining: expected
     else request.log.info({ code: body.code, statusCode: body.statusCode }, body.message);
     if (typeof body.retryAfter === 'number') reply.header('retry-after', String(body.retryAfter));
     reply.code(body.statusCode).send(body);
   });
+  // Every route's methods by path pattern, so a wrong method on a known path is a 405 with Allow.
+  const routes: { pattern: RegExp; methods: Set<string> }[] = [];
+  app.addHook('onRoute', (route) => {
+    const source = `^${route.url.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+').replace(/\*/g, '.*')}/?$`;
+    let entry = routes.find((r) => r.pattern.source === source);
+    if (!entry) routes.push((entry = { pattern: new RegExp(source), methods: new Set() }));
+    for (const m of [route.method].flat()) entry.methods.add(m);
+  });
+  app.decorate('allowedMethods', (path: string) => [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => [...r.methods]))].sort());
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send(errorBody(404, 'ROUTE_NOT_FOUND', `${request.method} ${request.url.split('?')[0]}: no such route`, { field: 'url', received: request.url.split('?')[0] }));
+    const body = notFoundBody(app, request, reply);
+    reply.code(body.statusCode).send(body);
   });
 }, { name: 'error-policy' });

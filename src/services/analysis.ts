@@ -4,7 +4,7 @@
  * configured limits. Shared by the HTTP route and the CLI.
  */
 import { ZOO, zooNames } from '../../models/index.js';
-import { AppError, describeValue, SpecError, SpecLimitError } from '../errors.js';
+import { AppError, closestNames, describeValue, SpecError, SpecLimitError } from '../errors.js';
 import { DEFAULT_SPEC_LIMITS, normalizeSpec } from '../spec/normalize.js';
 import type { ArchitectureSpec, Graph, Shape3 } from '../spec/types.js';
 import { detectModelFormat, graphFromKerasConfig, graphFromTfjsModelJson } from '../interop/keras/import.js';
@@ -39,17 +39,22 @@ export type AnalyzeTarget = ModelTarget | SpecTarget | OnnxTarget | GraphTarget 
 export interface AnalyzeLimits {
   maxLayers: number;
   maxMacs: number;
+  /** Served models' names, offered with the built-in ones when a name is not found. */
+  servedNames?: readonly string[];
 }
 
 export const DEFAULT_ANALYZE_LIMITS: AnalyzeLimits = { maxLayers: DEFAULT_SPEC_LIMITS.maxLayers, maxMacs: 1e15 };
 
 export class UnknownModelError extends AppError {
-  constructor(name: string, field = 'model') {
-    const available = zooNames();
-    super(404, 'UNKNOWN_MODEL', `${field}: expected one of ${available.join(', ')}; received ${JSON.stringify(name)}`, {
+  constructor(name: string, field = 'model', served: readonly string[] = []) {
+    const available = [...zooNames(), ...served];
+    const suggestions = closestNames(name, available);
+    const hint = suggestions.length ? ` Did you mean ${suggestions.map((s) => JSON.stringify(s)).join(' or ')}?` : '';
+    super(404, 'UNKNOWN_MODEL', `${field}: expected a built-in architecture${served.length ? ' or a served model' : ''}; received ${JSON.stringify(name)}.${hint} Available: ${available.join(', ')}`, {
       field,
       received: name,
-      expected: 'a built-in architecture name',
+      expected: served.length ? 'a built-in architecture or served model name' : 'a built-in architecture name',
+      suggestions,
       available,
     });
   }
@@ -61,10 +66,10 @@ const isOnnxTarget = (t: AnalyzeTarget): t is OnnxTarget => (t as OnnxTarget).on
 const isGraphTarget = (t: AnalyzeTarget): t is GraphTarget => typeof (t as GraphTarget).graph === 'object' && Array.isArray((t as GraphTarget).graph?.nodes);
 
 /** Builds the spec for a zoo model, or returns the caller's spec. */
-export function specFor(target: ModelTarget | SpecTarget, field = ''): ArchitectureSpec {
+export function specFor(target: ModelTarget | SpecTarget, field = '', servedNames: readonly string[] = []): ArchitectureSpec {
   if (isSpecTarget(target)) return target.spec;
   const entry = ZOO.get(target.model);
-  if (!entry) throw new UnknownModelError(target.model, `${field}model`);
+  if (!entry) throw new UnknownModelError(target.model, `${field}model`, servedNames);
   return entry.build({ input: target.input, classes: target.classes, includeTop: target.includeTop });
 }
 
@@ -76,7 +81,7 @@ export function graphFor(target: AnalyzeTarget | string, limits: AnalyzeLimits =
     return graphFromOnnx(readOnnxModel(target.onnx, `${field || 'body'}`), { input: target.input, limits: { ...DEFAULT_SPEC_LIMITS, maxLayers: limits.maxLayers } }).graph;
   }
   if (!isModelTarget(target) && !isSpecTarget(target)) return importedGraph(target, limits, field);
-  const spec = specFor(target, field);
+  const spec = specFor(target, field, limits.servedNames);
   try {
     return normalizeSpec(spec, { ...DEFAULT_SPEC_LIMITS, maxLayers: limits.maxLayers });
   } catch (err) {

@@ -38,7 +38,7 @@ t.test('analyze prints a torchinfo-like table with totals and the bottleneck rep
   t.same(custom.output, [10]);
   const keras = JSON.parse((await cli('analyze', fixture('keras-configs/mnist_cnn.tfjs-layers.model.json').pathname, '--json')).stdout);
   t.equal(keras.totals.params, 34_826, 'a tfjs model.json is analysed like a spec');
-  await t.rejects(cli('analyze', 'nope'), /expected one of/, 'an unknown name fails with the list of names');
+  await t.rejects(cli('analyze', 'resnet5'), /Did you mean "resnet50".*Available: /, 'an unknown name fails with the closest names and the list');
 });
 
 t.test('analyze reads ONNX files and Keras files with open sizes, at the --input given', async (t) => {

@@ -390,7 +390,7 @@ t.test('a wrong content type is a 415; model files come as octet-stream or multi
 
 t.test('unknown routes answer in the error shape', async (t) => {
   assertError(t, await app.inject({ method: 'GET', url: '/analyse' }), 404, 'ROUTE_NOT_FOUND');
-  assertError(t, await app.inject({ method: 'GET', url: '/analyze' }), 404);
+  assertError(t, await app.inject({ method: 'GET', url: '/analyze' }), 405, 'METHOD_NOT_ALLOWED');
 });
 
 t.test('a repeated request for a built-in architecture is answered from the report cache, identically', async (t) => {

@@ -20,7 +20,9 @@ t.test('every model is accounted for; the broken one is refused, the others are 
   t.match(models.get('broken-truncated')?.error, /truncated|cannot be opened|HDF5/i, 'names the reason');
   const ready = await app.inject('/health/ready');
   t.equal(ready.statusCode, 503, 'readiness names the model that is not ready');
-  t.match(ready.json().models, [{ name: 'broken-truncated', state: 'failed' }]);
+  const states = new Map((ready.json().models as { name: string; state: string; engine: string; backend: string | null }[]).map((m) => [m.name, m]));
+  t.match(states.get('broken-truncated'), { state: 'failed', backend: null });
+  t.match(states.get('resnet18'), { state: 'ready', engine: /tfjs|onnxruntime/, backend: /wasm|onnxruntime-cpu/ }, 'and lists every model with its engine and backend');
 });
 
 t.test('model metadata reports backend, weights hash, key style and costs', async (t) => {

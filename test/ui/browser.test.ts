@@ -100,6 +100,7 @@ async function run() {
     t.match(error, /415 Unsupported Media Type/, 'status and reason');
     t.match(error, /UNSUPPORTED_IMAGE_TYPE/, 'the stable code');
     t.match(error, /notes\.txt: expected an image/, "the API's message");
+    t.notMatch(error, /null/, 'no stray "null" from absent parts');
     await shot('02-classify-error');
     await page.click('button[aria-label="Remove notes.txt"]');
   });
