@@ -49,6 +49,7 @@ COPY src ./src
 COPY routes ./routes
 COPY models ./models
 COPY public ./public
+COPY proto ./proto
 RUN npm run build
 
 # The default served models: every folder of models/ holding a config.json (models/ also holds the
@@ -62,7 +63,7 @@ RUN mkdir -p /out/models \
     && echo "default models:" && ls -l /out/models
 
 
-# Stage 3, runtime: production dependencies, dist/, public/ and the default models only.
+# Stage 3, runtime: production dependencies, dist/, public/, proto/ and the default models only.
 FROM node:20-bookworm-slim AS runtime
 
 # tini as PID 1 forwards SIGTERM to node (which drains) and reaps zombies. -s (subreaper) keeps it
@@ -91,6 +92,8 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/public ./public
+# The ONNX schema the importer decodes model files with.
+COPY --from=build /app/proto ./proto
 COPY --from=build /out/models /models
 # A named volume mounted here starts as a copy of the default models; add model folders to it.
 VOLUME /models

@@ -209,6 +209,7 @@ t.test('the Dockerfile: slim Node 20 stages, tini, a non-root user, models at /m
   if (gid) t.equal(podSpec.securityContext.runAsGroup, Number(gid));
   t.equal(isvcContainer.securityContext.runAsUser, Number(uid), 'so does the predictor');
   t.match(instructions('ENTRYPOINT').at(-1), /tini/, 'tini forwards signals to node');
+  t.ok(runtimeStage.some((i) => i.op === 'COPY' && /\/app\/proto\b/.test(i.rest)), 'the runtime has proto/, which the ONNX importer reads');
   t.equal(dockerEnv.MODELS_DIR, '/models');
   t.ok(instructions('VOLUME').some((v) => v.includes('/models')), 'VOLUME /models');
   t.equal(deploymentEnv.MODELS_DIR ?? dockerEnv.MODELS_DIR, '/models');
