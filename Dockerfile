@@ -10,14 +10,17 @@
 # libtensorflow where that download works).
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
+# onnxruntime-node ships its CPU binaries in the npm package; its postinstall would only fetch
+# CUDA parts (hundreds of MB) that this image never uses. npm 11 skips that script through
+# package.json's allowScripts; npm 10, which node:20 images carry, reads this variable instead.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 # --ignore-scripts: `prepare` (tsc) cannot run here, and the native packages' install scripts are
 # run one by one below, where a failure can be handled.
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-# sharp ships prebuilt binaries (@img/sharp-*); onnxruntime-node's postinstall only fetches CUDA
-# parts, which .npmrc skips. Both must succeed.
-RUN npm rebuild sharp onnxruntime-node
+# sharp ships prebuilt binaries (@img/sharp-*); its install script must succeed.
+RUN npm rebuild sharp
 
 # @tensorflow/tfjs-node (optional) downloads libtensorflow and its prebuilt addon from
 # storage.googleapis.com. With internet: the native `tensorflow` backend. Without (this machine):
@@ -42,7 +45,7 @@ RUN cd node_modules/onnxruntime-node/bin/napi-v6 \
 # Stage 2, build: every dependency (TypeScript), then compile src/, routes/ and models/ to dist/.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
