@@ -101,7 +101,7 @@ const cases: Case[] = [
   { name: '/analyze negative filters', url: '/analyze', payload: { spec: { input: [8, 8, 3], layers: [{ kind: 'conv2d', filters: -1, kernel: 3 }] } }, status: 400 },
   { name: '/analyze huge input', url: '/analyze', payload: { spec: { input: [100000, 100000, 3], layers: [{ kind: 'flatten' }] } }, status: 400 },
   { name: 'unknown route', method: 'GET', url: '/nope', status: 404 },
-  { name: 'GET on /classify', method: 'GET', url: '/classify', status: 404 },
+  { name: 'GET on /classify', method: 'GET', url: '/classify', status: 405 },
 ];
 
 t.test(`bad-input battery: ${cases.length} cases, every answer a 4xx JSON error`, async (t) => {
