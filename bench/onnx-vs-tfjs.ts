@@ -35,11 +35,15 @@ const results: Record<string, number> = {};
 
 const buildStart = Date.now();
 const modelBytes = buildOnnxModel(graph, bound, { logits: true });
-console.log(`resnet50_tv 224x224x3, batch 1; ONNX model ${(modelBytes.length / 2 ** 20).toFixed(1)} MiB built in ${Date.now() - buildStart} ms; ${cpus().length} CPUs; ${WARMUP} warm-up + ${ITERATIONS} timed runs, median`);
+console.log(
+  `resnet50_tv 224x224x3, batch 1; ONNX model ${(modelBytes.length / 2 ** 20).toFixed(1)} MiB built in ${Date.now() - buildStart} ms; ${cpus().length} CPUs; ${WARMUP} warm-up + ${ITERATIONS} timed runs, median`,
+);
 
 for (const threads of [1, 2]) {
   const engine = await OnnxEngine.create(modelBytes, { intraOpNumThreads: threads });
-  results[`onnxruntime, ${threads} thread${threads > 1 ? 's' : ''}`] = await medianMs(() => engine.run(x.data, x.shape));
+  results[`onnxruntime, ${threads} thread${threads > 1 ? 's' : ''}`] = await medianMs(() =>
+    engine.run(x.data, x.shape),
+  );
   await engine.dispose();
 }
 
@@ -55,7 +59,8 @@ results[label] = await medianMs(async () => {
 input.dispose();
 executor.dispose();
 
-for (const [name, ms] of Object.entries(results)) console.log(`${name.padEnd(40)} ${ms.toFixed(1).padStart(8)} ms/image`);
+for (const [name, ms] of Object.entries(results))
+  console.log(`${name.padEnd(40)} ${ms.toFixed(1).padStart(8)} ms/image`);
 const tfjsMs = results[label];
 for (const [name, ms] of Object.entries(results)) {
   if (name !== label) console.log(`tfjs wasm / ${name}: ${(tfjsMs / ms).toFixed(2)}x`);

@@ -28,7 +28,9 @@ import { normalizeSpec } from '../src/spec/normalize.js';
 import { writeSafetensors } from '../src/weights/safetensors.js';
 import { randomInput, randomWeights } from '../test/helpers/onnx.js';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, 'http-only': { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, 'http-only': { type: 'boolean', default: false } },
+});
 const QUICK = values.quick;
 /** Only the anchor and the HTTP section: for comparing worker arrangements quickly. */
 const HTTP_ONLY = values['http-only'];
@@ -50,10 +52,16 @@ async function timeRuns(run: () => Promise<unknown>, runs: number): Promise<numb
 // ---- 1. model level -------------------------------------------------------------------------
 async function modelLevel(): Promise<Record<string, Record<string, number>>> {
   const backend = await initBackend();
-  log(`\n== model level (tfjs backend: ${backend.name}${backend.wasm ? `, simd ${backend.wasm.simd}, threads ${backend.wasm.threads}` : ''}) ==`);
+  log(
+    `\n== model level (tfjs backend: ${backend.name}${backend.wasm ? `, simd ${backend.wasm.simd}, threads ${backend.wasm.threads}` : ''}) ==`,
+  );
   log('model               engine          batch  ms/batch  images/s');
   const results: Record<string, Record<string, number>> = {};
-  const models = HTTP_ONLY ? ['resnet50_tv'] : QUICK ? ['resnet50_tv', 'fashion_resnet'] : ['resnet50_tv', 'resnet50', 'inception_v3', 'fashion_resnet', 'fashion_inception'];
+  const models = HTTP_ONLY
+    ? ['resnet50_tv']
+    : QUICK
+      ? ['resnet50_tv', 'fashion_resnet']
+      : ['resnet50_tv', 'resnet50', 'inception_v3', 'fashion_resnet', 'fashion_inception'];
   for (const name of models) {
     const graph = normalizeSpec(ZOO.get(name)!.build());
     const bound = randomWeights(inferShapes(graph), 1);
@@ -66,20 +74,30 @@ async function modelLevel(): Promise<Record<string, Record<string, number>>> {
       const engines: [string, () => Promise<unknown>, () => Promise<void>][] = [];
       for (const threads of [1, 2]) {
         const session = await OnnxEngine.create(onnx, { intraOpNumThreads: threads });
-        engines.push([`onnxruntime-${threads}t`, () => session.run(input.data, input.shape), () => session.dispose()]);
+        engines.push([
+          `onnxruntime-${threads}t`,
+          () => session.run(input.data, input.shape),
+          () => session.dispose(),
+        ]);
       }
-      engines.push([`tfjs-${backend.name}`, async () => {
-        const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
-        const y = executor.predict(x);
-        await y.data();
-        tf.dispose([x, y]);
-      }, async () => {}]);
+      engines.push([
+        `tfjs-${backend.name}`,
+        async () => {
+          const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
+          const y = executor.predict(x);
+          await y.data();
+          tf.dispose([x, y]);
+        },
+        async () => {},
+      ]);
       for (const [engine, run, dispose] of engines) {
         const runs = engine.startsWith('tfjs') && big ? (batch === 8 ? 1 : 3) : QUICK ? 3 : 7;
         const ms = await timeRuns(run, runs);
         await dispose();
         results[name][`${engine}@${batch}`] = ms;
-        log(`${name.padEnd(19)} ${engine.padEnd(15)} ${String(batch).padStart(5)}  ${ms.toFixed(1).padStart(8)}  ${((1000 * batch) / ms).toFixed(1).padStart(8)}`);
+        log(
+          `${name.padEnd(19)} ${engine.padEnd(15)} ${String(batch).padStart(5)}  ${ms.toFixed(1).padStart(8)}  ${((1000 * batch) / ms).toFixed(1).padStart(8)}`,
+        );
       }
     }
     executor.dispose();
@@ -94,32 +112,41 @@ async function tfjsSteps(): Promise<Record<string, number>> {
   const bound = randomWeights(inferShapes(graph), 1);
   const input = randomInput([1, ...graph.input], 2);
   const x = tf.tensor4d(input.data, [1, 224, 224, 3]);
-  const time = async (predict: () => tf.Tensor) => timeRuns(async () => {
-    const y = predict();
-    await y.data();
-    y.dispose();
-  }, QUICK ? 2 : 4);
+  const time = async (predict: () => tf.Tensor) =>
+    timeRuns(
+      async () => {
+        const y = predict();
+        await y.data();
+        y.dispose();
+      },
+      QUICK ? 2 : 4,
+    );
   const steps: [string, () => Promise<number>][] = [];
   for (const [label, options] of [
     ['op executor, nothing fused', { foldBatchNorm: false, fuseActivations: false }],
     ['+ batch norm folded into convs', { foldBatchNorm: true, fuseActivations: false }],
     ['+ activations fused (tf.fused.conv2d)', { foldBatchNorm: true, fuseActivations: true }],
   ] as const) {
-    steps.push([label, async () => {
-      const m = TfjsExecutor.create(graph, bound, { logits: true, ...options });
-      try {
-        return await time(() => m.predict(x));
-      } finally {
-        m.dispose();
-      }
-    }]);
+    steps.push([
+      label,
+      async () => {
+        const m = TfjsExecutor.create(graph, bound, { logits: true, ...options });
+        try {
+          return await time(() => m.predict(x));
+        } finally {
+          m.dispose();
+        }
+      },
+    ]);
   }
   log(`\n== tfjs path, step by step: resnet50_tv, batch 1, backend ${backend.name} ==`);
   const results: Record<string, number> = {};
   let previous: number | undefined;
   const report = (label: string, ms: number) => {
     results[label] = ms;
-    log(`${label.padEnd(44)} ${ms.toFixed(1).padStart(8)} ms  ${previous ? `${(previous / ms).toFixed(2)}x vs previous step` : ''}`);
+    log(
+      `${label.padEnd(44)} ${ms.toFixed(1).padStart(8)} ms  ${previous ? `${(previous / ms).toFixed(2)}x vs previous step` : ''}`,
+    );
     previous = ms;
   };
   for (const [label, run] of steps) report(label, await run());
@@ -138,13 +165,19 @@ async function tfjsSteps(): Promise<Record<string, number>> {
 
 // ---- 2. HTTP level --------------------------------------------------------------------------
 function serve(env: Record<string, string>, port: number): ChildProcess {
-  return spawn(process.execPath, ['dist/src/server.js'], { env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  return spawn(process.execPath, ['dist/src/server.js'], {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
 async function untilReady(port: number, timeoutMs = 120_000): Promise<number> {
   const t0 = performance.now();
   while (performance.now() - t0 < timeoutMs) {
-    const ok = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/health/ready`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) return performance.now() - t0;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -163,9 +196,30 @@ async function metric(port: number, name: string): Promise<number> {
   return line ? Number(line.split(' ')[1]) : Number.NaN;
 }
 
-async function load(url: string, connections: number, seconds: number, body: Buffer | string, contentType: string) {
-  const r = await autocannon({ url, method: 'POST', headers: { 'content-type': contentType }, body, connections, duration: seconds, timeout: 60 });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors, total: r.requests.total };
+async function load(
+  url: string,
+  connections: number,
+  seconds: number,
+  body: Buffer | string,
+  contentType: string,
+) {
+  const r = await autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': contentType },
+    body,
+    connections,
+    duration: seconds,
+    timeout: 60,
+  });
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    total: r.requests.total,
+  };
 }
 
 /** CPU seconds a process has used so far, all threads (Linux /proc; NaN elsewhere). */
@@ -183,7 +237,10 @@ function processCpuSeconds(pid: number): number {
  * for as long as one HTTP point, so both sides of the ratio are measured the same way. Also the
  * CPU time each image costs (both threads).
  */
-async function sustainedAnchor(onnx: Uint8Array, seconds: number): Promise<{ imagesPerS: number; cpuMsPerImage: number }> {
+async function sustainedAnchor(
+  onnx: Uint8Array,
+  seconds: number,
+): Promise<{ imagesPerS: number; cpuMsPerImage: number }> {
   const session = await OnnxEngine.create(onnx, { intraOpNumThreads: 2 });
   const input = randomInput([1, 224, 224, 3], 2);
   for (let i = 0; i < 5; i++) await session.run(input.data, input.shape);
@@ -205,9 +262,20 @@ async function httpLevel() {
   const graph = normalizeSpec(ZOO.get('resnet50_tv')!.build());
   const bound = randomWeights(inferShapes(graph), 3);
   mkdirSync(path.join(dir, 'resnet50_tv'));
-  writeFileSync(path.join(dir, 'resnet50_tv', 'weights.safetensors'), writeSafetensors(bound.map((w) => [`${w.layer}/${w.weight}`, { shape: w.shape, data: w.data }])));
-  writeFileSync(path.join(dir, 'resnet50_tv', 'config.json'), JSON.stringify({ architecture: 'resnet50_tv', weights: 'weights.safetensors', preprocess: 'torch' }));
-  const jpeg = await sharp(Buffer.from(randomInput([224, 224, 3], 4).data.map((v) => Math.round((v + 1) * 127))), { raw: { width: 224, height: 224, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  writeFileSync(
+    path.join(dir, 'resnet50_tv', 'weights.safetensors'),
+    writeSafetensors(bound.map((w) => [`${w.layer}/${w.weight}`, { shape: w.shape, data: w.data }])),
+  );
+  writeFileSync(
+    path.join(dir, 'resnet50_tv', 'config.json'),
+    JSON.stringify({ architecture: 'resnet50_tv', weights: 'weights.safetensors', preprocess: 'torch' }),
+  );
+  const jpeg = await sharp(
+    Buffer.from(randomInput([224, 224, 3], 4).data.map((v) => Math.round((v + 1) * 127))),
+    { raw: { width: 224, height: 224, channels: 3 } },
+  )
+    .jpeg({ quality: 90 })
+    .toBuffer();
   const seconds = QUICK ? 5 : 10;
   const arrangements: { name: string; env: Record<string, string> }[] = [
     // The default: a worker per core; an ORT session uses every core for one batch at a time.
@@ -222,35 +290,71 @@ async function httpLevel() {
   const results: Record<string, unknown> = {};
   const anchor = await sustainedAnchor(buildOnnxModel(graph, bound, { logits: true }), seconds);
   results.anchor = anchor;
-  log(`\n== HTTP level: POST /classify, resnet50_tv, 224x224 JPEG (decode + resize included), ${seconds} s per point ==`);
-  log(`anchor: in-process ONNX Runtime, 2 threads, batch 1, sustained for ${seconds} s = ${anchor.imagesPerS.toFixed(2)} images/s (${anchor.cpuMsPerImage.toFixed(1)} ms CPU per image)`);
-  log('arrangement                concurrency  images/s  p50 ms  p99 ms  ratio-to-anchor  non-2xx  server CPU ms/image');
+  log(
+    `\n== HTTP level: POST /classify, resnet50_tv, 224x224 JPEG (decode + resize included), ${seconds} s per point ==`,
+  );
+  log(
+    `anchor: in-process ONNX Runtime, 2 threads, batch 1, sustained for ${seconds} s = ${anchor.imagesPerS.toFixed(2)} images/s (${anchor.cpuMsPerImage.toFixed(1)} ms CPU per image)`,
+  );
+  log(
+    'arrangement                concurrency  images/s  p50 ms  p99 ms  ratio-to-anchor  non-2xx  server CPU ms/image',
+  );
   let port = 3950;
   for (const a of arrangements) {
     const child = serve({ ...a.env, MODELS_DIR: dir }, ++port);
     try {
       await untilReady(port);
-      if (a === arrangements[0]) results.rssWithResnet50TvMB = (await metric(port, 'process_resident_memory_bytes')) / 2 ** 20;
+      if (a === arrangements[0])
+        results.rssWithResnet50TvMB = (await metric(port, 'process_resident_memory_bytes')) / 2 ** 20;
       for (const c of [1, 4, 16]) {
         const cpu0 = processCpuSeconds(child.pid!);
         const r = await load(`http://127.0.0.1:${port}/classify`, c, seconds, jpeg, 'image/jpeg');
         const cpuMsPerImage = ((processCpuSeconds(child.pid!) - cpu0) * 1000) / r.total;
         const ratio = r.rps / anchor.imagesPerS;
         results[`${a.name}@${c}`] = { ...r, ratio, cpuMsPerImage };
-        log(`${a.name.padEnd(26)} ${String(c).padStart(11)}  ${r.rps.toFixed(2).padStart(8)}  ${String(r.p50).padStart(6)}  ${String(r.p99).padStart(6)}  ${ratio.toFixed(2).padStart(15)}  ${String(r.non2xx).padStart(7)}  ${cpuMsPerImage.toFixed(1).padStart(19)}`);
+        log(
+          `${a.name.padEnd(26)} ${String(c).padStart(11)}  ${r.rps.toFixed(2).padStart(8)}  ${String(r.p50).padStart(6)}  ${String(r.p99).padStart(6)}  ${ratio.toFixed(2).padStart(15)}  ${String(r.non2xx).padStart(7)}  ${cpuMsPerImage.toFixed(1).padStart(19)}`,
+        );
       }
       if (a === arrangements[0]) {
-        const analyze = await load(`http://127.0.0.1:${port}/analyze`, 4, QUICK ? 3 : 5, JSON.stringify({ model: 'resnet152' }), 'application/json');
+        const analyze = await load(
+          `http://127.0.0.1:${port}/analyze`,
+          4,
+          QUICK ? 3 : 5,
+          JSON.stringify({ model: 'resnet152' }),
+          'application/json',
+        );
         results.analyzeResnet152 = analyze;
-        log(`\nPOST /analyze resnet152 (repeated request, served from the report cache): ${analyze.rps.toFixed(0)} requests/s, p50 ${analyze.p50} ms, p99 ${analyze.p99} ms (4 connections)`);
+        log(
+          `\nPOST /analyze resnet152 (repeated request, served from the report cache): ${analyze.rps.toFixed(0)} requests/s, p50 ${analyze.p50} ms, p99 ${analyze.p99} ms (4 connections)`,
+        );
         // Every request different (batch varies), so each one is analysed and serialised afresh.
         let n = 0;
         const fresh = await autocannon({
-          url: `http://127.0.0.1:${port}/analyze`, connections: 4, duration: QUICK ? 3 : 5, timeout: 60,
-          requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: JSON.stringify({ model: 'resnet152', batch: 1 + (n++ % 60000) }) }) }],
+          url: `http://127.0.0.1:${port}/analyze`,
+          connections: 4,
+          duration: QUICK ? 3 : 5,
+          timeout: 60,
+          requests: [
+            {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              setupRequest: (req) => ({
+                ...req,
+                body: JSON.stringify({ model: 'resnet152', batch: 1 + (n++ % 60000) }),
+              }),
+            },
+          ],
         });
-        results.analyzeResnet152Uncached = { rps: fresh.requests.average, p50: fresh.latency.p50, p99: fresh.latency.p99, non2xx: fresh.non2xx };
-        log(`POST /analyze resnet152 (every request new, no cache): ${fresh.requests.average.toFixed(0)} requests/s, p50 ${fresh.latency.p50} ms, p99 ${fresh.latency.p99} ms`);
+        results.analyzeResnet152Uncached = {
+          rps: fresh.requests.average,
+          p50: fresh.latency.p50,
+          p99: fresh.latency.p99,
+          non2xx: fresh.non2xx,
+        };
+        log(
+          `POST /analyze resnet152 (every request new, no cache): ${fresh.requests.average.toFixed(0)} requests/s, p50 ${fresh.latency.p50} ms, p99 ${fresh.latency.p99} ms`,
+        );
       }
     } finally {
       await stop(child);
@@ -266,14 +370,18 @@ async function startup() {
   const child = serve({}, port);
   try {
     const readyMs = await untilReady(port);
-    log(`\n== start-up: ready with the default models in ${(performance.now() - t0).toFixed(0)} ms (spawn to 200 from /health/ready) ==`);
+    log(
+      `\n== start-up: ready with the default models in ${(performance.now() - t0).toFixed(0)} ms (spawn to 200 from /health/ready) ==`,
+    );
     return { readyMs };
   } finally {
     await stop(child);
   }
 }
 
-log(`convnet-serve bench — ${new Date().toISOString()} — ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+log(
+  `convnet-serve bench — ${new Date().toISOString()} — ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+);
 const models = await modelLevel();
 out.models = models;
 if (!HTTP_ONLY) out.tfjsSteps = await tfjsSteps();
@@ -281,20 +389,39 @@ const anchorMs = models.resnet50_tv['onnxruntime-2t@1'];
 out.http = await httpLevel();
 out.startup = await startup();
 const tfjsKey = Object.keys(models.resnet50_tv).find((k) => k.startsWith('tfjs-') && k.endsWith('@1'))!;
-const http = out.http as Record<string, { ratio: number; p50: number; cpuMsPerImage: number }> & { anchor: { imagesPerS: number; cpuMsPerImage: number } };
+const http = out.http as Record<string, { ratio: number; p50: number; cpuMsPerImage: number }> & {
+  anchor: { imagesPerS: number; cpuMsPerImage: number };
+};
 const served = http['default: ORT 2 threads@4'];
 log('\n== targets (ratios from this run) ==');
-log(`/classify resnet50_tv over HTTP at concurrency 4, default arrangement, vs in-process ORT (2 threads, batch 1, sustained): ${served.ratio.toFixed(2)}x (target >= 1.0)`);
+log(
+  `/classify resnet50_tv over HTTP at concurrency 4, default arrangement, vs in-process ORT (2 threads, batch 1, sustained): ${served.ratio.toFixed(2)}x (target >= 1.0)`,
+);
 // Where the difference goes: the CPU each image costs the server (inference plus decoding,
 // resizing, HTTP and batching; the anchor's figure includes ORT's default idle spinning) and how
 // much of the machine the server kept busy.
 const busy = (rps: number, cpuMs: number) => ((100 * rps * cpuMs) / (1000 * cpus().length)).toFixed(0);
-log(`  CPU per image: in-process ${http.anchor.cpuMsPerImage.toFixed(1)} ms, cores busy ${busy(http.anchor.imagesPerS, http.anchor.cpuMsPerImage)}%; served ${served.cpuMsPerImage.toFixed(1)} ms, server process busy ${busy((served as unknown as { rps: number }).rps, served.cpuMsPerImage)}% of the cores (the load generator shares them)`);
-log(`tfjs ${tfjsKey.replace('@1', '')} vs ORT 2 threads on resnet50_tv, batch 1, one stream in-process: ${(anchorMs / models.resnet50_tv[tfjsKey]).toFixed(3)}x (target >= 0.25)`);
-log(`tfjs engine as served (2 wasm workers, /classify at concurrency 4) vs the in-process ORT anchor: ${http['2 workers x tfjs wasm@4'].ratio.toFixed(3)}x`);
-const threadedStep = Object.entries((out.tfjsSteps ?? {}) as Record<string, number>).find(([k]) => k.includes('wasm threads'));
-if (threadedStep) log(`tfjs wasm with 2 threads vs ORT 2 threads on resnet50_tv, batch 1, one stream in-process: ${(anchorMs / threadedStep[1]).toFixed(3)}x; served at concurrency 1 / 4: ${http['tfjs wasm 2 threads@1'].ratio.toFixed(3)}x / ${http['tfjs wasm 2 threads@4'].ratio.toFixed(3)}x`);
-log(`/analyze resnet152 p50: ${http.analyzeResnet152.p50} ms repeated, ${http.analyzeResnet152Uncached.p50} ms uncached (target < 5 ms)`);
-log(`ready with the default models: ${((out.startup as { readyMs: number }).readyMs / 1000).toFixed(2)} s (target < 5 s)`);
+log(
+  `  CPU per image: in-process ${http.anchor.cpuMsPerImage.toFixed(1)} ms, cores busy ${busy(http.anchor.imagesPerS, http.anchor.cpuMsPerImage)}%; served ${served.cpuMsPerImage.toFixed(1)} ms, server process busy ${busy((served as unknown as { rps: number }).rps, served.cpuMsPerImage)}% of the cores (the load generator shares them)`,
+);
+log(
+  `tfjs ${tfjsKey.replace('@1', '')} vs ORT 2 threads on resnet50_tv, batch 1, one stream in-process: ${(anchorMs / models.resnet50_tv[tfjsKey]).toFixed(3)}x (target >= 0.25)`,
+);
+log(
+  `tfjs engine as served (2 wasm workers, /classify at concurrency 4) vs the in-process ORT anchor: ${http['2 workers x tfjs wasm@4'].ratio.toFixed(3)}x`,
+);
+const threadedStep = Object.entries((out.tfjsSteps ?? {}) as Record<string, number>).find(([k]) =>
+  k.includes('wasm threads'),
+);
+if (threadedStep)
+  log(
+    `tfjs wasm with 2 threads vs ORT 2 threads on resnet50_tv, batch 1, one stream in-process: ${(anchorMs / threadedStep[1]).toFixed(3)}x; served at concurrency 1 / 4: ${http['tfjs wasm 2 threads@1'].ratio.toFixed(3)}x / ${http['tfjs wasm 2 threads@4'].ratio.toFixed(3)}x`,
+  );
+log(
+  `/analyze resnet152 p50: ${http.analyzeResnet152.p50} ms repeated, ${http.analyzeResnet152Uncached.p50} ms uncached (target < 5 ms)`,
+);
+log(
+  `ready with the default models: ${((out.startup as { readyMs: number }).readyMs / 1000).toFixed(2)} s (target < 5 s)`,
+);
 console.log(`\n${JSON.stringify(out)}`);
 process.exit(0);

@@ -36,12 +36,20 @@ function mbConv(p: string, cin: number, cout: number, expand: number, k: number,
   layers.push(...convNormAct(`${b}_${i++}`, exp, k, { stride, groups: exp, eps: EPS, activation: 'silu' }));
   layers.push(squeezeExcitation(`${b}_${i++}`, exp, Math.max(1, Math.floor(cin / 4)), 'silu', 'sigmoid'));
   layers.push(...convNormAct(`${b}_${i++}`, cout, 1, { eps: EPS }));
-  return stride === 1 && cin === cout ? residual(p, { body: layers, addName: `${p}_add` }) : sequence(p, layers);
+  return stride === 1 && cin === cout
+    ? residual(p, { body: layers, addName: `${p}_add` })
+    : sequence(p, layers);
 }
 
 function build(o: ZooOptions = {}) {
   const stages = STAGES.map(([expand, k, stride, cin, cout, n], s) =>
-    sequence(`features_${s + 1}`, Array.from({ length: n }, (_, i) => mbConv(`features_${s + 1}_${i}`, i === 0 ? cin : cout, cout, expand, k, i === 0 ? stride : 1))));
+    sequence(
+      `features_${s + 1}`,
+      Array.from({ length: n }, (_, i) =>
+        mbConv(`features_${s + 1}_${i}`, i === 0 ? cin : cout, cout, expand, k, i === 0 ? stride : 1),
+      ),
+    ),
+  );
   return {
     name: 'efficientnet_b0_tv',
     input: o.input ?? [224, 224, 3],
@@ -49,19 +57,23 @@ function build(o: ZooOptions = {}) {
       ...convNormAct('features_0', 32, 3, { stride: 2, eps: EPS, activation: 'silu' }), // 112x112x32
       ...stages, // → 7x7x320
       ...convNormAct('features_8', 1280, 1, { eps: EPS, activation: 'silu' }), // 7x7x1280
-      ...(o.includeTop === false ? [] : [globalAvgPool('avgpool'), dropout('classifier_0', 0.2), dense('classifier_1', o.classes ?? 1000)]),
+      ...(o.includeTop === false
+        ? []
+        : [globalAvgPool('avgpool'), dropout('classifier_0', 0.2), dense('classifier_1', o.classes ?? 1000)]),
     ],
   };
 }
 
-export const efficientNets: ZooEntry[] = [{
-  name: 'efficientnet_b0_tv',
-  family: 'efficientnet',
-  layout: 'torchvision',
-  description: 'EfficientNet-B0, torchvision layout and state_dict names',
-  reference: 'Tan & Le 2019 (arXiv:1905.11946); torchvision.models.efficientnet_b0',
-  defaultInput: [224, 224, 3],
-  defaultClasses: 1000,
-  hasTop: true,
-  build,
-}];
+export const efficientNets: ZooEntry[] = [
+  {
+    name: 'efficientnet_b0_tv',
+    family: 'efficientnet',
+    layout: 'torchvision',
+    description: 'EfficientNet-B0, torchvision layout and state_dict names',
+    reference: 'Tan & Le 2019 (arXiv:1905.11946); torchvision.models.efficientnet_b0',
+    defaultInput: [224, 224, 3],
+    defaultClasses: 1000,
+    hasTop: true,
+    build,
+  },
+];

@@ -43,9 +43,18 @@ export function paperInception(id: string, w: Widths): NodeSpec {
   const p = `inception_${id}`;
   return branches(p, [
     { name: `${p}_branch1x1`, layers: convRelu(`${p}_1x1`, w[0], 1) },
-    { name: `${p}_branch3x3`, layers: [...convRelu(`${p}_3x3_reduce`, w[1], 1), ...convRelu(`${p}_3x3`, w[2], 3)] },
-    { name: `${p}_branch5x5`, layers: [...convRelu(`${p}_5x5_reduce`, w[3], 1), ...convRelu(`${p}_5x5`, w[4], 5)] },
-    { name: `${p}_branch_pool`, layers: [maxPool(`${p}_pool`, 3, 1, 'same'), ...convRelu(`${p}_pool_proj`, w[5], 1)] },
+    {
+      name: `${p}_branch3x3`,
+      layers: [...convRelu(`${p}_3x3_reduce`, w[1], 1), ...convRelu(`${p}_3x3`, w[2], 3)],
+    },
+    {
+      name: `${p}_branch5x5`,
+      layers: [...convRelu(`${p}_5x5_reduce`, w[3], 1), ...convRelu(`${p}_5x5`, w[4], 5)],
+    },
+    {
+      name: `${p}_branch_pool`,
+      layers: [maxPool(`${p}_pool`, 3, 1, 'same'), ...convRelu(`${p}_pool_proj`, w[5], 1)],
+    },
   ]);
 }
 
@@ -60,14 +69,24 @@ function buildPaper(options: ZooOptions = {}) {
       ...convRelu('conv2_3x3_reduce', 64, 1),
       ...convRelu('conv2_3x3', 192, 3), // 56x56x192
       maxPool('pool2_3x3_s2', 3, 2, 'same'), // 28x28x192
-      m('3a'), m('3b'), // 28x28x480
+      m('3a'),
+      m('3b'), // 28x28x480
       maxPool('pool3_3x3_s2', 3, 2, 'same'), // 14x14x480
-      m('4a'), m('4b'), m('4c'), m('4d'), m('4e'), // 14x14x832
+      m('4a'),
+      m('4b'),
+      m('4c'),
+      m('4d'),
+      m('4e'), // 14x14x832
       maxPool('pool4_3x3_s2', 3, 2, 'same'), // 7x7x832
-      m('5a'), m('5b'), // 7x7x1024
+      m('5a'),
+      m('5b'), // 7x7x1024
       ...(options.includeTop === false
         ? []
-        : [globalAvgPool('pool5_7x7_s1'), dropout('pool5_drop_7x7_s1', 0.4), dense('loss3_classifier', options.classes ?? 1000, 'softmax')]),
+        : [
+            globalAvgPool('pool5_7x7_s1'),
+            dropout('pool5_drop_7x7_s1', 0.4),
+            dense('loss3_classifier', options.classes ?? 1000, 'softmax'),
+          ]),
     ],
   };
 }
@@ -75,8 +94,17 @@ function buildPaper(options: ZooOptions = {}) {
 // --- torchvision layout ---------------------------------------------------------------------
 
 /** torchvision's BasicConv2d: conv (no bias) → BN(eps 1e-3) → ReLU. */
-const basicConv = (name: string, filters: number, k: number, options: { strides?: number; padding?: PaddingInput } = {}): NodeSpec[] => [
-  conv(`${name}_conv`, filters, k, { strides: options.strides ?? 1, padding: options.padding ?? 0, bias: false }),
+const basicConv = (
+  name: string,
+  filters: number,
+  k: number,
+  options: { strides?: number; padding?: PaddingInput } = {},
+): NodeSpec[] => [
+  conv(`${name}_conv`, filters, k, {
+    strides: options.strides ?? 1,
+    padding: options.padding ?? 0,
+    bias: false,
+  }),
   bn(`${name}_bn`, 1e-3),
   relu(`${name}_relu`),
 ];
@@ -85,10 +113,28 @@ function tvInception(id: string, w: Widths): NodeSpec {
   const p = `inception${id}`;
   return branches(p, [
     { name: `${p}_branch1`, layers: basicConv(`${p}_branch1`, w[0], 1) },
-    { name: `${p}_branch2`, layers: [...basicConv(`${p}_branch2_0`, w[1], 1), ...basicConv(`${p}_branch2_1`, w[2], 3, { padding: 1 })] },
+    {
+      name: `${p}_branch2`,
+      layers: [
+        ...basicConv(`${p}_branch2_0`, w[1], 1),
+        ...basicConv(`${p}_branch2_1`, w[2], 3, { padding: 1 }),
+      ],
+    },
     // Differs from the paper (as torchvision does): 3x3 here where the paper has 5x5.
-    { name: `${p}_branch3`, layers: [...basicConv(`${p}_branch3_0`, w[3], 1), ...basicConv(`${p}_branch3_1`, w[4], 3, { padding: 1 })] },
-    { name: `${p}_branch4`, layers: [maxPool(`${p}_branch4_0`, 3, 1, 1, { ceilMode: true }), ...basicConv(`${p}_branch4_1`, w[5], 1)] },
+    {
+      name: `${p}_branch3`,
+      layers: [
+        ...basicConv(`${p}_branch3_0`, w[3], 1),
+        ...basicConv(`${p}_branch3_1`, w[4], 3, { padding: 1 }),
+      ],
+    },
+    {
+      name: `${p}_branch4`,
+      layers: [
+        maxPool(`${p}_branch4_0`, 3, 1, 1, { ceilMode: true }),
+        ...basicConv(`${p}_branch4_1`, w[5], 1),
+      ],
+    },
   ]);
 }
 
@@ -104,11 +150,17 @@ function buildTorchvision(options: ZooOptions = {}) {
       ...basicConv('conv2', 64, 1),
       ...basicConv('conv3', 192, 3, { padding: 1 }), // 56x56x192
       pool('maxpool2'), // 28x28x192
-      m('3a'), m('3b'), // 28x28x480
+      m('3a'),
+      m('3b'), // 28x28x480
       pool('maxpool3'), // 14x14x480
-      m('4a'), m('4b'), m('4c'), m('4d'), m('4e'), // 14x14x832
+      m('4a'),
+      m('4b'),
+      m('4c'),
+      m('4d'),
+      m('4e'), // 14x14x832
       pool('maxpool4', 2), // 7x7x832
-      m('5a'), m('5b'), // 7x7x1024
+      m('5a'),
+      m('5b'), // 7x7x1024
       ...(options.includeTop === false
         ? []
         : [globalAvgPool('avgpool'), dropout('dropout', 0.2), dense('fc', options.classes ?? 1000)]),
@@ -116,7 +168,12 @@ function buildTorchvision(options: ZooOptions = {}) {
   };
 }
 
-const common = { family: 'inception', defaultInput: [224, 224, 3], defaultClasses: 1000, hasTop: true } as const;
+const common = {
+  family: 'inception',
+  defaultInput: [224, 224, 3],
+  defaultClasses: 1000,
+  hasTop: true,
+} as const;
 
 export const googlenets: ZooEntry[] = [
   {

@@ -16,7 +16,17 @@
  */
 import { SpecError } from '../src/errors.js';
 import type { BatchNormSpec, NodeSpec, PaddingInput, Shape3, SizeInput } from '../src/spec/types.js';
-import { avgPool, branches, conv, dense, globalAvgPool, KerasAutoNames, maxPool, relu, residual } from './layers.js';
+import {
+  avgPool,
+  branches,
+  conv,
+  dense,
+  globalAvgPool,
+  KerasAutoNames,
+  maxPool,
+  relu,
+  residual,
+} from './layers.js';
 import type { ZooEntry, ZooOptions } from './registry-types.js';
 
 const MIN_SIDE = 75;
@@ -32,7 +42,12 @@ interface ConvBnOptions {
 }
 
 /** Keras' conv2d_bn with its defaults (use_bias=False, activation='relu'): conv → BN → ReLU. */
-function convBn(n: KerasAutoNames, filters: number, kernel: SizeInput, { strides = 1, padding = 'same', name }: ConvBnOptions = {}): NodeSpec[] {
+function convBn(
+  n: KerasAutoNames,
+  filters: number,
+  kernel: SizeInput,
+  { strides = 1, padding = 'same', name }: ConvBnOptions = {},
+): NodeSpec[] {
   return [
     conv(name ?? n.next('conv2d'), filters, kernel, { strides, padding, bias: false }),
     bnNoScale(name ? `${name}_bn` : n.next('batch_normalization')),
@@ -66,13 +81,23 @@ const BLOCK_BRANCHES: Record<BlockType, (n: KerasAutoNames) => NodeSpec[][]> = {
  * Keras' inception_resnet_block: out = act(x + scale · conv1x1(concat(branches))). The 1x1 conv
  * (`<block>_conv`, with bias, no BN or activation) restores the input's `channels`.
  */
-function inceptionResnetBlock(n: KerasAutoNames, type: BlockType, index: number, channels: number, scale: number, activation = true): NodeSpec {
+function inceptionResnetBlock(
+  n: KerasAutoNames,
+  type: BlockType,
+  index: number,
+  channels: number,
+  scale: number,
+  activation = true,
+): NodeSpec {
   const name = `${type}_${index}`;
   const list = BLOCK_BRANCHES[type](n).map((layers, i) => ({ name: `${name}_branch_${i}`, layers }));
   // Keras has no enclosing layer for the block; its scaled add (CustomScaleLayer) carries the
   // block's name, and so does our residual composite.
   return residual(name, {
-    body: [branches(`${name}_mixed`, list), conv(`${name}_conv`, channels, 1, { padding: 'same', bias: true })],
+    body: [
+      branches(`${name}_mixed`, list),
+      conv(`${name}_conv`, channels, 1, { padding: 'same', bias: true }),
+    ],
     scale,
     addName: name,
     ...(activation ? { post: [relu(`${name}_ac`)] } : {}),
@@ -80,7 +105,14 @@ function inceptionResnetBlock(n: KerasAutoNames, type: BlockType, index: number,
 }
 
 /** `count` blocks of one type, `<type>_1` … `<type>_<count>`; the last may drop its activation (block8_10). */
-function stack(n: KerasAutoNames, type: BlockType, count: number, channels: number, scale: number, lastPlain = false): NodeSpec[] {
+function stack(
+  n: KerasAutoNames,
+  type: BlockType,
+  count: number,
+  channels: number,
+  scale: number,
+  lastPlain = false,
+): NodeSpec[] {
   return Array.from({ length: count }, (_, i) => {
     const last = lastPlain && i === count - 1;
     return inceptionResnetBlock(n, type, i + 1, channels, last ? 1 : scale, !last);
@@ -90,7 +122,11 @@ function stack(n: KerasAutoNames, type: BlockType, count: number, channels: numb
 function buildInceptionResNetV2(options: ZooOptions) {
   const input: Shape3 = options.input ?? [299, 299, 3];
   if (input[0] < MIN_SIDE || input[1] < MIN_SIDE) {
-    throw new SpecError('input', input, `an input of at least ${MIN_SIDE}x${MIN_SIDE} for inception_resnet_v2`);
+    throw new SpecError(
+      'input',
+      input,
+      `an input of at least ${MIN_SIDE}x${MIN_SIDE} for inception_resnet_v2`,
+    );
   }
   const classes = options.classes ?? 1000;
   const n = new KerasAutoNames();
@@ -112,13 +148,19 @@ function buildInceptionResNetV2(options: ZooOptions) {
       { name: 'mixed_5b_branch_0', layers: convBn(n, 96, 1) },
       { name: 'mixed_5b_branch_1', layers: [...convBn(n, 48, 1), ...convBn(n, 64, 5)] },
       { name: 'mixed_5b_branch_2', layers: [...convBn(n, 64, 1), ...convBn(n, 96, 3), ...convBn(n, 96, 3)] },
-      { name: 'mixed_5b_branch_pool', layers: [avgPool(n.next('average_pooling2d'), 3, 1, 'same'), ...convBn(n, 64, 1)] },
+      {
+        name: 'mixed_5b_branch_pool',
+        layers: [avgPool(n.next('average_pooling2d'), 3, 1, 'same'), ...convBn(n, 64, 1)],
+      },
     ]), // 35x35x320
     ...stack(n, 'block35', 10, 320, 0.17), // 35x35x320
     // Reduction-A: 384 + 384 + 320.
     branches('mixed_6a', [
       { name: 'mixed_6a_branch_0', layers: convBn(n, 384, 3, validStride2) },
-      { name: 'mixed_6a_branch_1', layers: [...convBn(n, 256, 1), ...convBn(n, 256, 3), ...convBn(n, 384, 3, validStride2)] },
+      {
+        name: 'mixed_6a_branch_1',
+        layers: [...convBn(n, 256, 1), ...convBn(n, 256, 3), ...convBn(n, 384, 3, validStride2)],
+      },
       { name: 'mixed_6a_branch_pool', layers: [maxPool(n.next('max_pooling2d'), 3, 2, 'valid')] },
     ]), // 17x17x1088
     ...stack(n, 'block17', 20, 1088, 0.1), // 17x17x1088
@@ -126,7 +168,10 @@ function buildInceptionResNetV2(options: ZooOptions) {
     branches('mixed_7a', [
       { name: 'mixed_7a_branch_0', layers: [...convBn(n, 256, 1), ...convBn(n, 384, 3, validStride2)] },
       { name: 'mixed_7a_branch_1', layers: [...convBn(n, 256, 1), ...convBn(n, 288, 3, validStride2)] },
-      { name: 'mixed_7a_branch_2', layers: [...convBn(n, 256, 1), ...convBn(n, 288, 3), ...convBn(n, 320, 3, validStride2)] },
+      {
+        name: 'mixed_7a_branch_2',
+        layers: [...convBn(n, 256, 1), ...convBn(n, 288, 3), ...convBn(n, 320, 3, validStride2)],
+      },
       { name: 'mixed_7a_branch_pool', layers: [maxPool(n.next('max_pooling2d'), 3, 2, 'valid')] },
     ]), // 8x8x2080
     // block8_10: scale 1.0 and no activation, as Keras.

@@ -27,7 +27,13 @@ const bnNoScale = (name: string): BatchNormSpec => ({ kind: 'batchnorm', name, e
  * Keras' conv2d_bn: Conv2D(use_bias=False) → BatchNormalization(scale=False) → ReLU, each
  * auto-named when the layers are created, which is the order this function is called in.
  */
-function convBn(n: KerasAutoNames, filters: number, kernel: SizeInput, strides: SizeInput = 1, padding: PaddingInput = 'same'): NodeSpec[] {
+function convBn(
+  n: KerasAutoNames,
+  filters: number,
+  kernel: SizeInput,
+  strides: SizeInput = 1,
+  padding: PaddingInput = 'same',
+): NodeSpec[] {
   return [
     conv(n.next('conv2d'), filters, kernel, { strides, padding, bias: false }),
     bnNoScale(n.next('batch_normalization')),
@@ -44,7 +50,10 @@ function module35(n: KerasAutoNames, name: string, poolFilters: number): NodeSpe
     { name: `${name}_branch1x1`, layers: convBn(n, 64, 1) },
     { name: `${name}_branch5x5`, layers: [...convBn(n, 48, 1), ...convBn(n, 64, 5)] },
     { name: `${name}_branch3x3dbl`, layers: [...convBn(n, 64, 1), ...convBn(n, 96, 3), ...convBn(n, 96, 3)] },
-    { name: `${name}_branch_pool`, layers: [avgPool(n.next('average_pooling2d'), 3, 1, 'same'), ...convBn(n, poolFilters, 1)] },
+    {
+      name: `${name}_branch_pool`,
+      layers: [avgPool(n.next('average_pooling2d'), 3, 1, 'same'), ...convBn(n, poolFilters, 1)],
+    },
   ]);
 }
 
@@ -52,7 +61,10 @@ function module35(n: KerasAutoNames, name: string, poolFilters: number): NodeSpe
 function reduction35(n: KerasAutoNames, name: string): NodeSpec {
   return branches(name, [
     { name: `${name}_branch3x3`, layers: convBn(n, 384, 3, 2, 'valid') },
-    { name: `${name}_branch3x3dbl`, layers: [...convBn(n, 64, 1), ...convBn(n, 96, 3), ...convBn(n, 96, 3, 2, 'valid')] },
+    {
+      name: `${name}_branch3x3dbl`,
+      layers: [...convBn(n, 64, 1), ...convBn(n, 96, 3), ...convBn(n, 96, 3, 2, 'valid')],
+    },
     { name: `${name}_branch_pool`, layers: [maxPool(n.next('max_pooling2d'), 3, 2)] },
   ]);
 }
@@ -61,16 +73,24 @@ function reduction35(n: KerasAutoNames, name: string): NodeSpec {
 function module17(n: KerasAutoNames, name: string, c7: number): NodeSpec {
   return branches(name, [
     { name: `${name}_branch1x1`, layers: convBn(n, 192, 1) },
-    { name: `${name}_branch7x7`, layers: [...convBn(n, c7, 1), ...convBn(n, c7, [1, 7]), ...convBn(n, 192, [7, 1])] },
+    {
+      name: `${name}_branch7x7`,
+      layers: [...convBn(n, c7, 1), ...convBn(n, c7, [1, 7]), ...convBn(n, 192, [7, 1])],
+    },
     {
       name: `${name}_branch7x7dbl`,
       layers: [
         ...convBn(n, c7, 1),
-        ...convBn(n, c7, [7, 1]), ...convBn(n, c7, [1, 7]),
-        ...convBn(n, c7, [7, 1]), ...convBn(n, 192, [1, 7]),
+        ...convBn(n, c7, [7, 1]),
+        ...convBn(n, c7, [1, 7]),
+        ...convBn(n, c7, [7, 1]),
+        ...convBn(n, 192, [1, 7]),
       ],
     },
-    { name: `${name}_branch_pool`, layers: [avgPool(n.next('average_pooling2d'), 3, 1, 'same'), ...convBn(n, 192, 1)] },
+    {
+      name: `${name}_branch_pool`,
+      layers: [avgPool(n.next('average_pooling2d'), 3, 1, 'same'), ...convBn(n, 192, 1)],
+    },
   ]);
 }
 
@@ -80,7 +100,12 @@ function reduction17(n: KerasAutoNames, name: string): NodeSpec {
     { name: `${name}_branch3x3`, layers: [...convBn(n, 192, 1), ...convBn(n, 320, 3, 2, 'valid')] },
     {
       name: `${name}_branch7x7x3`,
-      layers: [...convBn(n, 192, 1), ...convBn(n, 192, [1, 7]), ...convBn(n, 192, [7, 1]), ...convBn(n, 192, 3, 2, 'valid')],
+      layers: [
+        ...convBn(n, 192, 1),
+        ...convBn(n, 192, [1, 7]),
+        ...convBn(n, 192, [7, 1]),
+        ...convBn(n, 192, 3, 2, 'valid'),
+      ],
     },
     { name: `${name}_branch_pool`, layers: [maxPool(n.next('max_pooling2d'), 3, 2)] },
   ]);
@@ -118,7 +143,10 @@ function module8(n: KerasAutoNames, name: string, index: number): NodeSpec {
         ]),
       ],
     },
-    { name: `${name}_branch_pool`, layers: [avgPool(n.next('average_pooling2d'), 3, 1, 'same'), ...convBn(n, 192, 1)] },
+    {
+      name: `${name}_branch_pool`,
+      layers: [avgPool(n.next('average_pooling2d'), 3, 1, 'same'), ...convBn(n, 192, 1)],
+    },
   ]);
 }
 

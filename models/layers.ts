@@ -16,7 +16,12 @@ import type {
 
 export type ConvOptions = Omit<Conv2dSpec, 'kind' | 'filters' | 'kernel' | 'name'>;
 
-export const conv = (name: string, filters: number, kernel: SizeInput, options: ConvOptions = {}): Conv2dSpec => ({
+export const conv = (
+  name: string,
+  filters: number,
+  kernel: SizeInput,
+  options: ConvOptions = {},
+): Conv2dSpec => ({
   kind: 'conv2d',
   name,
   filters,
@@ -24,12 +29,30 @@ export const conv = (name: string, filters: number, kernel: SizeInput, options: 
   ...options,
 });
 
-export const bn = (name: string, epsilon?: number): NodeSpec => ({ kind: 'batchnorm', name, ...(epsilon === undefined ? {} : { epsilon }) });
-export const act = (name: string, fn: ActivationFn = 'relu'): NodeSpec => ({ kind: 'activation', name, function: fn });
+export const bn = (name: string, epsilon?: number): NodeSpec => ({
+  kind: 'batchnorm',
+  name,
+  ...(epsilon === undefined ? {} : { epsilon }),
+});
+export const act = (name: string, fn: ActivationFn = 'relu'): NodeSpec => ({
+  kind: 'activation',
+  name,
+  function: fn,
+});
 export const relu = (name: string): NodeSpec => act(name, 'relu');
-export const zeroPad = (name: string, padding: Exclude<PaddingInput, 'same' | 'valid'>): NodeSpec => ({ kind: 'zeropad', name, padding });
+export const zeroPad = (name: string, padding: Exclude<PaddingInput, 'same' | 'valid'>): NodeSpec => ({
+  kind: 'zeropad',
+  name,
+  padding,
+});
 
-export const maxPool = (name: string, pool: SizeInput, strides?: SizeInput, padding?: PaddingInput, extra: Partial<PoolSpec> = {}): PoolSpec => ({
+export const maxPool = (
+  name: string,
+  pool: SizeInput,
+  strides?: SizeInput,
+  padding?: PaddingInput,
+  extra: Partial<PoolSpec> = {},
+): PoolSpec => ({
   kind: 'maxpool',
   name,
   pool,
@@ -37,11 +60,21 @@ export const maxPool = (name: string, pool: SizeInput, strides?: SizeInput, padd
   ...(padding === undefined ? {} : { padding }),
   ...extra,
 });
-export const avgPool = (name: string, pool: SizeInput, strides?: SizeInput, padding?: PaddingInput, extra: Partial<PoolSpec> = {}): PoolSpec => ({
+export const avgPool = (
+  name: string,
+  pool: SizeInput,
+  strides?: SizeInput,
+  padding?: PaddingInput,
+  extra: Partial<PoolSpec> = {},
+): PoolSpec => ({
   ...maxPool(name, pool, strides, padding, extra),
   kind: 'avgpool',
 });
-export const globalAvgPool = (name: string, keepdims = false): NodeSpec => ({ kind: 'globalavgpool', name, ...(keepdims ? { keepdims } : {}) });
+export const globalAvgPool = (name: string, keepdims = false): NodeSpec => ({
+  kind: 'globalavgpool',
+  name,
+  ...(keepdims ? { keepdims } : {}),
+});
 export const globalMaxPool = (name: string): NodeSpec => ({ kind: 'globalmaxpool', name });
 export const flatten = (name: string): NodeSpec => ({ kind: 'flatten', name });
 export const dropout = (name: string, rate: number): NodeSpec => ({ kind: 'dropout', name, rate });
@@ -53,8 +86,16 @@ export const dense = (name: string, units: number, activation?: ActivationFn, bi
   ...(activation ? { activation } : {}),
 });
 
-export const residual = (name: string, parts: Omit<ResidualSpec, 'kind' | 'name'>): ResidualSpec => ({ kind: 'residual', name, ...parts });
-export const branches = (name: string, list: { name: string; layers: NodeSpec[] }[], merge?: BranchesSpec['merge']): BranchesSpec => ({
+export const residual = (name: string, parts: Omit<ResidualSpec, 'kind' | 'name'>): ResidualSpec => ({
+  kind: 'residual',
+  name,
+  ...parts,
+});
+export const branches = (
+  name: string,
+  list: { name: string; layers: NodeSpec[] }[],
+  merge?: BranchesSpec['merge'],
+): BranchesSpec => ({
   kind: 'branches',
   name,
   branches: list,

@@ -37,8 +37,10 @@ export const lectureExamples: ZooEntry[] = [
       name: 'seed_5x5_bottleneck',
       input: o.input ?? [28, 28, 192],
       layers: [
-        conv('reduce1x1', 16, 1), relu('reduce1x1_relu'), // 28x28x16
-        conv('conv5x5', 32, 5, { padding: 'same' }), relu('conv5x5_relu'), // 28x28x32
+        conv('reduce1x1', 16, 1),
+        relu('reduce1x1_relu'), // 28x28x16
+        conv('conv5x5', 32, 5, { padding: 'same' }),
+        relu('conv5x5_relu'), // 28x28x32
       ],
     }),
   },

@@ -53,10 +53,20 @@ function tvBlock(index: number, b: ReturnType<typeof blocks>[number]): NodeSpec 
   const hidden = Math.round(b.cin * b.t);
   const layers: NodeSpec[] = [];
   let i = 0;
-  if (b.t !== 1) layers.push(...convNormAct(`${p}_conv_${i++}`, hidden, 1, { eps: TV_EPS, activation: 'relu6' }));
-  layers.push(...convNormAct(`${p}_conv_${i++}`, hidden, 3, { stride: b.stride, groups: hidden, eps: TV_EPS, activation: 'relu6' }));
+  if (b.t !== 1)
+    layers.push(...convNormAct(`${p}_conv_${i++}`, hidden, 1, { eps: TV_EPS, activation: 'relu6' }));
+  layers.push(
+    ...convNormAct(`${p}_conv_${i++}`, hidden, 3, {
+      stride: b.stride,
+      groups: hidden,
+      eps: TV_EPS,
+      activation: 'relu6',
+    }),
+  );
   layers.push(conv(`${p}_conv_${i++}`, b.cout, 1, { bias: false }), bn(`${p}_conv_${i++}`, TV_EPS));
-  return b.stride === 1 && b.cin === b.cout ? residual(p, { body: layers, addName: `${p}_add` }) : sequence(p, layers);
+  return b.stride === 1 && b.cin === b.cout
+    ? residual(p, { body: layers, addName: `${p}_add` })
+    : sequence(p, layers);
 }
 
 function buildTorchvision(o: ZooOptions = {}) {
@@ -67,7 +77,9 @@ function buildTorchvision(o: ZooOptions = {}) {
       ...convNormAct('features_0', STEM, 3, { stride: 2, eps: TV_EPS, activation: 'relu6' }), // 112x112x32
       ...blocks().map((b, i) => tvBlock(i + 1, b)), // → 7x7x320
       ...convNormAct('features_18', LAST, 1, { eps: TV_EPS, activation: 'relu6' }), // 7x7x1280
-      ...(o.includeTop === false ? [] : [globalAvgPool('avgpool'), dropout('classifier_0', 0.2), dense('classifier_1', o.classes ?? 1000)]),
+      ...(o.includeTop === false
+        ? []
+        : [globalAvgPool('avgpool'), dropout('classifier_0', 0.2), dense('classifier_1', o.classes ?? 1000)]),
     ],
   };
 }
@@ -77,24 +89,44 @@ function buildTorchvision(o: ZooOptions = {}) {
 const KERAS_EPS = 1e-3;
 
 /** imagenet_utils.correct_pad for a 3x3 kernel: TensorFlow's "same" for stride 2, written explicitly. */
-const correctPad = (size: number): Exclude<PaddingInput, 'same' | 'valid'> => (size % 2 === 0 ? [[0, 1], [0, 1]] : [[1, 1], [1, 1]]);
+const correctPad = (size: number): Exclude<PaddingInput, 'same' | 'valid'> =>
+  size % 2 === 0
+    ? [
+        [0, 1],
+        [0, 1],
+      ]
+    : [
+        [1, 1],
+        [1, 1],
+      ];
 
 function kerasBlock(id: number, b: ReturnType<typeof blocks>[number], size: number): NodeSpec {
   const block = id === 0 ? 'expanded_conv' : `block_${id}`;
   const p = `${block}_`;
   const layers: NodeSpec[] = [];
   if (id !== 0) {
-    layers.push(conv(`${p}expand`, b.cin * b.t, 1, { padding: 'same', bias: false }), bn(`${p}expand_BN`, KERAS_EPS), act(`${p}expand_relu`, 'relu6'));
+    layers.push(
+      conv(`${p}expand`, b.cin * b.t, 1, { padding: 'same', bias: false }),
+      bn(`${p}expand_BN`, KERAS_EPS),
+      act(`${p}expand_relu`, 'relu6'),
+    );
   }
   if (b.stride === 2) layers.push(zeroPad(`${p}pad`, correctPad(size)));
   layers.push(
-    conv(`${p}depthwise`, b.cin * b.t, 3, { strides: b.stride, padding: b.stride === 1 ? 'same' : 'valid', groups: b.cin * b.t, bias: false }),
+    conv(`${p}depthwise`, b.cin * b.t, 3, {
+      strides: b.stride,
+      padding: b.stride === 1 ? 'same' : 'valid',
+      groups: b.cin * b.t,
+      bias: false,
+    }),
     bn(`${p}depthwise_BN`, KERAS_EPS),
     act(`${p}depthwise_relu`, 'relu6'),
     conv(`${p}project`, b.cout, 1, { padding: 'same', bias: false }),
     bn(`${p}project_BN`, KERAS_EPS),
   );
-  return b.stride === 1 && b.cin === b.cout ? residual(block, { body: layers, addName: `${p}add` }) : sequence(block, layers);
+  return b.stride === 1 && b.cin === b.cout
+    ? residual(block, { body: layers, addName: `${p}add` })
+    : sequence(block, layers);
 }
 
 function buildKeras(o: ZooOptions = {}) {
@@ -109,10 +141,16 @@ function buildKeras(o: ZooOptions = {}) {
     name: 'mobilenet_v2',
     input,
     layers: [
-      conv('Conv1', STEM, 3, { strides: 2, padding: 'same', bias: false }), bn('bn_Conv1', KERAS_EPS), act('Conv1_relu', 'relu6'), // 112x112x32
+      conv('Conv1', STEM, 3, { strides: 2, padding: 'same', bias: false }),
+      bn('bn_Conv1', KERAS_EPS),
+      act('Conv1_relu', 'relu6'), // 112x112x32
       ...body, // → 7x7x320
-      conv('Conv_1', LAST, 1, { bias: false }), bn('Conv_1_bn', KERAS_EPS), act('out_relu', 'relu6'), // 7x7x1280
-      ...(o.includeTop === false ? [] : [globalAvgPool('global_average_pooling2d'), dense('predictions', o.classes ?? 1000, 'softmax')]),
+      conv('Conv_1', LAST, 1, { bias: false }),
+      bn('Conv_1_bn', KERAS_EPS),
+      act('out_relu', 'relu6'), // 7x7x1280
+      ...(o.includeTop === false
+        ? []
+        : [globalAvgPool('global_average_pooling2d'), dense('predictions', o.classes ?? 1000, 'softmax')]),
     ],
   };
 }

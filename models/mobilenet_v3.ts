@@ -13,7 +13,15 @@ import { convNormAct, makeDivisible, squeezeExcitation } from './torchvision_ops
 const EPS = 1e-3;
 
 /** The paper's Table 2 (Small): input, kernel, expanded, output channels, SE, activation, stride. */
-const BLOCKS: [cin: number, k: number, exp: number, cout: number, se: boolean, act: 'RE' | 'HS', stride: number][] = [
+const BLOCKS: [
+  cin: number,
+  k: number,
+  exp: number,
+  cout: number,
+  se: boolean,
+  act: 'RE' | 'HS',
+  stride: number,
+][] = [
   [16, 3, 16, 16, true, 'RE', 2], // 56x56x16
   [16, 3, 72, 24, false, 'RE', 2], // 28x28x24
   [24, 3, 88, 24, false, 'RE', 1],
@@ -39,7 +47,9 @@ function block(index: number, [cin, k, exp, cout, se, a, stride]: (typeof BLOCKS
   if (se) layers.push(squeezeExcitation(`${p}_${i++}`, exp, makeDivisible(exp / 4), 'relu', 'hard_sigmoid'));
   layers.push(...convNormAct(`${p}_${i++}`, cout, 1, { eps: EPS }));
   const name = `features_${index}`;
-  return stride === 1 && cin === cout ? residual(name, { body: layers, addName: `${name}_add` }) : sequence(name, layers);
+  return stride === 1 && cin === cout
+    ? residual(name, { body: layers, addName: `${name}_add` })
+    : sequence(name, layers);
 }
 
 function build(o: ZooOptions = {}) {
@@ -50,25 +60,29 @@ function build(o: ZooOptions = {}) {
       ...convNormAct('features_0', 16, 3, { stride: 2, eps: EPS, activation: 'hard_swish' }), // 112x112x16
       ...BLOCKS.map((b, i) => block(i + 1, b)), // → 7x7x96
       ...convNormAct(`features_${BLOCKS.length + 1}`, LAST_CONV, 1, { eps: EPS, activation: 'hard_swish' }), // 7x7x576
-      ...(o.includeTop === false ? [] : [
-        globalAvgPool('avgpool'),
-        dense('classifier_0', LAST_CHANNEL),
-        act('classifier_1', 'hard_swish'),
-        dropout('classifier_2', 0.2),
-        dense('classifier_3', o.classes ?? 1000),
-      ]),
+      ...(o.includeTop === false
+        ? []
+        : [
+            globalAvgPool('avgpool'),
+            dense('classifier_0', LAST_CHANNEL),
+            act('classifier_1', 'hard_swish'),
+            dropout('classifier_2', 0.2),
+            dense('classifier_3', o.classes ?? 1000),
+          ]),
     ],
   };
 }
 
-export const mobileNetV3s: ZooEntry[] = [{
-  name: 'mobilenet_v3_small_tv',
-  family: 'mobilenet',
-  layout: 'torchvision',
-  description: 'MobileNetV3-Small, torchvision layout and state_dict names',
-  reference: 'Howard et al. 2019 (arXiv:1905.02244); torchvision.models.mobilenet_v3_small',
-  defaultInput: [224, 224, 3],
-  defaultClasses: 1000,
-  hasTop: true,
-  build,
-}];
+export const mobileNetV3s: ZooEntry[] = [
+  {
+    name: 'mobilenet_v3_small_tv',
+    family: 'mobilenet',
+    layout: 'torchvision',
+    description: 'MobileNetV3-Small, torchvision layout and state_dict names',
+    reference: 'Howard et al. 2019 (arXiv:1905.02244); torchvision.models.mobilenet_v3_small',
+    defaultInput: [224, 224, 3],
+    defaultClasses: 1000,
+    hasTop: true,
+    build,
+  },
+];

@@ -23,9 +23,14 @@ const STACK_FILTERS = [64, 128, 256, 512];
 function blockV1(name: string, filters: number, stride: number, convShortcut: boolean): NodeSpec {
   return residual(name, {
     body: [
-      conv(`${name}_1_conv`, filters, 1, { strides: stride }), bn(`${name}_1_bn`, EPS), relu(`${name}_1_relu`),
-      conv(`${name}_2_conv`, filters, 3, { padding: 'same' }), bn(`${name}_2_bn`, EPS), relu(`${name}_2_relu`),
-      conv(`${name}_3_conv`, 4 * filters, 1), bn(`${name}_3_bn`, EPS),
+      conv(`${name}_1_conv`, filters, 1, { strides: stride }),
+      bn(`${name}_1_bn`, EPS),
+      relu(`${name}_1_relu`),
+      conv(`${name}_2_conv`, filters, 3, { padding: 'same' }),
+      bn(`${name}_2_bn`, EPS),
+      relu(`${name}_2_relu`),
+      conv(`${name}_3_conv`, 4 * filters, 1),
+      bn(`${name}_3_bn`, EPS),
     ],
     shortcut: convShortcut
       ? { layers: [conv(`${name}_0_conv`, 4 * filters, 1, { strides: stride }), bn(`${name}_0_bn`, EPS)] }
@@ -38,15 +43,20 @@ function blockV1(name: string, filters: number, stride: number, convShortcut: bo
 /** v2 pre-activation bottleneck block; the shortcut pools (1x1, stride) when it only downsamples. */
 function blockV2(name: string, filters: number, stride: number, convShortcut: boolean): NodeSpec {
   let shortcut: Parameters<typeof residual>[1]['shortcut'] = 'identity';
-  if (convShortcut) shortcut = { from: 'preact', layers: [conv(`${name}_0_conv`, 4 * filters, 1, { strides: stride })] };
+  if (convShortcut)
+    shortcut = { from: 'preact', layers: [conv(`${name}_0_conv`, 4 * filters, 1, { strides: stride })] };
   // Differs from Keras: Keras leaves this pooling layer auto-named (max_pooling2d_N); it has no weights.
   else if (stride > 1) shortcut = { from: 'input', layers: [maxPool(`${name}_0_pool`, 1, stride)] };
   return residual(name, {
     preact: [bn(`${name}_preact_bn`, EPS), relu(`${name}_preact_relu`)],
     body: [
-      conv(`${name}_1_conv`, filters, 1, { bias: false }), bn(`${name}_1_bn`, EPS), relu(`${name}_1_relu`),
+      conv(`${name}_1_conv`, filters, 1, { bias: false }),
+      bn(`${name}_1_bn`, EPS),
+      relu(`${name}_1_relu`),
       zeroPad(`${name}_2_pad`, 1),
-      conv(`${name}_2_conv`, filters, 3, { strides: stride, bias: false }), bn(`${name}_2_bn`, EPS), relu(`${name}_2_relu`),
+      conv(`${name}_2_conv`, filters, 3, { strides: stride, bias: false }),
+      bn(`${name}_2_bn`, EPS),
+      relu(`${name}_2_relu`),
       conv(`${name}_3_conv`, 4 * filters, 1),
     ],
     shortcut,
@@ -56,13 +66,15 @@ function blockV2(name: string, filters: number, stride: number, convShortcut: bo
 
 function stackV1(name: string, filters: number, blocks: number, stride1: number): NodeSpec[] {
   return Array.from({ length: blocks }, (_, i) =>
-    blockV1(`${name}_block${i + 1}`, filters, i === 0 ? stride1 : 1, i === 0));
+    blockV1(`${name}_block${i + 1}`, filters, i === 0 ? stride1 : 1, i === 0),
+  );
 }
 
 /** Keras' stack2: projection on the first block, stride on the last. */
 function stackV2(name: string, filters: number, blocks: number, stride1: number): NodeSpec[] {
   return Array.from({ length: blocks }, (_, i) =>
-    blockV2(`${name}_block${i + 1}`, filters, i === blocks - 1 ? stride1 : 1, i === 0));
+    blockV2(`${name}_block${i + 1}`, filters, i === blocks - 1 ? stride1 : 1, i === 0),
+  );
 }
 
 function buildResNet(depth: Depth, preact: boolean, options: ZooOptions, modelName: string) {
@@ -82,7 +94,9 @@ function buildResNet(depth: Depth, preact: boolean, options: ZooOptions, modelNa
     maxPool('pool1_pool', 3, 2), // 56x56x64
     ...stages, // 56x56x256 → 28x28x512 → 14x14x1024 → 7x7x2048
     ...(preact ? [bn('post_bn', EPS), act('post_relu')] : []),
-    ...(options.includeTop === false ? [] : [globalAvgPool('avg_pool'), dense('predictions', classes, 'softmax')]),
+    ...(options.includeTop === false
+      ? []
+      : [globalAvgPool('avg_pool'), dense('predictions', classes, 'softmax')]),
   ];
   return { name: modelName, input, layers };
 }
@@ -94,7 +108,9 @@ function entry(depth: Depth, preact: boolean): ZooEntry {
     family: 'resnet',
     layout: 'keras',
     description: `ResNet-${depth} ${preact ? 'v2 (pre-activation)' : 'v1'}, Keras Applications layout and layer names`,
-    reference: preact ? 'He et al. 2016 (arXiv:1603.05027); keras.applications.resnet_v2' : 'He et al. 2015 (arXiv:1512.03385); keras.applications.resnet',
+    reference: preact
+      ? 'He et al. 2016 (arXiv:1603.05027); keras.applications.resnet_v2'
+      : 'He et al. 2015 (arXiv:1512.03385); keras.applications.resnet',
     defaultInput: [224, 224, 3],
     defaultClasses: 1000,
     hasTop: true,
@@ -102,4 +118,11 @@ function entry(depth: Depth, preact: boolean): ZooEntry {
   };
 }
 
-export const kerasResNets: ZooEntry[] = [entry(50, false), entry(101, false), entry(152, false), entry(50, true), entry(101, true), entry(152, true)];
+export const kerasResNets: ZooEntry[] = [
+  entry(50, false),
+  entry(101, false),
+  entry(152, false),
+  entry(50, true),
+  entry(101, true),
+  entry(152, true),
+];

@@ -37,13 +37,16 @@ const convBn = (name: string, bnName: string, filters: number, k: number, stride
 function body(kind: Variant['block'], name: string, planes: number, stride: number): NodeSpec[] {
   if (kind === 'basic') {
     return [
-      ...convBn(`${name}_conv1`, `${name}_bn1`, planes, 3, stride), relu(`${name}_relu1`),
+      ...convBn(`${name}_conv1`, `${name}_bn1`, planes, 3, stride),
+      relu(`${name}_relu1`),
       ...convBn(`${name}_conv2`, `${name}_bn2`, planes, 3),
     ];
   }
   return [
-    ...convBn(`${name}_conv1`, `${name}_bn1`, planes, 1), relu(`${name}_relu1`),
-    ...convBn(`${name}_conv2`, `${name}_bn2`, planes, 3, stride), relu(`${name}_relu2`),
+    ...convBn(`${name}_conv1`, `${name}_bn1`, planes, 1),
+    relu(`${name}_relu1`),
+    ...convBn(`${name}_conv2`, `${name}_bn2`, planes, 3, stride),
+    relu(`${name}_relu2`),
     ...convBn(`${name}_conv3`, `${name}_bn3`, planes * 4, 1),
   ];
 }
@@ -62,14 +65,24 @@ function buildStages(variant: Variant, shortcuts: boolean): NodeSpec[] {
         out.push(sequence(name, [...layers, relu(`${name}_out`)]));
       } else {
         const project = stride !== 1 || inplanes !== planes * expansion;
-        out.push(residual(name, {
-          body: layers,
-          shortcut: project
-            ? { layers: convBn(`${name}_downsample_0`, `${name}_downsample_1`, planes * expansion, 1, stride) }
-            : 'identity',
-          addName: `${name}_add`,
-          post: [relu(`${name}_out`)],
-        }));
+        out.push(
+          residual(name, {
+            body: layers,
+            shortcut: project
+              ? {
+                  layers: convBn(
+                    `${name}_downsample_0`,
+                    `${name}_downsample_1`,
+                    planes * expansion,
+                    1,
+                    stride,
+                  ),
+                }
+              : 'identity',
+            addName: `${name}_add`,
+            post: [relu(`${name}_out`)],
+          }),
+        );
       }
       inplanes = planes * expansion;
     }
@@ -87,7 +100,9 @@ function build(name: string, variant: Variant, shortcuts: boolean, options: ZooO
       relu('relu'),
       maxPool('maxpool', 3, 2, 1), // 56x56x64
       ...buildStages(variant, shortcuts), // 56x56 → 28x28 → 14x14 → 7x7
-      ...(options.includeTop === false ? [] : [globalAvgPool('avgpool'), dense('fc', options.classes ?? 1000)]),
+      ...(options.includeTop === false
+        ? []
+        : [globalAvgPool('avgpool'), dense('fc', options.classes ?? 1000)]),
     ],
   };
 }

@@ -20,7 +20,12 @@ export interface ConvNormActOptions {
  */
 export function convNormAct(p: string, filters: number, kernel: number, o: ConvNormActOptions): NodeSpec[] {
   const layers: NodeSpec[] = [
-    conv(`${p}_0`, filters, kernel, { strides: o.stride ?? 1, padding: (kernel - 1) / 2, groups: o.groups ?? 1, bias: false }),
+    conv(`${p}_0`, filters, kernel, {
+      strides: o.stride ?? 1,
+      padding: (kernel - 1) / 2,
+      groups: o.groups ?? 1,
+      bias: false,
+    }),
     bn(`${p}_1`, o.eps),
   ];
   if (o.activation) layers.push(act(`${p}_2`, o.activation));
@@ -32,20 +37,30 @@ export function convNormAct(p: string, filters: number, kernel: number, o: ConvN
  * average: avgpool → fc1 (1x1 conv) → activation → fc2 (1x1 conv) → scale_activation. Written as
  * `branches` merged by multiplication, one branch being the input itself. The product is `<p>`.
  */
-export function squeezeExcitation(p: string, channels: number, squeeze: number, activation: ActivationFn, scaleActivation: ActivationFn): NodeSpec {
-  return branches(p, [
-    { name: `${p}_input`, layers: [] },
-    {
-      name: `${p}_scale`,
-      layers: [
-        globalAvgPool(`${p}_avgpool`, true), // 1x1xC
-        conv(`${p}_fc1`, squeeze, 1),
-        act(`${p}_activation`, activation),
-        conv(`${p}_fc2`, channels, 1),
-        act(`${p}_scale_activation`, scaleActivation),
-      ],
-    },
-  ], 'multiply');
+export function squeezeExcitation(
+  p: string,
+  channels: number,
+  squeeze: number,
+  activation: ActivationFn,
+  scaleActivation: ActivationFn,
+): NodeSpec {
+  return branches(
+    p,
+    [
+      { name: `${p}_input`, layers: [] },
+      {
+        name: `${p}_scale`,
+        layers: [
+          globalAvgPool(`${p}_avgpool`, true), // 1x1xC
+          conv(`${p}_fc1`, squeeze, 1),
+          act(`${p}_activation`, activation),
+          conv(`${p}_fc2`, channels, 1),
+          act(`${p}_scale_activation`, scaleActivation),
+        ],
+      },
+    ],
+    'multiply',
+  );
 }
 
 /** torchvision's _make_divisible: the nearest multiple of `divisor`, never more than 10% below `v`. */

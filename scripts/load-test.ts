@@ -14,7 +14,13 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '20' }, connections: { type: 'string', default: '64' }, port: { type: 'string', default: '3917' } } });
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '20' },
+    connections: { type: 'string', default: '64' },
+    port: { type: 'string', default: '3917' },
+  },
+});
 const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
 const PORT = Number(values.port);
@@ -30,7 +36,13 @@ function check(ok: boolean, what: string): void {
 
 function startServer(): ChildProcess {
   const child = spawn(process.execPath, ['dist/src/server.js'], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(PORT), LOG_LEVEL: 'warn', DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS) },
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: String(PORT),
+      LOG_LEVEL: 'warn',
+      DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS),
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   return child;
@@ -52,10 +64,14 @@ async function waitReady(timeoutMs = 60_000): Promise<number> {
 
 async function metric(name: string): Promise<number> {
   const text = await (await fetch(`${BASE}/metrics`)).text();
-  return text.split('\n').filter((l) => l.startsWith(name)).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 async function loadPhase(): Promise<void> {
   const server = startServer();
@@ -63,7 +79,12 @@ async function loadPhase(): Promise<void> {
     const readyMs = await waitReady();
     console.log(`ready in ${readyMs.toFixed(0)} ms`);
     // Warm the path, then take the baseline.
-    for (let i = 0; i < 20; i++) await fetch(`${BASE}/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: SAMPLE });
+    for (let i = 0; i < 20; i++)
+      await fetch(`${BASE}/classify`, {
+        method: 'POST',
+        headers: { 'content-type': 'image/png' },
+        body: SAMPLE,
+      });
     const tensorsBefore = await metric('tfjs_tensors');
     const rssBefore = await metric('process_resident_memory_bytes');
     // prom-client resets its event-loop histogram at each scrape: this one starts the load's window.
@@ -92,9 +113,14 @@ async function loadPhase(): Promise<void> {
       timeout: 60,
       setupClient(client) {
         // autocannon emits the parsed status line with the raw header list; its typings omit it.
-        (client as unknown as { on(e: 'headers', f: (h: { statusCode: number; headers: string[] }) => void): void }).on('headers', (h) => {
+        (
+          client as unknown as {
+            on(e: 'headers', f: (h: { statusCode: number; headers: string[] }) => void): void;
+          }
+        ).on('headers', (h) => {
           statuses.set(h.statusCode, (statuses.get(h.statusCode) ?? 0) + 1);
-          if (h.statusCode === 503 && !h.headers.some((x) => String(x).toLowerCase() === 'retry-after')) missingRetryAfter++;
+          if (h.statusCode === 503 && !h.headers.some((x) => String(x).toLowerCase() === 'retry-after'))
+            missingRetryAfter++;
         });
       },
     });
@@ -108,20 +134,37 @@ async function loadPhase(): Promise<void> {
     const ok = statuses.get(200) ?? 0;
     const unavailable = statuses.get(503) ?? 0;
     healthLatencies.sort((a, b) => a - b);
-    console.log(JSON.stringify({
-      phase: 'load', connections: CONNECTIONS, durationS: DURATION, requests: total, statuses: Object.fromEntries(statuses),
-      errors: result.errors, timeouts: result.timeouts, throughputRps: result.requests.average,
-      imagesPerSecond: ok / DURATION, latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
-      healthReadyMs: { p50: pct(healthLatencies, 50), p99: pct(healthLatencies, 99) },
-      // monitorEventLoopDelay samples every 10 ms, so an idle loop reads ~10 ms; lag is the excess.
-      eventLoopDelayP99Ms: lagP99 * 1000,
-      tensors: { before: tensorsBefore, after: tensorsAfter }, rssMB: { before: rssBefore / 2 ** 20, after: rssAfter / 2 ** 20 },
-    }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          phase: 'load',
+          connections: CONNECTIONS,
+          durationS: DURATION,
+          requests: total,
+          statuses: Object.fromEntries(statuses),
+          errors: result.errors,
+          timeouts: result.timeouts,
+          throughputRps: result.requests.average,
+          imagesPerSecond: ok / DURATION,
+          latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+          healthReadyMs: { p50: pct(healthLatencies, 50), p99: pct(healthLatencies, 99) },
+          // monitorEventLoopDelay samples every 10 ms, so an idle loop reads ~10 ms; lag is the excess.
+          eventLoopDelayP99Ms: lagP99 * 1000,
+          tensors: { before: tensorsBefore, after: tensorsAfter },
+          rssMB: { before: rssBefore / 2 ** 20, after: rssAfter / 2 ** 20 },
+        },
+        null,
+        2,
+      ),
+    );
     check(result.errors === 0 && result.timeouts === 0, 'no connection errors or timeouts');
     check(ok + unavailable === total && total > 0, 'every response is 200 or 503');
     check(missingRetryAfter === 0, 'every 503 carries Retry-After');
     check(tensorsAfter === tensorsBefore, `tensor count unchanged (${tensorsBefore} → ${tensorsAfter})`);
-    check(rssAfter - rssBefore < 256 * 2 ** 20, `resident memory growth bounded (${((rssAfter - rssBefore) / 2 ** 20).toFixed(1)} MB < 256 MB)`);
+    check(
+      rssAfter - rssBefore < 256 * 2 ** 20,
+      `resident memory growth bounded (${((rssAfter - rssBefore) / 2 ** 20).toFixed(1)} MB < 256 MB)`,
+    );
   } finally {
     server.kill('SIGKILL');
   }
@@ -129,7 +172,9 @@ async function loadPhase(): Promise<void> {
 
 async function drainPhase(): Promise<void> {
   const server = startServer();
-  const exited = new Promise<{ code: number | null; at: number }>((resolve) => server.once('exit', (code) => resolve({ code, at: performance.now() })));
+  const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
+    server.once('exit', (code) => resolve({ code, at: performance.now() })),
+  );
   await waitReady();
   let signalAt = Number.POSITIVE_INFINITY;
   const records: { sentAt: number; status?: number; error?: string }[] = [];
@@ -141,11 +186,17 @@ async function drainPhase(): Promise<void> {
       const record: (typeof records)[number] = { sentAt };
       records.push(record);
       try {
-        const res = await fetch(`${BASE}/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: SAMPLE });
+        const res = await fetch(`${BASE}/classify`, {
+          method: 'POST',
+          headers: { 'content-type': 'image/png' },
+          body: SAMPLE,
+        });
         record.status = res.status;
         await res.arrayBuffer();
       } catch (err) {
-        record.error = (err as Error).cause ? String((err as { cause: unknown }).cause) : (err as Error).message;
+        record.error = (err as Error).cause
+          ? String((err as { cause: unknown }).cause)
+          : (err as Error).message;
         await new Promise((r) => setTimeout(r, 50));
       }
     }
@@ -158,11 +209,23 @@ async function drainPhase(): Promise<void> {
   const { code, at } = await exited;
   const before = records.filter((r) => r.sentAt < signalAt);
   const lost = before.filter((r) => r.status !== 200 && r.status !== 503);
-  console.log(JSON.stringify({
-    phase: 'drain', sentBeforeSignal: before.length, completed200: before.filter((r) => r.status === 200).length,
-    answered503: before.filter((r) => r.status === 503).length, lost: lost.length, lostSample: lost.slice(0, 3),
-    exitCode: code, exitAfterSignalMs: Math.round(at - signalAt), afterSignal: records.length - before.length,
-  }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        phase: 'drain',
+        sentBeforeSignal: before.length,
+        completed200: before.filter((r) => r.status === 200).length,
+        answered503: before.filter((r) => r.status === 503).length,
+        lost: lost.length,
+        lostSample: lost.slice(0, 3),
+        exitCode: code,
+        exitAfterSignalMs: Math.round(at - signalAt),
+        afterSignal: records.length - before.length,
+      },
+      null,
+      2,
+    ),
+  );
   check(lost.length === 0, 'every request sent before SIGTERM got its answer (200 or 503)');
   check(code === 0, 'exit code 0');
   check(at - signalAt < DRAIN_TIMEOUT_MS, 'exited within the drain deadline');

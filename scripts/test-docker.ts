@@ -49,10 +49,19 @@ function check(ok: boolean, what: string): void {
   if (!ok) failures++;
 }
 
-interface RunResult { code: number | null; stdout: string; stderr: string; ms: number }
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
 
 /** Runs a command with a hard time limit; never throws unless `must` and it fails. */
-function run(cmd: string, args: string[], opts: { timeoutMs: number; must?: boolean; log?: string; cwd?: string }): Promise<RunResult> {
+function run(
+  cmd: string,
+  args: string[],
+  opts: { timeoutMs: number; must?: boolean; log?: string; cwd?: string },
+): Promise<RunResult> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -70,7 +79,11 @@ function run(cmd: string, args: string[], opts: { timeoutMs: number; must?: bool
       if (opts.log) writeFileSync(opts.log, stdout + stderr);
       const result = { code, stdout, stderr, ms: performance.now() - started };
       if (opts.must && code !== 0) {
-        reject(new Error(`${cmd} ${args.join(' ')} failed (${code ?? 'killed after ' + opts.timeoutMs + ' ms'}):\n${(stdout + stderr).slice(-3000)}`));
+        reject(
+          new Error(
+            `${cmd} ${args.join(' ')} failed (${code ?? 'killed after ' + opts.timeoutMs + ' ms'}):\n${(stdout + stderr).slice(-3000)}`,
+          ),
+        );
       } else resolve(result);
     });
   });
@@ -94,42 +107,73 @@ async function ensureEngine(): Promise<void> {
   const script = path.resolve(ROOT, '../shared/tools/docker-local.sh');
   if (!existsSync(script)) throw new Error(`docker info fails and ${script} does not exist`);
   console.log(`docker info fails: starting an engine with ${script} (several minutes the first time)`);
-  await run('bash', [script], { timeoutMs: 15 * 60_000, must: true, log: path.join(tmp, 'docker-local.log') });
+  await run('bash', [script], {
+    timeoutMs: 15 * 60_000,
+    must: true,
+    log: path.join(tmp, 'docker-local.log'),
+  });
 }
 
 /** The folder to mount at /models, or undefined when the image's baked-in defaults are complete. */
 function modelsToMount(): { dir?: string; why: string } {
-  if (process.env.TEST_DOCKER_MODELS_DIR) return { dir: path.resolve(process.env.TEST_DOCKER_MODELS_DIR), why: 'TEST_DOCKER_MODELS_DIR' };
+  if (process.env.TEST_DOCKER_MODELS_DIR)
+    return { dir: path.resolve(process.env.TEST_DOCKER_MODELS_DIR), why: 'TEST_DOCKER_MODELS_DIR' };
   const modelsDir = path.join(ROOT, 'models');
   const folders = readdirSync(modelsDir).filter((f) => existsSync(path.join(modelsDir, f, 'config.json')));
   const missing = folders.flatMap((f) => {
-    const config = JSON.parse(readFileSync(path.join(modelsDir, f, 'config.json'), 'utf8')) as { weights?: string };
-    return config.weights && !existsSync(path.join(modelsDir, f, config.weights)) ? [`${f}/${config.weights}`] : [];
+    const config = JSON.parse(readFileSync(path.join(modelsDir, f, 'config.json'), 'utf8')) as {
+      weights?: string;
+    };
+    return config.weights && !existsSync(path.join(modelsDir, f, config.weights))
+      ? [`${f}/${config.weights}`]
+      : [];
   });
   if (folders.length && !missing.length) return { why: `the image's default models: ${folders.join(', ')}` };
   // Dereferenced copy: the fixture's weights are symlinks, which would dangle inside the container.
   const dir = path.join(tmp, 'models');
-  cpSync(path.join(ROOT, 'test/fixtures/served/small-h5'), path.join(dir, 'small-h5'), { recursive: true, dereference: true });
-  const reason = folders.length ? `default model weights missing (${missing.join(', ')})` : 'no default model folder has a config.json yet';
+  cpSync(path.join(ROOT, 'test/fixtures/served/small-h5'), path.join(dir, 'small-h5'), {
+    recursive: true,
+    dereference: true,
+  });
+  const reason = folders.length
+    ? `default model weights missing (${missing.join(', ')})`
+    : 'no default model folder has a config.json yet';
   return { dir, why: `${reason}: a copy of test/fixtures/served/small-h5 mounted at /models` };
 }
 
-async function waitReady(base: string, containerId: string, startedAt: number): Promise<{ readyMs?: number; healthyMs?: number }> {
+async function waitReady(
+  base: string,
+  containerId: string,
+  startedAt: number,
+): Promise<{ readyMs?: number; healthyMs?: number }> {
   const deadline = startedAt + 180_000;
   let readyMs: number | undefined;
   let healthyMs: number | undefined;
   while (performance.now() < deadline && (readyMs === undefined || healthyMs === undefined)) {
     if (readyMs === undefined) {
-      const res = await fetch(`${base}/health/ready`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+      const res = await fetch(`${base}/health/ready`, { signal: AbortSignal.timeout(2000) }).catch(
+        () => undefined,
+      );
       if (res?.status === 200) readyMs = performance.now() - startedAt;
       await res?.arrayBuffer().catch(() => undefined);
     }
     if (healthyMs === undefined) {
-      const state = await run('docker', ['inspect', '--format', '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}', containerId], { timeoutMs: 10_000 });
+      const state = await run(
+        'docker',
+        [
+          'inspect',
+          '--format',
+          '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}',
+          containerId,
+        ],
+        { timeoutMs: 10_000 },
+      );
       const [status, health] = state.stdout.trim().split(' ');
-      if (status !== 'running') throw new Error(`container is ${status}: ${(await logs(containerId)).slice(-3000)}`);
+      if (status !== 'running')
+        throw new Error(`container is ${status}: ${(await logs(containerId)).slice(-3000)}`);
       if (health === 'healthy') healthyMs = performance.now() - startedAt;
-      if (health === 'unhealthy') throw new Error(`container is unhealthy: ${(await logs(containerId)).slice(-3000)}`);
+      if (health === 'unhealthy')
+        throw new Error(`container is unhealthy: ${(await logs(containerId)).slice(-3000)}`);
     }
     await sleep(100);
   }
@@ -145,23 +189,53 @@ async function smoke(base: string): Promise<void> {
   if (existsSync(SAMPLE_PATH)) {
     const form = new FormData();
     form.append('image', new Blob([readFileSync(SAMPLE_PATH)], { type: 'image/png' }), '0_9.png');
-    const res = await fetch(`${base}/classify`, { method: 'POST', body: form, signal: AbortSignal.timeout(30_000) });
-    const body = (await res.json()) as { model?: string; backend?: string; results?: { predictions: { label: string; probability: number }[] }[] };
+    const res = await fetch(`${base}/classify`, {
+      method: 'POST',
+      body: form,
+      signal: AbortSignal.timeout(30_000),
+    });
+    const body = (await res.json()) as {
+      model?: string;
+      backend?: string;
+      results?: { predictions: { label: string; probability: number }[] }[];
+    };
     const top = body.results?.[0]?.predictions?.[0];
-    check(res.status === 200 && Boolean(top), `classify 0_9.png (true label 9, Ankle boot): ${res.status}, model ${body.model}, backend ${body.backend}, top ${top?.label} ${top?.probability}`);
+    check(
+      res.status === 200 && Boolean(top),
+      `classify 0_9.png (true label 9, Ankle boot): ${res.status}, model ${body.model}, backend ${body.backend}, top ${top?.label} ${top?.probability}`,
+    );
   } else console.log(`skip  classify: ${SAMPLE_PATH} is absent`);
-  const res = await fetch(`${base}/analyze`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'resnet50' }), signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(`${base}/analyze`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'resnet50' }),
+    signal: AbortSignal.timeout(30_000),
+  });
   const report = (await res.json()) as { totals?: { params: number; macs: number } };
-  check(res.status === 200 && report.totals?.params === RESNET50_PARAMS, `analyze resnet50: params ${report.totals?.params} (expected ${RESNET50_PARAMS}), MACs ${report.totals?.macs}`);
+  check(
+    res.status === 200 && report.totals?.params === RESNET50_PARAMS,
+    `analyze resnet50: params ${report.totals?.params} (expected ${RESNET50_PARAMS}), MACs ${report.totals?.macs}`,
+  );
 }
 
 interface DrainResult {
-  sentBeforeSignal: number; inFlightAtSignal: number; ok200: number; answered503: number; lost: number; lostSample: unknown[];
-  exitCode: number | null; signalToExitMs: number; drainedLog: boolean;
+  sentBeforeSignal: number;
+  inFlightAtSignal: number;
+  ok200: number;
+  answered503: number;
+  lost: number;
+  lostSample: unknown[];
+  exitCode: number | null;
+  signalToExitMs: number;
+  drainedLog: boolean;
 }
 
 /** A burst of CLIENTS concurrent clients, `stop` during it; every request sent before it must be answered. */
-async function drain(base: string, containerId: string, stop: () => Promise<RunResult>): Promise<DrainResult> {
+async function drain(
+  base: string,
+  containerId: string,
+  stop: () => Promise<RunResult>,
+): Promise<DrainResult> {
   const sample = existsSync(SAMPLE_PATH) ? readFileSync(SAMPLE_PATH) : undefined;
   let signalAt = Number.POSITIVE_INFINITY;
   const records: { sentAt: number; doneAt?: number; status?: number; error?: string }[] = [];
@@ -175,9 +249,20 @@ async function drain(base: string, containerId: string, stop: () => Promise<RunR
       records.push(record);
       try {
         // Inference on the default model where there is a sample image; otherwise analysis work.
-        const res = sample && i % 4 !== 3
-          ? await fetch(`${base}/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: sample, signal: AbortSignal.timeout(60_000) })
-          : await fetch(`${base}/analyze`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"resnet152"}', signal: AbortSignal.timeout(60_000) });
+        const res =
+          sample && i % 4 !== 3
+            ? await fetch(`${base}/classify`, {
+                method: 'POST',
+                headers: { 'content-type': 'image/png' },
+                body: sample,
+                signal: AbortSignal.timeout(60_000),
+              })
+            : await fetch(`${base}/analyze`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json' },
+                body: '{"model":"resnet152"}',
+                signal: AbortSignal.timeout(60_000),
+              });
         await res.arrayBuffer();
         record.status = res.status;
       } catch (err) {
@@ -195,7 +280,11 @@ async function drain(base: string, containerId: string, stop: () => Promise<RunR
   const stoppedAt = performance.now();
   await Promise.all(clients);
   if (stopped.code !== 0) console.log(`stop command: ${stopped.stdout}${stopped.stderr}`);
-  const state = await run('docker', ['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', containerId], { timeoutMs: 10_000 });
+  const state = await run(
+    'docker',
+    ['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', containerId],
+    { timeoutMs: 10_000 },
+  );
   const [status, exitCode] = state.stdout.trim().split(' ');
   const before = records.filter((r) => r.sentAt < signalAt);
   const lost = before.filter((r) => r.status !== 200 && r.status !== 503);
@@ -214,20 +303,34 @@ async function drain(base: string, containerId: string, stop: () => Promise<RunR
 
 function checkDrain(what: string, r: DrainResult): void {
   console.log(JSON.stringify({ phase: `drain (${what})`, ...r }, null, 2));
-  check(r.inFlightAtSignal > 0, `${what}: the signal came during the burst (${r.inFlightAtSignal} requests in flight)`);
-  check(r.lost === 0, `${what}: every request sent before SIGTERM got its answer (${r.ok200} × 200, ${r.answered503} × 503 of ${r.sentBeforeSignal})`);
+  check(
+    r.inFlightAtSignal > 0,
+    `${what}: the signal came during the burst (${r.inFlightAtSignal} requests in flight)`,
+  );
+  check(
+    r.lost === 0,
+    `${what}: every request sent before SIGTERM got its answer (${r.ok200} × 200, ${r.answered503} × 503 of ${r.sentBeforeSignal})`,
+  );
   check(r.exitCode === 0, `${what}: exit code ${r.exitCode}`);
-  check(r.signalToExitMs < DRAIN_TIMEOUT_MS, `${what}: exited ${(r.signalToExitMs / 1000).toFixed(2)} s after the signal, within DRAIN_TIMEOUT_MS ${DRAIN_TIMEOUT_MS / 1000} s`);
+  check(
+    r.signalToExitMs < DRAIN_TIMEOUT_MS,
+    `${what}: exited ${(r.signalToExitMs / 1000).toFixed(2)} s after the signal, within DRAIN_TIMEOUT_MS ${DRAIN_TIMEOUT_MS / 1000} s`,
+  );
   check(r.drainedLog, `${what}: the server logged "drained; bye"`);
 }
 
 async function memory(containerId: string): Promise<string> {
-  return (await run('docker', ['stats', '--no-stream', '--format', '{{.MemUsage}}', containerId], { timeoutMs: 20_000 })).stdout.trim();
+  return (
+    await run('docker', ['stats', '--no-stream', '--format', '{{.MemUsage}}', containerId], {
+      timeoutMs: 20_000,
+    })
+  ).stdout.trim();
 }
 
 async function composeCommand(): Promise<string[]> {
   if ((await run('docker-compose', ['version'], { timeoutMs: 20_000 })).code === 0) return ['docker-compose'];
-  if ((await run('docker', ['compose', 'version'], { timeoutMs: 20_000 })).code === 0) return ['docker', 'compose'];
+  if ((await run('docker', ['compose', 'version'], { timeoutMs: 20_000 })).code === 0)
+    return ['docker', 'compose'];
   throw new Error('neither docker-compose nor `docker compose` is available');
 }
 
@@ -239,11 +342,39 @@ async function main(): Promise<void> {
 
   // 1. build
   console.log(`building ${IMAGE} (log: ${path.join(tmp, 'build.log')})`);
-  const build = await run('docker', ['build', '--network', 'host', '-t', IMAGE, '.'], { timeoutMs: 20 * 60_000, must: true, log: path.join(tmp, 'build.log') });
-  const sizeBytes = Number((await run('docker', ['image', 'inspect', '--format', '{{.Size}}', IMAGE], { timeoutMs: 20_000, must: true })).stdout.trim());
+  const build = await run('docker', ['build', '--network', 'host', '-t', IMAGE, '.'], {
+    timeoutMs: 20 * 60_000,
+    must: true,
+    log: path.join(tmp, 'build.log'),
+  });
+  const sizeBytes = Number(
+    (
+      await run('docker', ['image', 'inspect', '--format', '{{.Size}}', IMAGE], {
+        timeoutMs: 20_000,
+        must: true,
+      })
+    ).stdout.trim(),
+  );
   // Asked of the image, not the build log (a cached build prints no RUN output).
-  const probe = await run('docker', ['run', '--rm', '--network', 'none', '--entrypoint', 'node', IMAGE, '-e', "require('@tensorflow/tfjs-node')"], { timeoutMs: 60_000 });
-  const tfjsNode = probe.code === 0 ? 'installed: tensorflow backend' : 'absent (libtensorflow download failed at build): wasm backend';
+  const probe = await run(
+    'docker',
+    [
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--entrypoint',
+      'node',
+      IMAGE,
+      '-e',
+      "require('@tensorflow/tfjs-node')",
+    ],
+    { timeoutMs: 60_000 },
+  );
+  const tfjsNode =
+    probe.code === 0
+      ? 'installed: tensorflow backend'
+      : 'absent (libtensorflow download failed at build): wasm backend';
   summary.buildSeconds = +(build.ms / 1000).toFixed(1);
   summary.imageMB = +(sizeBytes / 1e6).toFixed(1);
   summary.tfjsNode = tfjsNode;
@@ -252,21 +383,45 @@ async function main(): Promise<void> {
   // 2-4. docker run
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const runArgs = ['run', '-d', '--name', NAME, '--network', 'host', '--read-only', '-e', `PORT=${port}`, '-e', 'HOST=127.0.0.1', '-e', 'WORKERS=2', '-e', `DRAIN_TIMEOUT_MS=${DRAIN_TIMEOUT_MS}`];
+  const runArgs = [
+    'run',
+    '-d',
+    '--name',
+    NAME,
+    '--network',
+    'host',
+    '--read-only',
+    '-e',
+    `PORT=${port}`,
+    '-e',
+    'HOST=127.0.0.1',
+    '-e',
+    'WORKERS=2',
+    '-e',
+    `DRAIN_TIMEOUT_MS=${DRAIN_TIMEOUT_MS}`,
+  ];
   if (models.dir) runArgs.push('-v', `${models.dir}:/models:ro`);
   cleanups.push(() => run('docker', ['rm', '-f', NAME], { timeoutMs: 60_000 }));
   const startedAt = performance.now();
   const id = (await run('docker', [...runArgs, IMAGE], { timeoutMs: 60_000, must: true })).stdout.trim();
   const ready = await waitReady(base, id, startedAt);
-  check(ready.readyMs !== undefined, `docker run: /health/ready 200 after ${((ready.readyMs ?? NaN) / 1000).toFixed(2)} s`);
-  check(ready.healthyMs !== undefined, `docker run: Docker reports healthy after ${((ready.healthyMs ?? NaN) / 1000).toFixed(2)} s (HEALTHCHECK interval 10 s)`);
+  check(
+    ready.readyMs !== undefined,
+    `docker run: /health/ready 200 after ${((ready.readyMs ?? NaN) / 1000).toFixed(2)} s`,
+  );
+  check(
+    ready.healthyMs !== undefined,
+    `docker run: Docker reports healthy after ${((ready.healthyMs ?? NaN) / 1000).toFixed(2)} s (HEALTHCHECK interval 10 s)`,
+  );
   summary.startToReadySeconds = +((ready.readyMs ?? NaN) / 1000).toFixed(2);
   summary.startToHealthySeconds = +((ready.healthyMs ?? NaN) / 1000).toFixed(2);
   await smoke(base);
   summary.memoryAfterSmoke = await memory(id);
   const user = (await run('docker', ['exec', id, 'id', '-u'], { timeoutMs: 20_000 })).stdout.trim();
   check(user !== '' && user !== '0', `the service runs as uid ${user}, not root`);
-  const dockerDrain = await drain(base, id, () => run('docker', ['stop', '-t', String(STOP_TIMEOUT_S), id], { timeoutMs: (STOP_TIMEOUT_S + 30) * 1000 }));
+  const dockerDrain = await drain(base, id, () =>
+    run('docker', ['stop', '-t', String(STOP_TIMEOUT_S), id], { timeoutMs: (STOP_TIMEOUT_S + 30) * 1000 }),
+  );
   checkDrain('docker run', dockerDrain);
   summary.drainDockerRun = dockerDrain;
   await run('docker', ['rm', '-f', NAME], { timeoutMs: 60_000 });
@@ -276,17 +431,37 @@ async function main(): Promise<void> {
   const composePort = await freePort();
   const composeBase = `http://127.0.0.1:${composePort}`;
   const testOverride = path.join(tmp, 'docker-compose.test.yml');
-  writeFileSync(testOverride, stringify({
-    version: '2.4',
-    services: {
-      'convnet-serve': {
-        image: IMAGE,
-        environment: { PORT: String(composePort), HOST: '127.0.0.1', DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS) },
-        ...(models.dir ? { volumes: [`${models.dir}:/models:ro`] } : {}),
+  writeFileSync(
+    testOverride,
+    stringify({
+      version: '2.4',
+      services: {
+        'convnet-serve': {
+          image: IMAGE,
+          environment: {
+            PORT: String(composePort),
+            HOST: '127.0.0.1',
+            DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS),
+          },
+          ...(models.dir ? { volumes: [`${models.dir}:/models:ro`] } : {}),
+        },
       },
-    },
-  }));
-  const rendered = await run(compose[0], [...compose.slice(1), '-f', 'docker-compose.yml', '-f', 'docker-compose.host.yml', '-f', testOverride, 'config'], { timeoutMs: 60_000, must: true });
+    }),
+  );
+  const rendered = await run(
+    compose[0],
+    [
+      ...compose.slice(1),
+      '-f',
+      'docker-compose.yml',
+      '-f',
+      'docker-compose.host.yml',
+      '-f',
+      testOverride,
+      'config',
+    ],
+    { timeoutMs: 60_000, must: true },
+  );
   const merged = parse(rendered.stdout) as { services: Record<string, Record<string, unknown>> };
   for (const service of Object.values(merged.services)) delete service.ports; // see the header
   const composeFile = path.join(tmp, 'docker-compose.rendered.yml');
@@ -295,18 +470,42 @@ async function main(): Promise<void> {
   cleanups.push(() => run(compose[0], dc('down', '-v', '--timeout', '5'), { timeoutMs: 120_000 }));
   const composeStarted = performance.now();
   await run(compose[0], dc('up', '-d', '--no-build'), { timeoutMs: 120_000, must: true });
-  const cid = (await run(compose[0], dc('ps', '-q', 'convnet-serve'), { timeoutMs: 30_000, must: true })).stdout.trim();
+  const cid = (
+    await run(compose[0], dc('ps', '-q', 'convnet-serve'), { timeoutMs: 30_000, must: true })
+  ).stdout.trim();
   const composeReady = await waitReady(composeBase, cid, composeStarted);
-  check(composeReady.readyMs !== undefined, `compose: /health/ready 200 after ${((composeReady.readyMs ?? NaN) / 1000).toFixed(2)} s`);
-  check(composeReady.healthyMs !== undefined, `compose: Docker reports healthy after ${((composeReady.healthyMs ?? NaN) / 1000).toFixed(2)} s`);
+  check(
+    composeReady.readyMs !== undefined,
+    `compose: /health/ready 200 after ${((composeReady.readyMs ?? NaN) / 1000).toFixed(2)} s`,
+  );
+  check(
+    composeReady.healthyMs !== undefined,
+    `compose: Docker reports healthy after ${((composeReady.healthyMs ?? NaN) / 1000).toFixed(2)} s`,
+  );
   summary.composeStartToReadySeconds = +((composeReady.readyMs ?? NaN) / 1000).toFixed(2);
-  const limits = (await run('docker', ['inspect', '--format', '{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}} {{.HostConfig.Init}} {{.HostConfig.NetworkMode}}', cid], { timeoutMs: 20_000 })).stdout.trim();
+  const limits = (
+    await run(
+      'docker',
+      [
+        'inspect',
+        '--format',
+        '{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}} {{.HostConfig.Init}} {{.HostConfig.NetworkMode}}',
+        cid,
+      ],
+      { timeoutMs: 20_000 },
+    )
+  ).stdout.trim();
   const [nanoCpus, memBytes, init, netMode] = limits.split(' ');
-  check(Number(nanoCpus) === 2e9 && Number(memBytes) === 2 ** 30 && init === 'true' && netMode === 'host', `compose applied cpus 2, mem_limit 1g, init, host network (${limits})`);
+  check(
+    Number(nanoCpus) === 2e9 && Number(memBytes) === 2 ** 30 && init === 'true' && netMode === 'host',
+    `compose applied cpus 2, mem_limit 1g, init, host network (${limits})`,
+  );
   await smoke(composeBase);
   summary.composeMemoryAfterSmoke = await memory(cid);
   // `stop` without -t: the file's stop_grace_period (45 s) is the timeout.
-  const composeDrain = await drain(composeBase, cid, () => run(compose[0], dc('stop'), { timeoutMs: (STOP_TIMEOUT_S + 30) * 1000 }));
+  const composeDrain = await drain(composeBase, cid, () =>
+    run(compose[0], dc('stop'), { timeoutMs: (STOP_TIMEOUT_S + 30) * 1000 }),
+  );
   checkDrain('docker-compose', composeDrain);
   summary.drainCompose = composeDrain;
 

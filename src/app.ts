@@ -39,13 +39,21 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     frameworkErrors: (error, _request, reply) => {
       const body = toErrorBody(error as FastifyError);
       const status = body.statusCode >= 500 ? 400 : body.statusCode;
-      (reply as unknown as { code(n: number): { send(b: unknown): void } }).code(status).send({ ...body, statusCode: status });
+      (reply as unknown as { code(n: number): { send(b: unknown): void } })
+        .code(status)
+        .send({ ...body, statusCode: status });
     },
     // Slow uploads must not hold memory and sockets forever (nor stall a drain).
     requestTimeout: config.requestTimeoutMs + 30_000,
     ajv: {
       // verbose: errors carry the offending value, so a 400 can say what it received.
-      customOptions: { verbose: true, allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: false },
+      customOptions: {
+        verbose: true,
+        allErrors: false,
+        coerceTypes: false,
+        removeAdditional: false,
+        useDefaults: false,
+      },
     },
   });
   app.decorate('config', config);
@@ -63,7 +71,8 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     brotliOptions: { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 4 } },
   });
   await app.register(requestIdPlugin);
-  if (config.corsOrigins.length) await app.register(cors, { origin: config.corsOrigins.includes('*') ? true : config.corsOrigins });
+  if (config.corsOrigins.length)
+    await app.register(cors, { origin: config.corsOrigins.includes('*') ? true : config.corsOrigins });
   await app.register(openapi);
   await app.register(auth);
   await app.register(jsonDepth);

@@ -86,7 +86,8 @@ function list(env: Env, name: string): string[] {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return [];
   const items = raw.split(',').map((s) => s.trim());
-  if (items.some((s) => s === '')) throw new ConfigError(name, raw, 'a comma-separated list without empty items');
+  if (items.some((s) => s === ''))
+    throw new ConfigError(name, raw, 'a comma-separated list without empty items');
   return items;
 }
 
@@ -106,7 +107,8 @@ function optionalOneOf<T extends string>(env: Env, name: string, allowed: readon
 function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(name, raw, `one of ${allowed.join(', ')}`);
+  if (!(allowed as readonly string[]).includes(raw))
+    throw new ConfigError(name, raw, `one of ${allowed.join(', ')}`);
   return raw as T;
 }
 
@@ -116,7 +118,11 @@ export const DEFAULT_MODELS_DIR = path.join(REPO_ROOT, 'models');
 export function loadConfig(env: Env = process.env): Config {
   const config = readAll(env);
   if (config.queueLimit < config.maxImagesPerRequest) {
-    throw new ConfigError('QUEUE_LIMIT', String(config.queueLimit), `at least MAX_IMAGES_PER_REQUEST (${config.maxImagesPerRequest}), or a full request could never be queued`);
+    throw new ConfigError(
+      'QUEUE_LIMIT',
+      String(config.queueLimit),
+      `at least MAX_IMAGES_PER_REQUEST (${config.maxImagesPerRequest}), or a full request could never be queued`,
+    );
   }
   return config;
 }

@@ -31,11 +31,17 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     app.draining = true;
-    app.log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'draining: readiness is 503, finishing in-flight work');
-    const deadline = setTimeout(() => {
-      app.log.error('drain deadline passed with work still running; exiting 1');
-      process.exit(1);
-    }, config.shutdownDelayMs + config.drainTimeoutMs + 5_000);
+    app.log.info(
+      { signal, drainTimeoutMs: config.drainTimeoutMs },
+      'draining: readiness is 503, finishing in-flight work',
+    );
+    const deadline = setTimeout(
+      () => {
+        app.log.error('drain deadline passed with work still running; exiting 1');
+        process.exit(1);
+      },
+      config.shutdownDelayMs + config.drainTimeoutMs + 5_000,
+    );
     deadline.unref();
     setTimeout(() => {
       // Node closes only the keep-alive connections idle at the moment close() is called; one whose

@@ -44,7 +44,9 @@ t.test('every module imports from its own layer or below', async (t) => {
     }
     const source = readFileSync(path.join(root, file), 'utf8');
     for (const [, spec] of source.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
-      const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), spec)).replace(/\.js$/, '.ts');
+      const target = path.posix
+        .normalize(path.posix.join(path.posix.dirname(file), spec))
+        .replace(/\.js$/, '.ts');
       const targetRank = rankOf(target);
       if (targetRank === undefined) unplaced.push(`${file} → ${target}`);
       else if (targetRank > rank) upward.push(`${file} (layer ${rank}) → ${target} (layer ${targetRank})`);

@@ -49,7 +49,12 @@ export async function api(path, { json, form, signal } = {}) {
     res = await fetch(path, init);
   } catch (err) {
     if (err?.name === 'AbortError') throw err;
-    throw new ApiError({ statusCode: 0, code: 'NETWORK_ERROR', error: 'Network error', message: `The service did not answer (${err?.message ?? err}). Is it still running?` });
+    throw new ApiError({
+      statusCode: 0,
+      code: 'NETWORK_ERROR',
+      error: 'Network error',
+      message: `The service did not answer (${err?.message ?? err}). Is it still running?`,
+    });
   }
   const text = await res.text();
   let body;
@@ -59,8 +64,15 @@ export async function api(path, { json, form, signal } = {}) {
     body = undefined;
   }
   if (!res.ok) {
-    const fallback = { statusCode: res.status, code: `HTTP_${res.status}`, error: res.statusText || 'Error', message: text.slice(0, 300) || 'The service answered without a body.' };
-    throw new ApiError(body && typeof body === 'object' && typeof body.message === 'string' ? body : fallback);
+    const fallback = {
+      statusCode: res.status,
+      code: `HTTP_${res.status}`,
+      error: res.statusText || 'Error',
+      message: text.slice(0, 300) || 'The service answered without a body.',
+    };
+    throw new ApiError(
+      body && typeof body === 'object' && typeof body.message === 'string' ? body : fallback,
+    );
   }
   return body;
 }
@@ -82,7 +94,10 @@ const unsaid = (message, text) => (text === undefined || message.includes(text) 
 
 /** Fills an error box (role=alert) with the error's status, code, message and details. */
 export function showError(box, err) {
-  const body = err instanceof ApiError ? err.body : { statusCode: 0, code: 'UNEXPECTED', error: 'Error', message: String(err?.message ?? err) };
+  const body =
+    err instanceof ApiError
+      ? err.body
+      : { statusCode: 0, code: 'UNEXPECTED', error: 'Error', message: String(err?.message ?? err) };
   const title = body.statusCode ? `${body.statusCode} ${body.error}` : body.error;
   const details = [
     ['Field', body.field],
@@ -92,10 +107,31 @@ export function showError(box, err) {
   ].filter(([, v]) => v !== undefined && v !== '');
   // replaceChildren writes null as the text "null": leave absent parts out instead.
   const parts = [
-    h('p', { class: 'error-title' }, h('span', { class: 'error-icon', 'aria-hidden': 'true' }, '!'), title, ' ', h('code', {}, body.code)),
+    h(
+      'p',
+      { class: 'error-title' },
+      h('span', { class: 'error-icon', 'aria-hidden': 'true' }, '!'),
+      title,
+      ' ',
+      h('code', {}, body.code),
+    ),
     h('p', { class: 'error-message' }, body.message),
-    details.length ? h('dl', { class: 'error-details' }, details.map(([k, v]) => [h('dt', {}, k), h('dd', {}, h('code', {}, v))])) : null,
-    body.statusCode === 401 ? h('p', { class: 'error-message' }, apiKey() ? 'The API key in use was refused: check it under “API key” at the top of the page.' : 'This service needs an API key: enter it under “API key” at the top of the page.') : null,
+    details.length
+      ? h(
+          'dl',
+          { class: 'error-details' },
+          details.map(([k, v]) => [h('dt', {}, k), h('dd', {}, h('code', {}, v))]),
+        )
+      : null,
+    body.statusCode === 401
+      ? h(
+          'p',
+          { class: 'error-message' },
+          apiKey()
+            ? 'The API key in use was refused: check it under “API key” at the top of the page.'
+            : 'This service needs an API key: enter it under “API key” at the top of the page.',
+        )
+      : null,
   ];
   box.replaceChildren(...parts.filter((p) => p !== null));
   box.hidden = false;

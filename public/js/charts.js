@@ -5,7 +5,16 @@ import { h, s } from './dom.js';
 import { compact, int, pct, shape } from './format.js';
 
 /** Branch colours: each has at least 3:1 contrast against white (WCAG non-text contrast). */
-export const PALETTE = ['#1f5fbf', '#b4540a', '#0f7b5f', '#7b3fc4', '#b42352', '#0b6f8c', '#5c6b00', '#8a4b2a'];
+export const PALETTE = [
+  '#1f5fbf',
+  '#b4540a',
+  '#0f7b5f',
+  '#7b3fc4',
+  '#b42352',
+  '#0b6f8c',
+  '#5c6b00',
+  '#8a4b2a',
+];
 
 const MARGIN = { left: 52, right: 8, top: 22, bottom: 20 };
 const PANEL = 112;
@@ -18,22 +27,53 @@ const GAP = 34;
 export function layerChart(report, id) {
   const rows = report.layers.filter((l) => l.macs > 0 || l.params > 0);
   const totals = report.totals;
-  const state = { scale: 'log', index: rows.reduce((best, l, i) => (l.macs > rows[best].macs ? i : best), 0) };
+  const state = {
+    scale: 'log',
+    index: rows.reduce((best, l, i) => (l.macs > rows[best].macs ? i : best), 0),
+  };
   const readout = h('p', { class: 'chart-readout', id: `${id}-readout`, 'aria-live': 'polite' });
   const holder = h('div', { class: 'chart-holder' });
   const radios = ['log', 'linear'].map((scale) =>
-    h('label', { class: 'radio' },
-      h('input', { type: 'radio', name: `${id}-scale`, value: scale, checked: scale === state.scale, onchange: () => { state.scale = scale; draw(); } }),
-      scale === 'log' ? ' Log scale' : ' Linear scale'));
-  const wrap = h('div', { class: 'chart' },
-    h('div', { class: 'chart-controls' },
+    h(
+      'label',
+      { class: 'radio' },
+      h('input', {
+        type: 'radio',
+        name: `${id}-scale`,
+        value: scale,
+        checked: scale === state.scale,
+        onchange: () => {
+          state.scale = scale;
+          draw();
+        },
+      }),
+      scale === 'log' ? ' Log scale' : ' Linear scale',
+    ),
+  );
+  const wrap = h(
+    'div',
+    { class: 'chart' },
+    h(
+      'div',
+      { class: 'chart-controls' },
       h('fieldset', { class: 'inline-radios' }, h('legend', { class: 'visually-hidden' }, 'Scale'), radios),
-      h('p', { class: 'legend' },
-        h('span', { class: 'swatch swatch-macs', 'aria-hidden': 'true' }), 'MACs ',
-        h('span', { class: 'swatch swatch-params', 'aria-hidden': 'true' }), 'Parameters')),
+      h(
+        'p',
+        { class: 'legend' },
+        h('span', { class: 'swatch swatch-macs', 'aria-hidden': 'true' }),
+        'MACs ',
+        h('span', { class: 'swatch swatch-params', 'aria-hidden': 'true' }),
+        'Parameters',
+      ),
+    ),
     holder,
     readout,
-    h('p', { class: 'hint' }, `${rows.length} of ${report.layers.length} layers have parameters or MACs; the others (activations, pooling, adds, concats…) cost 0 MACs. Hover a bar, or focus the chart and use ←/→, Home, End.`));
+    h(
+      'p',
+      { class: 'hint' },
+      `${rows.length} of ${report.layers.length} layers have parameters or MACs; the others (activations, pooling, adds, concats…) cost 0 MACs. Hover a bar, or focus the chart and use ←/→, Home, End.`,
+    ),
+  );
 
   if (!rows.length) {
     holder.append(h('p', { class: 'hint' }, 'No layer has parameters or MACs.'));
@@ -47,9 +87,20 @@ export function layerChart(report, id) {
     const l = rows[i];
     const where = l.blockPath?.length ? ` in ${l.blockPath[l.blockPath.length - 1]}` : '';
     readout.replaceChildren(
-      h('strong', {}, l.name), ` (${l.kind}${where}, output ${shape(l.outputShape)}): `,
-      h('span', { class: 'nowrap' }, `${compact(l.macs)} MACs (${pct(totals.macs ? l.macs / totals.macs : 0)})`), ', ',
-      h('span', { class: 'nowrap' }, `${int(l.params)} params (${pct(totals.params ? l.params / totals.params : 0)})`));
+      h('strong', {}, l.name),
+      ` (${l.kind}${where}, output ${shape(l.outputShape)}): `,
+      h(
+        'span',
+        { class: 'nowrap' },
+        `${compact(l.macs)} MACs (${pct(totals.macs ? l.macs / totals.macs : 0)})`,
+      ),
+      ', ',
+      h(
+        'span',
+        { class: 'nowrap' },
+        `${int(l.params)} params (${pct(totals.params ? l.params / totals.params : 0)})`,
+      ),
+    );
   }
 
   function draw() {
@@ -64,12 +115,22 @@ export function layerChart(report, id) {
       { key: 'params', title: 'Parameters per layer', y0: MARGIN.top + PANEL + GAP, cls: 'bar-params' },
     ];
     svg = s('svg', {
-      class: 'layer-chart', width, height, viewBox: `0 0 ${width} ${height}`, tabindex: 0, role: 'img',
+      class: 'layer-chart',
+      width,
+      height,
+      viewBox: `0 0 ${width} ${height}`,
+      tabindex: 0,
+      role: 'img',
       'aria-label': `Bar chart of MACs and parameters per layer, ${state.scale} scale. Use the left and right arrow keys to read each layer.`,
       'aria-describedby': `${id}-readout`,
     });
     const cursorW = Math.max(band, 3);
-    const highlight = s('rect', { class: 'chart-cursor', y: MARGIN.top - 4, height: height - MARGIN.top - MARGIN.bottom + 8, width: cursorW });
+    const highlight = s('rect', {
+      class: 'chart-cursor',
+      y: MARGIN.top - 4,
+      height: height - MARGIN.top - MARGIN.bottom + 8,
+      width: cursorW,
+    });
     svg.append(highlight);
     for (const p of panels) {
       const max = Math.max(...rows.map((l) => l[p.key]), 1);
@@ -77,21 +138,50 @@ export function layerChart(report, id) {
       svg.append(s('text', { class: 'chart-title', x: MARGIN.left, y: p.y0 - 8 }, p.title));
       for (const t of ticks(state.scale, max)) {
         const ty = p.y0 + PANEL - y(t);
-        svg.append(s('line', { class: 'chart-grid', x1: MARGIN.left, x2: width - MARGIN.right, y1: ty, y2: ty }));
-        svg.append(s('text', { class: 'chart-tick', x: MARGIN.left - 6, y: ty + 4, 'text-anchor': 'end' }, tickLabel(t)));
+        svg.append(
+          s('line', { class: 'chart-grid', x1: MARGIN.left, x2: width - MARGIN.right, y1: ty, y2: ty }),
+        );
+        svg.append(
+          s(
+            'text',
+            { class: 'chart-tick', x: MARGIN.left - 6, y: ty + 4, 'text-anchor': 'end' },
+            tickLabel(t),
+          ),
+        );
       }
       const g = s('g', { class: p.cls });
       rows.forEach((l, i) => {
         const v = l[p.key];
         if (v <= 0) return;
         const bh = Math.max(y(v), 1);
-        g.append(s('rect', { x: MARGIN.left + i * band + (band - barW) / 2, y: p.y0 + PANEL - bh, width: barW, height: bh }));
+        g.append(
+          s('rect', {
+            x: MARGIN.left + i * band + (band - barW) / 2,
+            y: p.y0 + PANEL - bh,
+            width: barW,
+            height: bh,
+          }),
+        );
       });
       svg.append(g);
-      svg.append(s('line', { class: 'chart-axis', x1: MARGIN.left, x2: width - MARGIN.right, y1: p.y0 + PANEL, y2: p.y0 + PANEL }));
+      svg.append(
+        s('line', {
+          class: 'chart-axis',
+          x1: MARGIN.left,
+          x2: width - MARGIN.right,
+          y1: p.y0 + PANEL,
+          y2: p.y0 + PANEL,
+        }),
+      );
     }
     svg.append(s('text', { class: 'chart-tick', x: MARGIN.left, y: height - 4 }, `${rows[0].name}`));
-    svg.append(s('text', { class: 'chart-tick', x: width - MARGIN.right, y: height - 4, 'text-anchor': 'end' }, `${rows[rows.length - 1].name}`));
+    svg.append(
+      s(
+        'text',
+        { class: 'chart-tick', x: width - MARGIN.right, y: height - 4, 'text-anchor': 'end' },
+        `${rows[rows.length - 1].name}`,
+      ),
+    );
 
     const move = (i) => {
       state.index = Math.min(Math.max(i, 0), rows.length - 1);
@@ -123,7 +213,10 @@ export function layerChart(report, id) {
 }
 
 /** 1e9 → "1G", 2.5e6 → "2.5M": axis labels without trailing zeros. */
-const tickLabel = (v) => compact(v).replace(/\.0+(?=[A-Z]?$)/, '').replace(/(\.\d*[1-9])0+(?=[A-Z]?$)/, '$1');
+const tickLabel = (v) =>
+  compact(v)
+    .replace(/\.0+(?=[A-Z]?$)/, '')
+    .replace(/(\.\d*[1-9])0+(?=[A-Z]?$)/, '$1');
 
 function scaleFor(kind, max, height) {
   if (kind === 'linear') return (v) => (v / max) * height;
@@ -146,15 +239,35 @@ function ticks(kind, max) {
  */
 export function stackedBar(parts, { label } = {}) {
   const total = parts.reduce((a, p) => a + p.value, 0) || 1;
-  return h('div', { class: 'stacked', role: 'img', 'aria-label': label ?? parts.map((p) => `${p.label} ${pct(p.value / total)}`).join(', ') },
-    parts.filter((p) => p.value > 0).map((p) => {
-      const share = p.value / total;
-      return h('span', { class: 'stacked-seg', style: { flexGrow: String(share), backgroundColor: p.color }, title: `${p.label}: ${pct(share)}` },
-        share >= 0.12 ? h('span', { class: 'stacked-text', 'aria-hidden': 'true' }, pct(share, 0)) : null);
-    }));
+  return h(
+    'div',
+    {
+      class: 'stacked',
+      role: 'img',
+      'aria-label': label ?? parts.map((p) => `${p.label} ${pct(p.value / total)}`).join(', '),
+    },
+    parts
+      .filter((p) => p.value > 0)
+      .map((p) => {
+        const share = p.value / total;
+        return h(
+          'span',
+          {
+            class: 'stacked-seg',
+            style: { flexGrow: String(share), backgroundColor: p.color },
+            title: `${p.label}: ${pct(share)}`,
+          },
+          share >= 0.12 ? h('span', { class: 'stacked-text', 'aria-hidden': 'true' }, pct(share, 0)) : null,
+        );
+      }),
+  );
 }
 
 /** A thin bar filled to `share` of its track (0–1). Decorative. */
 export function meter(share, cls = '') {
-  return h('span', { class: `meter ${cls}`, 'aria-hidden': 'true' }, h('span', { class: 'meter-fill', style: { width: `${Math.min(Math.max(share, 0), 1) * 100}%` } }));
+  return h(
+    'span',
+    { class: `meter ${cls}`, 'aria-hidden': 'true' },
+    h('span', { class: 'meter-fill', style: { width: `${Math.min(Math.max(share, 0), 1) * 100}%` } }),
+  );
 }

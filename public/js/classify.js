@@ -28,7 +28,8 @@ export function initClassify() {
       drop.classList.add('dragging');
     });
   }
-  for (const type of ['dragleave', 'dragend']) drop.addEventListener(type, () => drop.classList.remove('dragging'));
+  for (const type of ['dragleave', 'dragend'])
+    drop.addEventListener(type, () => drop.classList.remove('dragging'));
   drop.addEventListener('drop', (event) => {
     event.preventDefault();
     drop.classList.remove('dragging');
@@ -53,12 +54,22 @@ async function loadModels() {
     models = new Map(body.models.map((m) => [m.name, m]));
     if (models.size === 0) {
       select.replaceChildren(h('option', {}, 'No models are served'));
-      info.textContent = 'This service runs without served models, so classification is off. Explore and Compare still work.';
+      info.textContent =
+        'This service runs without served models, so classification is off. Explore and Compare still work.';
       $('#classify-submit').disabled = true;
       return;
     }
-    select.replaceChildren(...body.models.map((m) =>
-      h('option', { value: m.name, disabled: m.state !== 'ready' }, m.state === 'ready' ? `${m.name}${m.name === body.default ? ' (default)' : ''}` : `${m.name} — ${m.state}`)));
+    select.replaceChildren(
+      ...body.models.map((m) =>
+        h(
+          'option',
+          { value: m.name, disabled: m.state !== 'ready' },
+          m.state === 'ready'
+            ? `${m.name}${m.name === body.default ? ' (default)' : ''}`
+            : `${m.name} — ${m.state}`,
+        ),
+      ),
+    );
     const fallback = body.models.find((m) => m.state === 'ready');
     const preferred = models.get(body.default);
     const chosen = preferred?.state === 'ready' ? preferred : fallback;
@@ -80,14 +91,18 @@ function describeModel(name, skippedDefault) {
   const parts = [];
   if (m) {
     parts.push(`Input ${shape(m.input)}`, `${m.classes} classes`);
-    if (m.backend) parts.push(m.engine && !m.backend.startsWith(m.engine) ? `${m.engine} on ${m.backend}` : m.backend);
+    if (m.backend)
+      parts.push(m.engine && !m.backend.startsWith(m.engine) ? `${m.engine} on ${m.backend}` : m.backend);
     if (m.params) parts.push(`${compact(m.params)} params`);
     if (m.macs) parts.push(`${compact(m.macs)} MACs per image`);
     topk.placeholder = String(m.topk ?? 5);
     topk.max = String(m.classes ?? 1000);
   }
   const notes = [parts.join(' · ')];
-  if (skippedDefault) notes.push(`The default model, ${skippedDefault.name}, is ${skippedDefault.state}${skippedDefault.error ? `: ${skippedDefault.error}` : ''}.`);
+  if (skippedDefault)
+    notes.push(
+      `The default model, ${skippedDefault.name}, is ${skippedDefault.state}${skippedDefault.error ? `: ${skippedDefault.error}` : ''}.`,
+    );
   if (!m) notes.push('No served model is ready.');
   info.textContent = notes.filter(Boolean).join(' ');
   $('#classify-submit').disabled = !m;
@@ -98,24 +113,48 @@ function addFiles(list) {
   if (!added.length) return;
   files = files.concat(added);
   renderPreviews();
-  $('#classify-status').textContent = `${files.length} image${files.length === 1 ? '' : 's'} ready to classify.`;
+  $('#classify-status').textContent =
+    `${files.length} image${files.length === 1 ? '' : 's'} ready to classify.`;
 }
 
 function renderPreviews() {
   for (const url of previews) URL.revokeObjectURL(url);
   previews = files.map((f) => URL.createObjectURL(f));
   const list = $('#classify-previews');
-  list.replaceChildren(...files.map((f, i) =>
-    h('li', { class: 'preview' },
-      f.type.startsWith('image/') ? h('img', { src: previews[i], alt: '', width: 48, height: 48 }) : h('span', { class: 'file-badge', 'aria-hidden': 'true' }, (f.name.split('.').pop() ?? '').slice(0, 4) || '?'),
-      h('span', { class: 'preview-name' }, f.name, h('span', { class: 'hint' }, ` ${bytes(f.size)}`)),
-      h('button', { type: 'button', class: 'icon-button', 'aria-label': `Remove ${f.name}`, onclick: () => removeFile(i) }, '×'))));
+  list.replaceChildren(
+    ...files.map((f, i) =>
+      h(
+        'li',
+        { class: 'preview' },
+        f.type.startsWith('image/')
+          ? h('img', { src: previews[i], alt: '', width: 48, height: 48 })
+          : h(
+              'span',
+              { class: 'file-badge', 'aria-hidden': 'true' },
+              (f.name.split('.').pop() ?? '').slice(0, 4) || '?',
+            ),
+        h('span', { class: 'preview-name' }, f.name, h('span', { class: 'hint' }, ` ${bytes(f.size)}`)),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'icon-button',
+            'aria-label': `Remove ${f.name}`,
+            onclick: () => removeFile(i),
+          },
+          '×',
+        ),
+      ),
+    ),
+  );
 }
 
 function removeFile(i) {
   files = files.filter((_, j) => j !== i);
   renderPreviews();
-  $('#classify-status').textContent = files.length ? `${files.length} image${files.length === 1 ? '' : 's'} ready to classify.` : 'No image chosen.';
+  $('#classify-status').textContent = files.length
+    ? `${files.length} image${files.length === 1 ? '' : 's'} ready to classify.`
+    : 'No image chosen.';
   $('#classify-file').focus();
 }
 
@@ -153,7 +192,8 @@ async function classify() {
     if (err?.name === 'AbortError') return;
     clear(results);
     showError(errorBox, err);
-    status.textContent = err instanceof ApiError ? `Classification failed: ${err.body.code}.` : 'Classification failed.';
+    status.textContent =
+      err instanceof ApiError ? `Classification failed: ${err.body.code}.` : 'Classification failed.';
   } finally {
     button.disabled = !models.get($('#classify-model').value);
     results.removeAttribute('aria-busy');
@@ -166,27 +206,67 @@ function renderResults(body, sent, roundTrip) {
   for (const url of resultUrls) URL.revokeObjectURL(url);
   resultUrls = sent.map((f) => (f.type.startsWith('image/') ? URL.createObjectURL(f) : ''));
   const t = body.timings ?? {};
-  const timings = [['Decode', t.decodeMs], ['Queue', t.queueMs], ['Inference', t.inferMs], ['Round trip', roundTrip]];
+  const timings = [
+    ['Decode', t.decodeMs],
+    ['Queue', t.queueMs],
+    ['Inference', t.inferMs],
+    ['Round trip', roundTrip],
+  ];
   results.replaceChildren(
-    h('div', { class: 'result-meta' },
-      h('p', {}, 'Model ', h('strong', {}, body.model), body.backend ? [' on ', h('strong', {}, body.backend)] : null),
-      h('dl', { class: 'timings', 'aria-label': 'Timings' }, timings.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, ms(v)))))),
+    h(
+      'div',
+      { class: 'result-meta' },
+      h(
+        'p',
+        {},
+        'Model ',
+        h('strong', {}, body.model),
+        body.backend ? [' on ', h('strong', {}, body.backend)] : null,
+      ),
+      h(
+        'dl',
+        { class: 'timings', 'aria-label': 'Timings' },
+        timings.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, ms(v)))),
+      ),
+    ),
     ...body.results.map((r, i) => resultCard(r, resultUrls[i])),
   );
 }
 
 function resultCard(result, url) {
   const top = result.predictions[0]?.probability ?? 0;
-  return h('article', { class: 'card result-card' },
-    h('header', { class: 'result-head' },
+  return h(
+    'article',
+    { class: 'card result-card' },
+    h(
+      'header',
+      { class: 'result-head' },
       url ? h('img', { class: 'result-thumb', src: url, alt: '', width: 64, height: 64 }) : null,
-      h('div', {},
+      h(
+        'div',
+        {},
         h('h3', { class: 'result-title' }, result.file),
-        result.predictions[0] ? h('p', { class: 'hint' }, `Top: ${result.predictions[0].label}, ${pct(top)}`) : null)),
-    h('ol', { class: 'bars', 'aria-label': `Top ${result.predictions.length} labels for ${result.file}` },
+        result.predictions[0]
+          ? h('p', { class: 'hint' }, `Top: ${result.predictions[0].label}, ${pct(top)}`)
+          : null,
+      ),
+    ),
+    h(
+      'ol',
+      { class: 'bars', 'aria-label': `Top ${result.predictions.length} labels for ${result.file}` },
       result.predictions.map((p, i) =>
-        h('li', { class: `bar-row${i === 0 ? ' top' : ''}` },
+        h(
+          'li',
+          { class: `bar-row${i === 0 ? ' top' : ''}` },
           h('span', { class: 'bar-label' }, p.label, h('span', { class: 'bar-index' }, ` #${p.index}`)),
-          h('span', { class: 'bar-track', 'aria-hidden': 'true' }, h('span', { class: 'bar-fill', style: { width: `${Math.max(p.probability * 100, 0.5)}%` } })),
-          h('span', { class: 'bar-value' }, pct(p.probability))))));
+          h(
+            'span',
+            { class: 'bar-track', 'aria-hidden': 'true' },
+            h('span', { class: 'bar-fill', style: { width: `${Math.max(p.probability * 100, 0.5)}%` } }),
+          ),
+          h('span', { class: 'bar-value' }, pct(p.probability)),
+        ),
+      ),
+    ),
+  );
 }

@@ -4,7 +4,13 @@
 import { clientError, showError } from './api.js';
 import { analysisForm } from './analysis-form.js';
 import { $, $$, h } from './dom.js';
-import { architectureOptions, architectures, inception3aWithoutBottlenecks, parseSpec, prettyJson } from './architectures.js';
+import {
+  architectureOptions,
+  architectures,
+  inception3aWithoutBottlenecks,
+  parseSpec,
+  prettyJson,
+} from './architectures.js';
 import { compact, shape } from './format.js';
 import { renderReport } from './report.js';
 
@@ -58,8 +64,11 @@ async function load() {
     select.replaceChildren(...architectureOptions(list));
     select.disabled = false;
     select.value = FIRST;
-    $('#explore-quick').append(...QUICK.filter((n) => list.some((a) => a.name === n)).map((n) =>
-      h('button', { type: 'button', class: 'chip', onclick: () => exploreModel(n) }, n)));
+    $('#explore-quick').append(
+      ...QUICK.filter((n) => list.some((a) => a.name === n)).map((n) =>
+        h('button', { type: 'button', class: 'chip', onclick: () => exploreModel(n) }, n),
+      ),
+    );
     describe();
     analyze();
   } catch (err) {
@@ -72,7 +81,8 @@ function syncSource() {
   const spec = $('input[name="explore-source"]:checked').value === 'spec';
   $('#explore-model-fields').hidden = spec;
   $('#explore-spec-fields').hidden = !spec;
-  if (spec && !$('#explore-spec').value.trim()) $('#explore-spec').value = prettyJson(inception3aWithoutBottlenecks());
+  if (spec && !$('#explore-spec').value.trim())
+    $('#explore-spec').value = prettyJson(inception3aWithoutBottlenecks());
 }
 
 function describe() {
@@ -83,7 +93,9 @@ function describe() {
     return;
   }
   desc.textContent = `${a.description}. Default input ${shape(a.input)}; ${compact(a.params)} params, ${compact(a.macs)} MACs. ${a.reference}`;
-  ['h', 'w', 'c'].forEach((k, i) => { $(`#explore-${k}`).placeholder = String(a.input[i]); });
+  ['h', 'w', 'c'].forEach((k, i) => {
+    $(`#explore-${k}`).placeholder = String(a.input[i]);
+  });
 }
 
 /** The request body from the form, or a client error that says what to fix. */
@@ -91,19 +103,37 @@ function request() {
   const source = $('input[name="explore-source"]:checked').value;
   const batchText = $('#explore-batch').value.trim();
   const batch = batchText ? Number(batchText) : undefined;
-  if (batch !== undefined && (!Number.isInteger(batch) || batch < 1)) throw clientError('INVALID_BATCH', `Batch: expected a whole number of at least 1; received "${batchText}".`, { field: 'batch' });
+  if (batch !== undefined && (!Number.isInteger(batch) || batch < 1))
+    throw clientError(
+      'INVALID_BATCH',
+      `Batch: expected a whole number of at least 1; received "${batchText}".`,
+      { field: 'batch' },
+    );
   if (source === 'spec') {
     const parsed = parseSpec($('#explore-spec').value);
     if (parsed.error) throw clientError('INVALID_SPEC_JSON', parsed.error, { field: 'spec' });
-    return { body: { spec: parsed.spec, ...(batch ? { batch } : {}) }, label: parsed.spec?.name ?? 'the spec' };
+    return {
+      body: { spec: parsed.spec, ...(batch ? { batch } : {}) },
+      label: parsed.spec?.name ?? 'the spec',
+    };
   }
   const model = $('#explore-model').value;
   const dims = ['h', 'w', 'c'].map((k) => $(`#explore-${k}`).value.trim());
   const body = { model, ...(batch ? { batch } : {}) };
   if (dims.some(Boolean)) {
-    if (!dims.every(Boolean)) throw clientError('INCOMPLETE_INPUT', 'Input size: set height, width and channels together, or leave all three empty for the default.', { field: 'input' });
+    if (!dims.every(Boolean))
+      throw clientError(
+        'INCOMPLETE_INPUT',
+        'Input size: set height, width and channels together, or leave all three empty for the default.',
+        { field: 'input' },
+      );
     const input = dims.map(Number);
-    if (!input.every((n) => Number.isInteger(n) && n >= 1)) throw clientError('INVALID_INPUT', `Input size: expected whole numbers of at least 1; received ${dims.join(' × ')}.`, { field: 'input' });
+    if (!input.every((n) => Number.isInteger(n) && n >= 1))
+      throw clientError(
+        'INVALID_INPUT',
+        `Input size: expected whole numbers of at least 1; received ${dims.join(' × ')}.`,
+        { field: 'input' },
+      );
     body.input = input;
   }
   return { body, label: model };
@@ -116,7 +146,9 @@ const analyze = analysisForm({
   build: request,
   render: renderReport,
   summary: (report) => {
-    const b = report.bottlenecks.slice().sort((x, y) => (y.macsWithout - y.macsWith) - (x.macsWithout - x.macsWith))[0];
+    const b = report.bottlenecks
+      .slice()
+      .sort((x, y) => y.macsWithout - y.macsWith - (x.macsWithout - x.macsWith))[0];
     return `Analysed ${report.model}: ${compact(report.totals.params)} parameters, ${compact(report.totals.macs)} MACs, ${report.totals.layers} layers.${b ? ` Largest bottleneck saving: ${compact(b.macsWithout)} without, ${compact(b.macsWith)} with.` : ''}`;
   },
 });

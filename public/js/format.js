@@ -88,6 +88,7 @@ export function ms(x) {
 
 /** Drops a block's name from the front of a branch or layer name: "mixed0_branch1x1" → "branch1x1". */
 export function shortName(name, prefix) {
-  if (prefix && name.startsWith(`${prefix}_`) && name.length > prefix.length + 1) return name.slice(prefix.length + 1);
+  if (prefix && name.startsWith(`${prefix}_`) && name.length > prefix.length + 1)
+    return name.slice(prefix.length + 1);
   return name;
 }

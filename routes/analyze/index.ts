@@ -27,43 +27,74 @@ function parseInput(text: string | undefined, field: string): Shape3 | undefined
   if (text === undefined) return undefined;
   const parts = text.split(',').map((p) => Number(p.trim()));
   if (parts.length !== 3 || parts.some((p) => !Number.isInteger(p) || p < 1 || p > 65_536)) {
-    throw new AppError(400, 'VALIDATION_ERROR', `${field}: expected H,W,C as three positive integers; received ${JSON.stringify(text)}`, { field, received: text, expected: 'H,W,C' });
+    throw new AppError(
+      400,
+      'VALIDATION_ERROR',
+      `${field}: expected H,W,C as three positive integers; received ${JSON.stringify(text)}`,
+      { field, received: text, expected: 'H,W,C' },
+    );
   }
   return parts as Shape3;
 }
 
 /** A file's bytes as a target: JSON text (a Keras config or tfjs model.json) or an ONNX model. */
 function fileTarget(bytes: Buffer, input: Shape3 | undefined, field: string): AnalyzeTarget | string {
-  if (bytes.length === 0) throw new AppError(400, 'EMPTY_BODY', `${field}: expected a model file; received an empty one`, { field, received: '', expected: 'an ONNX file or model JSON' });
+  if (bytes.length === 0)
+    throw new AppError(400, 'EMPTY_BODY', `${field}: expected a model file; received an empty one`, {
+      field,
+      received: '',
+      expected: 'an ONNX file or model JSON',
+    });
   const first = bytes.subarray(0, 64).toString('utf8').trimStart()[0];
   if (first === '{' || first === '"') {
     let json: unknown;
     try {
       json = JSON.parse(bytes.toString('utf8'));
     } catch (err) {
-      throw new AppError(400, 'INVALID_JSON', `${field}: expected valid JSON; ${(err as Error).message}`, { field, expected: 'valid JSON' });
+      throw new AppError(400, 'INVALID_JSON', `${field}: expected valid JSON; ${(err as Error).message}`, {
+        field,
+        expected: 'valid JSON',
+      });
     }
     if (typeof json === 'string') return json;
     return (input ? { ...(json as Record<string, unknown>), input } : json) as AnalyzeTarget;
   }
-  return { onnx: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), ...(input ? { input } : {}) };
+  return {
+    onnx: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    ...(input ? { input } : {}),
+  };
 }
 
 export default async function analyzeRoute(app: FastifyInstance) {
   const baseLimits = { maxLayers: app.config.analyzeMaxLayers, maxMacs: app.config.analyzeMaxMacs };
   // Unknown names are answered with the closest built-in and served names.
-  const limitsNow = () => ({ ...baseLimits, servedNames: app.hasDecorator('models') ? [...app.models.models.keys()] : [] });
+  const limitsNow = () => ({
+    ...baseLimits,
+    servedNames: app.hasDecorator('models') ? [...app.models.models.keys()] : [],
+  });
   const cache = new ReportCache();
   const uploadLimit = app.config.modelUploadLimit;
 
   // In this route's scope: JSON keeps the small limit, model files get theirs.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: app.config.analyzeBodyLimit }, parseJsonBody);
-  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: uploadLimit }, (_req, body, done) => done(null, body));
-  await app.register(multipart, { limits: { fileSize: uploadLimit, files: 1, fields: 4, fieldSize: 1024, parts: 6 } });
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: app.config.analyzeBodyLimit },
+    parseJsonBody,
+  );
+  app.addContentTypeParser(
+    'application/octet-stream',
+    { parseAs: 'buffer', bodyLimit: uploadLimit },
+    (_req, body, done) => done(null, body),
+  );
+  await app.register(multipart, {
+    limits: { fileSize: uploadLimit, files: 1, fields: 4, fieldSize: 1024, parts: 6 },
+  });
 
   /** A multipart upload: one file field (the model), and optional `input` and `batch` fields. */
-  async function fromMultipart(request: FastifyRequest): Promise<{ body: Buffer; input?: string; batch?: number }> {
+  async function fromMultipart(
+    request: FastifyRequest,
+  ): Promise<{ body: Buffer; input?: string; batch?: number }> {
     let body: Buffer | undefined;
     const fields: Record<string, string> = {};
     try {
@@ -77,14 +108,35 @@ export default async function analyzeRoute(app: FastifyInstance) {
     } catch (err) {
       const e = err as Error & { code?: string; statusCode?: number };
       if (e.code === 'FST_REQ_FILE_TOO_LARGE') {
-        throw new AppError(413, 'FILE_TOO_LARGE', `file: expected a model file of at most ${uploadLimit} bytes (MODEL_UPLOAD_LIMIT); received a larger one`, { field: 'file', limitBytes: uploadLimit });
+        throw new AppError(
+          413,
+          'FILE_TOO_LARGE',
+          `file: expected a model file of at most ${uploadLimit} bytes (MODEL_UPLOAD_LIMIT); received a larger one`,
+          { field: 'file', limitBytes: uploadLimit },
+        );
       }
-      throw new AppError(e.statusCode && e.statusCode < 500 ? e.statusCode : 400, 'MALFORMED_MULTIPART', `body: expected a multipart upload with one model file; ${e.message}`, { field: 'body' });
+      throw new AppError(
+        e.statusCode && e.statusCode < 500 ? e.statusCode : 400,
+        'MALFORMED_MULTIPART',
+        `body: expected a multipart upload with one model file; ${e.message}`,
+        { field: 'body' },
+      );
     }
-    if (!body) throw new AppError(400, 'VALIDATION_ERROR', 'file: expected a multipart file field holding the model; received none', { field: 'file', expected: 'an ONNX file or model JSON' });
+    if (!body)
+      throw new AppError(
+        400,
+        'VALIDATION_ERROR',
+        'file: expected a multipart file field holding the model; received none',
+        { field: 'file', expected: 'an ONNX file or model JSON' },
+      );
     const batch = fields.batch === undefined ? undefined : Number(fields.batch);
     if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > 65_536)) {
-      throw new AppError(400, 'VALIDATION_ERROR', `batch: expected an integer from 1 to 65536; received ${JSON.stringify(fields.batch)}`, { field: 'batch', received: fields.batch });
+      throw new AppError(
+        400,
+        'VALIDATION_ERROR',
+        `batch: expected an integer from 1 to 65536; received ${JSON.stringify(fields.batch)}`,
+        { field: 'batch', received: fields.batch },
+      );
     }
     return { body, input: fields.input, batch };
   }
@@ -97,7 +149,12 @@ export default async function analyzeRoute(app: FastifyInstance) {
     if (!served?.graph) return target as AnalyzeTarget;
     const options = ['input', 'classes', 'includeTop'].filter((k) => target[k] !== undefined);
     if (options.length) {
-      throw new AppError(400, 'VALIDATION_ERROR', `${field}${options[0]}: a served model is analysed as it is served; ${options.join(', ')} apply to built-in architectures`, { field: `${field}${options[0]}` });
+      throw new AppError(
+        400,
+        'VALIDATION_ERROR',
+        `${field}${options[0]}: a served model is analysed as it is served; ${options.join(', ')} apply to built-in architectures`,
+        { field: `${field}${options[0]}` },
+      );
     }
     return { graph: served.graph };
   }
@@ -105,62 +162,95 @@ export default async function analyzeRoute(app: FastifyInstance) {
   /** A raw model file skips the JSON schema: the importer checks it. */
   const uploads = new WeakMap<FastifyRequest, Buffer>();
 
-  app.post<{ Body: AnalyzeRequest; Querystring: AnalyzeQuery }>('/analyze', {
-    schema: { body: analyzeBody, querystring: analyzeQuery, response: analyzeResponse },
-    // The error policy states the limit of the body's type in a 413.
-    config: { bodyLimits: { 'application/json': app.config.analyzeBodyLimit, 'application/octet-stream': uploadLimit, 'multipart/form-data': uploadLimit } },
-    preValidation: async (request) => {
-      if (Buffer.isBuffer(request.body)) {
-        uploads.set(request, request.body);
-        request.body = undefined as never;
-      }
+  app.post<{ Body: AnalyzeRequest; Querystring: AnalyzeQuery }>(
+    '/analyze',
+    {
+      schema: { body: analyzeBody, querystring: analyzeQuery, response: analyzeResponse },
+      // The error policy states the limit of the body's type in a 413.
+      config: {
+        bodyLimits: {
+          'application/json': app.config.analyzeBodyLimit,
+          'application/octet-stream': uploadLimit,
+          'multipart/form-data': uploadLimit,
+        },
+      },
+      preValidation: async (request) => {
+        if (Buffer.isBuffer(request.body)) {
+          uploads.set(request, request.body);
+          request.body = undefined as never;
+        }
+      },
     },
-  }, async (request, reply) => {
-    let body: AnalyzeRequest = uploads.get(request) ?? request.body;
-    let batch = request.query.batch === undefined ? undefined : Number(request.query.batch);
-    let input = parseInput(request.query.input, 'input');
-    if (request.isMultipart()) {
-      const upload = await fromMultipart(request);
-      body = upload.body;
-      batch = upload.batch ?? batch;
-      input = parseInput(upload.input, 'input') ?? input;
-    }
-    if (body === undefined || body === null || (typeof body !== 'string' && !Buffer.isBuffer(body) && (typeof body !== 'object' || Array.isArray(body)))) {
-      throw new AppError(400, 'VALIDATION_ERROR', `body: expected a JSON object ({"model"}, {"spec"}, {"compare"}, a Keras or tfjs model), a Keras config as JSON text, or a model file; received ${describeValue(body)}`, {
-        field: 'body', received: describeValue(body), expected: 'a JSON object, JSON text, or a model file',
-      });
-    }
-    let json: string | undefined;
-    if (Buffer.isBuffer(body)) {
-      json = JSON.stringify(analyzeTarget(fileTarget(body, input, 'body'), { batch, limits: limitsNow() }));
-    } else {
-      const servedNames = typeof body === 'object' && app.hasDecorator('models')
-        && [body, ...(Array.isArray(body.compare) ? body.compare : [])]
-          .map((t) => (typeof t === 'string' ? t : (t as { model?: unknown })?.model))
-          .some((name) => typeof name === 'string' && app.models.get(name)?.graph !== undefined);
-      const key = typeof body === 'string' || servedNames ? undefined : ReportCache.keyFor(body);
-      json = key === undefined ? undefined : cache.get(key);
-      if (json === undefined) {
-        // Serialised here with JSON.stringify: the documented response schema has alternatives
-        // (report | comparison), which would make Fastify's serializer validate each one, several
-        // times the cost of the analysis itself.
-        json = JSON.stringify(analyze(body));
-        if (key !== undefined) cache.set(key, json);
+    async (request, reply) => {
+      let body: AnalyzeRequest = uploads.get(request) ?? request.body;
+      let batch = request.query.batch === undefined ? undefined : Number(request.query.batch);
+      let input = parseInput(request.query.input, 'input');
+      if (request.isMultipart()) {
+        const upload = await fromMultipart(request);
+        body = upload.body;
+        batch = upload.batch ?? batch;
+        input = parseInput(upload.input, 'input') ?? input;
       }
-    }
-    reply.type('application/json; charset=utf-8');
-    return json;
-  });
+      if (
+        body === undefined ||
+        body === null ||
+        (typeof body !== 'string' &&
+          !Buffer.isBuffer(body) &&
+          (typeof body !== 'object' || Array.isArray(body)))
+      ) {
+        throw new AppError(
+          400,
+          'VALIDATION_ERROR',
+          `body: expected a JSON object ({"model"}, {"spec"}, {"compare"}, a Keras or tfjs model), a Keras config as JSON text, or a model file; received ${describeValue(body)}`,
+          {
+            field: 'body',
+            received: describeValue(body),
+            expected: 'a JSON object, JSON text, or a model file',
+          },
+        );
+      }
+      let json: string | undefined;
+      if (Buffer.isBuffer(body)) {
+        json = JSON.stringify(analyzeTarget(fileTarget(body, input, 'body'), { batch, limits: limitsNow() }));
+      } else {
+        const servedNames =
+          typeof body === 'object' &&
+          app.hasDecorator('models') &&
+          [body, ...(Array.isArray(body.compare) ? body.compare : [])]
+            .map((t) => (typeof t === 'string' ? t : (t as { model?: unknown })?.model))
+            .some((name) => typeof name === 'string' && app.models.get(name)?.graph !== undefined);
+        const key = typeof body === 'string' || servedNames ? undefined : ReportCache.keyFor(body);
+        json = key === undefined ? undefined : cache.get(key);
+        if (json === undefined) {
+          // Serialised here with JSON.stringify: the documented response schema has alternatives
+          // (report | comparison), which would make Fastify's serializer validate each one, several
+          // times the cost of the analysis itself.
+          json = JSON.stringify(analyze(body));
+          if (key !== undefined) cache.set(key, json);
+        }
+      }
+      reply.type('application/json; charset=utf-8');
+      return json;
+    },
+  );
 
   function analyze(body: Record<string, unknown> | string) {
     const limits = limitsNow();
     if (typeof body === 'string') return analyzeTarget(body, { limits });
     if (Array.isArray(body.compare)) {
       // A side may be just a name: "resnet50" is {"model": "resnet50"}.
-      const [a, b] = body.compare.map((t, i) => resolveServed(typeof t === 'string' ? { model: t } : t, `compare[${i}].`));
-      const { reports, comparison } = compareTargets(a, b, { batch: body.batch as number | undefined, limits });
+      const [a, b] = body.compare.map((t, i) =>
+        resolveServed(typeof t === 'string' ? { model: t } : t, `compare[${i}].`),
+      );
+      const { reports, comparison } = compareTargets(a, b, {
+        batch: body.batch as number | undefined,
+        limits,
+      });
       return { comparison, reports };
     }
-    return analyzeTarget(resolveServed(body, ''), { batch: typeof body.batch === 'number' ? body.batch : undefined, limits });
+    return analyzeTarget(resolveServed(body, ''), {
+      batch: typeof body.batch === 'number' ? body.batch : undefined,
+      limits,
+    });
   }
 }

@@ -6,8 +6,19 @@ export const modelTarget = {
   additionalProperties: false,
   required: ['model'],
   properties: {
-    model: { type: 'string', minLength: 1, maxLength: 200, description: 'A built-in architecture (GET /architectures)' },
-    input: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 3, maxItems: 3, description: '[H, W, C]' },
+    model: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 200,
+      description: 'A built-in architecture (GET /architectures)',
+    },
+    input: {
+      type: 'array',
+      items: { type: 'integer', minimum: 1 },
+      minItems: 3,
+      maxItems: 3,
+      description: '[H, W, C]',
+    },
     classes: { type: 'integer', minimum: 1, maximum: 1_000_000 },
     includeTop: { type: 'boolean' },
   },
@@ -20,7 +31,12 @@ export const specTarget = {
   properties: { spec: { $ref: 'ArchitectureSpec#' } },
 } as const;
 
-const batch = { type: 'integer', minimum: 1, maximum: 65_536, description: 'Batch size for the peak-activation estimate (default 1)' };
+const batch = {
+  type: 'integer',
+  minimum: 1,
+  maximum: 65_536,
+  description: 'Batch size for the peak-activation estimate (default 1)',
+};
 
 /**
  * A Keras model.to_json() config or a tfjs layers-model model.json, checked by the importer, with
@@ -28,10 +44,26 @@ const batch = { type: 'integer', minimum: 1, maximum: 65_536, description: 'Batc
  */
 const importedModel = {
   type: 'object',
-  description: 'A Keras model config (model.to_json()) or a TensorFlow.js layers-model model.json, optionally with "input": [H, W, C] beside it',
-  properties: { input: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 3, maxItems: 3, description: '[H, W, C] to analyse at' } },
+  description:
+    'A Keras model config (model.to_json()) or a TensorFlow.js layers-model model.json, optionally with "input": [H, W, C] beside it',
+  properties: {
+    input: {
+      type: 'array',
+      items: { type: 'integer', minimum: 1 },
+      minItems: 3,
+      maxItems: 3,
+      description: '[H, W, C] to analyse at',
+    },
+  },
 } as const;
-const looksImported = { anyOf: [{ required: ['class_name'] }, { required: ['modelTopology'] }, { required: ['format'] }, { required: ['model_config'] }] } as const;
+const looksImported = {
+  anyOf: [
+    { required: ['class_name'] },
+    { required: ['modelTopology'] },
+    { required: ['format'] },
+    { required: ['model_config'] },
+  ],
+} as const;
 
 const compareTarget = {
   type: 'object',
@@ -40,11 +72,16 @@ const compareTarget = {
   properties: {
     compare: {
       type: 'array',
-      description: '[A, B]: each a model name (built-in or served), {"model": name, …}, {"spec": …}, or a Keras/tfjs model JSON; the comparison reports B − A and B / A',
+      description:
+        '[A, B]: each a model name (built-in or served), {"model": name, …}, {"spec": …}, or a Keras/tfjs model JSON; the comparison reports B − A and B / A',
       items: {
         if: { type: 'string' },
         then: { type: 'string', minLength: 1, maxLength: 200 },
-        else: { if: { type: 'object', required: ['spec'] }, then: specTarget, else: { if: { type: 'object', ...looksImported }, then: importedModel, else: modelTarget } },
+        else: {
+          if: { type: 'object', required: ['spec'] },
+          then: specTarget,
+          else: { if: { type: 'object', ...looksImported }, then: importedModel, else: modelTarget },
+        },
       },
       minItems: 2,
       maxItems: 2,
@@ -69,7 +106,11 @@ const analyzeOwnBody = {
 } as const;
 
 /** A Keras config saved as JSON text (`json.dump(model.to_json())`): the body is a JSON string. */
-const configAsText = { type: 'string', minLength: 2, description: 'A Keras model config saved as a JSON string (json.dump(model.to_json()))' } as const;
+const configAsText = {
+  type: 'string',
+  minLength: 2,
+  description: 'A Keras model config saved as a JSON string (json.dump(model.to_json()))',
+} as const;
 
 /** A model file uploaded as the raw body or a multipart file: checked by the importer, not here. */
 export const analyzeBody = {
@@ -96,12 +137,18 @@ export const analyzeQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    input: { type: 'string', pattern: '^\\d+,\\d+,\\d+$', description: 'H,W,C to analyse an uploaded model file at (required when the file leaves sizes open)' },
-    batch: { type: 'string', pattern: '^[1-9][0-9]{0,4}$', description: 'Batch size for the peak-activation estimate of an uploaded model file (default 1)' },
+    input: {
+      type: 'string',
+      pattern: '^\\d+,\\d+,\\d+$',
+      description: 'H,W,C to analyse an uploaded model file at (required when the file leaves sizes open)',
+    },
+    batch: {
+      type: 'string',
+      pattern: '^[1-9][0-9]{0,4}$',
+      description: 'Batch size for the peak-activation estimate of an uploaded model file (default 1)',
+    },
   },
 } as const;
-
-
 
 const layerRow = {
   type: 'object',
@@ -131,7 +178,13 @@ export const reportSchema = {
     totals: {
       type: 'object',
       additionalProperties: true,
-      properties: { params: { type: 'integer' }, trainableParams: { type: 'integer' }, nonTrainableParams: { type: 'integer' }, macs: { type: 'integer' }, flops: { type: 'integer' } },
+      properties: {
+        params: { type: 'integer' },
+        trainableParams: { type: 'integer' },
+        nonTrainableParams: { type: 'integer' },
+        macs: { type: 'integer' },
+        flops: { type: 'integer' },
+      },
     },
     blocks: { type: 'object', additionalProperties: true },
     bottlenecks: { type: 'array', items: { type: 'object', additionalProperties: true } },
@@ -143,7 +196,12 @@ export const errorSchema = {
   type: 'object',
   additionalProperties: true,
   required: ['statusCode', 'code', 'error', 'message'],
-  properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, error: { type: 'string' }, message: { type: 'string' } },
+  properties: {
+    statusCode: { type: 'integer' },
+    code: { type: 'string' },
+    error: { type: 'string' },
+    message: { type: 'string' },
+  },
 } as const;
 
 export const analyzeResponse = {
@@ -155,7 +213,10 @@ export const analyzeResponse = {
         type: 'object',
         additionalProperties: true,
         required: ['comparison', 'reports'],
-        properties: { comparison: { type: 'object', additionalProperties: true }, reports: { type: 'array', items: reportSchema } },
+        properties: {
+          comparison: { type: 'object', additionalProperties: true },
+          reports: { type: 'array', items: reportSchema },
+        },
       },
     ],
   },

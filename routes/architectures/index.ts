@@ -38,22 +38,30 @@ function summarise(): ArchitectureSummary[] {
 
 export default async function architecturesRoute(app: FastifyInstance) {
   let cached: ArchitectureSummary[] | undefined;
-  app.get('/architectures', {
-    schema: {
-     
-     
-      response: {
-        200: {
-          type: 'object',
-          properties: {
-            architectures: {
-              type: 'array',
-              items: {
-                type: 'object',
-                properties: {
-                  name: { type: 'string' }, family: { type: 'string' }, layout: { type: 'string' }, description: { type: 'string' },
-                  reference: { type: 'string' }, input: { type: 'array', items: { type: 'integer' } }, classes: { type: 'integer' },
-                  params: { type: 'integer' }, trainableParams: { type: 'integer' }, macs: { type: 'integer' },
+  app.get(
+    '/architectures',
+    {
+      schema: {
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              architectures: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    name: { type: 'string' },
+                    family: { type: 'string' },
+                    layout: { type: 'string' },
+                    description: { type: 'string' },
+                    reference: { type: 'string' },
+                    input: { type: 'array', items: { type: 'integer' } },
+                    classes: { type: 'integer' },
+                    params: { type: 'integer' },
+                    trainableParams: { type: 'integer' },
+                    macs: { type: 'integer' },
+                  },
                 },
               },
             },
@@ -61,15 +69,20 @@ export default async function architecturesRoute(app: FastifyInstance) {
         },
       },
     },
-  }, async () => ({ architectures: (cached ??= summarise()) }));
+    async () => ({ architectures: (cached ??= summarise()) }),
+  );
 
   // The architecture as a TensorFlow.js layers-model topology (Keras config), to take to other
   // runtimes. Its weightsManifest names every weight and shape, with no shards: weights are the
   // user's. Architectures Keras cannot express (scaled adds, size-changing ceil-mode pools) are a 422.
-  app.get<{ Params: { name: string } }>('/architectures/:name/model.json', {
-    schema: { params: { type: 'object', properties: { name: { type: 'string', maxLength: 200 } } } },
-  }, async (request) => {
-    if (!ZOO.has(request.params.name)) throw new UnknownModelError(request.params.name, 'name');
-    return tfjsModelJsonFromGraph(graphFor({ model: request.params.name }));
-  });
+  app.get<{ Params: { name: string } }>(
+    '/architectures/:name/model.json',
+    {
+      schema: { params: { type: 'object', properties: { name: { type: 'string', maxLength: 200 } } } },
+    },
+    async (request) => {
+      if (!ZOO.has(request.params.name)) throw new UnknownModelError(request.params.name, 'name');
+      return tfjsModelJsonFromGraph(graphFor({ model: request.params.name }));
+    },
+  );
 }

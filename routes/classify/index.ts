@@ -21,50 +21,107 @@ interface Options {
   topk?: number;
 }
 
-const RAW_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif', 'application/octet-stream'];
+const RAW_TYPES = [
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'image/gif',
+  'image/tiff',
+  'image/avif',
+  'application/octet-stream',
+];
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function decodeBase64(text: string, index: number): Uint8Array {
   const clean = text.replace(/^data:[^;,]*;base64,/, '').replace(/\s+/g, '');
   if (clean.length % 4 === 1 || !B64.test(clean)) {
-    throw new AppError(400, 'INVALID_BASE64', `images[${index}].b64: expected standard base64; received ${JSON.stringify(text.slice(0, 40))}${text.length > 40 ? '…' : ''}`, { field: `images[${index}].b64`, file: `images[${index}]` });
+    throw new AppError(
+      400,
+      'INVALID_BASE64',
+      `images[${index}].b64: expected standard base64; received ${JSON.stringify(text.slice(0, 40))}${text.length > 40 ? '…' : ''}`,
+      { field: `images[${index}].b64`, file: `images[${index}]` },
+    );
   }
   return Buffer.from(clean, 'base64');
 }
 
 /** Busboy's parse errors carry no status; @fastify/multipart's limit errors do. Name both plainly. */
-function multipartError(err: Error & { code?: string; statusCode?: number }, bodyLimit: number, maxImages: number): Error {
+function multipartError(
+  err: Error & { code?: string; statusCode?: number },
+  bodyLimit: number,
+  maxImages: number,
+): Error {
   if (err instanceof AppError) return err;
   switch (err.code) {
     case 'FST_REQ_FILE_TOO_LARGE':
-      return new AppError(413, 'FILE_TOO_LARGE', `image: expected files of at most ${bodyLimit} bytes; received a larger one`, { field: 'image', limitBytes: bodyLimit });
+      return new AppError(
+        413,
+        'FILE_TOO_LARGE',
+        `image: expected files of at most ${bodyLimit} bytes; received a larger one`,
+        { field: 'image', limitBytes: bodyLimit },
+      );
     case 'FST_FILES_LIMIT':
     case 'FST_PARTS_LIMIT':
-      return new AppError(413, 'TOO_MANY_IMAGES', `images: expected at most ${maxImages} images per request; received more`, { field: 'images', limit: maxImages });
+      return new AppError(
+        413,
+        'TOO_MANY_IMAGES',
+        `images: expected at most ${maxImages} images per request; received more`,
+        { field: 'images', limit: maxImages },
+      );
     case 'FST_FIELDS_LIMIT':
-      return new AppError(413, 'TOO_MANY_FIELDS', 'body: expected at most 20 multipart fields; received more', { field: 'body' });
+      return new AppError(
+        413,
+        'TOO_MANY_FIELDS',
+        'body: expected at most 20 multipart fields; received more',
+        { field: 'body' },
+      );
     case 'FST_INVALID_JSON_FIELD_ERROR':
     case 'FST_PROTO_VIOLATION':
-      return new AppError(400, 'MALFORMED_MULTIPART', `body: a multipart field is not acceptable (${err.message})`, { field: 'body' });
+      return new AppError(
+        400,
+        'MALFORMED_MULTIPART',
+        `body: a multipart field is not acceptable (${err.message})`,
+        { field: 'body' },
+      );
   }
   if (err.statusCode && err.statusCode < 500) return err;
-  return new AppError(400, 'MALFORMED_MULTIPART', `body: expected well-formed multipart/form-data; ${err.message}`, { field: 'body' });
+  return new AppError(
+    400,
+    'MALFORMED_MULTIPART',
+    `body: expected well-formed multipart/form-data; ${err.message}`,
+    { field: 'body' },
+  );
 }
 
 function parseTopk(value: unknown, field: string): number | undefined {
   if (value === undefined || value === '') return undefined;
   const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new AppError(400, 'VALIDATION_ERROR', `${field}: expected an integer from 1 to 1000; received ${JSON.stringify(value)}`, { field, received: value });
+  if (!Number.isInteger(n) || n < 1 || n > 1000)
+    throw new AppError(
+      400,
+      'VALIDATION_ERROR',
+      `${field}: expected an integer from 1 to 1000; received ${JSON.stringify(value)}`,
+      { field, received: value },
+    );
   return n;
 }
 
-async function collect(app: FastifyInstance, request: FastifyRequest): Promise<{ uploads: Upload[]; options: Options }> {
+async function collect(
+  app: FastifyInstance,
+  request: FastifyRequest,
+): Promise<{ uploads: Upload[]; options: Options }> {
   const query = request.query as Options;
   const options: Options = { model: query.model, topk: parseTopk(query.topk, 'query.topk') };
   const max = app.config.maxImagesPerRequest;
   const uploads: Upload[] = [];
   const add = (u: Upload) => {
-    if (uploads.length >= max) throw new AppError(413, 'TOO_MANY_IMAGES', `images: expected at most ${max} images per request; received more`, { field: 'images', limit: max });
+    if (uploads.length >= max)
+      throw new AppError(
+        413,
+        'TOO_MANY_IMAGES',
+        `images: expected at most ${max} images per request; received more`,
+        { field: 'images', limit: max },
+      );
     uploads.push(u);
   };
   if (request.isMultipart()) {
@@ -76,10 +133,22 @@ async function collect(app: FastifyInstance, request: FastifyRequest): Promise<{
         if (part.type === 'file') {
           const bytes = await part.toBuffer();
           total += bytes.length;
-          if (total > limit) throw new AppError(413, 'BODY_TOO_LARGE', `body: expected at most ${limit} bytes of images; received more`, { field: 'body', limitBytes: limit });
+          if (total > limit)
+            throw new AppError(
+              413,
+              'BODY_TOO_LARGE',
+              `body: expected at most ${limit} bytes of images; received more`,
+              { field: 'body', limitBytes: limit },
+            );
           add({ file: part.filename || part.fieldname, bytes });
         } else if (part.fieldname === 'model') {
-          if (typeof part.value !== 'string') throw new AppError(400, 'VALIDATION_ERROR', `model: expected a model name; received ${JSON.stringify(part.value)}`, { field: 'model' });
+          if (typeof part.value !== 'string')
+            throw new AppError(
+              400,
+              'VALIDATION_ERROR',
+              `model: expected a model name; received ${JSON.stringify(part.value)}`,
+              { field: 'model' },
+            );
           options.model = part.value;
         } else if (part.fieldname === 'topk') {
           options.topk = parseTopk(part.value, 'topk');
@@ -92,62 +161,97 @@ async function collect(app: FastifyInstance, request: FastifyRequest): Promise<{
     add({ file: 'body', bytes: request.body });
   } else {
     const body = request.body as { images: { b64: string; name?: string }[]; model?: string; topk?: number };
-    body.images.forEach((img, i) => add({ file: img.name ?? `images[${i}]`, bytes: decodeBase64(img.b64, i) }));
+    body.images.forEach((img, i) =>
+      add({ file: img.name ?? `images[${i}]`, bytes: decodeBase64(img.b64, i) }),
+    );
     options.model = body.model ?? options.model;
     options.topk = body.topk ?? options.topk;
   }
-  if (uploads.length === 0) throw new AppError(400, 'NO_IMAGES', 'images: expected at least one image; received none', { field: 'images' });
+  if (uploads.length === 0)
+    throw new AppError(400, 'NO_IMAGES', 'images: expected at least one image; received none', {
+      field: 'images',
+    });
   return { uploads, options };
 }
 
 export default async function classifyRoute(app: FastifyInstance) {
   await app.register(multipart, {
-    limits: { fileSize: app.config.bodyLimit, files: app.config.maxImagesPerRequest, fields: 20, fieldSize: 1024, parts: app.config.maxImagesPerRequest + 20 },
-  });
-  app.addContentTypeParser(RAW_TYPES, { parseAs: 'buffer', bodyLimit: app.config.bodyLimit }, (_req, body, done) => done(null, body));
-
-  app.post('/classify', {
-    bodyLimit: app.config.bodyLimit,
-    schema: { querystring: classifyQuery, response: classifyResponse },
-    preValidation: async (request) => {
-      // JSON bodies are checked here; multipart and raw bodies are checked part by part.
-      if (!request.isMultipart() && !Buffer.isBuffer(request.body)) {
-        if (!jsonBody.validate(request.body)) {
-          const e = jsonBody.validate.errors![0];
-          const field = `body${e.instancePath.replace(/\//g, '.')}`;
-          throw new AppError(400, 'VALIDATION_ERROR', `${field}: ${e.message}`, { field });
-        }
-      }
+    limits: {
+      fileSize: app.config.bodyLimit,
+      files: app.config.maxImagesPerRequest,
+      fields: 20,
+      fieldSize: 1024,
+      parts: app.config.maxImagesPerRequest + 20,
     },
-  }, async (request: FastifyRequest, reply: FastifyReply) => {
-    const { uploads, options } = await collect(app, request);
-    // An empty model name means "the default", as an omitted one does.
-    const modelName = options.model || app.models.defaultModel;
-    if (!modelName) throw new AppError(503, 'NO_MODELS', 'no model is served', { retryAfter: 5 });
-    const m = servedModel(app, modelName);
-    if (m.state !== 'ready' || !m.batcher) throw modelNotReady(m);
-    const k = Math.min(options.topk ?? m.topk, m.classes!);
-    const t0 = performance.now();
-    // Listening from before decoding, so a client that leaves meanwhile is not computed for.
-    const signal = abortOnClose(reply);
-    // Announced while decoding, so a batch waiting to fill knows this request is coming.
-    const arrival = m.batcher.expect(uploads.length);
-    let tensors: Float32Array[];
-    try {
-      tensors = await Promise.all(uploads.map((u) => imageToTensor(u.bytes, u.file, m.preprocess!, { maxPixels: app.config.maxImagePixels })));
-    } catch (err) {
-      arrival.cancel();
-      throw err;
-    }
-    const decodeMs = performance.now() - t0;
-    const { logits, timings } = await m.batcher.submit(tensors, signal, arrival);
-    assertFinite(logits, m.name);
-    request.log.info({ model: m.name, images: uploads.length, decodeMs: Math.round(decodeMs), queueMs: Math.round(timings.queueMs), inferMs: Math.round(timings.inferMs) }, 'classified');
-    return {
-      model: m.name,
-      backend: servingBackend(m),
-      results: logits.map((l, i) => ({ file: uploads[i].file, predictions: topK(softmax(l), m.labels!, k) })),
-      timings: { decodeMs, queueMs: timings.queueMs, inferMs: timings.inferMs },
-    };
   });
+  app.addContentTypeParser(
+    RAW_TYPES,
+    { parseAs: 'buffer', bodyLimit: app.config.bodyLimit },
+    (_req, body, done) => done(null, body),
+  );
+
+  app.post(
+    '/classify',
+    {
+      bodyLimit: app.config.bodyLimit,
+      schema: { querystring: classifyQuery, response: classifyResponse },
+      preValidation: async (request) => {
+        // JSON bodies are checked here; multipart and raw bodies are checked part by part.
+        if (!request.isMultipart() && !Buffer.isBuffer(request.body)) {
+          if (!jsonBody.validate(request.body)) {
+            const e = jsonBody.validate.errors![0];
+            const field = `body${e.instancePath.replace(/\//g, '.')}`;
+            throw new AppError(400, 'VALIDATION_ERROR', `${field}: ${e.message}`, { field });
+          }
+        }
+      },
+    },
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      const { uploads, options } = await collect(app, request);
+      // An empty model name means "the default", as an omitted one does.
+      const modelName = options.model || app.models.defaultModel;
+      if (!modelName) throw new AppError(503, 'NO_MODELS', 'no model is served', { retryAfter: 5 });
+      const m = servedModel(app, modelName);
+      if (m.state !== 'ready' || !m.batcher) throw modelNotReady(m);
+      const k = Math.min(options.topk ?? m.topk, m.classes!);
+      const t0 = performance.now();
+      // Listening from before decoding, so a client that leaves meanwhile is not computed for.
+      const signal = abortOnClose(reply);
+      // Announced while decoding, so a batch waiting to fill knows this request is coming.
+      const arrival = m.batcher.expect(uploads.length);
+      let tensors: Float32Array[];
+      try {
+        tensors = await Promise.all(
+          uploads.map((u) =>
+            imageToTensor(u.bytes, u.file, m.preprocess!, { maxPixels: app.config.maxImagePixels }),
+          ),
+        );
+      } catch (err) {
+        arrival.cancel();
+        throw err;
+      }
+      const decodeMs = performance.now() - t0;
+      const { logits, timings } = await m.batcher.submit(tensors, signal, arrival);
+      assertFinite(logits, m.name);
+      request.log.info(
+        {
+          model: m.name,
+          images: uploads.length,
+          decodeMs: Math.round(decodeMs),
+          queueMs: Math.round(timings.queueMs),
+          inferMs: Math.round(timings.inferMs),
+        },
+        'classified',
+      );
+      return {
+        model: m.name,
+        backend: servingBackend(m),
+        results: logits.map((l, i) => ({
+          file: uploads[i].file,
+          predictions: topK(softmax(l), m.labels!, k),
+        })),
+        timings: { decodeMs, queueMs: timings.queueMs, inferMs: timings.inferMs },
+      };
+    },
+  );
 }

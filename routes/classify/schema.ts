@@ -9,7 +9,12 @@ export const classifyJsonSchema = {
     images: {
       type: 'array',
       minItems: 1,
-      items: { type: 'object', additionalProperties: false, required: ['b64'], properties: { b64: { type: 'string' }, name: { type: 'string', maxLength: 1024 } } },
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['b64'],
+        properties: { b64: { type: 'string' }, name: { type: 'string', maxLength: 1024 } },
+      },
     },
     model: { type: 'string', maxLength: 200 },
     topk: { type: 'integer', minimum: 1, maximum: 1000 },
@@ -21,10 +26,22 @@ export const jsonBody = { schema: classifyJsonSchema, validate: ajv.compile(clas
 
 export const classifyQuery = {
   type: 'object',
-  properties: { model: { type: 'string', maxLength: 200 }, topk: { type: 'string', pattern: '^[0-9]{1,4}$' } },
+  properties: {
+    model: { type: 'string', maxLength: 200 },
+    topk: { type: 'string', pattern: '^[0-9]{1,4}$' },
+  },
 } as const;
 
-const error = { type: 'object', additionalProperties: true, properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, error: { type: 'string' }, message: { type: 'string' } } };
+const error = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    statusCode: { type: 'integer' },
+    code: { type: 'string' },
+    error: { type: 'string' },
+    message: { type: 'string' },
+  },
+};
 
 export const classifyResponse = {
   200: {
@@ -38,12 +55,34 @@ export const classifyResponse = {
           type: 'object',
           properties: {
             file: { type: 'string' },
-            predictions: { type: 'array', items: { type: 'object', properties: { label: { type: 'string' }, index: { type: 'integer' }, probability: { type: 'number' } } } },
+            predictions: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  label: { type: 'string' },
+                  index: { type: 'integer' },
+                  probability: { type: 'number' },
+                },
+              },
+            },
           },
         },
       },
-      timings: { type: 'object', properties: { decodeMs: { type: 'number' }, queueMs: { type: 'number' }, inferMs: { type: 'number' } } },
+      timings: {
+        type: 'object',
+        properties: {
+          decodeMs: { type: 'number' },
+          queueMs: { type: 'number' },
+          inferMs: { type: 'number' },
+        },
+      },
     },
   },
-  400: error, 404: error, 413: error, 415: error, 503: error, 504: error,
+  400: error,
+  404: error,
+  413: error,
+  415: error,
+  503: error,
+  504: error,
 } as const;

@@ -29,13 +29,19 @@ export function readiness(app: FastifyInstance): Readiness {
   if (app.hasDecorator('pool') && app.pool.liveWorkers === 0) {
     return { ready: false, status: 'not_ready', notReady, reason: 'no inference worker is running' };
   }
-  return notReady.length ? { ready: false, status: 'not_ready', notReady } : { ready: true, status: 'ready', notReady: [] };
+  return notReady.length
+    ? { ready: false, status: 'not_ready', notReady }
+    : { ready: true, status: 'ready', notReady: [] };
 }
 
 function modelHealth(app: FastifyInstance): ModelHealth[] {
   if (!app.hasDecorator('models')) return [];
   return [...app.models.models.values()].map((m) => ({
-    name: m.name, state: m.state, engine: m.engine, backend: m.state === 'failed' ? null : servingBackend(m), ...(m.error ? { error: m.error } : {}),
+    name: m.name,
+    state: m.state,
+    engine: m.engine,
+    backend: m.state === 'failed' ? null : servingBackend(m),
+    ...(m.error ? { error: m.error } : {}),
   }));
 }
 
@@ -45,27 +51,52 @@ const healthBody = {
     status: { type: 'string' },
     models: {
       type: 'array',
-      items: { type: 'object', properties: { name: { type: 'string' }, state: { type: 'string' }, engine: { type: 'string' }, backend: { type: ['string', 'null'] }, error: { type: 'string' } } },
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' },
+          state: { type: 'string' },
+          engine: { type: 'string' },
+          backend: { type: ['string', 'null'] },
+          error: { type: 'string' },
+        },
+      },
     },
     reason: { type: 'string' },
-    tfjsBackend: { type: 'string', description: 'The TensorFlow.js backend the workers run (for models served by the tfjs engine)' },
+    tfjsBackend: {
+      type: 'string',
+      description: 'The TensorFlow.js backend the workers run (for models served by the tfjs engine)',
+    },
     workers: { type: 'object', properties: { live: { type: 'integer' }, size: { type: 'integer' } } },
   },
 };
 
 export default async function healthRoutes(app: FastifyInstance) {
-  app.get('/health/live', {
-    schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } },
-  }, async () => ({ status: 'live' }));
+  app.get(
+    '/health/live',
+    {
+      schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } },
+    },
+    async () => ({ status: 'live' }),
+  );
 
-  app.get('/health/ready', { schema: { response: { 200: healthBody, 503: healthBody } } }, async (_request, reply) => {
-    const r = readiness(app);
-    const tfjsBackend = app.hasDecorator('pool') ? (await app.pool.backend.catch(() => undefined))?.name : undefined;
-    reply.code(r.ready ? 200 : 503);
-    if (!r.ready) reply.header('retry-after', '1');
-    return {
-      status: r.status, models: modelHealth(app), ...(r.reason ? { reason: r.reason } : {}), ...(tfjsBackend ? { tfjsBackend } : {}),
-      ...(app.hasDecorator('pool') ? { workers: { live: app.pool.liveWorkers, size: app.pool.size } } : {}),
-    };
-  });
+  app.get(
+    '/health/ready',
+    { schema: { response: { 200: healthBody, 503: healthBody } } },
+    async (_request, reply) => {
+      const r = readiness(app);
+      const tfjsBackend = app.hasDecorator('pool')
+        ? (await app.pool.backend.catch(() => undefined))?.name
+        : undefined;
+      reply.code(r.ready ? 200 : 503);
+      if (!r.ready) reply.header('retry-after', '1');
+      return {
+        status: r.status,
+        models: modelHealth(app),
+        ...(r.reason ? { reason: r.reason } : {}),
+        ...(tfjsBackend ? { tfjsBackend } : {}),
+        ...(app.hasDecorator('pool') ? { workers: { live: app.pool.liveWorkers, size: app.pool.size } } : {}),
+      };
+    },
+  );
 }

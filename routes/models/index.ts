@@ -20,7 +20,9 @@ export function describeModel(m: ServedModel) {
     engine: m.engine,
     engineTimings: m.engineTimings ?? null,
     backend: servingBackend(m),
-    tfjsBackend: m.backend ? { name: m.backend.name, skipped: m.backend.skipped, wasm: m.backend.wasm ?? null } : null,
+    tfjsBackend: m.backend
+      ? { name: m.backend.name, skipped: m.backend.skipped, wasm: m.backend.wasm ?? null }
+      : null,
     params: m.params ?? null,
     macs: m.macs ?? null,
     /** The analysis of what is served (POST /analyze {"model": name} gives every layer). */
@@ -35,49 +37,111 @@ export function describeModel(m: ServedModel) {
 export class UnknownServedModelError extends AppError {
   constructor(name: string, available: string[]) {
     const suggestions = closestNames(name, available);
-    const hint = suggestions.length ? ` Did you mean ${suggestions.map((s) => JSON.stringify(s)).join(' or ')}?` : '';
-    super(404, 'MODEL_NOT_FOUND', `model: expected one of ${available.join(', ') || '(no models served)'}; received ${JSON.stringify(name)}.${hint}`, { field: 'model', received: name, suggestions, available });
+    const hint = suggestions.length
+      ? ` Did you mean ${suggestions.map((s) => JSON.stringify(s)).join(' or ')}?`
+      : '';
+    super(
+      404,
+      'MODEL_NOT_FOUND',
+      `model: expected one of ${available.join(', ') || '(no models served)'}; received ${JSON.stringify(name)}.${hint}`,
+      { field: 'model', received: name, suggestions, available },
+    );
   }
 }
 
 /** 503 for a model that cannot answer: loading and warming up are retryable, a refused model is not. */
 export function modelNotReady(m: ServedModel): AppError {
   const failed = m.state === 'failed';
-  return new AppError(503, failed ? 'MODEL_FAILED' : 'MODEL_NOT_READY', `model ${m.name} is ${m.state}${m.error ? `: ${m.error}` : ''}`, { model: m.name, ...(failed ? {} : { retryAfter: 1 }) });
+  return new AppError(
+    503,
+    failed ? 'MODEL_FAILED' : 'MODEL_NOT_READY',
+    `model ${m.name} is ${m.state}${m.error ? `: ${m.error}` : ''}`,
+    { model: m.name, ...(failed ? {} : { retryAfter: 1 }) },
+  );
 }
 
 export function servedModel(app: FastifyInstance, name: string): ServedModel {
   const m = app.hasDecorator('models') ? app.models.get(name) : undefined;
-  if (!m) throw new UnknownServedModelError(name, app.hasDecorator('models') ? [...app.models.models.keys()] : []);
+  if (!m)
+    throw new UnknownServedModelError(name, app.hasDecorator('models') ? [...app.models.models.keys()] : []);
   return m;
 }
 
-const modelSchema = { type: 'object', additionalProperties: true, properties: { name: { type: 'string' }, state: { type: 'string' }, backend: { type: ['string', 'null'] } } };
-const errorSchema = { type: 'object', additionalProperties: true, properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, error: { type: 'string' }, message: { type: 'string' } } };
+const modelSchema = {
+  type: 'object',
+  additionalProperties: true,
+  properties: { name: { type: 'string' }, state: { type: 'string' }, backend: { type: ['string', 'null'] } },
+};
+const errorSchema = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    statusCode: { type: 'integer' },
+    code: { type: 'string' },
+    error: { type: 'string' },
+    message: { type: 'string' },
+  },
+};
 
 export default async function modelRoutes(app: FastifyInstance) {
-  app.get('/models', {
-    schema: { response: { 200: { type: 'object', properties: { default: { type: ['string', 'null'] }, models: { type: 'array', items: modelSchema } } } } },
-  }, async () => ({
-    default: app.hasDecorator('models') ? app.models.defaultModel ?? null : null,
-    models: app.hasDecorator('models') ? [...app.models.models.values()].map(describeModel) : [],
-  }));
-
-  app.get<{ Params: { name: string } }>('/models/:name', {
-    schema: { params: { type: 'object', properties: { name: { type: 'string', maxLength: 200 } } }, response: { 200: modelSchema, 404: errorSchema } },
-  }, async (request) => describeModel(servedModel(app, request.params.name)));
-
-  app.get<{ Params: { name: string } }>('/models/:name/model.onnx', {
-    schema: {
-      params: { type: 'object', properties: { name: { type: 'string', maxLength: 200 } } },
-      response: { 200: { type: 'string', format: 'binary', description: 'ONNX model (opset 17), NHWC float32 input named "input"' }, 404: errorSchema, 503: errorSchema },
+  app.get(
+    '/models',
+    {
+      schema: {
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              default: { type: ['string', 'null'] },
+              models: { type: 'array', items: modelSchema },
+            },
+          },
+        },
+      },
     },
-  }, async (request, reply) => {
-    const m = servedModel(app, request.params.name);
-    if (m.state !== 'ready') throw modelNotReady(m);
-    const bytes = await app.models.exportOnnx(m);
-    reply.header('content-type', 'application/octet-stream');
-    reply.header('content-disposition', `attachment; filename="${m.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.onnx"`);
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  });
+    async () => ({
+      default: app.hasDecorator('models') ? (app.models.defaultModel ?? null) : null,
+      models: app.hasDecorator('models') ? [...app.models.models.values()].map(describeModel) : [],
+    }),
+  );
+
+  app.get<{ Params: { name: string } }>(
+    '/models/:name',
+    {
+      schema: {
+        params: { type: 'object', properties: { name: { type: 'string', maxLength: 200 } } },
+        response: { 200: modelSchema, 404: errorSchema },
+      },
+    },
+    async (request) => describeModel(servedModel(app, request.params.name)),
+  );
+
+  app.get<{ Params: { name: string } }>(
+    '/models/:name/model.onnx',
+    {
+      schema: {
+        params: { type: 'object', properties: { name: { type: 'string', maxLength: 200 } } },
+        response: {
+          200: {
+            type: 'string',
+            format: 'binary',
+            description: 'ONNX model (opset 17), NHWC float32 input named "input"',
+          },
+          404: errorSchema,
+          503: errorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const m = servedModel(app, request.params.name);
+      if (m.state !== 'ready') throw modelNotReady(m);
+      const bytes = await app.models.exportOnnx(m);
+      reply.header('content-type', 'application/octet-stream');
+      reply.header(
+        'content-disposition',
+        `attachment; filename="${m.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.onnx"`,
+      );
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    },
+  );
 }

@@ -40,9 +40,12 @@ const inferSchema = {
     id: { type: 'string', maxLength: 256 },
     parameters: { type: 'object' },
     inputs: {
-      type: 'array', minItems: 1, maxItems: 1,
+      type: 'array',
+      minItems: 1,
+      maxItems: 1,
       items: {
-        type: 'object', required: ['name', 'shape', 'datatype', 'data'],
+        type: 'object',
+        required: ['name', 'shape', 'datatype', 'data'],
         properties: {
           name: { type: 'string', maxLength: 256 },
           shape: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 4, maxItems: 4 },
@@ -52,7 +55,14 @@ const inferSchema = {
         },
       },
     },
-    outputs: { type: 'array', items: { type: 'object', required: ['name'], properties: { name: { type: 'string', enum: [...OUTPUTS] }, parameters: { type: 'object' } } } },
+    outputs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name'],
+        properties: { name: { type: 'string', enum: [...OUTPUTS] }, parameters: { type: 'object' } },
+      },
+    },
   },
 };
 
@@ -64,7 +74,12 @@ function metadata(m: ServedModel) {
     platform: `convnet-serve_${m.engine}`,
     inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, h, w, c] }],
     outputs: OUTPUTS.map((name) => ({ name, datatype: 'FP32', shape: [-1, m.classes ?? 0] })),
-    parameters: { engine: m.engine, backend: servingBackend(m), state: m.state, preprocess: m.preprocess ?? null },
+    parameters: {
+      engine: m.engine,
+      backend: servingBackend(m),
+      state: m.state,
+      preprocess: m.preprocess ?? null,
+    },
   };
 }
 
@@ -78,13 +93,27 @@ function flatten(data: unknown[], expected: number): Float32Array {
       return;
     }
     if (typeof value !== 'number' || !Number.isFinite(value) || Math.abs(value) > FLOAT32_MAX) {
-      throw new AppError(400, 'INVALID_TENSOR', `inputs[0].data: expected finite FP32 numbers (|x| <= 3.4e38); received ${JSON.stringify(value)} at element ${n}`);
+      throw new AppError(
+        400,
+        'INVALID_TENSOR',
+        `inputs[0].data: expected finite FP32 numbers (|x| <= 3.4e38); received ${JSON.stringify(value)} at element ${n}`,
+      );
     }
-    if (n >= expected) throw new AppError(400, 'INVALID_TENSOR', `inputs[0].data: expected ${expected} elements for the declared shape; received more`);
+    if (n >= expected)
+      throw new AppError(
+        400,
+        'INVALID_TENSOR',
+        `inputs[0].data: expected ${expected} elements for the declared shape; received more`,
+      );
     out[n++] = value;
   };
   walk(data);
-  if (n !== expected) throw new AppError(400, 'INVALID_TENSOR', `inputs[0].data: expected ${expected} elements for the declared shape; received ${n}`);
+  if (n !== expected)
+    throw new AppError(
+      400,
+      'INVALID_TENSOR',
+      `inputs[0].data: expected ${expected} elements for the declared shape; received ${n}`,
+    );
   return out;
 }
 
@@ -98,7 +127,8 @@ export default async function kserveRoutes(app: FastifyInstance) {
   app.setErrorHandler((err, request, reply) => {
     const body = toErrorBody(err as Error, request.routeOptions?.bodyLimit ?? app.config.bodyLimit);
     keepRefusedBodyReadable(request, reply, body, request.routeOptions?.bodyLimit ?? app.config.bodyLimit);
-    if (body.statusCode >= 500 && body.code === 'INTERNAL_ERROR') request.log.error({ err }, 'request failed');
+    if (body.statusCode >= 500 && body.code === 'INTERNAL_ERROR')
+      request.log.error({ err }, 'request failed');
     if (typeof body.retryAfter === 'number') reply.header('retry-after', String(body.retryAfter));
     reply.code(body.statusCode).send({ error: body.message });
   });
@@ -108,55 +138,127 @@ export default async function kserveRoutes(app: FastifyInstance) {
   });
 
   const errorBody = { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] };
-  const tensorMeta = { type: 'object', properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } } };
+  const tensorMeta = {
+    type: 'object',
+    properties: {
+      name: { type: 'string' },
+      datatype: { type: 'string' },
+      shape: { type: 'array', items: { type: 'integer' } },
+    },
+  };
   const modelMetadata = {
     type: 'object',
     properties: {
-      name: { type: 'string' }, versions: { type: 'array', items: { type: 'string' } }, platform: { type: 'string' },
-      inputs: { type: 'array', items: tensorMeta }, outputs: { type: 'array', items: tensorMeta }, parameters: { type: 'object', additionalProperties: true },
+      name: { type: 'string' },
+      versions: { type: 'array', items: { type: 'string' } },
+      platform: { type: 'string' },
+      inputs: { type: 'array', items: tensorMeta },
+      outputs: { type: 'array', items: tensorMeta },
+      parameters: { type: 'object', additionalProperties: true },
     },
   };
   const inferResponse = {
     type: 'object',
     properties: {
-      model_name: { type: 'string' }, model_version: { type: 'string' }, id: { type: 'string' },
-      outputs: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } }, data: { type: 'array', items: { type: 'number' } } } } },
+      model_name: { type: 'string' },
+      model_version: { type: 'string' },
+      id: { type: 'string' },
+      outputs: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            datatype: { type: 'string' },
+            shape: { type: 'array', items: { type: 'integer' } },
+            data: { type: 'array', items: { type: 'number' } },
+          },
+        },
+      },
     },
   };
   const errors = { 400: errorBody, 404: errorBody, 413: errorBody, 503: errorBody, 504: errorBody };
 
-  app.get('/', { schema: { response: { 200: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } } } } } }, async () => ({ name: 'convnet-serve', version: VERSION, extensions: [] }));
-  app.get('/health/live', { schema: { response: { 200: { type: 'object', properties: { live: { type: 'boolean' } } } } } }, async () => ({ live: true }));
+  app.get(
+    '/',
+    {
+      schema: {
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              name: { type: 'string' },
+              version: { type: 'string' },
+              extensions: { type: 'array', items: { type: 'string' } },
+            },
+          },
+        },
+      },
+    },
+    async () => ({ name: 'convnet-serve', version: VERSION, extensions: [] }),
+  );
+  app.get(
+    '/health/live',
+    { schema: { response: { 200: { type: 'object', properties: { live: { type: 'boolean' } } } } } },
+    async () => ({ live: true }),
+  );
   const readyBody = { type: 'object', properties: { ready: { type: 'boolean' } } };
-  app.get('/health/ready', { schema: { response: { 200: readyBody, 503: readyBody } } }, async (_request, reply) => {
-    const r = readiness(app);
-    reply.code(r.ready ? 200 : 503);
-    return { ready: r.ready };
-  });
+  app.get(
+    '/health/ready',
+    { schema: { response: { 200: readyBody, 503: readyBody } } },
+    async (_request, reply) => {
+      const r = readiness(app);
+      reply.code(r.ready ? 200 : 503);
+      return { ready: r.ready };
+    },
+  );
 
   type Named = FastifyRequest<{ Params: { name: string } }>;
   const params = { type: 'object', properties: { name: { type: 'string', maxLength: 200 } } };
-  app.get('/models/:name', { schema: { params, response: { 200: modelMetadata, ...errors } } }, async (request: Named) => metadata(servedModel(app, request.params.name)));
-  app.get('/models/:name/versions/:version', { schema: { params, response: { 200: modelMetadata, ...errors } } }, async (request: Named) => metadata(servedModel(app, request.params.name)));
+  app.get(
+    '/models/:name',
+    { schema: { params, response: { 200: modelMetadata, ...errors } } },
+    async (request: Named) => metadata(servedModel(app, request.params.name)),
+  );
+  app.get(
+    '/models/:name/versions/:version',
+    { schema: { params, response: { 200: modelMetadata, ...errors } } },
+    async (request: Named) => metadata(servedModel(app, request.params.name)),
+  );
   const modelReady = { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } };
-  app.get('/models/:name/ready', { schema: { params, response: { 200: modelReady, 503: modelReady, 404: errorBody } } }, async (request: Named, reply) => {
-    const m = servedModel(app, request.params.name);
-    const ready = m.state === 'ready' && !app.draining;
-    reply.code(ready ? 200 : 503);
-    return { name: m.name, ready };
-  });
+  app.get(
+    '/models/:name/ready',
+    { schema: { params, response: { 200: modelReady, 503: modelReady, 404: errorBody } } },
+    async (request: Named, reply) => {
+      const m = servedModel(app, request.params.name);
+      const ready = m.state === 'ready' && !app.draining;
+      reply.code(ready ? 200 : 503);
+      return { name: m.name, ready };
+    },
+  );
 
-  const infer = async (request: FastifyRequest<{ Params: { name: string }; Body: InferRequest }>, reply: FastifyReply) => {
+  const infer = async (
+    request: FastifyRequest<{ Params: { name: string }; Body: InferRequest }>,
+    reply: FastifyReply,
+  ) => {
     const m = readyModel(app, request.params.name);
     const body = request.body;
     const input = body.inputs[0];
     const [h, w, c] = m.input!;
     const [n, ih, iw, ic] = input.shape;
     if (ih !== h || iw !== w || ic !== c || n < 1) {
-      throw new AppError(400, 'INVALID_SHAPE', `inputs[0].shape: expected [N, ${h}, ${w}, ${c}] with N >= 1; received ${JSON.stringify(input.shape)}`);
+      throw new AppError(
+        400,
+        'INVALID_SHAPE',
+        `inputs[0].shape: expected [N, ${h}, ${w}, ${c}] with N >= 1; received ${JSON.stringify(input.shape)}`,
+      );
     }
     if (n > app.config.maxImagesPerRequest) {
-      throw new AppError(413, 'TOO_MANY_IMAGES', `inputs[0].shape[0]: expected at most ${app.config.maxImagesPerRequest} images; received ${n}`);
+      throw new AppError(
+        413,
+        'TOO_MANY_IMAGES',
+        `inputs[0].shape[0]: expected at most ${app.config.maxImagesPerRequest} images; received ${n}`,
+      );
     }
     const flat = flatten(input.data, n * h * w * c);
     const per = h * w * c;
@@ -171,8 +273,12 @@ export default async function kserveRoutes(app: FastifyInstance) {
       model_version: '1',
       ...(body.id !== undefined ? { id: body.id } : {}),
       outputs: [
-        ...(wanted.has('logits') ? [{ name: 'logits', datatype: 'FP32', shape: [n, k], data: rows((l) => l) }] : []),
-        ...(wanted.has('probabilities') ? [{ name: 'probabilities', datatype: 'FP32', shape: [n, k], data: rows(softmax) }] : []),
+        ...(wanted.has('logits')
+          ? [{ name: 'logits', datatype: 'FP32', shape: [n, k], data: rows((l) => l) }]
+          : []),
+        ...(wanted.has('probabilities')
+          ? [{ name: 'probabilities', datatype: 'FP32', shape: [n, k], data: rows(softmax) }]
+          : []),
       ],
     };
   };
@@ -185,8 +291,16 @@ export default async function kserveRoutes(app: FastifyInstance) {
       const m = app.hasDecorator('models') ? app.models.get(request.params.name) : undefined;
       const length = Number(request.headers['content-length']);
       if (!m?.input || !Number.isFinite(length)) return;
-      const limit = app.config.maxImagesPerRequest * m.input[0] * m.input[1] * m.input[2] * JSON_BYTES_PER_ELEMENT + 65_536;
-      if (length > limit) throw new AppError(413, 'BODY_TOO_LARGE', `body: expected at most ${limit} bytes for ${app.config.maxImagesPerRequest} images of model ${m.name}; received ${length}`, { limitBytes: limit });
+      const limit =
+        app.config.maxImagesPerRequest * m.input[0] * m.input[1] * m.input[2] * JSON_BYTES_PER_ELEMENT +
+        65_536;
+      if (length > limit)
+        throw new AppError(
+          413,
+          'BODY_TOO_LARGE',
+          `body: expected at most ${limit} bytes for ${app.config.maxImagesPerRequest} images of model ${m.name}; received ${length}`,
+          { limitBytes: limit },
+        );
     },
   };
   app.post('/models/:name/infer', inferOptions, infer);

@@ -3,7 +3,17 @@ import type { AnalysisReport, Totals } from './analyze.js';
 
 type NumericTotal = { [K in keyof Totals]: Totals[K] extends number ? K : never }[keyof Totals];
 
-const COMPARED: NumericTotal[] = ['layers', 'params', 'trainableParams', 'nonTrainableParams', 'macs', 'flops', 'elementOps', 'weightBytes', 'peakActivationBytes'];
+const COMPARED: NumericTotal[] = [
+  'layers',
+  'params',
+  'trainableParams',
+  'nonTrainableParams',
+  'macs',
+  'flops',
+  'elementOps',
+  'weightBytes',
+  'peakActivationBytes',
+];
 
 export interface Comparison {
   models: [string, string];
@@ -19,7 +29,10 @@ export function compareReports(a: AnalysisReport, b: AnalysisReport): Comparison
     const y = b.totals[key];
     totals[key] = { a: x, b: y, delta: y - x, ratio: x === 0 ? null : y / x };
   }
-  const blocks = (r: AnalysisReport) => ({ residual: r.blocks.residual.length, inception: r.blocks.inception.length });
+  const blocks = (r: AnalysisReport) => ({
+    residual: r.blocks.residual.length,
+    inception: r.blocks.inception.length,
+  });
   return {
     models: [a.model, b.model],
     totals,

@@ -1,7 +1,8 @@
 /** The counting conventions, written once and returned with every report (and quoted in the README). */
 export const CONVENTIONS = {
   mac: 'A MAC is one multiply-accumulate (one multiply plus one add). FLOPs are reported as 2·MACs.',
-  conv2d: 'conv2d MACs = Hout·Wout·Cout·(Cin/groups)·kh·kw per image (depthwise: groups = Cin); the bias is not a MAC.',
+  conv2d:
+    'conv2d MACs = Hout·Wout·Cout·(Cin/groups)·kh·kw per image (depthwise: groups = Cin); the bias is not a MAC.',
   dense: 'dense MACs = in·out per image; the bias is not a MAC.',
   zeroMacLayers:
     'Bias, batch norm, activations, pooling, add, multiply, concat, zero padding, flatten, reshape, rescaling, normalization ' +
@@ -12,7 +13,7 @@ export const CONVENTIONS = {
     'Parameters are the elements of every weight tensor. Batch-norm moving mean and variance are non-trainable parameters ' +
     '(the Keras and tfjs convention); gamma and beta are trainable. torchvision calls the moving statistics buffers, so its ' +
     '"parameters" equal our trainable parameters. A layer an imported Keras or tfjs model marks "trainable": false (itself or ' +
-    'through an enclosing model) keeps its weights, all counted as non-trainable, as Keras\' model.summary() prints them.',
+    "through an enclosing model) keeps its weights, all counted as non-trainable, as Keras' model.summary() prints them.",
   memory:
     'Activations are float32 (4 bytes). outputBytes is per image. Peak activation memory walks the layers in execution order, ' +
     'keeps each tensor alive until its last reader has run, counts the input and output of the running layer, and multiplies by ' +

@@ -124,4 +124,3 @@ export interface TopLayerRow {
   params: number;
   macShare: number;
 }
-

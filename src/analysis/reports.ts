@@ -4,7 +4,16 @@
  */
 import { kindsWhere } from '../spec/kinds/index.js';
 import type { Graph, TensorShape } from '../spec/types.js';
-import type { BottleneckRow, BranchRow, InceptionRow, LayerRow, ResidualRow, Rollup, TopLayerRow, Totals } from './report-types.js';
+import type {
+  BottleneckRow,
+  BranchRow,
+  InceptionRow,
+  LayerRow,
+  ResidualRow,
+  Rollup,
+  TopLayerRow,
+  Totals,
+} from './report-types.js';
 
 const share = (part: number, whole: number) => (whole === 0 ? 0 : part / whole);
 
@@ -36,18 +45,20 @@ export function residualReport(graph: Graph, byName: Map<string, LayerRow>, tota
     if (b.type !== 'residual') return [];
     const total = rollup(b.nodes, byName);
     const sc = rollup(b.shortcutNodes, byName);
-    return [{
-      name: b.name,
-      blockPath: b.blockPath,
-      shortcut: b.shortcut,
-      preactivation: b.preactivation,
-      inputShape: blockInputShape(b.nodes, byName),
-      outputShape: byName.get(b.nodes[b.nodes.length - 1])!.outputShape,
-      ...total,
-      shortcutParams: sc.params,
-      shortcutMacs: sc.macs,
-      macShare: share(total.macs, totals.macs),
-    }];
+    return [
+      {
+        name: b.name,
+        blockPath: b.blockPath,
+        shortcut: b.shortcut,
+        preactivation: b.preactivation,
+        inputShape: blockInputShape(b.nodes, byName),
+        outputShape: byName.get(b.nodes[b.nodes.length - 1])!.outputShape,
+        ...total,
+        shortcutParams: sc.params,
+        shortcutMacs: sc.macs,
+        macShare: share(total.macs, totals.macs),
+      },
+    ];
   });
 }
 
@@ -56,26 +67,28 @@ export function inceptionReport(graph: Graph, byName: Map<string, LayerRow>, tot
     if (b.type !== 'branches' || b.merge !== 'concat') return [];
     const total = rollup(b.nodes, byName);
     const concat = byName.get(b.concatNode)!;
-    return [{
-      name: b.name,
-      blockPath: b.blockPath,
-      inputShape: blockInputShape(b.nodes, byName),
-      outputShape: concat.outputShape,
-      ...total,
-      macShare: share(total.macs, totals.macs),
-      branches: b.branches.map((br, i) => {
-        const r = rollup(br.nodes, byName);
-        const out = concat.inputShapes[i];
-        return {
-          name: br.name,
-          ...r,
-          outputChannels: out[out.length - 1],
-          macShare: share(r.macs, total.macs),
-          paramShare: share(r.params, total.params),
-          layers: br.nodes,
-        };
-      }),
-    }];
+    return [
+      {
+        name: b.name,
+        blockPath: b.blockPath,
+        inputShape: blockInputShape(b.nodes, byName),
+        outputShape: concat.outputShape,
+        ...total,
+        macShare: share(total.macs, totals.macs),
+        branches: b.branches.map((br, i) => {
+          const r = rollup(br.nodes, byName);
+          const out = concat.inputShapes[i];
+          return {
+            name: br.name,
+            ...r,
+            outputChannels: out[out.length - 1],
+            macShare: share(r.macs, total.macs),
+            paramShare: share(r.params, total.params),
+            layers: br.nodes,
+          };
+        }),
+      },
+    ];
   });
 }
 
@@ -131,5 +144,12 @@ export function topLayers(rows: LayerRow[], totals: Totals, count: number): TopL
     .filter((r) => r.macs > 0)
     .sort((a, b) => b.macs - a.macs || a.index - b.index)
     .slice(0, count)
-    .map((r) => ({ name: r.name, kind: r.kind, outputShape: r.outputShape, macs: r.macs, params: r.params, macShare: share(r.macs, totals.macs) }));
+    .map((r) => ({
+      name: r.name,
+      kind: r.kind,
+      outputShape: r.outputShape,
+      macs: r.macs,
+      params: r.params,
+      macShare: share(r.macs, totals.macs),
+    }));
 }

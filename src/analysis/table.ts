@@ -8,7 +8,12 @@ const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
 
 function render(rows: string[][], align: ('l' | 'r')[]): string[] {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => (align[c] === 'r' ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, c) => (align[c] === 'r' ? cell.padStart(widths[c]) : cell.padEnd(widths[c])))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 export function formatReport(report: AnalysisReport, options: { layers?: boolean } = {}): string {
@@ -39,9 +44,18 @@ export function formatReport(report: AnalysisReport, options: { layers?: boolean
     rule,
   );
   if (report.bottlenecks.length) {
-    const rows = [['Bottleneck (k×k conv ← 1x1 reduction)', 'Input', 'Reduced to', 'MACs without', 'MACs with', 'Ratio']];
+    const rows = [
+      ['Bottleneck (k×k conv ← 1x1 reduction)', 'Input', 'Reduced to', 'MACs without', 'MACs with', 'Ratio'],
+    ];
     for (const b of report.bottlenecks) {
-      rows.push([`${b.conv} ← ${b.reduction}`, shape(b.inputShape), String(b.reducedChannels), n(b.macsWithout), `${n(b.reductionMacs)} + ${n(b.convMacs)} = ${n(b.macsWith)}`, b.ratio.toFixed(3)]);
+      rows.push([
+        `${b.conv} ← ${b.reduction}`,
+        shape(b.inputShape),
+        String(b.reducedChannels),
+        n(b.macsWithout),
+        `${n(b.reductionMacs)} + ${n(b.convMacs)} = ${n(b.macsWith)}`,
+        b.ratio.toFixed(3),
+      ]);
     }
     out.push(...render(rows, ['l', 'l', 'r', 'r', 'r', 'r']), rule);
   }
@@ -49,19 +63,29 @@ export function formatReport(report: AnalysisReport, options: { layers?: boolean
     const rows = [['Inception module / branch', 'Output', 'Params', 'MACs', 'Share']];
     for (const m of report.blocks.inception) {
       rows.push([m.name, shape(m.outputShape), n(m.params), n(m.macs), pct(m.macShare)]);
-      for (const b of m.branches) rows.push([`  ${b.name}`, `${b.outputChannels} ch`, n(b.params), n(b.macs), pct(b.macShare)]);
+      for (const b of m.branches)
+        rows.push([`  ${b.name}`, `${b.outputChannels} ch`, n(b.params), n(b.macs), pct(b.macShare)]);
     }
     out.push(...render(rows, ['l', 'l', 'r', 'r', 'r']), rule);
   }
   if (report.blocks.residual.length) {
     const rows = [['Residual block', 'Shortcut', 'Output', 'Params', 'MACs', 'Shortcut MACs', 'Share']];
     for (const b of report.blocks.residual) {
-      rows.push([b.name, b.shortcut, shape(b.outputShape), n(b.params), n(b.macs), n(b.shortcutMacs), pct(b.macShare)]);
+      rows.push([
+        b.name,
+        b.shortcut,
+        shape(b.outputShape),
+        n(b.params),
+        n(b.macs),
+        n(b.shortcutMacs),
+        pct(b.macShare),
+      ]);
     }
     out.push(...render(rows, ['l', 'l', 'l', 'r', 'r', 'r', 'r']), rule);
   }
   const top = [['Most expensive layers', 'Output', 'MACs', 'Share']];
-  for (const l of report.topLayers) top.push([`${l.name} (${l.kind})`, shape(l.outputShape), n(l.macs), pct(l.macShare)]);
+  for (const l of report.topLayers)
+    top.push([`${l.name} (${l.kind})`, shape(l.outputShape), n(l.macs), pct(l.macShare)]);
   out.push(...render(top, ['l', 'l', 'r', 'r']), rule);
   return out.join('\n');
 }

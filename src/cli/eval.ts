@@ -29,7 +29,11 @@ async function evaluate(url: string, model: string, pngs: Buffer[], labels: Uint
       const res = await fetch(`${url}/classify`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model, topk: 1, images: chunk.map((b, i) => ({ b64: b.toString('base64'), name: String(start + i) })) }),
+        body: JSON.stringify({
+          model,
+          topk: 1,
+          images: chunk.map((b, i) => ({ b64: b.toString('base64'), name: String(start + i) })),
+        }),
       });
       if (res.status !== 200) throw new Error(`${model}: HTTP ${res.status}: ${await res.text()}`);
       const body = (await res.json()) as { results: { predictions: { index: number }[] }[] };
@@ -40,14 +44,34 @@ async function evaluate(url: string, model: string, pngs: Buffer[], labels: Uint
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const seconds = (performance.now() - started) / 1000;
-  return { model, images: pngs.length, correct, accuracy: correct / pngs.length, seconds, imagesPerSecond: pngs.length / seconds };
+  return {
+    model,
+    images: pngs.length,
+    correct,
+    accuracy: correct / pngs.length,
+    seconds,
+    imagesPerSecond: pngs.length / seconds,
+  };
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { url: { type: 'string' }, model: { type: 'string', multiple: true }, data: { type: 'string' }, limit: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      url: { type: 'string' },
+      model: { type: 'string', multiple: true },
+      data: { type: 'string' },
+      limit: { type: 'string' },
+    },
+  });
   const set = readFashionSet(values.data ?? DEFAULT_DATA, 't10k');
   const n = Math.min(values.limit ? Number(values.limit) : set.images.length, set.images.length);
-  const pngs = await Promise.all(set.images.slice(0, n).map((px) => sharp(Buffer.from(px), { raw: { width: set.cols, height: set.rows, channels: 1 } }).png().toBuffer()));
+  const pngs = await Promise.all(
+    set.images.slice(0, n).map((px) =>
+      sharp(Buffer.from(px), { raw: { width: set.cols, height: set.rows, channels: 1 } })
+        .png()
+        .toBuffer(),
+    ),
+  );
   let url = values.url;
   let close = async () => {};
   if (!url) {
@@ -59,7 +83,14 @@ async function main() {
   try {
     for (const model of values.model ?? ['fashion-resnet', 'fashion-inception']) {
       const r = await evaluate(url, model, pngs, set.labels);
-      console.log(JSON.stringify({ ...r, accuracy: Number(r.accuracy.toFixed(4)), seconds: Number(r.seconds.toFixed(1)), imagesPerSecond: Number(r.imagesPerSecond.toFixed(1)) }));
+      console.log(
+        JSON.stringify({
+          ...r,
+          accuracy: Number(r.accuracy.toFixed(4)),
+          seconds: Number(r.seconds.toFixed(1)),
+          imagesPerSecond: Number(r.imagesPerSecond.toFixed(1)),
+        }),
+      );
     }
   } finally {
     await close();

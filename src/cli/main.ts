@@ -22,7 +22,11 @@ const USAGE = `usage:
 function parseShape(text: string): Shape3 {
   const parts = text.split(',').map((p) => Number(p.trim()));
   if (parts.length !== 3 || parts.some((p) => !Number.isInteger(p) || p < 1)) {
-    throw new AppError(400, 'BAD_ARGUMENT', `--input: expected H,W,C as three positive integers; received ${JSON.stringify(text)}`);
+    throw new AppError(
+      400,
+      'BAD_ARGUMENT',
+      `--input: expected H,W,C as three positive integers; received ${JSON.stringify(text)}`,
+    );
   }
   return parts as Shape3;
 }
@@ -30,7 +34,12 @@ function parseShape(text: string): Shape3 {
 function positive(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
   const v = Number(text);
-  if (!Number.isInteger(v) || v < 1) throw new AppError(400, 'BAD_ARGUMENT', `${flag}: expected a positive integer; received ${JSON.stringify(text)}`);
+  if (!Number.isInteger(v) || v < 1)
+    throw new AppError(
+      400,
+      'BAD_ARGUMENT',
+      `${flag}: expected a positive integer; received ${JSON.stringify(text)}`,
+    );
   return v;
 }
 
@@ -46,17 +55,22 @@ function analyzeCommand(args: string[]): void {
       json: { type: 'boolean' },
     },
   });
-  if (positionals.length !== 1) throw new AppError(400, 'BAD_ARGUMENT', `analyze: expected one model name or spec file\n${USAGE}`);
+  if (positionals.length !== 1)
+    throw new AppError(400, 'BAD_ARGUMENT', `analyze: expected one model name or spec file\n${USAGE}`);
   const what = positionals[0];
   let target: AnalyzeTarget;
   if (/\.(onnx|pb)$/i.test(what)) {
-    target = { onnx: new Uint8Array(readFileSync(what)), ...(values.input ? { input: parseShape(values.input) } : {}) };
+    target = {
+      onnx: new Uint8Array(readFileSync(what)),
+      ...(values.input ? { input: parseShape(values.input) } : {}),
+    };
   } else if (what.endsWith('.json')) {
     const json = JSON.parse(readFileSync(what, 'utf8'));
     const input = values.input ? parseShape(values.input) : undefined;
     // A Keras config saved as a JSON string (json.dump(model.to_json())) is decoded once more.
     const decoded = typeof json === 'string' ? JSON.parse(json) : json;
-    if (detectModelFormat(decoded) !== 'unknown') target = input ? { ...decoded, input } : decoded; // a Keras config or a tfjs model.json
+    if (detectModelFormat(decoded) !== 'unknown')
+      target = input ? { ...decoded, input } : decoded; // a Keras config or a tfjs model.json
     else target = { spec: input ? { ...json, input } : json };
   } else {
     target = {
@@ -75,9 +89,15 @@ async function classifyCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { model: { type: 'string' }, 'models-dir': { type: 'string' }, topk: { type: 'string' }, json: { type: 'boolean' } },
+    options: {
+      model: { type: 'string' },
+      'models-dir': { type: 'string' },
+      topk: { type: 'string' },
+      json: { type: 'boolean' },
+    },
   });
-  if (positionals.length !== 1) throw new AppError(400, 'BAD_ARGUMENT', `classify: expected one image file\n${USAGE}`);
+  if (positionals.length !== 1)
+    throw new AppError(400, 'BAD_ARGUMENT', `classify: expected one image file\n${USAGE}`);
   const { buildApp } = await import('../app.js');
   const { loadConfig } = await import('../config.js');
   const base = loadConfig();
@@ -99,12 +119,14 @@ async function classifyCommand(args: string[]): Promise<void> {
       payload: readFileSync(positionals[0]),
     });
     const body = res.json();
-    if (res.statusCode !== 200) throw new AppError(res.statusCode, body.code ?? 'ERROR', body.message ?? res.body);
+    if (res.statusCode !== 200)
+      throw new AppError(res.statusCode, body.code ?? 'ERROR', body.message ?? res.body);
     if (values.json) {
       process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
     } else {
       process.stdout.write(`${positionals[0]} (model ${body.model}, backend ${body.backend})\n`);
-      for (const p of body.results[0].predictions) process.stdout.write(`  ${(100 * p.probability).toFixed(2).padStart(6)}%  ${p.label}\n`);
+      for (const p of body.results[0].predictions)
+        process.stdout.write(`  ${(100 * p.probability).toFixed(2).padStart(6)}%  ${p.label}\n`);
     }
   } finally {
     await app.close();
@@ -117,16 +139,28 @@ async function classifyCommand(args: string[]): Promise<void> {
  * weights from --weights (any format we load). --out's folder is created when missing.
  */
 async function exportCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { format: { type: 'string' }, weights: { type: 'string' }, out: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { format: { type: 'string' }, weights: { type: 'string' }, out: { type: 'string' } },
+  });
   if (positionals.length !== 1 || !values.out || (values.format !== 'onnx' && values.format !== 'tfjs')) {
-    throw new AppError(400, 'BAD_ARGUMENT', `export: expected <name|spec.json> --format onnx|tfjs --out FILE\n${USAGE}`);
+    throw new AppError(
+      400,
+      'BAD_ARGUMENT',
+      `export: expected <name|spec.json> --format onnx|tfjs --out FILE\n${USAGE}`,
+    );
   }
   const what = positionals[0];
-  const target: AnalyzeTarget = what.endsWith('.json') ? { spec: JSON.parse(readFileSync(what, 'utf8')) } : { model: what };
+  const target: AnalyzeTarget = what.endsWith('.json')
+    ? { spec: JSON.parse(readFileSync(what, 'utf8')) }
+    : { model: what };
   const graph = graphFor(target);
   const bind = async (file: string) => {
     const [{ readModelWeights }, { bindWeights }, { inferShapes }] = await Promise.all([
-      import('../interop/model-files.js'), import('../weights/bind.js'), import('../spec/shapes.js'),
+      import('../interop/model-files.js'),
+      import('../weights/bind.js'),
+      import('../spec/shapes.js'),
     ]);
     return bindWeights(inferShapes(graph), (await readModelWeights(file)).tensors).bound;
   };
@@ -151,7 +185,12 @@ async function exportCommand(args: string[]): Promise<void> {
       }
     }
   } else {
-    if (!values.weights) throw new AppError(400, 'BAD_ARGUMENT', 'export --format onnx: expected --weights FILE (safetensors, tfjs model.json, Keras H5 or ONNX)');
+    if (!values.weights)
+      throw new AppError(
+        400,
+        'BAD_ARGUMENT',
+        'export --format onnx: expected --weights FILE (safetensors, tfjs model.json, Keras H5 or ONNX)',
+      );
     const { buildOnnxModel } = await import('../interop/onnx/emit.js');
     writeFileSync(values.out, buildOnnxModel(graph, await bind(values.weights)));
     written.push(values.out);

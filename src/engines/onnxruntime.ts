@@ -39,11 +39,15 @@ export class OnnxEngine {
       graphOptimizationLevel: 'all',
       ...(options.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: options.intraOpNumThreads }),
       ...(options.interOpNumThreads === undefined ? {} : { interOpNumThreads: options.interOpNumThreads }),
-      ...(options.spinWhenIdle === false ? { extra: { session: { 'intra_op.allow_spinning': '0', 'inter_op.allow_spinning': '0' } } } : {}),
+      ...(options.spinWhenIdle === false
+        ? { extra: { session: { 'intra_op.allow_spinning': '0', 'inter_op.allow_spinning': '0' } } }
+        : {}),
     });
     if (session.inputNames.length !== 1 || session.outputNames.length !== 1) {
       await session.release();
-      throw new Error(`expected a model with one input and one output, got ${session.inputNames.length} and ${session.outputNames.length}`);
+      throw new Error(
+        `expected a model with one input and one output, got ${session.inputNames.length} and ${session.outputNames.length}`,
+      );
     }
     return new OnnxEngine(session, session.inputNames[0], session.outputNames[0]);
   }
@@ -51,7 +55,8 @@ export class OnnxEngine {
   /** Runs one batch: `input` is row-major NHWC data of `shape` ([N, H, W, C]). */
   async run(input: Float32Array, shape: number[]): Promise<EngineOutput> {
     const expected = shape.reduce((a, b) => a * b, 1);
-    if (input.length !== expected) throw new RangeError(`input has ${input.length} values, shape [${shape.join(', ')}] needs ${expected}`);
+    if (input.length !== expected)
+      throw new RangeError(`input has ${input.length} values, shape [${shape.join(', ')}] needs ${expected}`);
     const feeds = { [this.inputName]: new ort.Tensor('float32', input, shape) };
     const results = await this.session.run(feeds);
     const y = results[this.outputName];
@@ -65,8 +70,16 @@ export class OnnxEngine {
 }
 
 /** The engine the inference workers serve with: one session over `threads` cores, idle threads asleep. */
-export async function createOnnxEngine(graph: Graph, bound: BoundWeight[], threads: number): Promise<InferenceEngine> {
-  const session = await OnnxEngine.create(buildOnnxModel(graph, bound, { logits: true }), { intraOpNumThreads: threads, interOpNumThreads: 1, spinWhenIdle: false });
+export async function createOnnxEngine(
+  graph: Graph,
+  bound: BoundWeight[],
+  threads: number,
+): Promise<InferenceEngine> {
+  const session = await OnnxEngine.create(buildOnnxModel(graph, bound, { logits: true }), {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    spinWhenIdle: false,
+  });
   return {
     kind: 'onnxruntime',
     infer: async (input, n) => (await session.run(input, [n, ...graph.input])).data,

@@ -38,10 +38,16 @@ class PoolWorker {
   readonly ready: Promise<BackendChoice>;
   exited = false;
 
-  constructor(readonly index: number, readonly worker: Worker, onExit: (w: PoolWorker, code: number) => void) {
+  constructor(
+    readonly index: number,
+    readonly worker: Worker,
+    onExit: (w: PoolWorker, code: number) => void,
+  ) {
     this.ready = new Promise((resolve, reject) => {
       worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`inference worker ${index} exited with code ${code} before it was ready`)));
+      worker.once('exit', (code) =>
+        reject(new Error(`inference worker ${index} exited with code ${code} before it was ready`)),
+      );
       worker.on('message', (msg: WorkerReply) => {
         if (msg.type === 'ready') {
           resolve(msg.backend);
@@ -77,13 +83,21 @@ class PoolWorker {
    * Sends one request. With `timeoutMs`, a worker that does not answer in time is terminated
    * (a hung worker would otherwise hold its batches forever); the pool then replaces it.
    */
-  request<T>(msg: DistributiveOmit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = [], timeoutMs?: number): Promise<T> {
+  request<T>(
+    msg: DistributiveOmit<WorkerRequest, 'id'>,
+    transfer: ArrayBuffer[] = [],
+    timeoutMs?: number,
+  ): Promise<T> {
     if (this.exited) return Promise.reject(new Error(`inference worker ${this.index} has exited`));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       const timer = timeoutMs
         ? setTimeout(() => {
-            reject(new Error(`inference worker ${this.index} did not answer within ${timeoutMs} ms; restarting it`));
+            reject(
+              new Error(
+                `inference worker ${this.index} did not answer within ${timeoutMs} ms; restarting it`,
+              ),
+            );
             this.pending.delete(id);
             void this.worker.terminate();
           }, timeoutMs)
@@ -121,7 +135,11 @@ export interface PoolOptions {
   /** A batch not answered in this time means the worker hangs; it is restarted. */
   hangTimeoutMs?: number;
   /** Told when a worker died and when its replacement is serving again. */
-  onWorkerEvent?: (event: { worker: number; state: 'exited' | 'restored' | 'restore-failed'; detail?: string }) => void;
+  onWorkerEvent?: (event: {
+    worker: number;
+    state: 'exited' | 'restored' | 'restore-failed';
+    detail?: string;
+  }) => void;
 }
 
 export class InferencePool {
@@ -135,7 +153,11 @@ export class InferencePool {
   constructor(private readonly options: PoolOptions = {}) {
     const size = Math.max(1, options.size ?? availableParallelism());
     // The workers are the cores the service plans for; one ONNX Runtime session uses them all by default.
-    this.init = { backend: options.backend, onnxThreads: options.onnxThreads ?? size, wasmThreads: options.wasmThreads ?? 1 };
+    this.init = {
+      backend: options.backend,
+      onnxThreads: options.onnxThreads ?? size,
+      wasmThreads: options.wasmThreads ?? 1,
+    };
     this.workers = Array.from({ length: size }, (_, i) => this.spawn(i));
     this.backend = Promise.all(this.workers.map((w) => w.ready)).then((choices) => {
       this.workers.forEach((w) => (w.available = true));
@@ -159,7 +181,11 @@ export class InferencePool {
       fresh.available = true;
       this.options.onWorkerEvent?.({ worker: dead.index, state: 'restored' });
     } catch (err) {
-      this.options.onWorkerEvent?.({ worker: dead.index, state: 'restore-failed', detail: (err as Error).message });
+      this.options.onWorkerEvent?.({
+        worker: dead.index,
+        state: 'restore-failed',
+        detail: (err as Error).message,
+      });
     }
   }
 
@@ -196,14 +222,20 @@ export class InferencePool {
   /** Loads a model in every worker; rejects (with the first worker's error) if any fails. */
   async load(plan: ModelPlan): Promise<{ keyStyle: string; format: string }> {
     await this.backend;
-    const results = await Promise.all(this.workers.map((w) => w.request<{ keyStyle: string; format: string }>({ type: 'load', plan })));
+    const results = await Promise.all(
+      this.workers.map((w) => w.request<{ keyStyle: string; format: string }>({ type: 'load', plan })),
+    );
     this.plans.set(plan.name, plan);
     return results[0];
   }
 
   async unload(model: string): Promise<void> {
     this.plans.delete(model);
-    await Promise.all(this.workers.filter((w) => !w.exited).map((w) => w.request({ type: 'unload', model }).catch(() => undefined)));
+    await Promise.all(
+      this.workers
+        .filter((w) => !w.exited)
+        .map((w) => w.request({ type: 'unload', model }).catch(() => undefined)),
+    );
   }
 
   /**
@@ -211,12 +243,22 @@ export class InferencePool {
    * to the least busy worker. When one batch takes every core, all such batches go to one worker,
    * which runs them one after another.
    */
-  async infer(model: string, input: Float32Array, n: number, engine: EngineKind = 'tfjs'): Promise<Float32Array> {
-    const allCores = computeSlots(this.workers.length, this.threadsPerBatch(engine)) === 1 && this.workers.length > 1;
+  async infer(
+    model: string,
+    input: Float32Array,
+    n: number,
+    engine: EngineKind = 'tfjs',
+  ): Promise<Float32Array> {
+    const allCores =
+      computeSlots(this.workers.length, this.threadsPerBatch(engine)) === 1 && this.workers.length > 1;
     const worker = allCores ? this.live()[0] : this.pick();
     worker.inFlight++;
     try {
-      return await worker.request<Float32Array>({ type: 'infer', model, input, n }, [input.buffer as ArrayBuffer], this.options.hangTimeoutMs);
+      return await worker.request<Float32Array>(
+        { type: 'infer', model, input, n },
+        [input.buffer as ArrayBuffer],
+        this.options.hangTimeoutMs,
+      );
     } finally {
       worker.inFlight--;
     }
@@ -246,13 +288,17 @@ export class InferencePool {
   /** tfjs memory per live worker; a worker that does not answer within 2 s is left out. */
   async memory(): Promise<WorkerMemory[]> {
     const live = this.workers.filter((w) => !w.exited);
-    const answers = await Promise.all(live.map((w) => Promise.race([
-      w.request<WorkerMemory>({ type: 'memory' }).catch(() => undefined),
-      new Promise<undefined>((resolve) => {
-        const timer: NodeJS.Timeout = setTimeout(() => resolve(undefined), 2000);
-        timer.unref();
-      }),
-    ])));
+    const answers = await Promise.all(
+      live.map((w) =>
+        Promise.race([
+          w.request<WorkerMemory>({ type: 'memory' }).catch(() => undefined),
+          new Promise<undefined>((resolve) => {
+            const timer: NodeJS.Timeout = setTimeout(() => resolve(undefined), 2000);
+            timer.unref();
+          }),
+        ]),
+      ),
+    );
     return answers.filter((a): a is WorkerMemory => a !== undefined);
   }
 

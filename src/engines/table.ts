@@ -7,7 +7,9 @@ import { createOnnxEngine } from './onnxruntime.js';
 import { TfjsEngine } from './tfjs/engine.js';
 import type { EngineKind, InferenceEngine, WorkerInit } from './types.js';
 
-export const ENGINES: { [E in EngineKind]: (graph: Graph, bound: BoundWeight[], init: WorkerInit) => Promise<InferenceEngine> } = {
+export const ENGINES: {
+  [E in EngineKind]: (graph: Graph, bound: BoundWeight[], init: WorkerInit) => Promise<InferenceEngine>;
+} = {
   tfjs: async (graph, bound) => TfjsEngine.create(graph, bound),
   onnxruntime: (graph, bound, init) => createOnnxEngine(graph, bound, init.onnxThreads),
 };

@@ -46,7 +46,8 @@ async function handle(msg: WorkerRequest): Promise<void> {
         const file = await readModelWeights(msg.plan.weightsPath);
         const { bound } = bindWeights(inferShapes(msg.plan.graph), file.tensors);
         const bytes = buildOnnxModel(msg.plan.graph, bound, { logits: false });
-        const out = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+        const out =
+          bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
         reply({ type: 'result', id: msg.id, ok: true, value: out }, [out.buffer as ArrayBuffer]);
         return;
       }
@@ -70,7 +71,12 @@ async function handle(msg: WorkerRequest): Promise<void> {
         return;
       case 'memory': {
         const m = tf.memory();
-        reply({ type: 'result', id: msg.id, ok: true, value: { numTensors: m.numTensors, numBytes: m.numBytes } });
+        reply({
+          type: 'result',
+          id: msg.id,
+          ok: true,
+          value: { numTensors: m.numTensors, numBytes: m.numBytes },
+        });
         return;
       }
     }

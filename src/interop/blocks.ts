@@ -21,7 +21,13 @@
  * a merge whose fork is more than MAX_SPAN layers back; at worst a model has fewer blocks reported.
  */
 import { kindsWhere } from '../spec/kinds/index.js';
-import { INPUT_NAME, type BlockInfo, type BranchesBlockInfo, type GraphNode, type ResidualBlockInfo } from '../spec/types.js';
+import {
+  INPUT_NAME,
+  type BlockInfo,
+  type BranchesBlockInfo,
+  type GraphNode,
+  type ResidualBlockInfo,
+} from '../spec/types.js';
 
 export interface DetectedBlocks {
   blocks: BlockInfo[];
@@ -129,7 +135,8 @@ class Detector {
 
   private blockName(merge: GraphNode, taken: Set<string>): string {
     const stripped = merge.name.replace(/_(add|out)$/, '');
-    if (stripped !== merge.name && stripped !== '' && !this.names.has(stripped) && !taken.has(stripped)) return stripped;
+    if (stripped !== merge.name && stripped !== '' && !this.names.has(stripped) && !taken.has(stripped))
+      return stripped;
     return merge.name;
   }
 
@@ -151,8 +158,14 @@ class Detector {
     let preactivation = false;
     const forkName = fork < 0 ? INPUT_NAME : this.nodes[fork].name;
     const first = body.length ? this.nodes[body[0]] : undefined;
-    if (first && first.kind === 'batchnorm' && first.inputs[0] === forkName
-      && (this.consumers.get(first.name) ?? []).some((c) => this.nodes[this.at(c)]?.kind === 'activation' && region.has(this.at(c)))) {
+    if (
+      first &&
+      first.kind === 'batchnorm' &&
+      first.inputs[0] === forkName &&
+      (this.consumers.get(first.name) ?? []).some(
+        (c) => this.nodes[this.at(c)]?.kind === 'activation' && region.has(this.at(c)),
+      )
+    ) {
       preactivation = true;
     } else if (fork >= 0 && this.nodes[fork].kind === 'activation') {
       const act = this.nodes[fork];
@@ -160,8 +173,13 @@ class Detector {
       const bn = bnAt >= 0 ? this.nodes[bnAt] : undefined;
       const source = bn ? this.at(bn.inputs[0]) : -1;
       const readersInside = (this.consumers.get(act.name) ?? []).every((c) => members.has(this.at(c)));
-      if (bn && bn.kind === 'batchnorm' && (this.consumers.get(bn.name) ?? []).length === 1 && readersInside
-        && (source < 0 || !PARAMETRIC.has(this.nodes[source].kind))) {
+      if (
+        bn &&
+        bn.kind === 'batchnorm' &&
+        (this.consumers.get(bn.name) ?? []).length === 1 &&
+        readersInside &&
+        (source < 0 || !PARAMETRIC.has(this.nodes[source].kind))
+      ) {
         preactivation = true;
         members.add(bnAt);
         members.add(fork);
@@ -181,7 +199,11 @@ class Detector {
       name,
       blockPath: [],
       nodes: [...members].sort((a, b) => a - b).map((i) => this.nodes[i].name),
-      shortcut: [...kinds].some((k) => PARAMETRIC.has(k)) ? 'projection' : shortcut.length ? 'pooling' : 'identity',
+      shortcut: [...kinds].some((k) => PARAMETRIC.has(k))
+        ? 'projection'
+        : shortcut.length
+          ? 'pooling'
+          : 'identity',
       shortcutNodes: shortcut.map((i) => this.nodes[i].name),
       addNode: merge.name,
       preactivation,
@@ -216,7 +238,12 @@ class Detector {
     const taken = new Set<string>();
     this.nodes.forEach((node, i) => {
       if (node.inputs.length < 2) return;
-      const block = node.kind === 'add' ? this.residual(node, i, taken) : node.kind === 'concat' ? this.module(node, i) : null;
+      const block =
+        node.kind === 'add'
+          ? this.residual(node, i, taken)
+          : node.kind === 'concat'
+            ? this.module(node, i)
+            : null;
       if (block && !taken.has(block.name)) {
         taken.add(block.name);
         blocks.push(block);
@@ -228,7 +255,8 @@ class Detector {
     const blockPaths = new Map<string, string[]>();
     for (const block of outerFirst) {
       const branchOf = new Map<string, string>();
-      if (block.type === 'branches') for (const br of block.branches) for (const n of br.nodes) branchOf.set(n, br.name);
+      if (block.type === 'branches')
+        for (const br of block.branches) for (const n of br.nodes) branchOf.set(n, br.name);
       for (const n of block.nodes) {
         const path = blockPaths.get(n) ?? [];
         path.push(block.name);

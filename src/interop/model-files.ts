@@ -38,7 +38,12 @@ async function kerasH5Config(file: string): Promise<unknown> {
   try {
     const config = h5.attrs['model_config']?.value;
     if (typeof config !== 'string') {
-      throw new AppError(422, 'UNSUPPORTED_MODEL', `${file}: a Keras H5 file without a model_config attribute holds weights only; name the architecture in config.json`, { field: 'weights' });
+      throw new AppError(
+        422,
+        'UNSUPPORTED_MODEL',
+        `${file}: a Keras H5 file without a model_config attribute holds weights only; name the architecture in config.json`,
+        { field: 'weights' },
+      );
     }
     return JSON.parse(config);
   } finally {
@@ -47,17 +52,28 @@ async function kerasH5Config(file: string): Promise<unknown> {
 }
 
 /** The topology a model file holds, as our graph (`input` for models saved with open sizes). */
-export async function graphFromModelFile(file: string, input?: Shape3): Promise<{ graph: Graph; format: ModelFileFormat }> {
+export async function graphFromModelFile(
+  file: string,
+  input?: Shape3,
+): Promise<{ graph: Graph; format: ModelFileFormat }> {
   const format = await modelFileFormat(file);
   switch (format) {
     case 'onnx':
-      return { graph: graphFromOnnx(readOnnxModel(new Uint8Array(await readFile(file)), file), { input }).graph, format };
+      return {
+        graph: graphFromOnnx(readOnnxModel(new Uint8Array(await readFile(file)), file), { input }).graph,
+        format,
+      };
     case 'tfjs-layers-model':
       return { graph: graphFromTfjsModelJson(JSON.parse(await readFile(file, 'utf8')), { input }), format };
     case 'keras-h5':
       return { graph: graphFromKerasConfig(await kerasH5Config(file), { input }), format };
     default:
-      throw new AppError(422, 'UNSUPPORTED_MODEL', `${file}: holds no topology (expected an ONNX file, a tfjs model.json or a Keras full-model H5); name the architecture in config.json`, { field: 'weights' });
+      throw new AppError(
+        422,
+        'UNSUPPORTED_MODEL',
+        `${file}: holds no topology (expected an ONNX file, a tfjs model.json or a Keras full-model H5); name the architecture in config.json`,
+        { field: 'weights' },
+      );
   }
 }
 
@@ -65,8 +81,13 @@ export async function graphFromModelFile(file: string, input?: Shape3): Promise<
 export async function readModelWeights(file: string): Promise<WeightFile> {
   if ((await modelFileFormat(file)) === 'onnx') {
     const imported = graphFromOnnx(readOnnxModel(new Uint8Array(await readFile(file)), file));
-    if (!imported.hasWeights) throw new WeightsError(`${file}: the ONNX file holds no weight values (exported with export_params=False)`);
-    const tensors = new Map(imported.weights().map((w) => [`${w.layer}/${w.weight}`, { shape: w.shape, data: w.data }]));
+    if (!imported.hasWeights)
+      throw new WeightsError(
+        `${file}: the ONNX file holds no weight values (exported with export_params=False)`,
+      );
+    const tensors = new Map(
+      imported.weights().map((w) => [`${w.layer}/${w.weight}`, { shape: w.shape, data: w.data }]),
+    );
     return { format: 'onnx', tensors };
   }
   return readWeightFile(file);

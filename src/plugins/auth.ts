@@ -8,7 +8,16 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.js';
 
-const OPEN = [/^\/health\//, /^\/metrics$/, /^\/openapi\.json$/, /^\/docs(\/|$)/, /^\/v2\/health\//, /^\/$/, /^\/ui\//, /^\/v2\/?$/];
+const OPEN = [
+  /^\/health\//,
+  /^\/metrics$/,
+  /^\/openapi\.json$/,
+  /^\/docs(\/|$)/,
+  /^\/v2\/health\//,
+  /^\/$/,
+  /^\/ui\//,
+  /^\/v2\/?$/,
+];
 
 const digest = (key: string) => createHash('sha256').update(key).digest();
 
@@ -19,17 +28,25 @@ function presentedKey(request: FastifyRequest): string | undefined {
   return typeof header === 'string' ? header : undefined;
 }
 
-export default fp(async function apiKeys(app: FastifyInstance) {
-  const keys = app.config.apiKeys.map(digest);
-  if (keys.length === 0) return;
-  app.addHook('onRequest', async (request, reply) => {
-    const path = request.url.split('?')[0];
-    if (OPEN.some((re) => re.test(path))) return;
-    const key = presentedKey(request);
-    const ok = key !== undefined && keys.some((k) => timingSafeEqual(k, digest(key)));
-    if (!ok) {
-      reply.header('www-authenticate', 'Bearer');
-      throw new AppError(401, 'UNAUTHORIZED', `authorization: expected a valid API key in "Authorization: Bearer <key>" or "X-API-Key"; received ${key === undefined ? 'none' : 'an unknown key'}`, { field: 'authorization' });
-    }
-  });
-}, { name: 'api-keys' });
+export default fp(
+  async function apiKeys(app: FastifyInstance) {
+    const keys = app.config.apiKeys.map(digest);
+    if (keys.length === 0) return;
+    app.addHook('onRequest', async (request, reply) => {
+      const path = request.url.split('?')[0];
+      if (OPEN.some((re) => re.test(path))) return;
+      const key = presentedKey(request);
+      const ok = key !== undefined && keys.some((k) => timingSafeEqual(k, digest(key)));
+      if (!ok) {
+        reply.header('www-authenticate', 'Bearer');
+        throw new AppError(
+          401,
+          'UNAUTHORIZED',
+          `authorization: expected a valid API key in "Authorization: Bearer <key>" or "X-API-Key"; received ${key === undefined ? 'none' : 'an unknown key'}`,
+          { field: 'authorization' },
+        );
+      }
+    });
+  },
+  { name: 'api-keys' },
+);

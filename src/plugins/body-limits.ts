@@ -36,7 +36,11 @@ export function bodyLimitFor(request: FastifyRequest): number | undefined {
 }
 
 export function bodyTooLarge(limit: number): AppError {
-  return new AppError(413, 'BODY_TOO_LARGE', `body: expected at most ${limit} bytes; received more`, { field: 'body', expected: `at most ${limit} bytes`, limitBytes: limit });
+  return new AppError(413, 'BODY_TOO_LARGE', `body: expected at most ${limit} bytes; received more`, {
+    field: 'body',
+    expected: `at most ${limit} bytes`,
+    limitBytes: limit,
+  });
 }
 
 /** Reads and discards what is left of a refused body, within bounds, so the client can read our answer. */
@@ -59,18 +63,21 @@ export function drainRefusedBody(req: IncomingMessage, limit: number): void {
   req.resume();
 }
 
-export default fp(async function bodyLimits(app: FastifyInstance) {
-  // Node answers `Expect: 100-continue` itself unless someone listens; listen, and let the route decide.
-  app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.headers.expect?.toLowerCase() !== '100-continue') return;
-    const length = Number(request.headers['content-length']);
-    const limit = bodyLimitFor(request) ?? app.initialConfig.bodyLimit ?? Number.POSITIVE_INFINITY;
-    if (Number.isFinite(length) && length > limit) {
-      // The client sends nothing until it hears 100; after this answer it sends nothing at all.
-      reply.header('connection', 'close');
-      throw bodyTooLarge(limit);
-    }
-    if (!reply.raw.headersSent) reply.raw.writeContinue();
-  });
-}, { name: 'body-limits' });
+export default fp(
+  async function bodyLimits(app: FastifyInstance) {
+    // Node answers `Expect: 100-continue` itself unless someone listens; listen, and let the route decide.
+    app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.headers.expect?.toLowerCase() !== '100-continue') return;
+      const length = Number(request.headers['content-length']);
+      const limit = bodyLimitFor(request) ?? app.initialConfig.bodyLimit ?? Number.POSITIVE_INFINITY;
+      if (Number.isFinite(length) && length > limit) {
+        // The client sends nothing until it hears 100; after this answer it sends nothing at all.
+        reply.header('connection', 'close');
+        throw bodyTooLarge(limit);
+      }
+      if (!reply.raw.headersSent) reply.raw.writeContinue();
+    });
+  },
+  { name: 'body-limits' },
+);

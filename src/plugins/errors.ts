@@ -16,7 +16,12 @@ export interface ErrorBody {
   [detail: string]: unknown;
 }
 
-export function errorBody(statusCode: number, code: string, message: string, detail: Record<string, unknown> = {}): ErrorBody {
+export function errorBody(
+  statusCode: number,
+  code: string,
+  message: string,
+  detail: Record<string, unknown> = {},
+): ErrorBody {
   return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message, ...detail };
 }
 
@@ -57,13 +62,19 @@ function validationBody(err: FastifyError): ErrorBody {
       expected = expected.replace(/^must (be )?/, '');
   }
   // A comparison side: say what each side may be.
-  if (/^body\.compare\.\d+$/.test(field) && issue.keyword === 'type') expected = 'a model name, {"model": name}, {"spec": …} or a Keras/tfjs model JSON';
+  if (/^body\.compare\.\d+$/.test(field) && issue.keyword === 'type')
+    expected = 'a model name, {"model": name}, {"spec": …} or a Keras/tfjs model JSON';
   const unknownKind = issue.keyword === 'enum' && field.endsWith('.kind');
-  return errorBody(400, unknownKind ? 'UNKNOWN_LAYER_KIND' : 'VALIDATION_ERROR', `${field}: expected ${expected}; received ${describeValue(received)}`, {
-    field,
-    received: typeof received === 'object' && received !== null ? describeValue(received, 200) : received,
-    expected,
-  });
+  return errorBody(
+    400,
+    unknownKind ? 'UNKNOWN_LAYER_KIND' : 'VALIDATION_ERROR',
+    `${field}: expected ${expected}; received ${describeValue(received)}`,
+    {
+      field,
+      received: typeof received === 'object' && received !== null ? describeValue(received, 200) : received,
+      expected,
+    },
+  );
 }
 
 /** Fastify's own client errors, renamed into our stable codes. */
@@ -75,7 +86,11 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
 };
 
-export function toErrorBody(err: FastifyError | AppError | Error, bodyLimit?: number, contentType?: string): ErrorBody {
+export function toErrorBody(
+  err: FastifyError | AppError | Error,
+  bodyLimit?: number,
+  contentType?: string,
+): ErrorBody {
   if (err instanceof AppError) return errorBody(err.statusCode, err.code, err.message, err.detail);
   const fe = err as FastifyError;
   if (fe.validation) return validationBody(fe);
@@ -83,14 +98,27 @@ export function toErrorBody(err: FastifyError | AppError | Error, bodyLimit?: nu
   if (status >= 400 && status < 500) {
     const code = FASTIFY_CODES[fe.code] ?? fe.code ?? 'BAD_REQUEST';
     if (code === 'UNSUPPORTED_MEDIA_TYPE') {
-      return errorBody(415, code, `content-type: expected one this route accepts (application/json; /classify also multipart/form-data and image/*); received ${JSON.stringify(contentType ?? null)}`, { field: 'content-type', received: contentType ?? null });
+      return errorBody(
+        415,
+        code,
+        `content-type: expected one this route accepts (application/json; /classify also multipart/form-data and image/*); received ${JSON.stringify(contentType ?? null)}`,
+        { field: 'content-type', received: contentType ?? null },
+      );
     }
     if (code === 'BODY_TOO_LARGE' && bodyLimit !== undefined) {
-      return errorBody(413, code, `body: expected at most ${bodyLimit} bytes; received more`, { field: 'body', expected: `at most ${bodyLimit} bytes`, limitBytes: bodyLimit });
+      return errorBody(413, code, `body: expected at most ${bodyLimit} bytes; received more`, {
+        field: 'body',
+        expected: `at most ${bodyLimit} bytes`,
+        limitBytes: bodyLimit,
+      });
     }
     return errorBody(status, code, fe.message);
   }
-  return errorBody(500, 'INTERNAL_ERROR', 'The server failed to handle this request; the error has been logged.');
+  return errorBody(
+    500,
+    'INTERNAL_ERROR',
+    'The server failed to handle this request; the error has been logged.',
+  );
 }
 
 declare module 'fastify' {
@@ -104,7 +132,12 @@ declare module 'fastify' {
  * A refused body is read to its end (within bounds) so the client hears the 413 instead of a
  * reset; the connection then stays usable. An Expect: 100-continue refusal closes it (no body follows).
  */
-export function keepRefusedBodyReadable(request: FastifyRequest, reply: FastifyReply, body: ErrorBody, limit: number | undefined): void {
+export function keepRefusedBodyReadable(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  body: ErrorBody,
+  limit: number | undefined,
+): void {
   if (body.statusCode !== 413 || request.headers.expect !== undefined) return;
   reply.removeHeader('connection');
   drainRefusedBody(request.raw, typeof body.limitBytes === 'number' ? body.limitBytes : (limit ?? 0));
@@ -116,33 +149,50 @@ export function notFoundBody(app: FastifyInstance, request: FastifyRequest, repl
   const allowed = app.allowedMethods(path);
   if (allowed.length && !allowed.includes(request.method)) {
     reply.header('allow', allowed.join(', '));
-    return errorBody(405, 'METHOD_NOT_ALLOWED', `${request.method} ${path}: expected ${allowed.join(' or ')}; received ${request.method}`, { field: 'method', received: request.method, expected: allowed.join(', ') });
+    return errorBody(
+      405,
+      'METHOD_NOT_ALLOWED',
+      `${request.method} ${path}: expected ${allowed.join(' or ')}; received ${request.method}`,
+      { field: 'method', received: request.method, expected: allowed.join(', ') },
+    );
   }
-  return errorBody(404, 'ROUTE_NOT_FOUND', `${request.method} ${path}: no such route`, { field: 'url', received: path });
+  return errorBody(404, 'ROUTE_NOT_FOUND', `${request.method} ${path}: no such route`, {
+    field: 'url',
+    received: path,
+  });
 }
 
-export default fp(async function errorPolicy(app: FastifyInstance) {
-  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const limit = bodyLimitFor(request) ?? app.initialConfig.bodyLimit;
-    const body = toErrorBody(err, limit, request.headers['content-type']);
-    keepRefusedBodyReadable(request, reply, body, limit);
-    if (body.code === 'INTERNAL_ERROR') request.log.error({ err }, 'request failed');
-    else if (body.statusCode >= 500) request.log.warn({ code: body.code, statusCode: body.statusCode }, body.message); // overload, draining: expected
-    else request.log.info({ code: body.code, statusCode: body.statusCode }, body.message);
-    if (typeof body.retryAfter === 'number') reply.header('retry-after', String(body.retryAfter));
-    reply.code(body.statusCode).send(body);
-  });
-  // Every route's methods by path pattern, so a wrong method on a known path is a 405 with Allow.
-  const routes: { pattern: RegExp; methods: Set<string> }[] = [];
-  app.addHook('onRoute', (route) => {
-    const source = `^${route.url.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+').replace(/\*/g, '.*')}/?$`;
-    let entry = routes.find((r) => r.pattern.source === source);
-    if (!entry) routes.push((entry = { pattern: new RegExp(source), methods: new Set() }));
-    for (const m of [route.method].flat()) entry.methods.add(m);
-  });
-  app.decorate('allowedMethods', (path: string) => [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => [...r.methods]))].sort());
-  app.setNotFoundHandler((request, reply) => {
-    const body = notFoundBody(app, request, reply);
-    reply.code(body.statusCode).send(body);
-  });
-}, { name: 'error-policy' });
+export default fp(
+  async function errorPolicy(app: FastifyInstance) {
+    app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const limit = bodyLimitFor(request) ?? app.initialConfig.bodyLimit;
+      const body = toErrorBody(err, limit, request.headers['content-type']);
+      keepRefusedBodyReadable(request, reply, body, limit);
+      if (body.code === 'INTERNAL_ERROR') request.log.error({ err }, 'request failed');
+      else if (body.statusCode >= 500)
+        request.log.warn({ code: body.code, statusCode: body.statusCode }, body.message); // overload, draining: expected
+      else request.log.info({ code: body.code, statusCode: body.statusCode }, body.message);
+      if (typeof body.retryAfter === 'number') reply.header('retry-after', String(body.retryAfter));
+      reply.code(body.statusCode).send(body);
+    });
+    // Every route's methods by path pattern, so a wrong method on a known path is a 405 with Allow.
+    const routes: { pattern: RegExp; methods: Set<string> }[] = [];
+    app.addHook('onRoute', (route) => {
+      const source = `^${route.url
+        .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+        .replace(/:[^/]+/g, '[^/]+')
+        .replace(/\*/g, '.*')}/?$`;
+      let entry = routes.find((r) => r.pattern.source === source);
+      if (!entry) routes.push((entry = { pattern: new RegExp(source), methods: new Set() }));
+      for (const m of [route.method].flat()) entry.methods.add(m);
+    });
+    app.decorate('allowedMethods', (path: string) =>
+      [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => [...r.methods]))].sort(),
+    );
+    app.setNotFoundHandler((request, reply) => {
+      const body = notFoundBody(app, request, reply);
+      reply.code(body.statusCode).send(body);
+    });
+  },
+  { name: 'error-policy' },
+);

@@ -22,71 +22,140 @@ declare module 'fastify' {
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-export default fp(async function metrics(app: FastifyInstance) {
-  const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
-  const httpRequests = new client.Counter({ name: 'http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers: [registry] });
-  const httpDuration = new client.Histogram({ name: 'http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['route', 'method'], buckets: LATENCY_BUCKETS, registers: [registry] });
-  const inferences = new client.Counter({ name: 'model_inferences_total', help: 'Images inferred', labelNames: ['model'], registers: [registry] });
-  const batchSize = new client.Histogram({ name: 'model_batch_size', help: 'Images per executed batch', labelNames: ['model'], buckets: [1, 2, 4, 8, 16, 32, 64], registers: [registry] });
-  const queueTime = new client.Histogram({ name: 'model_queue_seconds', help: 'Time an image waited in the batching queue', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [registry] });
-  const computeTime = new client.Histogram({ name: 'model_compute_seconds', help: 'Time to compute one batch', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [registry] });
-  const queueDepth = new client.Gauge({ name: 'model_queue_depth', help: 'Images waiting in the batching queue', labelNames: ['model'], registers: [registry] });
-  const rejected = new client.Counter({ name: 'model_rejected_total', help: 'Requests refused or abandoned, by reason', labelNames: ['model', 'reason'], registers: [registry] });
-  new client.Gauge({
-    name: 'model_load_seconds', help: 'Time to read, check and load each model', labelNames: ['model'], registers: [registry],
-    collect() {
-      if (!app.hasDecorator('models')) return;
-      for (const m of app.models.models.values()) if (m.loadMs !== undefined) this.set({ model: m.name }, m.loadMs / 1000);
-    },
-  });
-  new client.Gauge({
-    name: 'model_warmup_seconds', help: 'Time to warm each model up', labelNames: ['model'], registers: [registry],
-    collect() {
-      if (!app.hasDecorator('models')) return;
-      for (const m of app.models.models.values()) if (m.warmupMs !== undefined) this.set({ model: m.name }, m.warmupMs / 1000);
-    },
-  });
-  new client.Gauge({
-    name: 'model_ready', help: '1 when the model is loaded and warmed up', labelNames: ['model', 'state'], registers: [registry],
-    collect() {
-      if (!app.hasDecorator('models')) return;
-      this.reset();
-      for (const m of app.models.models.values()) this.set({ model: m.name, state: m.state }, m.state === 'ready' ? 1 : 0);
-    },
-  });
-  const tensors = new client.Gauge({ name: 'tfjs_tensors', help: 'Live tfjs tensors per inference worker', labelNames: ['worker'], registers: [registry] });
-  const tensorBytes = new client.Gauge({ name: 'tfjs_tensor_bytes', help: 'Bytes held by live tfjs tensors per inference worker', labelNames: ['worker'], registers: [registry] });
-
-  app.decorate('metrics', {
-    registry,
-    batchObserver: (model: string): BatchObserver => ({
-      batch(size, queueMs, computeMs) {
-        inferences.inc({ model }, size);
-        batchSize.observe({ model }, size);
-        for (const q of queueMs) queueTime.observe({ model }, q / 1000);
-        computeTime.observe({ model }, computeMs / 1000);
+export default fp(
+  async function metrics(app: FastifyInstance) {
+    const registry = new client.Registry();
+    client.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+    const httpRequests = new client.Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests by route, method and status',
+      labelNames: ['route', 'method', 'status'],
+      registers: [registry],
+    });
+    const httpDuration = new client.Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request latency',
+      labelNames: ['route', 'method'],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    });
+    const inferences = new client.Counter({
+      name: 'model_inferences_total',
+      help: 'Images inferred',
+      labelNames: ['model'],
+      registers: [registry],
+    });
+    const batchSize = new client.Histogram({
+      name: 'model_batch_size',
+      help: 'Images per executed batch',
+      labelNames: ['model'],
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers: [registry],
+    });
+    const queueTime = new client.Histogram({
+      name: 'model_queue_seconds',
+      help: 'Time an image waited in the batching queue',
+      labelNames: ['model'],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    });
+    const computeTime = new client.Histogram({
+      name: 'model_compute_seconds',
+      help: 'Time to compute one batch',
+      labelNames: ['model'],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    });
+    const queueDepth = new client.Gauge({
+      name: 'model_queue_depth',
+      help: 'Images waiting in the batching queue',
+      labelNames: ['model'],
+      registers: [registry],
+    });
+    const rejected = new client.Counter({
+      name: 'model_rejected_total',
+      help: 'Requests refused or abandoned, by reason',
+      labelNames: ['model', 'reason'],
+      registers: [registry],
+    });
+    new client.Gauge({
+      name: 'model_load_seconds',
+      help: 'Time to read, check and load each model',
+      labelNames: ['model'],
+      registers: [registry],
+      collect() {
+        if (!app.hasDecorator('models')) return;
+        for (const m of app.models.models.values())
+          if (m.loadMs !== undefined) this.set({ model: m.name }, m.loadMs / 1000);
       },
-      rejected: (reason) => rejected.inc({ model, reason }),
-      depth: (images) => queueDepth.set({ model }, images),
-    }),
-  });
+    });
+    new client.Gauge({
+      name: 'model_warmup_seconds',
+      help: 'Time to warm each model up',
+      labelNames: ['model'],
+      registers: [registry],
+      collect() {
+        if (!app.hasDecorator('models')) return;
+        for (const m of app.models.models.values())
+          if (m.warmupMs !== undefined) this.set({ model: m.name }, m.warmupMs / 1000);
+      },
+    });
+    new client.Gauge({
+      name: 'model_ready',
+      help: '1 when the model is loaded and warmed up',
+      labelNames: ['model', 'state'],
+      registers: [registry],
+      collect() {
+        if (!app.hasDecorator('models')) return;
+        this.reset();
+        for (const m of app.models.models.values())
+          this.set({ model: m.name, state: m.state }, m.state === 'ready' ? 1 : 0);
+      },
+    });
+    const tensors = new client.Gauge({
+      name: 'tfjs_tensors',
+      help: 'Live tfjs tensors per inference worker',
+      labelNames: ['worker'],
+      registers: [registry],
+    });
+    const tensorBytes = new client.Gauge({
+      name: 'tfjs_tensor_bytes',
+      help: 'Bytes held by live tfjs tensors per inference worker',
+      labelNames: ['worker'],
+      registers: [registry],
+    });
 
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions?.url ?? 'unmatched';
-    httpRequests.inc({ route, method: request.method, status: String(reply.statusCode) });
-    httpDuration.observe({ route, method: request.method }, reply.elapsedTime / 1000);
-  });
+    app.decorate('metrics', {
+      registry,
+      batchObserver: (model: string): BatchObserver => ({
+        batch(size, queueMs, computeMs) {
+          inferences.inc({ model }, size);
+          batchSize.observe({ model }, size);
+          for (const q of queueMs) queueTime.observe({ model }, q / 1000);
+          computeTime.observe({ model }, computeMs / 1000);
+        },
+        rejected: (reason) => rejected.inc({ model, reason }),
+        depth: (images) => queueDepth.set({ model }, images),
+      }),
+    });
 
-  app.get('/metrics', { schema: { hide: true } as object }, async (_request, reply) => {
-    if (app.hasDecorator('pool')) {
-      const memory = await app.pool.memory().catch(() => []);
-      memory.forEach((m, i) => {
-        tensors.set({ worker: String(i) }, m.numTensors);
-        tensorBytes.set({ worker: String(i) }, m.numBytes);
-      });
-    }
-    reply.type(registry.contentType);
-    return registry.metrics();
-  });
-}, { name: 'metrics' });
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions?.url ?? 'unmatched';
+      httpRequests.inc({ route, method: request.method, status: String(reply.statusCode) });
+      httpDuration.observe({ route, method: request.method }, reply.elapsedTime / 1000);
+    });
+
+    app.get('/metrics', { schema: { hide: true } as object }, async (_request, reply) => {
+      if (app.hasDecorator('pool')) {
+        const memory = await app.pool.memory().catch(() => []);
+        memory.forEach((m, i) => {
+          tensors.set({ worker: String(i) }, m.numTensors);
+          tensorBytes.set({ worker: String(i) }, m.numBytes);
+        });
+      }
+      reply.type(registry.contentType);
+      return registry.metrics();
+    });
+  },
+  { name: 'metrics' },
+);

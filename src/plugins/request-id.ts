@@ -14,8 +14,11 @@ export function requestId(req: IncomingMessage): string {
   return typeof given === 'string' && SAFE_ID.test(given) ? given : randomUUID();
 }
 
-export default fp(async function requestIdPlugin(app: FastifyInstance) {
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-  });
-}, { name: 'request-id' });
+export default fp(
+  async function requestIdPlugin(app: FastifyInstance) {
+    app.addHook('onSend', async (request, reply) => {
+      reply.header('x-request-id', request.id);
+    });
+  },
+  { name: 'request-id' },
+);

@@ -15,56 +15,83 @@ declare module 'fastify' {
   }
 }
 
-export default fp(async function serving(app: FastifyInstance) {
-  const c = app.config;
-  const pool = new InferencePool({
-    size: c.workers,
-    backend: c.tfjsBackend,
-    onnxThreads: c.onnxThreads,
-    wasmThreads: c.wasmThreads,
-    // A batch still unanswered well past the request deadline means a hung worker: replace it.
-    hangTimeoutMs: 2 * c.requestTimeoutMs,
-    onWorkerEvent: (e) => (e.state === 'restored' ? app.log.info(e, 'inference worker replaced') : app.log.error(e, 'inference worker down')),
-  });
-  const registry = new ModelRegistry(pool, {
-    modelsDir: c.modelsDir,
-    engine: c.engine,
-    defaultModel: c.defaultModel,
-    only: c.onlyModels,
-    maxImagesPerRequest: c.maxImagesPerRequest,
-    batching: { maxBatch: c.maxBatch, maxDelayMs: c.maxDelayMs, queueLimit: c.queueLimit, timeoutMs: c.requestTimeoutMs },
-    observer: (model) => {
-      const metrics = app.hasDecorator('metrics') ? app.metrics.batchObserver(model) : {};
-      // One debug line per executed batch: model, size and timings (never image data).
-      return {
-        ...metrics,
-        batch(size, queueMs, computeMs) {
-          metrics.batch?.(size, queueMs, computeMs);
-          app.log.debug({ model, batchSize: size, queueMsMax: Math.round(Math.max(...queueMs)), computeMs: Math.round(computeMs) }, 'batch');
+export default fp(
+  async function serving(app: FastifyInstance) {
+    const c = app.config;
+    const pool = new InferencePool({
+      size: c.workers,
+      backend: c.tfjsBackend,
+      onnxThreads: c.onnxThreads,
+      wasmThreads: c.wasmThreads,
+      // A batch still unanswered well past the request deadline means a hung worker: replace it.
+      hangTimeoutMs: 2 * c.requestTimeoutMs,
+      onWorkerEvent: (e) =>
+        e.state === 'restored'
+          ? app.log.info(e, 'inference worker replaced')
+          : app.log.error(e, 'inference worker down'),
+    });
+    const registry = new ModelRegistry(
+      pool,
+      {
+        modelsDir: c.modelsDir,
+        engine: c.engine,
+        defaultModel: c.defaultModel,
+        only: c.onlyModels,
+        maxImagesPerRequest: c.maxImagesPerRequest,
+        batching: {
+          maxBatch: c.maxBatch,
+          maxDelayMs: c.maxDelayMs,
+          queueLimit: c.queueLimit,
+          timeoutMs: c.requestTimeoutMs,
         },
-      };
-    },
-  }, app.log);
-  app.decorate('pool', pool);
-  app.decorate('models', registry);
-  await registry.discover();
-  pool.backend.then(
-    (b) => app.log.info({ backend: b.name, skipped: b.skipped, wasm: b.wasm, workers: pool.size }, 'tfjs backend selected'),
-    (err) => app.log.error({ err }, 'no tfjs backend could start'),
-  );
-  void registry.loadAll();
-  // Draining: answers tell keep-alive clients to reconnect elsewhere, so server.close() is not held
-  // open by idle connections; batchers stop taking new work while queued work still runs.
-  app.addHook('onSend', async (_request, reply) => {
-    if (app.draining) reply.header('connection', 'close');
-  });
-  app.addHook('preClose', async () => {
-    registry.stopLoading();
-    registry.stopAccepting();
-  });
-  app.addHook('onClose', async () => {
-    await registry.loadAll().catch(() => undefined);
-    await registry.drain(c.drainTimeoutMs);
-    await pool.close();
-  });
-}, { name: 'serving', dependencies: [] });
+        observer: (model) => {
+          const metrics = app.hasDecorator('metrics') ? app.metrics.batchObserver(model) : {};
+          // One debug line per executed batch: model, size and timings (never image data).
+          return {
+            ...metrics,
+            batch(size, queueMs, computeMs) {
+              metrics.batch?.(size, queueMs, computeMs);
+              app.log.debug(
+                {
+                  model,
+                  batchSize: size,
+                  queueMsMax: Math.round(Math.max(...queueMs)),
+                  computeMs: Math.round(computeMs),
+                },
+                'batch',
+              );
+            },
+          };
+        },
+      },
+      app.log,
+    );
+    app.decorate('pool', pool);
+    app.decorate('models', registry);
+    await registry.discover();
+    pool.backend.then(
+      (b) =>
+        app.log.info(
+          { backend: b.name, skipped: b.skipped, wasm: b.wasm, workers: pool.size },
+          'tfjs backend selected',
+        ),
+      (err) => app.log.error({ err }, 'no tfjs backend could start'),
+    );
+    void registry.loadAll();
+    // Draining: answers tell keep-alive clients to reconnect elsewhere, so server.close() is not held
+    // open by idle connections; batchers stop taking new work while queued work still runs.
+    app.addHook('onSend', async (_request, reply) => {
+      if (app.draining) reply.header('connection', 'close');
+    });
+    app.addHook('preClose', async () => {
+      registry.stopLoading();
+      registry.stopAccepting();
+    });
+    app.addHook('onClose', async () => {
+      await registry.loadAll().catch(() => undefined);
+      await registry.drain(c.drainTimeoutMs);
+      await pool.close();
+    });
+  },
+  { name: 'serving', dependencies: [] },
+);

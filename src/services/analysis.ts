@@ -43,42 +43,66 @@ export interface AnalyzeLimits {
   servedNames?: readonly string[];
 }
 
-export const DEFAULT_ANALYZE_LIMITS: AnalyzeLimits = { maxLayers: DEFAULT_SPEC_LIMITS.maxLayers, maxMacs: 1e15 };
+export const DEFAULT_ANALYZE_LIMITS: AnalyzeLimits = {
+  maxLayers: DEFAULT_SPEC_LIMITS.maxLayers,
+  maxMacs: 1e15,
+};
 
 export class UnknownModelError extends AppError {
   constructor(name: string, field = 'model', served: readonly string[] = []) {
     const available = [...zooNames(), ...served];
     const suggestions = closestNames(name, available);
-    const hint = suggestions.length ? ` Did you mean ${suggestions.map((s) => JSON.stringify(s)).join(' or ')}?` : '';
-    super(404, 'UNKNOWN_MODEL', `${field}: expected a built-in architecture${served.length ? ' or a served model' : ''}; received ${JSON.stringify(name)}.${hint} Available: ${available.join(', ')}`, {
-      field,
-      received: name,
-      expected: served.length ? 'a built-in architecture or served model name' : 'a built-in architecture name',
-      suggestions,
-      available,
-    });
+    const hint = suggestions.length
+      ? ` Did you mean ${suggestions.map((s) => JSON.stringify(s)).join(' or ')}?`
+      : '';
+    super(
+      404,
+      'UNKNOWN_MODEL',
+      `${field}: expected a built-in architecture${served.length ? ' or a served model' : ''}; received ${JSON.stringify(name)}.${hint} Available: ${available.join(', ')}`,
+      {
+        field,
+        received: name,
+        expected: served.length
+          ? 'a built-in architecture or served model name'
+          : 'a built-in architecture name',
+        suggestions,
+        available,
+      },
+    );
   }
 }
 
 const isModelTarget = (t: AnalyzeTarget): t is ModelTarget => typeof (t as ModelTarget).model === 'string';
 const isSpecTarget = (t: AnalyzeTarget): t is SpecTarget => 'spec' in t;
 const isOnnxTarget = (t: AnalyzeTarget): t is OnnxTarget => (t as OnnxTarget).onnx instanceof Uint8Array;
-const isGraphTarget = (t: AnalyzeTarget): t is GraphTarget => typeof (t as GraphTarget).graph === 'object' && Array.isArray((t as GraphTarget).graph?.nodes);
+const isGraphTarget = (t: AnalyzeTarget): t is GraphTarget =>
+  typeof (t as GraphTarget).graph === 'object' && Array.isArray((t as GraphTarget).graph?.nodes);
 
 /** Builds the spec for a zoo model, or returns the caller's spec. */
-export function specFor(target: ModelTarget | SpecTarget, field = '', servedNames: readonly string[] = []): ArchitectureSpec {
+export function specFor(
+  target: ModelTarget | SpecTarget,
+  field = '',
+  servedNames: readonly string[] = [],
+): ArchitectureSpec {
   if (isSpecTarget(target)) return target.spec;
   const entry = ZOO.get(target.model);
   if (!entry) throw new UnknownModelError(target.model, `${field}model`, servedNames);
   return entry.build({ input: target.input, classes: target.classes, includeTop: target.includeTop });
 }
 
-export function graphFor(target: AnalyzeTarget | string, limits: AnalyzeLimits = DEFAULT_ANALYZE_LIMITS, field = ''): Graph {
+export function graphFor(
+  target: AnalyzeTarget | string,
+  limits: AnalyzeLimits = DEFAULT_ANALYZE_LIMITS,
+  field = '',
+): Graph {
   // A Keras config saved as a JSON string (json.dump(model.to_json())) is decoded once.
   if (typeof target === 'string') return importedGraph(decodeJsonText(target, field), limits, field);
   if (isGraphTarget(target)) return target.graph;
   if (isOnnxTarget(target)) {
-    return graphFromOnnx(readOnnxModel(target.onnx, `${field || 'body'}`), { input: target.input, limits: { ...DEFAULT_SPEC_LIMITS, maxLayers: limits.maxLayers } }).graph;
+    return graphFromOnnx(readOnnxModel(target.onnx, `${field || 'body'}`), {
+      input: target.input,
+      limits: { ...DEFAULT_SPEC_LIMITS, maxLayers: limits.maxLayers },
+    }).graph;
   }
   if (!isModelTarget(target) && !isSpecTarget(target)) return importedGraph(target, limits, field);
   const spec = specFor(target, field, limits.servedNames);
@@ -92,7 +116,10 @@ export function graphFor(target: AnalyzeTarget | string, limits: AnalyzeLimits =
 function importedGraph(body: ImportedTarget, limits: AnalyzeLimits, field: string): Graph {
   // `input` beside the model: the size to analyse at (required when the model leaves sizes open).
   const { input, ...model } = body;
-  const options = { limits: { ...DEFAULT_SPEC_LIMITS, maxLayers: limits.maxLayers }, ...(input === undefined ? {} : { input: readGivenInput(input) }) };
+  const options = {
+    limits: { ...DEFAULT_SPEC_LIMITS, maxLayers: limits.maxLayers },
+    ...(input === undefined ? {} : { input: readGivenInput(input) }),
+  };
   switch (detectModelFormat(model)) {
     case 'keras-config':
       return graphFromKerasConfig(model, options);
@@ -100,7 +127,12 @@ function importedGraph(body: ImportedTarget, limits: AnalyzeLimits, field: strin
     case 'tfjs-graph-model':
       return graphFromTfjsModelJson(model, options);
     default:
-      throw new AppError(400, 'VALIDATION_ERROR', `${field || 'body'}: expected {model}, {spec}, {compare}, a Keras model config or a tfjs model.json; received an object with keys ${Object.keys(body).slice(0, 8).join(', ')}`, { field: field || 'body' });
+      throw new AppError(
+        400,
+        'VALIDATION_ERROR',
+        `${field || 'body'}: expected {model}, {spec}, {compare}, a Keras model config or a tfjs model.json; received an object with keys ${Object.keys(body).slice(0, 8).join(', ')}`,
+        { field: field || 'body' },
+      );
   }
 }
 
@@ -109,10 +141,20 @@ function decodeJsonText(text: string, field: string): ImportedTarget {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new AppError(400, 'INVALID_MODEL_CONFIG', `${field || 'body'}: expected a model config; received a string that is not JSON (${(err as Error).message})`, { field: field || 'body' });
+    throw new AppError(
+      400,
+      'INVALID_MODEL_CONFIG',
+      `${field || 'body'}: expected a model config; received a string that is not JSON (${(err as Error).message})`,
+      { field: field || 'body' },
+    );
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new AppError(400, 'INVALID_MODEL_CONFIG', `${field || 'body'}: expected a Keras model config; received a JSON string holding ${describeValue(value)}`, { field: field || 'body' });
+    throw new AppError(
+      400,
+      'INVALID_MODEL_CONFIG',
+      `${field || 'body'}: expected a Keras model config; received a JSON string holding ${describeValue(value)}`,
+      { field: field || 'body' },
+    );
   }
   return value as ImportedTarget;
 }
@@ -124,24 +166,43 @@ function prefixField(err: unknown, prefix: string): unknown {
   return new AppError(err.statusCode, err.code, `${prefix}${err.message}`, detail);
 }
 
-export function analyzeTarget(target: AnalyzeTarget | string, options: { batch?: number; limits?: AnalyzeLimits; field?: string } = {}): AnalysisReport {
+export function analyzeTarget(
+  target: AnalyzeTarget | string,
+  options: { batch?: number; limits?: AnalyzeLimits; field?: string } = {},
+): AnalysisReport {
   const limits = options.limits ?? DEFAULT_ANALYZE_LIMITS;
   const graph = graphFor(target, limits, options.field ?? '');
   let report: AnalysisReport;
   try {
     report = analyzeGraph(graph, { batch: options.batch });
   } catch (err) {
-    throw typeof target !== 'string' && !isOnnxTarget(target) && !isGraphTarget(target) && isSpecTarget(target) ? prefixField(err, `${options.field ?? ''}spec.`) : err;
+    throw typeof target !== 'string' &&
+      !isOnnxTarget(target) &&
+      !isGraphTarget(target) &&
+      isSpecTarget(target)
+      ? prefixField(err, `${options.field ?? ''}spec.`)
+      : err;
   }
   const worst = report.layers.find((r) => !Number.isSafeInteger(r.macs) || !Number.isSafeInteger(r.params));
   if (worst || report.totals.macs > limits.maxMacs || !Number.isSafeInteger(report.totals.flops)) {
-    throw new SpecLimitError(`${options.field ?? ''}${worst ? `layer ${worst.name}` : 'totals.macs'}`, worst ? worst.macs : report.totals.macs, `a network of at most ${limits.maxMacs} MACs`);
+    throw new SpecLimitError(
+      `${options.field ?? ''}${worst ? `layer ${worst.name}` : 'totals.macs'}`,
+      worst ? worst.macs : report.totals.macs,
+      `a network of at most ${limits.maxMacs} MACs`,
+    );
   }
   return report;
 }
 
-export function compareTargets(a: AnalyzeTarget, b: AnalyzeTarget, options: { batch?: number; limits?: AnalyzeLimits } = {}) {
+export function compareTargets(
+  a: AnalyzeTarget,
+  b: AnalyzeTarget,
+  options: { batch?: number; limits?: AnalyzeLimits } = {},
+) {
   const ra = analyzeTarget(a, { ...options, field: 'compare[0].' });
   const rb = analyzeTarget(b, { ...options, field: 'compare[1].' });
-  return { reports: [ra, rb] as [AnalysisReport, AnalysisReport], comparison: compareReports(ra, rb) satisfies Comparison };
+  return {
+    reports: [ra, rb] as [AnalysisReport, AnalysisReport],
+    comparison: compareReports(ra, rb) satisfies Comparison,
+  };
 }

@@ -10,8 +10,14 @@ export class ReportCache {
 
   /** The cache key for a body that names only zoo models, or undefined when it must not be cached. */
   static keyFor(body: Record<string, unknown>): string | undefined {
-    const onlyZoo = (t: unknown) => typeof t === 'string' || (typeof t === 'object' && t !== null && typeof (t as { model?: unknown }).model === 'string' && !('spec' in t));
-    if (Array.isArray(body.compare) ? body.compare.every(onlyZoo) : onlyZoo(body)) return JSON.stringify(body);
+    const onlyZoo = (t: unknown) =>
+      typeof t === 'string' ||
+      (typeof t === 'object' &&
+        t !== null &&
+        typeof (t as { model?: unknown }).model === 'string' &&
+        !('spec' in t));
+    if (Array.isArray(body.compare) ? body.compare.every(onlyZoo) : onlyZoo(body))
+      return JSON.stringify(body);
     return undefined;
   }
 

@@ -57,7 +57,12 @@ interface Slice {
 
 export class QueueFullError extends AppError {
   constructor(model: string, limit: number, retryAfterS: number) {
-    super(503, 'QUEUE_FULL', `model ${model}: the request queue is full (${limit} images waiting); retry after ${retryAfterS} s`, { model, queueLimit: limit, retryAfter: retryAfterS });
+    super(
+      503,
+      'QUEUE_FULL',
+      `model ${model}: the request queue is full (${limit} images waiting); retry after ${retryAfterS} s`,
+      { model, queueLimit: limit, retryAfter: retryAfterS },
+    );
   }
 }
 
@@ -123,25 +128,55 @@ export class Batcher {
    * Queues the images of one request; resolves with one logits row per image, in order. `arrival`
    * is the announcement from expect(), if the request was announced.
    */
-  submit(images: Float32Array[], signal?: AbortSignal, arrival?: Arrival): Promise<{ logits: Float32Array[]; timings: JobTimings }> {
+  submit(
+    images: Float32Array[],
+    signal?: AbortSignal,
+    arrival?: Arrival,
+  ): Promise<{ logits: Float32Array[]; timings: JobTimings }> {
     if (this.closed) {
       arrival?.cancel(); // a batch waiting for this request need not wait any longer
       this.observer.rejected?.('draining');
-      return Promise.reject(new AppError(503, 'DRAINING', 'the server is shutting down and takes no new work', { retryAfter: 1 }));
+      return Promise.reject(
+        new AppError(503, 'DRAINING', 'the server is shutting down and takes no new work', { retryAfter: 1 }),
+      );
     }
     if (this.queue.length + images.length > this.settings.queueLimit) {
       arrival?.cancel();
       this.observer.rejected?.('queue_full');
-      return Promise.reject(new QueueFullError(this.model, this.settings.queueLimit, this.retryAfterSeconds()));
+      return Promise.reject(
+        new QueueFullError(this.model, this.settings.queueLimit, this.retryAfterSeconds()),
+      );
     }
     return new Promise((resolve, reject) => {
       const job: Job = {
-        images, announced: arrival !== undefined, outputs: new Array(images.length), remaining: images.length, arrived: performance.now(),
-        queueMs: 0, inferMs: 0, settled: false, resolve, reject,
+        images,
+        announced: arrival !== undefined,
+        outputs: new Array(images.length),
+        remaining: images.length,
+        arrived: performance.now(),
+        queueMs: 0,
+        inferMs: 0,
+        settled: false,
+        resolve,
+        reject,
       };
-      job.timer = setTimeout(() => this.fail(job, new AppError(504, 'DEADLINE_EXCEEDED', `model ${this.model}: no result within ${this.settings.timeoutMs} ms`, { timeoutMs: this.settings.timeoutMs }), 'timeout'), this.settings.timeoutMs);
+      job.timer = setTimeout(
+        () =>
+          this.fail(
+            job,
+            new AppError(
+              504,
+              'DEADLINE_EXCEEDED',
+              `model ${this.model}: no result within ${this.settings.timeoutMs} ms`,
+              { timeoutMs: this.settings.timeoutMs },
+            ),
+            'timeout',
+          ),
+        this.settings.timeoutMs,
+      );
       if (signal) {
-        const onAbort = () => this.fail(job, new AppError(499, 'CLIENT_CLOSED', 'the client closed the connection'), 'cancelled');
+        const onAbort = () =>
+          this.fail(job, new AppError(499, 'CLIENT_CLOSED', 'the client closed the connection'), 'cancelled');
         if (signal.aborted) {
           arrival?.cancel();
           return onAbort();
@@ -162,7 +197,10 @@ export class Batcher {
   }
 
   private retryAfterSeconds(): number {
-    return Math.max(1, Math.ceil((this.queue.length / this.settings.maxBatch / this.settings.concurrency) * 0.5));
+    return Math.max(
+      1,
+      Math.ceil((this.queue.length / this.settings.maxBatch / this.settings.concurrency) * 0.5),
+    );
   }
 
   private fail(job: Job, err: Error, reason: 'timeout' | 'cancelled'): void {
@@ -190,10 +228,13 @@ export class Batcher {
       const mayGrow = this.incoming > 0 || this.queue.some((s) => !s.job.announced);
       if (this.queue.length < this.settings.maxBatch && waited < this.settings.maxDelayMs && mayGrow) {
         if (!this.timer) {
-          this.timer = setTimeout(() => {
-            this.timer = undefined;
-            this.schedule();
-          }, Math.max(0, this.settings.maxDelayMs - waited));
+          this.timer = setTimeout(
+            () => {
+              this.timer = undefined;
+              this.schedule();
+            },
+            Math.max(0, this.settings.maxDelayMs - waited),
+          );
         }
         return;
       }
@@ -212,36 +253,42 @@ export class Batcher {
     slices.forEach((s, i) => input.set(s.job.images[s.index], i * this.elementsPerImage));
     const started = performance.now();
     const queueMs = slices.map((s) => started - s.job.arrived);
-    this.run(input, n).then(
-      (logits) => {
-        const inferMs = performance.now() - started;
-        this.observer.batch?.(n, queueMs, inferMs);
-        slices.forEach((s, i) => {
-          const job = s.job;
-          if (job.settled) return;
-          job.outputs[s.index] = logits.slice(i * this.classes, (i + 1) * this.classes);
-          job.queueMs = Math.max(job.queueMs, started - job.arrived);
-          job.inferMs = Math.max(job.inferMs, inferMs);
-          if (--job.remaining === 0) {
-            this.settle(job);
-            job.resolve({ logits: job.outputs as Float32Array[], timings: { queueMs: job.queueMs, inferMs: job.inferMs } });
+    this.run(input, n)
+      .then(
+        (logits) => {
+          const inferMs = performance.now() - started;
+          this.observer.batch?.(n, queueMs, inferMs);
+          slices.forEach((s, i) => {
+            const job = s.job;
+            if (job.settled) return;
+            job.outputs[s.index] = logits.slice(i * this.classes, (i + 1) * this.classes);
+            job.queueMs = Math.max(job.queueMs, started - job.arrived);
+            job.inferMs = Math.max(job.inferMs, inferMs);
+            if (--job.remaining === 0) {
+              this.settle(job);
+              job.resolve({
+                logits: job.outputs as Float32Array[],
+                timings: { queueMs: job.queueMs, inferMs: job.inferMs },
+              });
+            }
+          });
+        },
+        (err: Error) => {
+          for (const s of slices) {
+            if (s.job.settled) continue;
+            this.settle(s.job);
+            for (let i = this.queue.length - 1; i >= 0; i--)
+              if (this.queue[i].job === s.job) this.queue.splice(i, 1);
+            s.job.reject(err);
           }
-        });
-      },
-      (err: Error) => {
-        for (const s of slices) {
-          if (s.job.settled) continue;
-          this.settle(s.job);
-          for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i].job === s.job) this.queue.splice(i, 1);
-          s.job.reject(err);
-        }
-        this.observer.depth?.(this.queue.length);
-      },
-    ).finally(() => {
-      this.inFlight--;
-      this.schedule();
-      this.notifyIdle();
-    });
+          this.observer.depth?.(this.queue.length);
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.schedule();
+        this.notifyIdle();
+      });
   }
 
   private notifyIdle(): void {

@@ -49,10 +49,42 @@ export type PresetName = 'torch' | 'caffe' | 'tf' | 'unit';
  * unit: pixels scaled to [0, 1], nothing else.
  */
 const PRESETS: Record<PresetName, Omit<Preprocess, 'size' | 'channels'>> = {
-  torch: { resize: 'crop', cropFraction: 0.875, interpolation: 'bilinear', channelOrder: 'RGB', scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
-  caffe: { resize: 'stretch', cropFraction: 1, interpolation: 'bilinear', channelOrder: 'BGR', scale: 1, mean: [103.939, 116.779, 123.68], std: [1, 1, 1] },
-  tf: { resize: 'stretch', cropFraction: 1, interpolation: 'bilinear', channelOrder: 'RGB', scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
-  unit: { resize: 'stretch', cropFraction: 1, interpolation: 'bilinear', channelOrder: 'RGB', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] },
+  torch: {
+    resize: 'crop',
+    cropFraction: 0.875,
+    interpolation: 'bilinear',
+    channelOrder: 'RGB',
+    scale: 1 / 255,
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+  },
+  caffe: {
+    resize: 'stretch',
+    cropFraction: 1,
+    interpolation: 'bilinear',
+    channelOrder: 'BGR',
+    scale: 1,
+    mean: [103.939, 116.779, 123.68],
+    std: [1, 1, 1],
+  },
+  tf: {
+    resize: 'stretch',
+    cropFraction: 1,
+    interpolation: 'bilinear',
+    channelOrder: 'RGB',
+    scale: 1 / 255,
+    mean: [0.5, 0.5, 0.5],
+    std: [0.5, 0.5, 0.5],
+  },
+  unit: {
+    resize: 'stretch',
+    cropFraction: 1,
+    interpolation: 'bilinear',
+    channelOrder: 'RGB',
+    scale: 1 / 255,
+    mean: [0, 0, 0],
+    std: [1, 1, 1],
+  },
 };
 
 export interface BatchingConfig {
@@ -64,7 +96,10 @@ export interface BatchingConfig {
 export interface ModelConfig {
   name: string;
   /** A zoo name (with options) or a spec; absent: the weights file holds the topology. */
-  architecture?: string | { name: string; options?: { input?: Shape3; classes?: number; includeTop?: boolean } } | { spec: ArchitectureSpec };
+  architecture?:
+    | string
+    | { name: string; options?: { input?: Shape3; classes?: number; includeTop?: boolean } }
+    | { spec: ArchitectureSpec };
   weights: string;
   /** [H, W, C] for a model file saved with open input sizes. */
   input?: Shape3;
@@ -101,16 +136,28 @@ export const MODEL_CONFIG_SCHEMA = {
       anyOf: [
         { type: 'string' },
         {
-          type: 'object', additionalProperties: false, required: ['name'],
+          type: 'object',
+          additionalProperties: false,
+          required: ['name'],
           properties: {
             name: { type: 'string' },
             options: {
-              type: 'object', additionalProperties: false,
-              properties: { input: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 3, maxItems: 3 }, classes: { type: 'integer', minimum: 1 }, includeTop: { type: 'boolean' } },
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                input: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 3, maxItems: 3 },
+                classes: { type: 'integer', minimum: 1 },
+                includeTop: { type: 'boolean' },
+              },
             },
           },
         },
-        { type: 'object', additionalProperties: false, required: ['spec'], properties: { spec: { $ref: 'ArchitectureSpec#' } } },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['spec'],
+          properties: { spec: { $ref: 'ArchitectureSpec#' } },
+        },
       ],
     },
     weights: { type: 'string', minLength: 1 },
@@ -119,8 +166,13 @@ export const MODEL_CONFIG_SCHEMA = {
     preprocess: { anyOf: [{ enum: Object.keys(PRESETS) }, preprocessObject] },
     topk: { type: 'integer', minimum: 1, maximum: 1000 },
     batching: {
-      type: 'object', additionalProperties: false,
-      properties: { maxBatch: { type: 'integer', minimum: 1, maximum: 256 }, maxDelayMs: { type: 'number', minimum: 0, maximum: 10_000 }, queueLimit: { type: 'integer', minimum: 1, maximum: 100_000 } },
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        maxBatch: { type: 'integer', minimum: 1, maximum: 256 },
+        maxDelayMs: { type: 'number', minimum: 0, maximum: 10_000 },
+        queueLimit: { type: 'integer', minimum: 1, maximum: 100_000 },
+      },
     },
   },
 };
@@ -154,19 +206,26 @@ export async function readModelConfig(dir: string): Promise<ModelConfig> {
   }
   if (!validate(raw)) {
     const e = validate.errors![0];
-    throw new ModelConfigError(`config.json${e.instancePath.replace(/\//g, '.')}: ${e.message}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}; received ${describeValue((e as { data?: unknown }).data)}`);
+    throw new ModelConfigError(
+      `config.json${e.instancePath.replace(/\//g, '.')}: ${e.message}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}; received ${describeValue((e as { data?: unknown }).data)}`,
+    );
   }
   const config = raw as ModelConfig;
   return { ...config, name: config.name ?? path.basename(dir) };
 }
 
-export function architectureSpec(config: ModelConfig & Required<Pick<ModelConfig, 'architecture'>>): ArchitectureSpec {
+export function architectureSpec(
+  config: ModelConfig & Required<Pick<ModelConfig, 'architecture'>>,
+): ArchitectureSpec {
   const arch = config.architecture;
   if (typeof arch === 'object' && 'spec' in arch) return arch.spec;
   const name = typeof arch === 'string' ? arch : arch.name;
   const entry = ZOO.get(name);
-  if (!entry) throw new ModelConfigError(`architecture: expected one of ${[...ZOO.keys()].join(', ')}; received ${JSON.stringify(name)}`);
-  return entry.build(typeof arch === 'string' ? {} : arch.options ?? {});
+  if (!entry)
+    throw new ModelConfigError(
+      `architecture: expected one of ${[...ZOO.keys()].join(', ')}; received ${JSON.stringify(name)}`,
+    );
+  return entry.build(typeof arch === 'string' ? {} : (arch.options ?? {}));
 }
 
 /** The preprocessing a model gets: preset, then explicit fields, sized from the architecture's input. */
@@ -175,12 +234,17 @@ export function resolvePreprocess(config: ModelConfig, input: Shape3): Preproces
   const preset = PRESETS[typeof p === 'string' ? p : (p.preset ?? 'unit')];
   const fields = typeof p === 'string' ? {} : p;
   const channels = (fields.channels ?? input[2]) as 1 | 3;
-  if (channels !== input[2]) throw new ModelConfigError(`preprocess.channels: expected ${input[2]} (the architecture's input channels); received ${channels}`);
+  if (channels !== input[2])
+    throw new ModelConfigError(
+      `preprocess.channels: expected ${input[2]} (the architecture's input channels); received ${channels}`,
+    );
   const fit = (values: number[], field: string) => {
     if (values.length === channels) return values;
     if (values.length === 1) return new Array(channels).fill(values[0]);
     if (channels === 1) return [values.reduce((a, b) => a + b, 0) / values.length];
-    throw new ModelConfigError(`preprocess.${field}: expected 1 or ${channels} values; received ${values.length}`);
+    throw new ModelConfigError(
+      `preprocess.${field}: expected 1 or ${channels} values; received ${values.length}`,
+    );
   };
   const resolved: Preprocess = { ...preset, ...fields, size: [input[0], input[1]], channels } as Preprocess;
   delete (resolved as { preset?: unknown }).preset;
@@ -193,7 +257,9 @@ export async function readLabels(file: string, classes: number): Promise<string[
   const labels = (await readFile(file, 'utf8')).split(/\r?\n/).map((l) => l.trim());
   while (labels.length && labels[labels.length - 1] === '') labels.pop();
   if (labels.length !== classes) {
-    throw new ModelConfigError(`labels: expected ${classes} lines (one per class); received ${labels.length} in ${path.basename(file)}`);
+    throw new ModelConfigError(
+      `labels: expected ${classes} lines (one per class); received ${labels.length} in ${path.basename(file)}`,
+    );
   }
   return labels;
 }

@@ -20,13 +20,19 @@ export function softmax(logits: Float32Array): Float32Array {
 
 export function topK(probabilities: Float32Array, labels: string[], k: number): Prediction[] {
   const order = Array.from(probabilities.keys()).sort((a, b) => probabilities[b] - probabilities[a] || a - b);
-  return order.slice(0, Math.min(k, order.length)).map((index) => ({ label: labels[index] ?? String(index), index, probability: probabilities[index] }));
+  return order
+    .slice(0, Math.min(k, order.length))
+    .map((index) => ({ label: labels[index] ?? String(index), index, probability: probabilities[index] }));
 }
 
 /** A model driven out of float32 range by its input gives NaN or ∞: say so instead of sending them. */
 export function assertFinite(logits: Float32Array[], model: string): void {
   if (logits.some((row) => row.some((v) => !Number.isFinite(v)))) {
-    throw new AppError(422, 'NON_FINITE_OUTPUT', `model ${model} produced non-finite outputs for this input (values too large for float32?)`, { model });
+    throw new AppError(
+      422,
+      'NON_FINITE_OUTPUT',
+      `model ${model} produced non-finite outputs for this input (values too large for float32?)`,
+      { model },
+    );
   }
 }
-

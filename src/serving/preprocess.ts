@@ -14,12 +14,18 @@ import type { Interpolation, Preprocess } from './model-config.js';
 sharp.concurrency(1);
 
 /** Our filter names (the training libraries' words) as libvips kernels. */
-const KERNELS: Record<Interpolation, keyof KernelEnum> = { bilinear: 'linear', bicubic: 'cubic', lanczos3: 'lanczos3', nearest: 'nearest' };
+const KERNELS: Record<Interpolation, keyof KernelEnum> = {
+  bilinear: 'linear',
+  bicubic: 'cubic',
+  lanczos3: 'lanczos3',
+  nearest: 'nearest',
+};
 
 export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif';
 export const SUPPORTED_FORMATS: readonly ImageFormat[] = ['jpeg', 'png', 'gif', 'webp', 'tiff', 'avif'];
 
-const ascii = (bytes: Uint8Array, start: number, end: number) => String.fromCharCode(...bytes.subarray(start, end));
+const ascii = (bytes: Uint8Array, start: number, end: number) =>
+  String.fromCharCode(...bytes.subarray(start, end));
 
 /** The format from the first bytes, or null when it is none we accept. */
 export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
@@ -28,8 +34,13 @@ export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
   if (bytes[0] === 0x89 && ascii(bytes, 1, 4) === 'PNG') return 'png';
   if (ascii(bytes, 0, 4) === 'GIF8') return 'gif';
   if (ascii(bytes, 0, 4) === 'RIFF' && ascii(bytes, 8, 12) === 'WEBP') return 'webp';
-  if ((bytes[0] === 0x49 && bytes[1] === 0x49 && bytes[2] === 0x2a && bytes[3] === 0) || (bytes[0] === 0x4d && bytes[1] === 0x4d && bytes[2] === 0 && bytes[3] === 0x2a)) return 'tiff';
-  if (ascii(bytes, 4, 8) === 'ftyp' && /avi[fs]/.test(ascii(bytes, 8, Math.min(bytes.length, 32)))) return 'avif';
+  if (
+    (bytes[0] === 0x49 && bytes[1] === 0x49 && bytes[2] === 0x2a && bytes[3] === 0) ||
+    (bytes[0] === 0x4d && bytes[1] === 0x4d && bytes[2] === 0 && bytes[3] === 0x2a)
+  )
+    return 'tiff';
+  if (ascii(bytes, 4, 8) === 'ftyp' && /avi[fs]/.test(ascii(bytes, 8, Math.min(bytes.length, 32))))
+    return 'avif';
   return null;
 }
 
@@ -38,11 +49,25 @@ export interface DecodeLimits {
 }
 
 /** Decodes and preprocesses one image; errors name the file. */
-export async function imageToTensor(bytes: Uint8Array, file: string, p: Preprocess, limits: DecodeLimits): Promise<Float32Array> {
-  if (bytes.length === 0) throw new AppError(400, 'EMPTY_IMAGE', `${file}: expected image bytes; received an empty file`, { file, field: 'image' });
+export async function imageToTensor(
+  bytes: Uint8Array,
+  file: string,
+  p: Preprocess,
+  limits: DecodeLimits,
+): Promise<Float32Array> {
+  if (bytes.length === 0)
+    throw new AppError(400, 'EMPTY_IMAGE', `${file}: expected image bytes; received an empty file`, {
+      file,
+      field: 'image',
+    });
   const format = sniffFormat(bytes);
   if (!format) {
-    throw new AppError(415, 'UNSUPPORTED_IMAGE_TYPE', `${file}: expected an image of type ${SUPPORTED_FORMATS.join(', ')}; received bytes that are none of them`, { file, field: 'image', expected: SUPPORTED_FORMATS.join(', ') });
+    throw new AppError(
+      415,
+      'UNSUPPORTED_IMAGE_TYPE',
+      `${file}: expected an image of type ${SUPPORTED_FORMATS.join(', ')}; received bytes that are none of them`,
+      { file, field: 'image', expected: SUPPORTED_FORMATS.join(', ') },
+    );
   }
   const [h, w] = p.size;
   const options = { limitInputPixels: limits.maxPixels, failOn: 'error', pages: 1 } as const;
@@ -62,15 +87,36 @@ export async function imageToTensor(bytes: Uint8Array, file: string, p: Preproce
   } catch (err) {
     const message = (err as Error).message;
     if (/pixel limit/i.test(message)) {
-      throw new AppError(413, 'IMAGE_TOO_LARGE', `${file}: expected at most ${limits.maxPixels} pixels; the image has more`, { file, field: 'image', limitPixels: limits.maxPixels });
+      throw new AppError(
+        413,
+        'IMAGE_TOO_LARGE',
+        `${file}: expected at most ${limits.maxPixels} pixels; the image has more`,
+        { file, field: 'image', limitPixels: limits.maxPixels },
+      );
     }
-    throw new AppError(400, 'CORRUPT_IMAGE', `${file}: the ${format} image cannot be decoded (${message.split('\n')[0]})`, { file, field: 'image', format });
+    throw new AppError(
+      400,
+      'CORRUPT_IMAGE',
+      `${file}: the ${format} image cannot be decoded (${message.split('\n')[0]})`,
+      { file, field: 'image', format },
+    );
   }
   const channels = raw.info.channels;
-  if (raw.info.width !== plan.width || raw.info.height !== plan.height || (channels !== p.channels && !(p.channels === 3 && channels === 4))) {
-    throw new AppError(400, 'CORRUPT_IMAGE', `${file}: decoded to ${raw.info.width}x${raw.info.height}x${channels}, expected ${plan.width}x${plan.height}x${p.channels}`, { file });
+  if (
+    raw.info.width !== plan.width ||
+    raw.info.height !== plan.height ||
+    (channels !== p.channels && !(p.channels === 3 && channels === 4))
+  ) {
+    throw new AppError(
+      400,
+      'CORRUPT_IMAGE',
+      `${file}: decoded to ${raw.info.width}x${raw.info.height}x${channels}, expected ${plan.width}x${plan.height}x${p.channels}`,
+      { file },
+    );
   }
-  const window = plan.enlarge ? enlargeBilinear(raw.data, { width: plan.width, height: plan.height, channels }, g, w, h) : raw.data;
+  const window = plan.enlarge
+    ? enlargeBilinear(raw.data, { width: plan.width, height: plan.height, channels }, g, w, h)
+    : raw.data;
   return normalize(window, channels, p);
 }
 
@@ -93,11 +139,20 @@ export interface ResamplePlan {
  * inside libvips when nothing is left to enlarge: a 1x40000 image cropped to 256 wide would
  * otherwise be resized to 256x10240000 in full.
  */
-export function resamplePlan(g: ResizeGeometry, interpolation: Interpolation, [h, w]: [number, number]): ResamplePlan {
+export function resamplePlan(
+  g: ResizeGeometry,
+  interpolation: Interpolation,
+  [h, w]: [number, number],
+): ResamplePlan {
   const bilinear = interpolation === 'bilinear';
   const enlarge = bilinear && (g.width > g.srcWidth || g.height > g.srcHeight);
-  const [width, height] = bilinear ? [Math.min(g.width, g.srcWidth), Math.min(g.height, g.srcHeight)] : [g.width, g.height];
-  const resize = width !== g.srcWidth || height !== g.srcHeight ? { width, height, kernel: KERNELS[interpolation] } : undefined;
+  const [width, height] = bilinear
+    ? [Math.min(g.width, g.srcWidth), Math.min(g.height, g.srcHeight)]
+    : [g.width, g.height];
+  const resize =
+    width !== g.srcWidth || height !== g.srcHeight
+      ? { width, height, kernel: KERNELS[interpolation] }
+      : undefined;
   if (enlarge) return { resize, extract: false, enlarge, width, height };
   return { resize, extract: g.width !== w || g.height !== h, enlarge, width: w, height: h };
 }
@@ -107,12 +162,21 @@ export function resamplePlan(g: ResizeGeometry, interpolation: Interpolation, [h
  * (torchvision's Resize) computes it: pixel centres aligned (src = (dst + 0.5)/scale − 0.5, edges
  * clamped), horizontal pass then vertical, each rounded to 8 bits. Only the window is computed.
  */
-export function enlargeBilinear(src: Uint8Array, s: { width: number; height: number; channels: number }, g: ResizeGeometry, w: number, h: number): Uint8Array {
+export function enlargeBilinear(
+  src: Uint8Array,
+  s: { width: number; height: number; channels: number },
+  g: ResizeGeometry,
+  w: number,
+  h: number,
+): Uint8Array {
   // Weights in 14-bit fixed point: integer arithmetic keeps this cheap on the event loop, and
   // rounding to 8 bits differs from PIL's 22-bit weights by at most one level, rarely.
-  const ONE = 1 << 14, HALF = 1 << 13;
+  const ONE = 1 << 14,
+    HALF = 1 << 13;
   const taps = (outStart: number, n: number, scale: number, limit: number) => {
-    const i0 = new Int32Array(n), i1 = new Int32Array(n), f = new Int32Array(n);
+    const i0 = new Int32Array(n),
+      i1 = new Int32Array(n),
+      f = new Int32Array(n);
     for (let k = 0; k < n; k++) {
       const x = Math.min(Math.max((outStart + k + 0.5) / scale - 0.5, 0), limit - 1);
       i0[k] = Math.floor(x);
@@ -131,14 +195,18 @@ export function enlargeBilinear(src: Uint8Array, s: { width: number; height: num
   for (let r = 0; r < rows; r++) {
     const rowBase = (firstRow + r) * s.width * c;
     for (let x = 0, o = r * w * c; x < w; x++, o += c) {
-      const p0 = rowBase + cx.i0[x] * c, p1 = rowBase + cx.i1[x] * c, fx = cx.f[x];
+      const p0 = rowBase + cx.i0[x] * c,
+        p1 = rowBase + cx.i1[x] * c,
+        fx = cx.f[x];
       for (let k = 0; k < c; k++) mid[o + k] = (src[p0 + k] * (ONE - fx) + src[p1 + k] * fx + HALF) >> 14;
     }
   }
   // Pass 2: vertically to h rows.
   const out = new Uint8Array(h * w * c);
   for (let y = 0, o = 0; y < h; y++) {
-    const r0 = (cy.i0[y] - firstRow) * w * c, r1 = (cy.i1[y] - firstRow) * w * c, fy = cy.f[y];
+    const r0 = (cy.i0[y] - firstRow) * w * c,
+      r1 = (cy.i1[y] - firstRow) * w * c,
+      fy = cy.f[y];
     const gy = ONE - fy;
     for (let i = 0; i < w * c; i++, o++) out[o] = (mid[r0 + i] * gy + mid[r1 + i] * fy + HALF) >> 14;
   }
@@ -146,7 +214,12 @@ export function enlargeBilinear(src: Uint8Array, s: { width: number; height: num
 }
 
 /** Width and height as displayed: EXIF orientations 5 to 8 swap them; only the first page counts. */
-export function uprightSize(meta: { width?: number; height?: number; pageHeight?: number; orientation?: number }): [number, number] {
+export function uprightSize(meta: {
+  width?: number;
+  height?: number;
+  pageHeight?: number;
+  orientation?: number;
+}): [number, number] {
   const width = meta.width ?? 0;
   const height = meta.pageHeight ?? meta.height ?? 0;
   return (meta.orientation ?? 1) >= 5 ? [height, width] : [width, height];
@@ -171,14 +244,25 @@ const roundHalfEven = (x: number) => (Math.abs(x % 1) === 0.5 ? 2 * Math.round(x
  * centre window is taken with offsets round((resized − size) / 2) (CenterCrop(224)). stretch: both
  * sides to the input size.
  */
-export function resizeGeometry([srcWidth, srcHeight]: [number, number], p: Pick<Preprocess, 'size' | 'resize' | 'cropFraction'>): ResizeGeometry {
+export function resizeGeometry(
+  [srcWidth, srcHeight]: [number, number],
+  p: Pick<Preprocess, 'size' | 'resize' | 'cropFraction'>,
+): ResizeGeometry {
   const [h, w] = p.size;
   if (p.resize === 'stretch') return { srcWidth, srcHeight, width: w, height: h, left: 0, top: 0 };
   const shorter = Math.round(Math.max(h, w) / p.cropFraction);
-  const [width, height] = srcWidth <= srcHeight
-    ? [shorter, Math.max(shorter, Math.floor((shorter * srcHeight) / srcWidth))]
-    : [Math.max(shorter, Math.floor((shorter * srcWidth) / srcHeight)), shorter];
-  return { srcWidth, srcHeight, width, height, left: roundHalfEven((width - w) / 2), top: roundHalfEven((height - h) / 2) };
+  const [width, height] =
+    srcWidth <= srcHeight
+      ? [shorter, Math.max(shorter, Math.floor((shorter * srcHeight) / srcWidth))]
+      : [Math.max(shorter, Math.floor((shorter * srcWidth) / srcHeight)), shorter];
+  return {
+    srcWidth,
+    srcHeight,
+    width,
+    height,
+    left: roundHalfEven((width - w) / 2),
+    top: roundHalfEven((height - h) / 2),
+  };
 }
 
 /**
@@ -186,7 +270,11 @@ export function resizeGeometry([srcWidth, srcHeight]: [number, number], p: Pick<
  * (pixel·scale − mean[c]) / std[c], computed as pixel·a[c] + b[c]. The channel loop is unrolled:
  * this runs on the event loop.
  */
-export function normalize(data: Uint8Array, sc: number, p: Pick<Preprocess, 'size' | 'channels' | 'channelOrder' | 'scale' | 'mean' | 'std'>): Float32Array {
+export function normalize(
+  data: Uint8Array,
+  sc: number,
+  p: Pick<Preprocess, 'size' | 'channels' | 'channelOrder' | 'scale' | 'mean' | 'std'>,
+): Float32Array {
   const [h, w] = p.size;
   const out = new Float32Array(h * w * p.channels);
   const [a0, a1, a2] = p.std.map((s) => p.scale / s);

@@ -18,7 +18,15 @@ import type { Graph, Shape3 } from '../spec/types.js';
 import { ConfigError } from '../config.js';
 import { WeightsError } from '../weights/types.js';
 import { Batcher, type BatchObserver, type BatchSettings } from './batcher.js';
-import { architectureSpec, fileInFolder, readLabels, readModelConfig, resolvePreprocess, type ModelConfig, type Preprocess } from './model-config.js';
+import {
+  architectureSpec,
+  fileInFolder,
+  readLabels,
+  readModelConfig,
+  resolvePreprocess,
+  type ModelConfig,
+  type Preprocess,
+} from './model-config.js';
 
 export type ModelState = 'loading' | 'warming' | 'ready' | 'failed';
 
@@ -45,7 +53,10 @@ export interface ServedModel {
   weights?: { file: string; sha256: string; bytes: number; format?: string; keyStyle?: string };
   /** The engine serving the model (with ENGINE=auto, the faster one measured at warm-up). */
   engine: EngineKind;
-  engineTimings?: { msPerImage: Partial<Record<EngineKind, number>>; failures?: Partial<Record<EngineKind, string>> };
+  engineTimings?: {
+    msPerImage: Partial<Record<EngineKind, number>>;
+    failures?: Partial<Record<EngineKind, string>>;
+  };
   backend?: BackendChoice;
   weightsPath?: string;
   loadMs?: number;
@@ -87,7 +98,11 @@ async function modelFolders(dir: string): Promise<string[]> {
   try {
     names = await readdir(dir);
   } catch (err) {
-    throw new ConfigError('MODELS_DIR', dir, `a readable folder of model folders (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new ConfigError(
+      'MODELS_DIR',
+      dir,
+      `a readable folder of model folders (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   const folders: string[] = [];
   for (const name of names) {
@@ -103,18 +118,31 @@ export class ModelRegistry {
   private loading: Promise<void> | undefined;
   private stopped = false;
 
-  constructor(private readonly pool: InferencePool, private readonly options: RegistryOptions, private readonly log: FastifyBaseLogger) {}
+  constructor(
+    private readonly pool: InferencePool,
+    private readonly options: RegistryOptions,
+    private readonly log: FastifyBaseLogger,
+  ) {}
 
   /** Reads every model folder, then loads the models one by one. Never throws for a bad model. */
   async discover(): Promise<void> {
     const only = this.options.only?.length ? new Set(this.options.only) : undefined;
     const folders = await modelFolders(this.options.modelsDir);
     const missing = [...(only ?? [])].filter((name) => !folders.some((f) => path.basename(f) === name));
-    if (missing.length) throw new ConfigError('MODELS', missing.join(','), `folders of ${this.options.modelsDir} holding a config.json`);
+    if (missing.length)
+      throw new ConfigError(
+        'MODELS',
+        missing.join(','),
+        `folders of ${this.options.modelsDir} holding a config.json`,
+      );
     for (const dir of folders) {
       if (only && !only.has(path.basename(dir))) continue;
       const model: ServedModel = {
-        name: path.basename(dir), dir, state: 'loading', topk: 5, engine: this.options.engine === 'auto' ? 'tfjs' : this.options.engine,
+        name: path.basename(dir),
+        dir,
+        state: 'loading',
+        topk: 5,
+        engine: this.options.engine === 'auto' ? 'tfjs' : this.options.engine,
         batching: { ...this.options.batching, concurrency: this.pool.size },
       };
       try {
@@ -135,7 +163,8 @@ export class ModelRegistry {
     this.loading ??= (async () => {
       for (const model of this.models.values()) {
         if (this.stopped) {
-          if (model.state !== 'failed') this.fail(model, new Error('not loaded: the server is shutting down'));
+          if (model.state !== 'failed')
+            this.fail(model, new Error('not loaded: the server is shutting down'));
           continue;
         }
         if (model.state !== 'failed') await this.load(model);
@@ -170,16 +199,34 @@ export class ModelRegistry {
         throw new Error(`weights: file ${config.weights} not found in ${model.dir}`);
       });
       // A zoo name or spec gives the topology; otherwise the model file itself does (ONNX, tfjs model.json, Keras H5).
-      const fromFile = config.architecture === undefined ? await graphFromModelFile(weightsPath, config.input) : undefined;
-      const graph = fromFile ? fromFile.graph : normalizeSpec(architectureSpec(config as ModelConfig & Required<Pick<ModelConfig, 'architecture'>>));
+      const fromFile =
+        config.architecture === undefined ? await graphFromModelFile(weightsPath, config.input) : undefined;
+      const graph = fromFile
+        ? fromFile.graph
+        : normalizeSpec(
+            architectureSpec(config as ModelConfig & Required<Pick<ModelConfig, 'architecture'>>),
+          );
       const report = analyzeGraph(graph);
       const classes = report.output[report.output.length - 1];
-      if (report.output.length !== 1) throw new Error(`architecture output ${JSON.stringify(report.output)} is not a class vector; a classifier needs includeTop`);
+      if (report.output.length !== 1)
+        throw new Error(
+          `architecture output ${JSON.stringify(report.output)} is not a class vector; a classifier needs includeTop`,
+        );
       model.graph = graph;
       model.report = report;
-      model.architecture = config.architecture === undefined ? graph.name
-        : typeof config.architecture === 'string' ? config.architecture : 'name' in config.architecture ? config.architecture.name : graph.name;
-      model.source = fromFile ? fromFile.format : typeof config.architecture === 'object' && 'spec' in config.architecture ? 'spec' : 'zoo';
+      model.architecture =
+        config.architecture === undefined
+          ? graph.name
+          : typeof config.architecture === 'string'
+            ? config.architecture
+            : 'name' in config.architecture
+              ? config.architecture.name
+              : graph.name;
+      model.source = fromFile
+        ? fromFile.format
+        : typeof config.architecture === 'object' && 'spec' in config.architecture
+          ? 'spec'
+          : 'zoo';
       model.input = graph.input;
       model.classes = classes;
       model.params = report.totals.params;
@@ -188,7 +235,9 @@ export class ModelRegistry {
       model.topk = config.topk ?? Math.min(5, classes);
       model.batching = { ...model.batching, ...config.batching };
       if (model.batching.queueLimit < this.options.maxImagesPerRequest) {
-        throw new Error(`batching.queueLimit ${model.batching.queueLimit} is below MAX_IMAGES_PER_REQUEST (${this.options.maxImagesPerRequest}): a full request could never be queued`);
+        throw new Error(
+          `batching.queueLimit ${model.batching.queueLimit} is below MAX_IMAGES_PER_REQUEST (${this.options.maxImagesPerRequest}): a full request could never be queued`,
+        );
       }
       model.labels = config.labels
         ? await readLabels(fileInFolder(model.dir, config.labels, 'labels'), classes)
@@ -199,7 +248,8 @@ export class ModelRegistry {
       model.weightsPath = weightsPath;
       const elements = graph.input[0] * graph.input[1] * graph.input[2];
       const zeros = new Float32Array(elements);
-      const candidates: EngineKind[] = this.options.engine === 'auto' ? ['onnxruntime', 'tfjs'] : [this.options.engine];
+      const candidates: EngineKind[] =
+        this.options.engine === 'auto' ? ['onnxruntime', 'tfjs'] : [this.options.engine];
       const timings: Partial<Record<EngineKind, number>> = {};
       const failures: Partial<Record<EngineKind, string>> = {};
       let warmupMs = 0;
@@ -227,13 +277,35 @@ export class ModelRegistry {
       for (const k of usable) if (k !== chosen) await this.pool.unload(engineKey(model.name, k));
       model.engine = chosen;
       model.batching = { ...model.batching, concurrency: this.pool.batchesInFlight(chosen) };
-      model.engineTimings = candidates.length > 1 ? { msPerImage: timings, ...(Object.keys(failures).length ? { failures } : {}) } : undefined;
+      model.engineTimings =
+        candidates.length > 1
+          ? { msPerImage: timings, ...(Object.keys(failures).length ? { failures } : {}) }
+          : undefined;
       model.loadMs = performance.now() - started - warmupMs;
       model.warmupMs = warmupMs;
       const key = engineKey(model.name, chosen);
-      model.batcher = new Batcher(model.name, model.batching, (input, n) => this.pool.infer(key, input, n, chosen), elements, classes, this.options.observer?.(model.name));
+      model.batcher = new Batcher(
+        model.name,
+        model.batching,
+        (input, n) => this.pool.infer(key, input, n, chosen),
+        elements,
+        classes,
+        this.options.observer?.(model.name),
+      );
       model.state = 'ready';
-      this.log.info({ model: model.name, engine: model.engine, engineTimings: model.engineTimings, backend: model.backend.name, loadMs: Math.round(model.loadMs), warmupMs: Math.round(model.warmupMs), params: model.params, macs: model.macs }, 'model ready');
+      this.log.info(
+        {
+          model: model.name,
+          engine: model.engine,
+          engineTimings: model.engineTimings,
+          backend: model.backend.name,
+          loadMs: Math.round(model.loadMs),
+          warmupMs: Math.round(model.warmupMs),
+          params: model.params,
+          macs: model.macs,
+        },
+        'model ready',
+      );
     } catch (err) {
       this.fail(model, err as Error);
     }
@@ -247,16 +319,25 @@ export class ModelRegistry {
   get defaultModel(): string | undefined {
     if (this.options.defaultModel) return this.options.defaultModel;
     if (this.models.has('fashion-resnet')) return 'fashion-resnet';
-    return [...this.models.values()].find((m) => m.state !== 'failed')?.name ?? this.models.keys().next().value;
+    return (
+      [...this.models.values()].find((m) => m.state !== 'failed')?.name ?? this.models.keys().next().value
+    );
   }
 
   notReady(): { name: string; state: ModelState; error?: string }[] {
-    return [...this.models.values()].filter((m) => m.state !== 'ready').map((m) => ({ name: m.name, state: m.state, ...(m.error ? { error: m.error } : {}) }));
+    return [...this.models.values()]
+      .filter((m) => m.state !== 'ready')
+      .map((m) => ({ name: m.name, state: m.state, ...(m.error ? { error: m.error } : {}) }));
   }
 
   /** The model's ONNX graph with its weights (built in a worker). */
   exportOnnx(model: ServedModel): Promise<Uint8Array> {
-    return this.pool.exportOnnx({ name: model.name, graph: model.graph!, weightsPath: model.weightsPath!, engine: 'onnxruntime' });
+    return this.pool.exportOnnx({
+      name: model.name,
+      graph: model.graph!,
+      weightsPath: model.weightsPath!,
+      engine: 'onnxruntime',
+    });
   }
 
   /** Stops new work and waits for queued and computing batches, up to `deadlineMs`. */

@@ -19,12 +19,27 @@
 import { SpecError } from '../errors.js';
 
 export const ACTIVATION_FNS = [
-  'relu', 'relu6', 'sigmoid', 'tanh', 'softmax', 'linear', 'silu', 'hard_sigmoid', 'hard_swish', 'gelu', 'leaky_relu', 'elu', 'clip',
+  'relu',
+  'relu6',
+  'sigmoid',
+  'tanh',
+  'softmax',
+  'linear',
+  'silu',
+  'hard_sigmoid',
+  'hard_swish',
+  'gelu',
+  'leaky_relu',
+  'elu',
+  'clip',
 ] as const;
 export type ActivationFn = (typeof ACTIVATION_FNS)[number];
 
 /** Other names for the same functions, accepted when reading and normalised away. */
-export const ACTIVATION_ALIASES: Readonly<Record<string, ActivationFn>> = { swish: 'silu', hard_silu: 'hard_swish' };
+export const ACTIVATION_ALIASES: Readonly<Record<string, ActivationFn>> = {
+  swish: 'silu',
+  hard_silu: 'hard_swish',
+};
 
 /** An activation with its parameters; functions without parameters carry only their name. */
 export type Activation =
@@ -75,7 +90,12 @@ export function activationFnOf(name: unknown): ActivationFn | undefined {
  * An activation with every parameter filled in: `params` holds the ones given (spec fields, or an
  * importer's config), the rest take their defaults. Parameters a function does not take are refused.
  */
-export function makeActivation(name: unknown, params: Record<string, unknown>, at: string, field = 'function'): Activation {
+export function makeActivation(
+  name: unknown,
+  params: Record<string, unknown>,
+  at: string,
+  field = 'function',
+): Activation {
   const fn = activationFnOf(name);
   if (!fn) throw new SpecError(`${at}.${field}`, name, `one of ${ACTIVATION_NAMES.join(', ')}`);
   const info = ACTIVATIONS[fn];
@@ -83,7 +103,8 @@ export function makeActivation(name: unknown, params: Record<string, unknown>, a
   for (const [key, fallback] of Object.entries(info.numbers ?? {})) {
     const v = params[key];
     if (v === undefined) out[key] = fallback;
-    else if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > 1e6) throw new SpecError(`${at}.${key}`, v, 'a finite number (at most 1e6 in size)');
+    else if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > 1e6)
+      throw new SpecError(`${at}.${key}`, v, 'a finite number (at most 1e6 in size)');
     else out[key] = v;
   }
   for (const [key, fallback] of Object.entries(info.flags ?? {})) {
@@ -94,16 +115,26 @@ export function makeActivation(name: unknown, params: Record<string, unknown>, a
   }
   for (const key of ACTIVATION_PARAMS) {
     if (params[key] !== undefined && !(key in out)) {
-      throw new SpecError(`${at}.${key}`, params[key], `no ${key} (${fn} takes ${paramNames(fn) || 'no parameters'})`);
+      throw new SpecError(
+        `${at}.${key}`,
+        params[key],
+        `no ${key} (${fn} takes ${paramNames(fn) || 'no parameters'})`,
+      );
     }
   }
-  if (fn === 'clip' && !((out.min as number) < (out.max as number))) throw new SpecError(`${at}.max`, out.max, `a maximum above the minimum (${out.min})`);
+  if (fn === 'clip' && !((out.min as number) < (out.max as number)))
+    throw new SpecError(`${at}.max`, out.max, `a maximum above the minimum (${out.min})`);
   return out as Activation;
 }
 
 /** Every parameter name any function takes (spec fields beside `function`). */
 export const ACTIVATION_PARAMS: readonly string[] = [
-  ...new Set(Object.values(ACTIVATIONS).flatMap((i) => [...Object.keys(i.numbers ?? {}), ...Object.keys(i.flags ?? {})])),
+  ...new Set(
+    Object.values(ACTIVATIONS).flatMap((i) => [
+      ...Object.keys(i.numbers ?? {}),
+      ...Object.keys(i.flags ?? {}),
+    ]),
+  ),
 ];
 
 function paramNames(fn: ActivationFn): string {

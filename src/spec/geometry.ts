@@ -29,7 +29,13 @@ function samePads(size: number, k: number, s: number, d: number): [number, numbe
 }
 
 /** Resolves a padding mode into per-side pixels for a given input size and window. */
-export function resolvePads(padding: Padding, inHW: Pair, kernel: Pair, strides: Pair, dilation: Pair = [1, 1]): Pads {
+export function resolvePads(
+  padding: Padding,
+  inHW: Pair,
+  kernel: Pair,
+  strides: Pair,
+  dilation: Pair = [1, 1],
+): Pads {
   switch (padding.mode) {
     case 'valid':
       return { top: 0, bottom: 0, left: 0, right: 0 };
@@ -48,7 +54,15 @@ export function resolvePads(padding: Padding, inHW: Pair, kernel: Pair, strides:
  * ⌈(in + pads − k_eff) / s⌉ + 1, minus one if the last window would start in the trailing padding.
  * Returns 0 or less when the window does not fit.
  */
-export function outputLength(size: number, k: number, s: number, d: number, padBefore: number, padAfter: number, ceilMode = false): number {
+export function outputLength(
+  size: number,
+  k: number,
+  s: number,
+  d: number,
+  padBefore: number,
+  padAfter: number,
+  ceilMode = false,
+): number {
   const span = size + padBefore + padAfter - effectiveKernel(k, d);
   if (span < 0) return 0;
   if (!ceilMode) return Math.floor(span / s) + 1;

@@ -7,7 +7,14 @@ import { SpecError, SpecLimitError } from '../errors.js';
 import { COMPOSITE_KINDS, type ArchitectureSpec, type NodeSpec } from './authoring.js';
 import { INPUT_NAME, type Shape3 } from './basics.js';
 import type { BlockInfo, BranchMerge, Graph, GraphNode } from './graph.js';
-import { AUTHORED_LEAF_KINDS, isAuthoredKind, kindOf, kindsWhere, type LeafAttrsByKind, type LeafKind } from './kinds/index.js';
+import {
+  AUTHORED_LEAF_KINDS,
+  isAuthoredKind,
+  kindOf,
+  kindsWhere,
+  type LeafAttrsByKind,
+  type LeafKind,
+} from './kinds/index.js';
 import { positiveInt } from './kinds/read.js';
 
 export interface SpecLimits {
@@ -67,7 +74,11 @@ class GraphBuilder {
 
   visit(at: string): void {
     if (++this.visits > this.limits.maxLayers * 4) {
-      throw new SpecLimitError(at, this.visits, `a spec that expands to at most ${this.limits.maxLayers} layers`);
+      throw new SpecLimitError(
+        at,
+        this.visits,
+        `a spec that expands to at most ${this.limits.maxLayers} layers`,
+      );
     }
   }
 
@@ -77,7 +88,11 @@ class GraphBuilder {
       name = ctx.scope.generate(stem, this.taken);
     } else {
       if (typeof explicit !== 'string' || !NAME_PATTERN.test(explicit)) {
-        throw new SpecError(`${at}.${field}`, explicit, 'a name of letters, digits, "_", "." or "-" starting with a letter or "_" (at most 200 characters)');
+        throw new SpecError(
+          `${at}.${field}`,
+          explicit,
+          'a name of letters, digits, "_", "." or "-" starting with a letter or "_" (at most 200 characters)',
+        );
       }
       name = ctx.scope.resolve(explicit);
     }
@@ -90,14 +105,26 @@ class GraphBuilder {
 
   /** Registers a name derived from an already-resolved one (e.g. `<block>_add`), without re-qualifying it. */
   derived(name: string, at: string, field: string): string {
-    if (this.taken.has(name)) throw new SpecError(`${at}.${field}`, name, 'a name not used by any other layer or block');
+    if (this.taken.has(name))
+      throw new SpecError(`${at}.${field}`, name, 'a name not used by any other layer or block');
     this.taken.add(name);
     return name;
   }
 
-  emit<K extends LeafKind>(kind: K, attrs: LeafAttrsByKind[K], inputs: string[], name: string, ctx: Context, at: string): string {
+  emit<K extends LeafKind>(
+    kind: K,
+    attrs: LeafAttrsByKind[K],
+    inputs: string[],
+    name: string,
+    ctx: Context,
+    at: string,
+  ): string {
     if (this.nodes.length >= this.limits.maxLayers) {
-      throw new SpecLimitError(at, `more than ${this.limits.maxLayers} layers`, `at most ${this.limits.maxLayers} layers`);
+      throw new SpecLimitError(
+        at,
+        `more than ${this.limits.maxLayers} layers`,
+        `at most ${this.limits.maxLayers} layers`,
+      );
     }
     this.nodes.push({ name, kind, attrs, inputs, blockPath: ctx.blockPath, specPath: at } as GraphNode);
     return name;
@@ -153,7 +180,8 @@ function walkNode(b: GraphBuilder, raw: unknown, input: string, ctx: Context, at
   switch (kind) {
     case 'sequence': {
       if (spec.name === undefined) {
-        if (ctx.depth + 1 > limits.maxDepth) throw new SpecLimitError(at, ctx.depth + 1, `composites nested at most ${limits.maxDepth} deep`);
+        if (ctx.depth + 1 > limits.maxDepth)
+          throw new SpecLimitError(at, ctx.depth + 1, `composites nested at most ${limits.maxDepth} deep`);
         return walkSequence(b, spec.layers, input, { ...ctx, depth: ctx.depth + 1 }, `${at}.layers`);
       }
       const name = b.name(spec.name, 'sequence', ctx, at);
@@ -182,15 +210,28 @@ function walkNode(b: GraphBuilder, raw: unknown, input: string, ctx: Context, at
     case 'branches':
       return walkBranches(b, spec, input, ctx, at, limits);
     default:
-      throw new SpecError(`${at}.kind`, kind, `one of ${[...AUTHORED_LEAF_KINDS, ...COMPOSITE_KINDS].join(', ')}`, 'UNKNOWN_LAYER_KIND');
+      throw new SpecError(
+        `${at}.kind`,
+        kind,
+        `one of ${[...AUTHORED_LEAF_KINDS, ...COMPOSITE_KINDS].join(', ')}`,
+        'UNKNOWN_LAYER_KIND',
+      );
   }
 }
 
-function walkResidual(b: GraphBuilder, spec: Record<string, unknown>, input: string, ctx: Context, at: string, limits: SpecLimits): string {
+function walkResidual(
+  b: GraphBuilder,
+  spec: Record<string, unknown>,
+  input: string,
+  ctx: Context,
+  at: string,
+  limits: SpecLimits,
+): string {
   const name = b.name(spec.name, 'residual', ctx, at);
   const inner = child(ctx, name, at, limits);
   const start = b.nodes.length;
-  const preOut = spec.preact === undefined ? input : walkSequence(b, spec.preact, input, inner, `${at}.preact`);
+  const preOut =
+    spec.preact === undefined ? input : walkSequence(b, spec.preact, input, inner, `${at}.preact`);
   if (spec.body === undefined) throw new SpecError(`${at}.body`, undefined, 'an array of layers');
   const bodyOut = walkSequence(b, spec.body, preOut, inner, `${at}.body`);
 
@@ -237,7 +278,14 @@ function walkResidual(b: GraphBuilder, spec: Record<string, unknown>, input: str
   return out;
 }
 
-function walkBranches(b: GraphBuilder, spec: Record<string, unknown>, input: string, ctx: Context, at: string, limits: SpecLimits): string {
+function walkBranches(
+  b: GraphBuilder,
+  spec: Record<string, unknown>,
+  input: string,
+  ctx: Context,
+  at: string,
+  limits: SpecLimits,
+): string {
   const name = b.name(spec.name, 'branches', ctx, at);
   const inner = child(ctx, name, at, limits);
   const start = b.nodes.length;
@@ -248,7 +296,10 @@ function walkBranches(b: GraphBuilder, spec: Record<string, unknown>, input: str
   list.forEach((raw, i) => {
     const bat = `${at}.branches[${i}]`;
     const branch = expectObject(raw, bat);
-    const branchName = branch.name === undefined ? b.derived(`${name}_branch${i + 1}`, bat, 'name') : b.name(branch.name, 'branch', ctx, bat);
+    const branchName =
+      branch.name === undefined
+        ? b.derived(`${name}_branch${i + 1}`, bat, 'name')
+        : b.name(branch.name, 'branch', ctx, bat);
     const branchCtx = child(inner, branchName, bat, limits);
     const bStart = b.nodes.length;
     outputs.push(walkSequence(b, branch.layers, input, branchCtx, `${bat}.layers`));
@@ -259,7 +310,15 @@ function walkBranches(b: GraphBuilder, spec: Record<string, unknown>, input: str
   if (merge === 'concat') b.emit('concat', {}, outputs, name, inner, at);
   else if (merge === 'add') b.emit('add', { scale: 1 }, outputs, name, inner, at);
   else b.emit('multiply', {}, outputs, name, inner, at);
-  b.blocks.push({ type: 'branches', name, blockPath: ctx.blockPath, nodes: b.namesSince(start), branches, concatNode: name, merge });
+  b.blocks.push({
+    type: 'branches',
+    name,
+    blockPath: ctx.blockPath,
+    nodes: b.namesSince(start),
+    branches,
+    concatNode: name,
+    merge,
+  });
   return name;
 }
 
@@ -281,7 +340,10 @@ function readInput(value: unknown, limits: SpecLimits): Shape3 {
 }
 
 /** Expands an authoring spec into the graph every interpreter walks. Throws SpecError on bad input. */
-export function normalizeSpec(raw: ArchitectureSpec | unknown, limits: SpecLimits = DEFAULT_SPEC_LIMITS): Graph {
+export function normalizeSpec(
+  raw: ArchitectureSpec | unknown,
+  limits: SpecLimits = DEFAULT_SPEC_LIMITS,
+): Graph {
   const spec = expectObject(raw, 'spec');
   const input = readInput(spec.input, limits);
   const b = new GraphBuilder(limits);
@@ -289,10 +351,12 @@ export function normalizeSpec(raw: ArchitectureSpec | unknown, limits: SpecLimit
   const layers = expectArray(spec.layers, 'layers');
   if (layers.length === 0) throw new SpecError('layers', layers, 'at least one layer');
   const output = walkSequence(b, layers, INPUT_NAME, root, 'layers');
-  if (b.nodes.length === 0) throw new SpecError('layers', layers, 'at least one layer once composites are expanded');
+  if (b.nodes.length === 0)
+    throw new SpecError('layers', layers, 'at least one layer once composites are expanded');
   let name = 'custom';
   if (spec.name !== undefined) {
-    if (typeof spec.name !== 'string' || spec.name.length > 200) throw new SpecError('name', spec.name, 'a string of at most 200 characters');
+    if (typeof spec.name !== 'string' || spec.name.length > 200)
+      throw new SpecError('name', spec.name, 'a string of at most 200 characters');
     name = spec.name;
   }
   return { name, input, nodes: b.nodes, output, blocks: b.blocks };

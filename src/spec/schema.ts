@@ -12,34 +12,61 @@ const name = { type: 'string', minLength: 1, maxLength: 200 };
 const layers = { type: 'array', items: { $ref: '#/definitions/node' } };
 
 function leaf(properties: Record<string, unknown>, required: string[] = []) {
-  return { type: 'object', additionalProperties: false, required: ['kind', ...required], properties: { kind: { type: 'string' }, name, ...properties } };
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['kind', ...required],
+    properties: { kind: { type: 'string' }, name, ...properties },
+  };
 }
 
-const leafDefinitions = Object.fromEntries(AUTHORED_LEAF_KINDS.map((kind) => {
-  const authoring = KINDS[kind].authoring!;
-  return [kind, leaf(authoring.properties, authoring.required)];
-}));
+const leafDefinitions = Object.fromEntries(
+  AUTHORED_LEAF_KINDS.map((kind) => {
+    const authoring = KINDS[kind].authoring!;
+    return [kind, leaf(authoring.properties, authoring.required)];
+  }),
+);
 
 const compositeDefinitions = {
   sequence: leaf({ layers }, ['layers']),
   repeat: leaf({ count: { type: 'integer', minimum: 1, maximum: 10_000 }, layers }, ['count', 'layers']),
-  residual: leaf({
-    preact: layers,
-    body: layers,
-    shortcut: {
-      anyOf: [
-        { type: 'string', enum: ['identity'] },
-        { type: 'object', additionalProperties: false, required: ['layers'], properties: { from: { type: 'string', enum: ['input', 'preact'] }, layers } },
-      ],
+  residual: leaf(
+    {
+      preact: layers,
+      body: layers,
+      shortcut: {
+        anyOf: [
+          { type: 'string', enum: ['identity'] },
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['layers'],
+            properties: { from: { type: 'string', enum: ['input', 'preact'] }, layers },
+          },
+        ],
+      },
+      scale: { type: 'number' },
+      addName: name,
+      post: layers,
     },
-    scale: { type: 'number' },
-    addName: name,
-    post: layers,
-  }, ['body']),
-  branches: leaf({
-    branches: { type: 'array', minItems: 1, items: { type: 'object', additionalProperties: false, required: ['layers'], properties: { name, layers } } },
-    merge: { type: 'string', enum: ['concat', 'add', 'multiply'] },
-  }, ['branches']),
+    ['body'],
+  ),
+  branches: leaf(
+    {
+      branches: {
+        type: 'array',
+        minItems: 1,
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['layers'],
+          properties: { name, layers },
+        },
+      },
+      merge: { type: 'string', enum: ['concat', 'add', 'multiply'] },
+    },
+    ['branches'],
+  ),
 } satisfies Record<(typeof COMPOSITE_KINDS)[number], unknown>;
 
 const ALL_KINDS = [...AUTHORED_LEAF_KINDS, ...COMPOSITE_KINDS];
@@ -51,7 +78,13 @@ export const ARCHITECTURE_SPEC_SCHEMA = {
   required: ['input', 'layers'],
   properties: {
     name: { type: 'string', maxLength: 200 },
-    input: { type: 'array', items: posInt, minItems: 3, maxItems: 3, description: '[height, width, channels] of one image' },
+    input: {
+      type: 'array',
+      items: posInt,
+      minItems: 3,
+      maxItems: 3,
+      description: '[height, width, channels] of one image',
+    },
     layers: { ...layers, minItems: 1 },
   },
   definitions: {
@@ -62,7 +95,10 @@ export const ARCHITECTURE_SPEC_SCHEMA = {
       required: ['kind'],
       properties: { kind: { type: 'string', enum: ALL_KINDS } },
       // Dispatch on kind so a bad conv reports the conv's problem, not every alternative's.
-      allOf: ALL_KINDS.map((kind) => ({ if: { properties: { kind: { const: kind } } }, then: { $ref: `#/definitions/${kind}` } })),
+      allOf: ALL_KINDS.map((kind) => ({
+        if: { properties: { kind: { const: kind } } },
+        then: { $ref: `#/definitions/${kind}` },
+      })),
     },
   },
 } as const;

@@ -30,12 +30,18 @@ export function ruleFor(node: GraphNode): LayerRule<GraphNode['attrs']> {
 export const where = (node: GraphNode) => `${node.specPath} (${node.name})`;
 
 /** One node's output shape and weights from its input shapes (throws SpecError when they do not fit). */
-export function shapeNode(node: GraphNode, inputShapes: TensorShape[]): { outputShape: TensorShape; weights: WeightSpec[] } {
+export function shapeNode(
+  node: GraphNode,
+  inputShapes: TensorShape[],
+): { outputShape: TensorShape; weights: WeightSpec[] } {
   const rule = ruleFor(node);
   const outputShape = rule.outputShape(inputShapes, node.attrs, where(node));
   const weights = rule.weights(inputShapes, node.attrs);
   // A layer an imported model froze keeps its weights, but none of them train.
-  return { outputShape, weights: node.trainable === false ? weights.map((w) => ({ ...w, trainable: false })) : weights };
+  return {
+    outputShape,
+    weights: node.trainable === false ? weights.map((w) => ({ ...w, trainable: false })) : weights,
+  };
 }
 
 export function inferShapes(graph: Graph): ShapedGraph {

@@ -19,7 +19,9 @@ export type { BoundWeight } from '../spec/types.js';
 const TORCH_KEY = /^[A-Za-z0-9_.]+\.(weight|bias|running_mean|running_var|num_batches_tracked)$/;
 
 export function detectKeyStyle(keys: string[]): KeyStyle {
-  return keys.length > 0 && keys.every((k) => !k.includes('/') && TORCH_KEY.test(k)) ? 'torchvision' : 'layer-names';
+  return keys.length > 0 && keys.every((k) => !k.includes('/') && TORCH_KEY.test(k))
+    ? 'torchvision'
+    : 'layer-names';
 }
 
 interface Expected {
@@ -28,7 +30,10 @@ interface Expected {
 }
 
 /** Where each key of the file's style should land: `<layer>/<weight>` in our layout. */
-function lookup(shaped: ShapedGraph, keyStyle: KeyStyle): Map<string, { target: Expected; shape: number[]; perm?: number[] }> {
+function lookup(
+  shaped: ShapedGraph,
+  keyStyle: KeyStyle,
+): Map<string, { target: Expected; shape: number[]; perm?: number[] }> {
   const map = new Map<string, { target: Expected; shape: number[]; perm?: number[] }>();
   for (const { node, weights } of shaped.nodes) {
     for (const spec of weights) {
@@ -41,7 +46,8 @@ function lookup(shaped: ShapedGraph, keyStyle: KeyStyle): Map<string, { target: 
         map.set(`${node.name}.${spec.torch.name}`, { target, shape: torchShape, perm });
       } else {
         map.set(`${node.name}/${spec.name}`, { target, shape: spec.shape });
-        for (const alias of spec.kerasAliases ?? []) map.set(`${node.name}/${alias.name}`, { target, shape: alias.shape });
+        for (const alias of spec.kerasAliases ?? [])
+          map.set(`${node.name}/${alias.name}`, { target, shape: alias.shape });
       }
     }
   }
@@ -61,7 +67,10 @@ function bySuffix<T>(where: Map<string, T>, key: string): T | undefined {
 const fmt = (s: number[]) => `[${s.join(', ')}]`;
 const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
-export function bindWeights(shaped: ShapedGraph, loaded: Map<string, RawTensor>): { bound: BoundWeight[]; keyStyle: KeyStyle } {
+export function bindWeights(
+  shaped: ShapedGraph,
+  loaded: Map<string, RawTensor>,
+): { bound: BoundWeight[]; keyStyle: KeyStyle } {
   const keyStyle = detectKeyStyle([...loaded.keys()]);
   const where = lookup(shaped, keyStyle);
   const found = new Map<string, BoundWeight>();
@@ -69,7 +78,10 @@ export function bindWeights(shaped: ShapedGraph, loaded: Map<string, RawTensor>)
   for (const [rawKey, t] of loaded) {
     if (keyStyle === 'torchvision' && rawKey.endsWith('.num_batches_tracked')) continue;
     // torchvision module paths use '.', our layer names '_' (`layer1.0.conv1` → `layer1_0_conv1`).
-    const key = keyStyle === 'torchvision' ? `${rawKey.slice(0, rawKey.lastIndexOf('.')).replace(/\./g, '_')}${rawKey.slice(rawKey.lastIndexOf('.'))}` : rawKey;
+    const key =
+      keyStyle === 'torchvision'
+        ? `${rawKey.slice(0, rawKey.lastIndexOf('.')).replace(/\./g, '_')}${rawKey.slice(rawKey.lastIndexOf('.'))}`
+        : rawKey;
     const hit = where.get(key) ?? (keyStyle === 'layer-names' ? bySuffix(where, key) : undefined);
     if (!hit) {
       problems.push({ problem: 'unexpected', key: rawKey });
@@ -91,7 +103,8 @@ export function bindWeights(shaped: ShapedGraph, loaded: Map<string, RawTensor>)
     for (const w of weights) {
       const b = found.get(`${node.name}/${w.name}`);
       if (b) bound.push(b);
-      else if (!problems.some((p) => p.layer === node.name && p.weight === w.name)) problems.push({ problem: 'missing', layer: node.name, weight: w.name, expected: w.shape });
+      else if (!problems.some((p) => p.layer === node.name && p.weight === w.name))
+        problems.push({ problem: 'missing', layer: node.name, weight: w.name, expected: w.shape });
     }
   }
   if (problems.length) {
@@ -99,11 +112,16 @@ export function bindWeights(shaped: ShapedGraph, loaded: Map<string, RawTensor>)
     const order = { missing: 0, shape: 1, unexpected: 2 } as Record<string, number>;
     problems.sort((a, b) => order[a.problem as string] - order[b.problem as string]);
     const describe = (p: Record<string, unknown>) =>
-      p.problem === 'missing' ? `missing ${p.layer}/${p.weight} (expected ${fmt(p.expected as number[])})`
-        : p.problem === 'shape' ? `${p.layer}/${p.weight}: expected ${fmt(p.expected as number[])}, found ${fmt(p.found as number[])}`
+      p.problem === 'missing'
+        ? `missing ${p.layer}/${p.weight} (expected ${fmt(p.expected as number[])})`
+        : p.problem === 'shape'
+          ? `${p.layer}/${p.weight}: expected ${fmt(p.expected as number[])}, found ${fmt(p.found as number[])}`
           : `unexpected weight ${p.key}`;
     const shown = problems.slice(0, 5).map(describe).join('; ');
-    throw new WeightsError(`weights do not match the architecture (${keyStyle} keys): ${problems.length} problem(s): ${shown}${problems.length > 5 ? '; …' : ''}`, problems);
+    throw new WeightsError(
+      `weights do not match the architecture (${keyStyle} keys): ${problems.length} problem(s): ${shown}${problems.length > 5 ? '; …' : ''}`,
+      problems,
+    );
   }
   return { bound, keyStyle };
 }

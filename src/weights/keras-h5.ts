@@ -15,7 +15,13 @@ export function isHdf5(bytes: Uint8Array): boolean {
 }
 
 const strings = (value: unknown): string[] =>
-  Array.isArray(value) ? value.map(String) : typeof value === 'string' ? [value] : value && typeof (value as ArrayLike<unknown>).length === 'number' ? Array.from(value as ArrayLike<unknown>, String) : [];
+  Array.isArray(value)
+    ? value.map(String)
+    : typeof value === 'string'
+      ? [value]
+      : value && typeof (value as ArrayLike<unknown>).length === 'number'
+        ? Array.from(value as ArrayLike<unknown>, String)
+        : [];
 
 export async function readKerasH5(filePath: string): Promise<Map<string, RawTensor>> {
   await h5wasm.ready;
@@ -25,23 +31,36 @@ export async function readKerasH5(filePath: string): Promise<Map<string, RawTens
   }
   try {
     // Keras saves either the weights at the root or (model.save) under /model_weights.
-    const root = file.get('model_weights') instanceof h5wasm.Group ? (file.get('model_weights') as InstanceType<typeof h5wasm.Group>) : file;
+    const root =
+      file.get('model_weights') instanceof h5wasm.Group
+        ? (file.get('model_weights') as InstanceType<typeof h5wasm.Group>)
+        : file;
     const layerNames = strings(root.attrs['layer_names']?.value);
-    if (layerNames.length === 0) throw new WeightsError('keras-h5: no layer_names attribute; not a Keras weights file');
+    if (layerNames.length === 0)
+      throw new WeightsError('keras-h5: no layer_names attribute; not a Keras weights file');
     const tensors = new Map<string, RawTensor>();
     for (const layer of layerNames) {
       const group = root.get(layer);
-      if (!(group instanceof h5wasm.Group)) throw new WeightsError(`keras-h5: layer_names lists ${layer} but the file has no such group (truncated?)`);
+      if (!(group instanceof h5wasm.Group))
+        throw new WeightsError(
+          `keras-h5: layer_names lists ${layer} but the file has no such group (truncated?)`,
+        );
       for (const weightName of strings(group.attrs['weight_names']?.value)) {
         const dataset = group.get(weightName);
-        if (!(dataset instanceof h5wasm.Dataset)) throw new WeightsError(`keras-h5: ${layer}/${weightName} is listed but missing (truncated?)`);
+        if (!(dataset instanceof h5wasm.Dataset))
+          throw new WeightsError(`keras-h5: ${layer}/${weightName} is listed but missing (truncated?)`);
         const value = dataset.value;
         if (!(value instanceof Float32Array || value instanceof Float64Array)) {
-          throw new WeightsError(`keras-h5: ${layer}/${weightName} has dtype ${dataset.dtype}; expected float32 or float64`);
+          throw new WeightsError(
+            `keras-h5: ${layer}/${weightName} has dtype ${dataset.dtype}; expected float32 or float64`,
+          );
         }
         // Keras names weights `<layer>/<weight>:0`; a nested model's group holds its layers' weights under their own names.
         const name = normaliseKerasWeightName(weightName);
-        tensors.set(name.includes('/') ? name : `${layer}/${name}`, { shape: dataset.shape ?? [], data: Float32Array.from(value) });
+        tensors.set(name.includes('/') ? name : `${layer}/${name}`, {
+          shape: dataset.shape ?? [],
+          data: Float32Array.from(value),
+        });
       }
     }
     return tensors;

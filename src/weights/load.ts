@@ -28,5 +28,7 @@ export async function readWeightFile(filePath: string): Promise<WeightFile> {
   if (isTfjsManifest(start)) return { format: 'tfjs-manifest', tensors: await readTfjsManifest(filePath) };
   const bytes = await readFile(filePath);
   if (isSafetensors(bytes)) return { format: 'safetensors', tensors: readSafetensors(bytes) };
-  throw new WeightsError(`weights file ${filePath} is not safetensors, a tfjs model.json manifest or Keras HDF5`);
+  throw new WeightsError(
+    `weights file ${filePath} is not safetensors, a tfjs model.json manifest or Keras HDF5`,
+  );
 }

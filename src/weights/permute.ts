@@ -1,6 +1,10 @@
 /** Layout conversion of dense row-major tensors (PyTorch ↔ ours, ours ↔ ONNX). */
 /** Permutes a dense row-major array: out[perm-indexed] = in, e.g. OIHW → HWIO with perm [2,3,1,0]. */
-export function permute(data: Float32Array, shape: number[], perm: number[]): { data: Float32Array; shape: number[] } {
+export function permute(
+  data: Float32Array,
+  shape: number[],
+  perm: number[],
+): { data: Float32Array; shape: number[] } {
   const outShape = perm.map((p) => shape[p]);
   const rank = shape.length;
   const inStrides = new Array<number>(rank);

@@ -20,7 +20,10 @@ const DECODERS: Record<string, { bytes: number; read: (view: DataView, offset: n
   F32: { bytes: 4, read: (v, o) => v.getFloat32(o, true) },
   F64: { bytes: 8, read: (v, o) => v.getFloat64(o, true) },
   F16: { bytes: 2, read: (v, o) => halfToFloat(v.getUint16(o, true)) },
-  BF16: { bytes: 2, read: (v, o) => new Float32Array(new Uint32Array([v.getUint16(o, true) << 16]).buffer)[0] },
+  BF16: {
+    bytes: 2,
+    read: (v, o) => new Float32Array(new Uint32Array([v.getUint16(o, true) << 16]).buffer)[0],
+  },
 };
 
 export function isSafetensors(bytes: Uint8Array): boolean {
@@ -29,12 +32,18 @@ export function isSafetensors(bytes: Uint8Array): boolean {
   return n > 1 && n <= Math.min(MAX_HEADER, bytes.length - 8) && bytes[8] === 0x7b; // '{'
 }
 
-export function readSafetensors(bytes: Uint8Array, skip: (key: string) => boolean = () => false): Map<string, RawTensor> {
-  if (bytes.length < 8) throw new WeightsError(`safetensors: file is ${bytes.length} bytes, too short for a header`);
+export function readSafetensors(
+  bytes: Uint8Array,
+  skip: (key: string) => boolean = () => false,
+): Map<string, RawTensor> {
+  if (bytes.length < 8)
+    throw new WeightsError(`safetensors: file is ${bytes.length} bytes, too short for a header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
   if (headerLength > MAX_HEADER || 8 + headerLength > bytes.length) {
-    throw new WeightsError(`safetensors: header length ${headerLength} exceeds the file size ${bytes.length} (truncated or not safetensors)`);
+    throw new WeightsError(
+      `safetensors: header length ${headerLength} exceeds the file size ${bytes.length} (truncated or not safetensors)`,
+    );
   }
   let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
   try {
@@ -47,11 +56,16 @@ export function readSafetensors(bytes: Uint8Array, skip: (key: string) => boolea
   for (const [key, entry] of Object.entries(header)) {
     if (key === '__metadata__' || skip(key)) continue;
     const decoder = DECODERS[entry?.dtype];
-    if (!decoder) throw new WeightsError(`safetensors: ${key} has dtype ${entry?.dtype}; supported: ${Object.keys(DECODERS).join(', ')}`);
+    if (!decoder)
+      throw new WeightsError(
+        `safetensors: ${key} has dtype ${entry?.dtype}; supported: ${Object.keys(DECODERS).join(', ')}`,
+      );
     const count = entry.shape.reduce((a, b) => a * b, 1);
     const [begin, end] = entry.data_offsets;
     if (!Number.isInteger(begin) || end - begin !== count * decoder.bytes || dataStart + end > bytes.length) {
-      throw new WeightsError(`safetensors: ${key} (${entry.dtype} ${JSON.stringify(entry.shape)}) has data_offsets [${begin}, ${end}] that do not fit the ${bytes.length}-byte file (truncated?)`);
+      throw new WeightsError(
+        `safetensors: ${key} (${entry.dtype} ${JSON.stringify(entry.shape)}) has data_offsets [${begin}, ${end}] that do not fit the ${bytes.length}-byte file (truncated?)`,
+      );
     }
     const data = new Float32Array(count);
     if (entry.dtype === 'F32' && (bytes.byteOffset + dataStart + begin) % 4 === 0) {
@@ -65,7 +79,10 @@ export function readSafetensors(bytes: Uint8Array, skip: (key: string) => boolea
 }
 
 /** Encodes float32 tensors as safetensors (header padded to 8 bytes, data in key order). */
-export function writeSafetensors(tensors: Iterable<[string, RawTensor]>, metadata: Record<string, string> = {}): Buffer {
+export function writeSafetensors(
+  tensors: Iterable<[string, RawTensor]>,
+  metadata: Record<string, string> = {},
+): Buffer {
   const header: Record<string, unknown> = Object.keys(metadata).length ? { __metadata__: metadata } : {};
   const chunks: Buffer[] = [];
   let offset = 0;

@@ -21,7 +21,10 @@ interface ManifestGroup {
 /** A tfjs model.json, judged by its first bytes: a JSON object whose keys are tfjs' (the manifest often comes last). */
 export function isTfjsManifest(bytes: Uint8Array): boolean {
   const head = new TextDecoder().decode(bytes.subarray(0, 4096));
-  return head.trimStart().startsWith('{') && /"(weightsManifest|modelTopology)"\s*:|"format"\s*:\s*"layers-model"/.test(head);
+  return (
+    head.trimStart().startsWith('{') &&
+    /"(weightsManifest|modelTopology)"\s*:|"format"\s*:\s*"layers-model"/.test(head)
+  );
 }
 
 /**
@@ -40,23 +43,33 @@ export async function readTfjsManifest(modelJsonPath: string): Promise<Map<strin
   } catch (err) {
     throw new WeightsError(`tfjs manifest ${path.basename(modelJsonPath)}: ${(err as Error).message}`);
   }
-  if (!Array.isArray(doc.weightsManifest)) throw new WeightsError(`tfjs manifest ${path.basename(modelJsonPath)}: no weightsManifest array`);
+  if (!Array.isArray(doc.weightsManifest))
+    throw new WeightsError(`tfjs manifest ${path.basename(modelJsonPath)}: no weightsManifest array`);
   const dir = path.dirname(modelJsonPath);
   const tensors = new Map<string, RawTensor>();
   for (const group of doc.weightsManifest) {
-    const shards = await Promise.all(group.paths.map(async (p) => {
-      const resolved = path.resolve(dir, p);
-      if (!resolved.startsWith(dir + path.sep)) throw new WeightsError(`tfjs manifest: shard path ${p} leaves the model folder`);
-      return readFile(resolved).catch(() => {
-        throw new WeightsError(`tfjs manifest: shard ${p} cannot be read`);
-      });
-    }));
+    const shards = await Promise.all(
+      group.paths.map(async (p) => {
+        const resolved = path.resolve(dir, p);
+        if (!resolved.startsWith(dir + path.sep))
+          throw new WeightsError(`tfjs manifest: shard path ${p} leaves the model folder`);
+        return readFile(resolved).catch(() => {
+          throw new WeightsError(`tfjs manifest: shard ${p} cannot be read`);
+        });
+      }),
+    );
     const buffer = Buffer.concat(shards);
     let offset = 0;
     for (const w of group.weights) {
-      if (w.dtype !== 'float32' || w.quantization) throw new WeightsError(`tfjs manifest: ${w.name} is ${w.quantization ? 'quantised' : w.dtype}; only float32 is supported`);
+      if (w.dtype !== 'float32' || w.quantization)
+        throw new WeightsError(
+          `tfjs manifest: ${w.name} is ${w.quantization ? 'quantised' : w.dtype}; only float32 is supported`,
+        );
       const count = w.shape.reduce((a, b) => a * b, 1);
-      if (offset + count * 4 > buffer.length) throw new WeightsError(`tfjs manifest: shards end before ${w.name} (${JSON.stringify(w.shape)}); truncated?`);
+      if (offset + count * 4 > buffer.length)
+        throw new WeightsError(
+          `tfjs manifest: shards end before ${w.name} (${JSON.stringify(w.shape)}); truncated?`,
+        );
       const data = new Float32Array(count);
       for (let i = 0; i < count; i++) data[i] = buffer.readFloatLE(offset + i * 4);
       offset += count * 4;

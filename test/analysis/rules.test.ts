@@ -96,72 +96,131 @@ function bruteWindows(n: number, k: number, s: number, before: number, after: nu
 // conv2d
 // ---------------------------------------------------------------------------------------------
 
-const CONV_PADDINGS: PaddingInput[] = ['valid', 'same', 0, 1, 3, [2, 1], [[0, 1], [2, 0]], [[3, 1], [0, 2]]];
+const CONV_PADDINGS: PaddingInput[] = [
+  'valid',
+  'same',
+  0,
+  1,
+  3,
+  [2, 1],
+  [
+    [0, 1],
+    [2, 0],
+  ],
+  [
+    [3, 1],
+    [0, 2],
+  ],
+];
 /** [Cin, groups, filters]: dense, grouped by 2 and 4, and depthwise (groups = Cin, multiplier 2). */
-const GROUPINGS: [number, number, number][] = [[8, 1, 12], [8, 2, 6], [12, 4, 8], [6, 6, 12]];
+const GROUPINGS: [number, number, number][] = [
+  [8, 1, 12],
+  [8, 2, 6],
+  [12, 4, 8],
+  [6, 6, 12],
+];
 const SIZES = [7, 8, 12, 15, 16, 23, 32, 33];
 
-t.test('conv2d: shape, params and MACs match the closed forms over kernel, stride, dilation, padding, groups and size', async (t) => {
-  const mismatches: string[] = [];
-  let counted = 0;
-  let refused = 0;
-  let i = 0;
-  for (const padding of CONV_PADDINGS) {
-    for (const [cin, groups, filters] of GROUPINGS) {
-      for (let si = 0; si < SIZES.length; si++) {
-        // H and W differ (odd/even mixed), so a swapped axis cannot pass.
-        const h = SIZES[si];
-        const w = SIZES[(si + 3) % SIZES.length];
-        for (let k = 1; k <= 7; k++) {
-          for (let s = 1; s <= 3; s++) {
-            for (let d = 1; d <= 3; d++) {
-              const bias = i++ % 2 === 0;
-              const label = `in ${h}x${w}x${cin} k${k} s${s} d${d} pad ${JSON.stringify(padding)} g${groups} f${filters} bias ${bias}`;
-              let ho: number;
-              let wo: number;
-              if (padding === 'same') {
-                ho = tfSame(h, k, s, d).out;
-                wo = tfSame(w, k, s, d).out;
-              } else {
-                const [pt, pb, pl, pr] = explicitPads(padding);
-                ho = torchOut(h, k, s, d, pt, pb);
-                wo = torchOut(w, k, s, d, pl, pr);
-              }
-              const result = attempt([h, w, cin], [{ kind: 'conv2d', name: 'c', filters, kernel: k, strides: s, dilation: d, padding, groups, bias }]);
-              if (ho < 1 || wo < 1) {
-                refused++;
-                if (!(result instanceof SpecError) || result.code !== 'SHAPE_MISMATCH' || !result.message.startsWith('layers[0] (c)')) {
-                  mismatches.push(`${label}: expected a SHAPE_MISMATCH naming layers[0] (c), got ${result instanceof SpecError ? result.message : 'a report'}`);
+t.test(
+  'conv2d: shape, params and MACs match the closed forms over kernel, stride, dilation, padding, groups and size',
+  async (t) => {
+    const mismatches: string[] = [];
+    let counted = 0;
+    let refused = 0;
+    let i = 0;
+    for (const padding of CONV_PADDINGS) {
+      for (const [cin, groups, filters] of GROUPINGS) {
+        for (let si = 0; si < SIZES.length; si++) {
+          // H and W differ (odd/even mixed), so a swapped axis cannot pass.
+          const h = SIZES[si];
+          const w = SIZES[(si + 3) % SIZES.length];
+          for (let k = 1; k <= 7; k++) {
+            for (let s = 1; s <= 3; s++) {
+              for (let d = 1; d <= 3; d++) {
+                const bias = i++ % 2 === 0;
+                const label = `in ${h}x${w}x${cin} k${k} s${s} d${d} pad ${JSON.stringify(padding)} g${groups} f${filters} bias ${bias}`;
+                let ho: number;
+                let wo: number;
+                if (padding === 'same') {
+                  ho = tfSame(h, k, s, d).out;
+                  wo = tfSame(w, k, s, d).out;
+                } else {
+                  const [pt, pb, pl, pr] = explicitPads(padding);
+                  ho = torchOut(h, k, s, d, pt, pb);
+                  wo = torchOut(w, k, s, d, pl, pr);
                 }
-                continue;
-              }
-              counted++;
-              if (result instanceof SpecError) {
-                mismatches.push(`${label}: unexpected error ${result.message}`);
-                continue;
-              }
-              const r = row(result, 'c');
-              const perGroup = cin / groups;
-              const params = k * k * perGroup * filters + (bias ? filters : 0);
-              const macs = ho * wo * filters * perGroup * k * k;
-              const got = { shape: r.outputShape, params: r.params, trainable: r.trainableParams, macs: r.macs, elementOps: r.elementOps };
-              const want = { shape: [ho, wo, filters], params, trainable: params, macs, elementOps: bias ? ho * wo * filters : 0 };
-              if (JSON.stringify(got) !== JSON.stringify(want)) mismatches.push(`${label}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
-              const kernelShape = r.weights.find((x) => x.name === 'kernel')?.shape;
-              if (JSON.stringify(kernelShape) !== JSON.stringify([k, k, perGroup, filters])) {
-                mismatches.push(`${label}: kernel weight ${JSON.stringify(kernelShape)}, want [kh, kw, Cin/groups, Cout]`);
+                const result = attempt(
+                  [h, w, cin],
+                  [
+                    {
+                      kind: 'conv2d',
+                      name: 'c',
+                      filters,
+                      kernel: k,
+                      strides: s,
+                      dilation: d,
+                      padding,
+                      groups,
+                      bias,
+                    },
+                  ],
+                );
+                if (ho < 1 || wo < 1) {
+                  refused++;
+                  if (
+                    !(result instanceof SpecError) ||
+                    result.code !== 'SHAPE_MISMATCH' ||
+                    !result.message.startsWith('layers[0] (c)')
+                  ) {
+                    mismatches.push(
+                      `${label}: expected a SHAPE_MISMATCH naming layers[0] (c), got ${result instanceof SpecError ? result.message : 'a report'}`,
+                    );
+                  }
+                  continue;
+                }
+                counted++;
+                if (result instanceof SpecError) {
+                  mismatches.push(`${label}: unexpected error ${result.message}`);
+                  continue;
+                }
+                const r = row(result, 'c');
+                const perGroup = cin / groups;
+                const params = k * k * perGroup * filters + (bias ? filters : 0);
+                const macs = ho * wo * filters * perGroup * k * k;
+                const got = {
+                  shape: r.outputShape,
+                  params: r.params,
+                  trainable: r.trainableParams,
+                  macs: r.macs,
+                  elementOps: r.elementOps,
+                };
+                const want = {
+                  shape: [ho, wo, filters],
+                  params,
+                  trainable: params,
+                  macs,
+                  elementOps: bias ? ho * wo * filters : 0,
+                };
+                if (JSON.stringify(got) !== JSON.stringify(want))
+                  mismatches.push(`${label}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+                const kernelShape = r.weights.find((x) => x.name === 'kernel')?.shape;
+                if (JSON.stringify(kernelShape) !== JSON.stringify([k, k, perGroup, filters])) {
+                  mismatches.push(
+                    `${label}: kernel weight ${JSON.stringify(kernelShape)}, want [kh, kw, Cin/groups, Cout]`,
+                  );
+                }
               }
             }
           }
         }
       }
     }
-  }
-  verdict(t, mismatches, 'conv2d sweep');
-  // The sweep must exercise both outcomes, or it proves little.
-  t.ok(counted > 10_000, `counted cases: ${counted}`);
-  t.ok(refused > 100, `refused cases (kernel larger than the padded input): ${refused}`);
-});
+    verdict(t, mismatches, 'conv2d sweep');
+    // The sweep must exercise both outcomes, or it proves little.
+    t.ok(counted > 10_000, `counted cases: ${counted}`);
+    t.ok(refused > 100, `refused cases (kernel larger than the padded input): ${refused}`);
+  },
+);
 
 t.test("'same' padding follows TensorFlow: output ceil(in/s), extra pixel at the bottom/right", async (t) => {
   const mismatches: string[] = [];
@@ -175,11 +234,16 @@ t.test("'same' padding follows TensorFlow: output ceil(in/s), extra pixel at the
           const b = tfSame(m, k, s, d);
           const pads = resolvePads({ mode: 'same' }, [n, m], [k, k], [s, s], [d, d]);
           const want = { top: a.before, bottom: a.after, left: b.before, right: b.after };
-          if (JSON.stringify(pads) !== JSON.stringify(want)) mismatches.push(`n ${n}/${m} k${k} s${s} d${d}: ${JSON.stringify(pads)} want ${JSON.stringify(want)}`);
-          if (pads.bottom - pads.top !== 0 && pads.bottom - pads.top !== 1) mismatches.push(`n ${n} k${k} s${s} d${d}: bottom − top = ${pads.bottom - pads.top}`);
+          if (JSON.stringify(pads) !== JSON.stringify(want))
+            mismatches.push(
+              `n ${n}/${m} k${k} s${s} d${d}: ${JSON.stringify(pads)} want ${JSON.stringify(want)}`,
+            );
+          if (pads.bottom - pads.top !== 0 && pads.bottom - pads.top !== 1)
+            mismatches.push(`n ${n} k${k} s${s} d${d}: bottom − top = ${pads.bottom - pads.top}`);
           if (pads.bottom > pads.top) odd++;
           // And the padded floor formula lands exactly on ceil(in/s).
-          if (torchOut(n, k, s, d, pads.top, pads.bottom) !== Math.ceil(n / s)) mismatches.push(`n ${n} k${k} s${s} d${d}: padded size misses ceil(in/s)`);
+          if (torchOut(n, k, s, d, pads.top, pads.bottom) !== Math.ceil(n / s))
+            mismatches.push(`n ${n} k${k} s${s} d${d}: padded size misses ceil(in/s)`);
         }
       }
     }
@@ -192,38 +256,71 @@ t.test("'same' padding follows TensorFlow: output ceil(in/s), extra pixel at the
   t.same(resolvePads({ mode: 'same' }, [8, 8], [1, 1], [3, 3]), { top: 0, bottom: 0, left: 0, right: 0 });
 });
 
-t.test('conv2d with non-square kernels, strides, dilations and asymmetric padding matches the per-axis formula', async (t) => {
-  const side = fc.integer({ min: 1, max: 7 });
-  const small = fc.integer({ min: 1, max: 3 });
-  const pad = fc.integer({ min: 0, max: 4 });
-  fc.assert(
-    fc.property(
-      fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }),
-      side, side, small, small, small, small, pad, pad, pad, pad,
-      fc.constantFrom<[number, number, number]>([4, 1, 6], [4, 2, 4], [6, 3, 9], [5, 5, 5]),
-      (h, w, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, [cin, groups, filters]) => {
-        const ho = torchOut(h, kh, sh, dh, pt, pb);
-        const wo = torchOut(w, kw, sw, dw, pl, pr);
-        const result = attempt([h, w, cin], [{
-          kind: 'conv2d', name: 'c', filters, groups, bias: false,
-          kernel: [kh, kw], strides: [sh, sw], dilation: [dh, dw], padding: [[pt, pb], [pl, pr]],
-        }]);
-        if (ho < 1 || wo < 1) return result instanceof SpecError && result.code === 'SHAPE_MISMATCH';
-        if (result instanceof SpecError) return false;
-        const r = row(result, 'c');
-        return JSON.stringify(r.outputShape) === JSON.stringify([ho, wo, filters])
-          && r.params === kh * kw * (cin / groups) * filters
-          && r.macs === ho * wo * filters * (cin / groups) * kh * kw;
-      },
-    ),
-    { numRuns: 1500 },
-  );
-  t.pass('1500 random per-axis cases agree');
-});
+t.test(
+  'conv2d with non-square kernels, strides, dilations and asymmetric padding matches the per-axis formula',
+  async (t) => {
+    const side = fc.integer({ min: 1, max: 7 });
+    const small = fc.integer({ min: 1, max: 3 });
+    const pad = fc.integer({ min: 0, max: 4 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 40 }),
+        side,
+        side,
+        small,
+        small,
+        small,
+        small,
+        pad,
+        pad,
+        pad,
+        pad,
+        fc.constantFrom<[number, number, number]>([4, 1, 6], [4, 2, 4], [6, 3, 9], [5, 5, 5]),
+        (h, w, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, [cin, groups, filters]) => {
+          const ho = torchOut(h, kh, sh, dh, pt, pb);
+          const wo = torchOut(w, kw, sw, dw, pl, pr);
+          const result = attempt(
+            [h, w, cin],
+            [
+              {
+                kind: 'conv2d',
+                name: 'c',
+                filters,
+                groups,
+                bias: false,
+                kernel: [kh, kw],
+                strides: [sh, sw],
+                dilation: [dh, dw],
+                padding: [
+                  [pt, pb],
+                  [pl, pr],
+                ],
+              },
+            ],
+          );
+          if (ho < 1 || wo < 1) return result instanceof SpecError && result.code === 'SHAPE_MISMATCH';
+          if (result instanceof SpecError) return false;
+          const r = row(result, 'c');
+          return (
+            JSON.stringify(r.outputShape) === JSON.stringify([ho, wo, filters]) &&
+            r.params === kh * kw * (cin / groups) * filters &&
+            r.macs === ho * wo * filters * (cin / groups) * kh * kw
+          );
+        },
+      ),
+      { numRuns: 1500 },
+    );
+    t.pass('1500 random per-axis cases agree');
+  },
+);
 
 t.test('conv2d groups must divide both channel counts', async (t) => {
   const notInput = attempt([8, 8, 6], [{ kind: 'conv2d', name: 'c', filters: 8, kernel: 1, groups: 4 }]);
-  t.ok(notInput instanceof SpecError && notInput.code === 'SHAPE_MISMATCH', '6 input channels cannot split into 4 groups');
+  t.ok(
+    notInput instanceof SpecError && notInput.code === 'SHAPE_MISMATCH',
+    '6 input channels cannot split into 4 groups',
+  );
   t.match((notInput as SpecError).message, /layers\[0\] \(c\).*divisible by groups \(4\)/);
   const notFilters = attempt([8, 8, 8], [{ kind: 'conv2d', name: 'c', filters: 6, kernel: 1, groups: 4 }]);
   t.ok(notFilters instanceof SpecError, '6 filters cannot split into 4 groups');
@@ -234,64 +331,114 @@ t.test('conv2d groups must divide both channel counts', async (t) => {
 // pooling
 // ---------------------------------------------------------------------------------------------
 
-t.test('max and avg pooling match a window-by-window simulation of PyTorch, in floor and ceil mode', async (t) => {
-  const paddings: PaddingInput[] = ['valid', 0, 1, 2, [1, 0], [[0, 1], [1, 0]], [[2, 0], [0, 2]]];
-  const mismatches: string[] = [];
-  let ceilDiffers = 0;
-  let refused = 0;
-  let counted = 0;
-  for (const kind of ['maxpool', 'avgpool'] as const) {
-    for (const padding of paddings) {
-      const [pt, pb, pl, pr] = explicitPads(padding);
-      for (const ceilMode of [false, true]) {
-        for (let p = 1; p <= 5; p++) {
-          // PyTorch refuses padding over half the window; its ceil-mode rule is only defined within that.
-          if (ceilMode && Math.max(pt, pb, pl, pr) > Math.floor(p / 2)) continue;
-          for (let s = 1; s <= 3; s++) {
-            for (let h = 1; h <= 20; h++) {
-              const w = ((h * 7) % 20) + 1;
-              const label = `${kind} ${h}x${w} pool ${p} s${s} pad ${JSON.stringify(padding)} ceil ${ceilMode}`;
-              const ho = bruteWindows(h, p, s, pt, pb, ceilMode);
-              const wo = bruteWindows(w, p, s, pl, pr, ceilMode);
-              if (ceilMode && (ho !== bruteWindows(h, p, s, pt, pb, false) || wo !== bruteWindows(w, p, s, pl, pr, false))) ceilDiffers++;
-              const result = attempt([h, w, 3], [{ kind, name: 'p', pool: p, strides: s, padding, ceilMode }]);
-              if (ho < 1 || wo < 1) {
-                refused++;
-                if (!(result instanceof SpecError) || result.code !== 'SHAPE_MISMATCH') mismatches.push(`${label}: expected a SHAPE_MISMATCH`);
-                continue;
+t.test(
+  'max and avg pooling match a window-by-window simulation of PyTorch, in floor and ceil mode',
+  async (t) => {
+    const paddings: PaddingInput[] = [
+      'valid',
+      0,
+      1,
+      2,
+      [1, 0],
+      [
+        [0, 1],
+        [1, 0],
+      ],
+      [
+        [2, 0],
+        [0, 2],
+      ],
+    ];
+    const mismatches: string[] = [];
+    let ceilDiffers = 0;
+    let refused = 0;
+    let counted = 0;
+    for (const kind of ['maxpool', 'avgpool'] as const) {
+      for (const padding of paddings) {
+        const [pt, pb, pl, pr] = explicitPads(padding);
+        for (const ceilMode of [false, true]) {
+          for (let p = 1; p <= 5; p++) {
+            // PyTorch refuses padding over half the window; its ceil-mode rule is only defined within that.
+            if (ceilMode && Math.max(pt, pb, pl, pr) > Math.floor(p / 2)) continue;
+            for (let s = 1; s <= 3; s++) {
+              for (let h = 1; h <= 20; h++) {
+                const w = ((h * 7) % 20) + 1;
+                const label = `${kind} ${h}x${w} pool ${p} s${s} pad ${JSON.stringify(padding)} ceil ${ceilMode}`;
+                const ho = bruteWindows(h, p, s, pt, pb, ceilMode);
+                const wo = bruteWindows(w, p, s, pl, pr, ceilMode);
+                if (
+                  ceilMode &&
+                  (ho !== bruteWindows(h, p, s, pt, pb, false) || wo !== bruteWindows(w, p, s, pl, pr, false))
+                )
+                  ceilDiffers++;
+                const result = attempt(
+                  [h, w, 3],
+                  [{ kind, name: 'p', pool: p, strides: s, padding, ceilMode }],
+                );
+                if (ho < 1 || wo < 1) {
+                  refused++;
+                  if (!(result instanceof SpecError) || result.code !== 'SHAPE_MISMATCH')
+                    mismatches.push(`${label}: expected a SHAPE_MISMATCH`);
+                  continue;
+                }
+                counted++;
+                if (result instanceof SpecError) {
+                  mismatches.push(`${label}: unexpected error ${result.message}`);
+                  continue;
+                }
+                const r = row(result, 'p');
+                const got = [r.outputShape, r.params, r.macs, r.elementOps];
+                const want = [[ho, wo, 3], 0, 0, ho * wo * 3 * p * p];
+                if (JSON.stringify(got) !== JSON.stringify(want))
+                  mismatches.push(`${label}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
               }
-              counted++;
-              if (result instanceof SpecError) {
-                mismatches.push(`${label}: unexpected error ${result.message}`);
-                continue;
-              }
-              const r = row(result, 'p');
-              const got = [r.outputShape, r.params, r.macs, r.elementOps];
-              const want = [[ho, wo, 3], 0, 0, ho * wo * 3 * p * p];
-              if (JSON.stringify(got) !== JSON.stringify(want)) mismatches.push(`${label}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
             }
           }
         }
       }
     }
-  }
-  verdict(t, mismatches, 'pool sweep');
-  t.ok(ceilDiffers > 200, `ceil mode changes the size in ${ceilDiffers} cases`);
-  t.ok(refused > 20 && counted > 3000, `counted ${counted}, refused ${refused}`);
-});
+    verdict(t, mismatches, 'pool sweep');
+    t.ok(ceilDiffers > 200, `ceil mode changes the size in ${ceilDiffers} cases`);
+    t.ok(refused > 20 && counted > 3000, `counted ${counted}, refused ${refused}`);
+  },
+);
 
 t.test('pooling by hand: torchvision stem and the trailing-padding rule', async (t) => {
   // torchvision ResNet stem: 112 → maxpool 3, s2, pad 1 → 56.
-  t.same(row(analyze([112, 112, 64], [{ kind: 'maxpool', name: 'p', pool: 3, strides: 2, padding: 1 }]), 'p').outputShape, [56, 56, 64]);
+  t.same(
+    row(analyze([112, 112, 64], [{ kind: 'maxpool', name: 'p', pool: 3, strides: 2, padding: 1 }]), 'p')
+      .outputShape,
+    [56, 56, 64],
+  );
   // GoogLeNet: 112 → maxpool 3, s2, ceil → ceil((112 − 3)/2) + 1 = 56 (floor would give 55).
-  t.same(row(analyze([112, 112, 64], [{ kind: 'maxpool', name: 'p', pool: 3, strides: 2, ceilMode: true }]), 'p').outputShape, [56, 56, 64]);
-  t.same(row(analyze([112, 112, 64], [{ kind: 'maxpool', name: 'p', pool: 3, strides: 2 }]), 'p').outputShape, [55, 55, 64]);
+  t.same(
+    row(analyze([112, 112, 64], [{ kind: 'maxpool', name: 'p', pool: 3, strides: 2, ceilMode: true }]), 'p')
+      .outputShape,
+    [56, 56, 64],
+  );
+  t.same(
+    row(analyze([112, 112, 64], [{ kind: 'maxpool', name: 'p', pool: 3, strides: 2 }]), 'p').outputShape,
+    [55, 55, 64],
+  );
   // 5 wide, pool 2, s2, pad 1 each side, ceil: padded 7 → ceil(5/2) + 1 = 4 windows by formula, but the
   // 4th would start at 6 = in + pad_before, inside the trailing padding, so PyTorch drops it: 3.
-  t.same(row(analyze([5, 5, 1], [{ kind: 'maxpool', name: 'p', pool: 2, strides: 2, padding: 1, ceilMode: true }]), 'p').outputShape, [3, 3, 1]);
+  t.same(
+    row(
+      analyze([5, 5, 1], [{ kind: 'maxpool', name: 'p', pool: 2, strides: 2, padding: 1, ceilMode: true }]),
+      'p',
+    ).outputShape,
+    [3, 3, 1],
+  );
   // 'same' pooling: ceil(in/s), and ceil mode with 'same' is refused.
-  t.same(row(analyze([15, 16, 2], [{ kind: 'avgpool', name: 'p', pool: 3, strides: 2, padding: 'same' }]), 'p').outputShape, [8, 8, 2]);
-  const bad = attempt([15, 16, 2], [{ kind: 'maxpool', name: 'p', pool: 3, strides: 2, padding: 'same', ceilMode: true }]);
+  t.same(
+    row(analyze([15, 16, 2], [{ kind: 'avgpool', name: 'p', pool: 3, strides: 2, padding: 'same' }]), 'p')
+      .outputShape,
+    [8, 8, 2],
+  );
+  const bad = attempt(
+    [15, 16, 2],
+    [{ kind: 'maxpool', name: 'p', pool: 3, strides: 2, padding: 'same', ceilMode: true }],
+  );
   t.ok(bad instanceof SpecError);
   t.equal((bad as SpecError).detail.field, 'layers[0].ceilMode');
   // strides default to the pool size.
@@ -303,10 +450,20 @@ t.test('pooling by hand: torchvision stem and the trailing-padding rule', async 
 // ---------------------------------------------------------------------------------------------
 
 t.test('dense: in·out MACs, in·out + out parameters, bias and activation as element ops', async (t) => {
-  for (const [h, w, c, units] of [[1, 1, 7, 3], [3, 5, 2, 10], [7, 7, 512, 1000]]) {
+  for (const [h, w, c, units] of [
+    [1, 1, 7, 3],
+    [3, 5, 2, 10],
+    [7, 7, 512, 1000],
+  ]) {
     for (const bias of [true, false]) {
       for (const activation of ['linear', 'softmax'] as const) {
-        const r = analyze([h, w, c], [{ kind: 'flatten', name: 'f' }, { kind: 'dense', name: 'd', units, bias, activation }]);
+        const r = analyze(
+          [h, w, c],
+          [
+            { kind: 'flatten', name: 'f' },
+            { kind: 'dense', name: 'd', units, bias, activation },
+          ],
+        );
         const n = h * w * c;
         const d = row(r, 'd');
         t.same(row(r, 'f').outputShape, [n], 'flatten to H·W·C');
@@ -314,58 +471,101 @@ t.test('dense: in·out MACs, in·out + out parameters, bias and activation as el
         t.equal(d.params, n * units + (bias ? units : 0), `params ${h}x${w}x${c}→${units} bias ${bias}`);
         t.equal(d.trainableParams, d.params);
         t.equal(d.macs, n * units, 'MACs in·out');
-        t.equal(d.elementOps, (bias ? units : 0) + (activation === 'linear' ? 0 : units), 'element ops: bias + activation');
+        t.equal(
+          d.elementOps,
+          (bias ? units : 0) + (activation === 'linear' ? 0 : units),
+          'element ops: bias + activation',
+        );
       }
     }
   }
   // Dense after dense chains on the units.
-  const chained = analyze([2, 2, 3], [{ kind: 'globalavgpool', name: 'g' }, { kind: 'dense', name: 'd1', units: 5 }, { kind: 'dense', name: 'd2', units: 4, bias: false }]);
+  const chained = analyze(
+    [2, 2, 3],
+    [
+      { kind: 'globalavgpool', name: 'g' },
+      { kind: 'dense', name: 'd1', units: 5 },
+      { kind: 'dense', name: 'd2', units: 4, bias: false },
+    ],
+  );
   t.equal(row(chained, 'd1').params, 3 * 5 + 5);
   t.equal(row(chained, 'd2').params, 5 * 4);
   t.equal(chained.totals.macs, 3 * 5 + 5 * 4);
 });
 
 t.test('dense before flatten is a shape error naming the layer', async (t) => {
-  const err = attempt([4, 4, 3], [{ kind: 'conv2d', filters: 2, kernel: 1 }, { kind: 'dense', name: 'fc', units: 2 }]);
+  const err = attempt(
+    [4, 4, 3],
+    [
+      { kind: 'conv2d', filters: 2, kernel: 1 },
+      { kind: 'dense', name: 'fc', units: 2 },
+    ],
+  );
   t.ok(err instanceof SpecError && err.code === 'SHAPE_MISMATCH');
   t.match((err as SpecError).message, /^layers\[1\] \(fc\): .*flat input/);
 });
 
-t.test('batch norm: gamma/beta trainable, moving statistics non-trainable, center/scale honoured', async (t) => {
-  for (const [center, scale] of [[true, true], [true, false], [false, true], [false, false]]) {
-    for (const input of [[5, 6, 7], [1, 1, 64]] as Shape3[]) {
-      const c = input[2];
-      const r = row(analyze(input, [{ kind: 'batchnorm', name: 'bn', center, scale }]), 'bn');
-      const label = `center ${center} scale ${scale} on ${input.join('x')}`;
-      t.equal(r.trainableParams, c * (Number(center) + Number(scale)), `${label}: trainable`);
-      t.equal(r.nonTrainableParams, 2 * c, `${label}: moving mean + variance`);
-      t.equal(r.params, r.trainableParams + r.nonTrainableParams);
-      t.same(r.weights.map((x) => x.name).sort(), [...(center ? ['beta'] : []), ...(scale ? ['gamma'] : []), 'moving_mean', 'moving_variance'].sort());
-      t.equal(r.macs, 0);
-      t.equal(r.elementOps, input[0] * input[1] * c, 'one op per output element');
-      t.same(r.outputShape, input);
+t.test(
+  'batch norm: gamma/beta trainable, moving statistics non-trainable, center/scale honoured',
+  async (t) => {
+    for (const [center, scale] of [
+      [true, true],
+      [true, false],
+      [false, true],
+      [false, false],
+    ]) {
+      for (const input of [
+        [5, 6, 7],
+        [1, 1, 64],
+      ] as Shape3[]) {
+        const c = input[2];
+        const r = row(analyze(input, [{ kind: 'batchnorm', name: 'bn', center, scale }]), 'bn');
+        const label = `center ${center} scale ${scale} on ${input.join('x')}`;
+        t.equal(r.trainableParams, c * (Number(center) + Number(scale)), `${label}: trainable`);
+        t.equal(r.nonTrainableParams, 2 * c, `${label}: moving mean + variance`);
+        t.equal(r.params, r.trainableParams + r.nonTrainableParams);
+        t.same(
+          r.weights.map((x) => x.name).sort(),
+          [...(center ? ['beta'] : []), ...(scale ? ['gamma'] : []), 'moving_mean', 'moving_variance'].sort(),
+        );
+        t.equal(r.macs, 0);
+        t.equal(r.elementOps, input[0] * input[1] * c, 'one op per output element');
+        t.same(r.outputShape, input);
+      }
     }
-  }
-  // On a flat tensor the channels are its length.
-  const flat = analyze([2, 3, 4], [{ kind: 'flatten' }, { kind: 'batchnorm', name: 'bn' }]);
-  t.equal(row(flat, 'bn').params, 4 * 24);
-});
+    // On a flat tensor the channels are its length.
+    const flat = analyze([2, 3, 4], [{ kind: 'flatten' }, { kind: 'batchnorm', name: 'bn' }]);
+    t.equal(row(flat, 'bn').params, 4 * 24);
+  },
+);
 
 t.test('activation, dropout, flatten, zero padding and global pooling', async (t) => {
   const [h, w, c] = [9, 6, 5];
-  const r = analyze([h, w, c], [
-    { kind: 'activation', name: 'a', function: 'relu6' },
-    { kind: 'dropout', name: 'drop', rate: 0.3 },
-    { kind: 'zeropad', name: 'z1', padding: 2 },
-    { kind: 'zeropad', name: 'z2', padding: [1, 3] },
-    { kind: 'zeropad', name: 'z3', padding: [[0, 1], [4, 2]] },
-    {
-      kind: 'branches', name: 'g', branches: [
-        { name: 'avg', layers: [{ kind: 'globalavgpool', name: 'ga' }] },
-        { name: 'max', layers: [{ kind: 'globalmaxpool', name: 'gm' }] },
-      ],
-    },
-  ]);
+  const r = analyze(
+    [h, w, c],
+    [
+      { kind: 'activation', name: 'a', function: 'relu6' },
+      { kind: 'dropout', name: 'drop', rate: 0.3 },
+      { kind: 'zeropad', name: 'z1', padding: 2 },
+      { kind: 'zeropad', name: 'z2', padding: [1, 3] },
+      {
+        kind: 'zeropad',
+        name: 'z3',
+        padding: [
+          [0, 1],
+          [4, 2],
+        ],
+      },
+      {
+        kind: 'branches',
+        name: 'g',
+        branches: [
+          { name: 'avg', layers: [{ kind: 'globalavgpool', name: 'ga' }] },
+          { name: 'max', layers: [{ kind: 'globalmaxpool', name: 'gm' }] },
+        ],
+      },
+    ],
+  );
   t.same(row(r, 'a').outputShape, [h, w, c]);
   t.equal(row(r, 'a').elementOps, h * w * c, 'activation: one op per element');
   t.equal(row(r, 'drop').elementOps, 0, 'dropout moves no data at inference');
@@ -383,63 +583,104 @@ t.test('activation, dropout, flatten, zero padding and global pooling', async (t
   t.equal(r.totals.params, 0);
   t.equal(r.totals.elementOps, h * w * c + 2 * zh * zw * c, 'activation once, each global pool once');
   const err = attempt([4, 4, 1], [{ kind: 'flatten' }, { kind: 'zeropad', name: 'z', padding: 1 }]);
-  t.ok(err instanceof SpecError && err.code === 'SHAPE_MISMATCH', 'zero padding a flat tensor is a shape error');
+  t.ok(
+    err instanceof SpecError && err.code === 'SHAPE_MISMATCH',
+    'zero padding a flat tensor is a shape error',
+  );
 });
 
 t.test('add: residual output equals its inputs, one op per element (two when scaled)', async (t) => {
   for (const scale of [undefined, 1, 0.17]) {
     const [h, w, c] = [6, 7, 4];
-    const r = analyze([h, w, c], [{
-      kind: 'residual', name: 'b', ...(scale === undefined ? {} : { scale }),
-      body: [{ kind: 'conv2d', name: 'c', filters: c, kernel: 3, padding: 'same', bias: false }],
-    }]);
+    const r = analyze(
+      [h, w, c],
+      [
+        {
+          kind: 'residual',
+          name: 'b',
+          ...(scale === undefined ? {} : { scale }),
+          body: [{ kind: 'conv2d', name: 'c', filters: c, kernel: 3, padding: 'same', bias: false }],
+        },
+      ],
+    );
     const add = row(r, 'b_add');
     t.equal(add.kind, 'add');
-    t.same(add.inputShapes, [[h, w, c], [h, w, c]]);
+    t.same(add.inputShapes, [
+      [h, w, c],
+      [h, w, c],
+    ]);
     t.same(add.outputShape, [h, w, c]);
     t.equal(add.params + add.macs, 0);
     t.equal(add.elementOps, h * w * c * (scale === undefined || scale === 1 ? 1 : 2), `scale ${scale}`);
     t.equal(r.totals.macs, h * w * c * c * 9, 'only the conv costs MACs');
   }
-  const err = attempt([6, 6, 3], [{ kind: 'residual', name: 'b', body: [{ kind: 'conv2d', filters: 3, kernel: 3 }] }]);
-  t.ok(err instanceof SpecError && err.code === 'SHAPE_MISMATCH', 'valid 3x3 body shrinks 6 → 4: no add with a 6x6 shortcut');
+  const err = attempt(
+    [6, 6, 3],
+    [{ kind: 'residual', name: 'b', body: [{ kind: 'conv2d', filters: 3, kernel: 3 }] }],
+  );
+  t.ok(
+    err instanceof SpecError && err.code === 'SHAPE_MISMATCH',
+    'valid 3x3 body shrinks 6 → 4: no add with a 6x6 shortcut',
+  );
   t.match((err as SpecError).message, /^layers\[0\] \(b_add\): .*\[6, 6, 3\].*\[4, 4, 3\]/);
 });
 
 t.test('concat: channels add up, spatial sizes must agree', async (t) => {
   const [h, w, c] = [10, 11, 6];
-  const r = analyze([h, w, c], [{
-    kind: 'branches', name: 'm', branches: [
-      { layers: [{ kind: 'conv2d', filters: 3, kernel: 1 }] },
-      { layers: [{ kind: 'conv2d', filters: 4, kernel: 1 }, { kind: 'conv2d', filters: 5, kernel: 3, padding: 1 }] },
-      { layers: [{ kind: 'maxpool', pool: 3, strides: 1, padding: 'same' }] },
-      { layers: [] },
+  const r = analyze(
+    [h, w, c],
+    [
+      {
+        kind: 'branches',
+        name: 'm',
+        branches: [
+          { layers: [{ kind: 'conv2d', filters: 3, kernel: 1 }] },
+          {
+            layers: [
+              { kind: 'conv2d', filters: 4, kernel: 1 },
+              { kind: 'conv2d', filters: 5, kernel: 3, padding: 1 },
+            ],
+          },
+          { layers: [{ kind: 'maxpool', pool: 3, strides: 1, padding: 'same' }] },
+          { layers: [] },
+        ],
+      },
     ],
-  }]);
+  );
   const concat = row(r, 'm');
   t.equal(concat.kind, 'concat');
   t.same(concat.outputShape, [h, w, 3 + 5 + c + c]);
   t.equal(concat.params + concat.macs + concat.elementOps, 0, 'pure data movement');
   t.equal(r.totals.macs, h * w * 3 * c + h * w * 4 * c + h * w * 5 * 4 * 9);
-  const err = attempt([10, 10, 6], [{
-    kind: 'branches', name: 'm', branches: [
-      { layers: [{ kind: 'conv2d', filters: 3, kernel: 1 }] },
-      { layers: [{ kind: 'conv2d', filters: 3, kernel: 3 }] },
+  const err = attempt(
+    [10, 10, 6],
+    [
+      {
+        kind: 'branches',
+        name: 'm',
+        branches: [
+          { layers: [{ kind: 'conv2d', filters: 3, kernel: 1 }] },
+          { layers: [{ kind: 'conv2d', filters: 3, kernel: 3 }] },
+        ],
+      },
     ],
-  }]);
+  );
   t.ok(err instanceof SpecError && err.code === 'SHAPE_MISMATCH');
   t.match((err as SpecError).message, /^layers\[0\] \(m\)/);
 });
 
 t.test('totals are the sums of the rows, FLOPs twice the MACs', async (t) => {
-  const r = analyze([16, 16, 3], [
-    { kind: 'conv2d', filters: 8, kernel: 3, padding: 'same' },
-    { kind: 'batchnorm' },
-    { kind: 'activation', function: 'relu' },
-    { kind: 'maxpool', pool: 2 },
-    { kind: 'flatten' },
-    { kind: 'dense', units: 10 },
-  ]);
+  const r = analyze(
+    [16, 16, 3],
+    [
+      { kind: 'conv2d', filters: 8, kernel: 3, padding: 'same' },
+      { kind: 'batchnorm' },
+      { kind: 'activation', function: 'relu' },
+      { kind: 'maxpool', pool: 2 },
+      { kind: 'flatten' },
+      { kind: 'dense', units: 10 },
+    ],
+  );
   const conv = { params: 3 * 3 * 3 * 8 + 8, macs: 16 * 16 * 8 * 3 * 9 };
   const dense = { params: 8 * 8 * 8 * 10 + 10, macs: 8 * 8 * 8 * 10 };
   t.equal(r.totals.params, conv.params + 4 * 8 + dense.params);
@@ -463,7 +704,7 @@ function recurrence(windows: { k: [number, number]; s: [number, number]; d?: [nu
   const jump: [number, number] = [1, 1];
   return windows.map(({ k, s, d = [1, 1] }) => {
     for (const a of [0, 1]) {
-      rf[a] += ((k[a] - 1) * d[a]) * jump[a];
+      rf[a] += (k[a] - 1) * d[a] * jump[a];
       jump[a] *= s[a];
     }
     return { rf: [...rf], jump: [...jump] };
@@ -471,13 +712,16 @@ function recurrence(windows: { k: [number, number]; s: [number, number]; d?: [nu
 }
 
 t.test('receptive field: a 3x3 s1, 3x3 s2, 3x3 s1 stack by hand and by the recurrence', async (t) => {
-  const r = analyze([32, 32, 3], [
-    { kind: 'conv2d', name: 'a', filters: 4, kernel: 3, padding: 'same' },
-    { kind: 'activation', name: 'a_relu', function: 'relu' },
-    { kind: 'conv2d', name: 'b', filters: 4, kernel: 3, strides: 2, padding: 'same' },
-    { kind: 'batchnorm', name: 'b_bn' },
-    { kind: 'conv2d', name: 'c', filters: 4, kernel: 3, padding: 'same' },
-  ]);
+  const r = analyze(
+    [32, 32, 3],
+    [
+      { kind: 'conv2d', name: 'a', filters: 4, kernel: 3, padding: 'same' },
+      { kind: 'activation', name: 'a_relu', function: 'relu' },
+      { kind: 'conv2d', name: 'b', filters: 4, kernel: 3, strides: 2, padding: 'same' },
+      { kind: 'batchnorm', name: 'b_bn' },
+      { kind: 'conv2d', name: 'c', filters: 4, kernel: 3, padding: 'same' },
+    ],
+  );
   // By hand: 1 + 2·1 = 3; 3 + 2·1 = 5 (jump becomes 2); 5 + 2·2 = 9.
   t.same(row(r, 'a').receptiveField, [3, 3]);
   t.same(row(r, 'b').receptiveField, [5, 5]);
@@ -485,19 +729,44 @@ t.test('receptive field: a 3x3 s1, 3x3 s2, 3x3 s1 stack by hand and by the recur
   t.same(row(r, 'c').receptiveFieldStride, [2, 2]);
   t.same(row(r, 'a_relu').receptiveField, [3, 3], 'element-wise layers keep the field');
   t.same(row(r, 'b_bn').receptiveField, [5, 5]);
-  const rec = recurrence([{ k: [3, 3], s: [1, 1] }, { k: [3, 3], s: [2, 2] }, { k: [3, 3], s: [1, 1] }]);
-  t.same(['a', 'b', 'c'].map((n) => row(r, n).receptiveField), rec.map((x) => x.rf));
+  const rec = recurrence([
+    { k: [3, 3], s: [1, 1] },
+    { k: [3, 3], s: [2, 2] },
+    { k: [3, 3], s: [1, 1] },
+  ]);
+  t.same(
+    ['a', 'b', 'c'].map((n) => row(r, n).receptiveField),
+    rec.map((x) => x.rf),
+  );
 });
 
 t.test('receptive field: non-square, dilated, pooled and padded layers per axis', async (t) => {
-  const r = analyze([64, 64, 3], [
-    { kind: 'conv2d', name: 'a', filters: 4, kernel: [3, 5], strides: [1, 2], dilation: [2, 1], padding: 'same' },
-    { kind: 'maxpool', name: 'p', pool: 2 },
-    { kind: 'zeropad', name: 'z', padding: [[1, 0], [2, 2]] },
-    { kind: 'conv2d', name: 'b', filters: 4, kernel: 1 },
-    { kind: 'avgpool', name: 'q', pool: [3, 1], strides: [1, 2], padding: 'same' },
-    { kind: 'conv2d', name: 'c', filters: 4, kernel: 3, dilation: 3, padding: 'same' },
-  ]);
+  const r = analyze(
+    [64, 64, 3],
+    [
+      {
+        kind: 'conv2d',
+        name: 'a',
+        filters: 4,
+        kernel: [3, 5],
+        strides: [1, 2],
+        dilation: [2, 1],
+        padding: 'same',
+      },
+      { kind: 'maxpool', name: 'p', pool: 2 },
+      {
+        kind: 'zeropad',
+        name: 'z',
+        padding: [
+          [1, 0],
+          [2, 2],
+        ],
+      },
+      { kind: 'conv2d', name: 'b', filters: 4, kernel: 1 },
+      { kind: 'avgpool', name: 'q', pool: [3, 1], strides: [1, 2], padding: 'same' },
+      { kind: 'conv2d', name: 'c', filters: 4, kernel: 3, dilation: 3, padding: 'same' },
+    ],
+  );
   const rec = recurrence([
     { k: [3, 5], s: [1, 2], d: [2, 1] },
     { k: [2, 2], s: [2, 2] },
@@ -517,17 +786,32 @@ t.test('receptive field: non-square, dilated, pooled and padded layers per axis'
 });
 
 t.test('receptive field: where branches meet, the larger field is kept', async (t) => {
-  const r = analyze([32, 32, 3], [
-    { kind: 'conv2d', name: 'stem', filters: 4, kernel: 3, padding: 'same' }, // rf 3
-    {
-      kind: 'branches', name: 'm', branches: [
-        { name: 'one', layers: [{ kind: 'conv2d', name: 'one_c', filters: 2, kernel: 1 }] }, // 3
-        { name: 'five', layers: [{ kind: 'conv2d', name: 'five_c', filters: 2, kernel: 5, padding: 'same' }] }, // 7
-        { name: 'pool', layers: [{ kind: 'maxpool', name: 'pool_p', pool: 3, strides: 1, padding: 'same' }] }, // 5
-      ],
-    },
-    { kind: 'residual', name: 'res', body: [{ kind: 'conv2d', name: 'res_c', filters: 8, kernel: 3, padding: 'same' }] }, // 9
-  ]);
+  const r = analyze(
+    [32, 32, 3],
+    [
+      { kind: 'conv2d', name: 'stem', filters: 4, kernel: 3, padding: 'same' }, // rf 3
+      {
+        kind: 'branches',
+        name: 'm',
+        branches: [
+          { name: 'one', layers: [{ kind: 'conv2d', name: 'one_c', filters: 2, kernel: 1 }] }, // 3
+          {
+            name: 'five',
+            layers: [{ kind: 'conv2d', name: 'five_c', filters: 2, kernel: 5, padding: 'same' }],
+          }, // 7
+          {
+            name: 'pool',
+            layers: [{ kind: 'maxpool', name: 'pool_p', pool: 3, strides: 1, padding: 'same' }],
+          }, // 5
+        ],
+      },
+      {
+        kind: 'residual',
+        name: 'res',
+        body: [{ kind: 'conv2d', name: 'res_c', filters: 8, kernel: 3, padding: 'same' }],
+      }, // 9
+    ],
+  );
   t.same(row(r, 'one_c').receptiveField, [3, 3]);
   t.same(row(r, 'five_c').receptiveField, [7, 7]);
   t.same(row(r, 'pool_p').receptiveField, [5, 5]);
@@ -547,7 +831,8 @@ t.test('peak activation memory of a tiny projection-residual block, by hand', as
   // Peak: 224 elements at c2 = 896 bytes per image.
   const spec: NodeSpec[] = [
     {
-      kind: 'residual', name: 'b',
+      kind: 'residual',
+      name: 'b',
       body: [
         { kind: 'conv2d', name: 'c1', filters: 8, kernel: 3, padding: 'same' },
         { kind: 'conv2d', name: 'c2', filters: 4, kernel: 1 },
@@ -558,14 +843,26 @@ t.test('peak activation memory of a tiny projection-residual block, by hand', as
     { kind: 'globalavgpool', name: 'gap' },
   ];
   const one = analyze([4, 4, 2], spec);
-  t.same(one.layers.map((l) => l.name), ['c1', 'c2', 's', 'b_add', 'relu', 'gap'], 'execution order assumed above');
+  t.same(
+    one.layers.map((l) => l.name),
+    ['c1', 'c2', 's', 'b_add', 'relu', 'gap'],
+    'execution order assumed above',
+  );
   t.equal(one.totals.peakActivationBytes, 224 * 4);
   t.equal(one.totals.peakActivationLayer, 'c2');
-  t.equal(one.totals.activationBytesPerImage, (128 + 64 + 64 + 64 + 64 + 4) * 4, 'sum of outputs, input excluded');
+  t.equal(
+    one.totals.activationBytesPerImage,
+    (128 + 64 + 64 + 64 + 64 + 4) * 4,
+    'sum of outputs, input excluded',
+  );
   for (const batch of [2, 3, 32]) {
     const r = analyze([4, 4, 2], spec, batch);
     t.equal(r.totals.peakActivationBytes, 224 * 4 * batch, `batch ${batch} scales the peak linearly`);
-    t.equal(r.totals.activationBytesPerImage, one.totals.activationBytesPerImage, 'per-image sum ignores the batch');
+    t.equal(
+      r.totals.activationBytesPerImage,
+      one.totals.activationBytesPerImage,
+      'per-image sum ignores the batch',
+    );
   }
 });
 
@@ -589,7 +886,7 @@ function peakBySets(r: AnalysisReport): number {
     let live = 0;
     for (const [name, at] of produced) {
       if (at > i) continue;
-      const until = name === output ? Infinity : lastRead.get(name) ?? at;
+      const until = name === output ? Infinity : (lastRead.get(name) ?? at);
       if (at === i || until >= i) live += size.get(name)!;
     }
     peak = Math.max(peak, live);
@@ -597,94 +894,242 @@ function peakBySets(r: AnalysisReport): number {
   return peak * r.batch;
 }
 
-t.test('peak activation memory agrees with an independent liveness model on branching networks', async (t) => {
-  const r = analyze([12, 12, 8], [
-    { kind: 'conv2d', filters: 16, kernel: 3, padding: 'same' },
-    {
-      kind: 'branches', name: 'm', branches: [
-        { layers: [{ kind: 'conv2d', filters: 4, kernel: 1 }] },
-        { layers: [{ kind: 'conv2d', filters: 24, kernel: 1 }, { kind: 'conv2d', filters: 8, kernel: 3, padding: 1 }] },
-        { layers: [{ kind: 'maxpool', pool: 3, strides: 1, padding: 'same' }, { kind: 'conv2d', filters: 2, kernel: 1 }] },
+t.test(
+  'peak activation memory agrees with an independent liveness model on branching networks',
+  async (t) => {
+    const r = analyze(
+      [12, 12, 8],
+      [
+        { kind: 'conv2d', filters: 16, kernel: 3, padding: 'same' },
+        {
+          kind: 'branches',
+          name: 'm',
+          branches: [
+            { layers: [{ kind: 'conv2d', filters: 4, kernel: 1 }] },
+            {
+              layers: [
+                { kind: 'conv2d', filters: 24, kernel: 1 },
+                { kind: 'conv2d', filters: 8, kernel: 3, padding: 1 },
+              ],
+            },
+            {
+              layers: [
+                { kind: 'maxpool', pool: 3, strides: 1, padding: 'same' },
+                { kind: 'conv2d', filters: 2, kernel: 1 },
+              ],
+            },
+          ],
+        },
+        {
+          kind: 'residual',
+          name: 'r',
+          preact: [{ kind: 'batchnorm' }],
+          body: [{ kind: 'conv2d', filters: 14, kernel: 3, padding: 'same' }],
+          shortcut: { from: 'preact', layers: [{ kind: 'conv2d', filters: 14, kernel: 1 }] },
+        },
+        { kind: 'maxpool', pool: 2 },
+        { kind: 'flatten' },
+        { kind: 'dense', units: 3 },
       ],
-    },
-    { kind: 'residual', name: 'r', preact: [{ kind: 'batchnorm' }], body: [{ kind: 'conv2d', filters: 14, kernel: 3, padding: 'same' }], shortcut: { from: 'preact', layers: [{ kind: 'conv2d', filters: 14, kernel: 1 }] } },
-    { kind: 'maxpool', pool: 2 },
-    { kind: 'flatten' },
-    { kind: 'dense', units: 3 },
-  ], 5);
-  t.equal(r.totals.peakActivationBytes, peakBySets(r));
-  t.ok(r.totals.peakActivationBytes > 5 * 4 * 12 * 12 * 16, 'the peak is more than one feature map');
-});
+      5,
+    );
+    t.equal(r.totals.peakActivationBytes, peakBySets(r));
+    t.ok(r.totals.peakActivationBytes > 5 * 4 * 12 * 12 * 16, 'the peak is more than one feature map');
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 // The kinds of MobileNet/EfficientNet-class models
 // ---------------------------------------------------------------------------------------------
 
-t.test('depthwise conv (groups = channels, multiplier m): params kh·kw·C·m (+C·m bias), MACs Hout·Wout·C·m·kh·kw', async (t) => {
-  const mismatches: string[] = [];
-  for (const c of [1, 3, 8]) for (const m of [1, 2]) for (const k of [3, 5]) for (const s of [1, 2]) for (const bias of [true, false]) {
-    const r = analyze([9, 10, c], [{ kind: 'conv2d', name: 'dw', filters: c * m, kernel: k, strides: s, padding: 'same', groups: c, bias }]);
-    const oh = Math.ceil(9 / s);
-    const ow = Math.ceil(10 / s);
-    const want = { params: k * k * c * m + (bias ? c * m : 0), macs: oh * ow * c * m * k * k, out: [oh, ow, c * m] };
-    const got = row(r, 'dw');
-    if (JSON.stringify({ params: got.params, macs: got.macs, out: got.outputShape }) !== JSON.stringify(want)) mismatches.push(`C${c} m${m} k${k} s${s} bias ${bias}`);
-  }
-  verdict(t, mismatches, 'depthwise sweep');
-});
+t.test(
+  'depthwise conv (groups = channels, multiplier m): params kh·kw·C·m (+C·m bias), MACs Hout·Wout·C·m·kh·kw',
+  async (t) => {
+    const mismatches: string[] = [];
+    for (const c of [1, 3, 8])
+      for (const m of [1, 2])
+        for (const k of [3, 5])
+          for (const s of [1, 2])
+            for (const bias of [true, false]) {
+              const r = analyze(
+                [9, 10, c],
+                [
+                  {
+                    kind: 'conv2d',
+                    name: 'dw',
+                    filters: c * m,
+                    kernel: k,
+                    strides: s,
+                    padding: 'same',
+                    groups: c,
+                    bias,
+                  },
+                ],
+              );
+              const oh = Math.ceil(9 / s);
+              const ow = Math.ceil(10 / s);
+              const want = {
+                params: k * k * c * m + (bias ? c * m : 0),
+                macs: oh * ow * c * m * k * k,
+                out: [oh, ow, c * m],
+              };
+              const got = row(r, 'dw');
+              if (
+                JSON.stringify({ params: got.params, macs: got.macs, out: got.outputShape }) !==
+                JSON.stringify(want)
+              )
+                mismatches.push(`C${c} m${m} k${k} s${s} bias ${bias}`);
+            }
+    verdict(t, mismatches, 'depthwise sweep');
+  },
+);
 
-t.test('multiply broadcasts axes of size 1 between equally ranked inputs; 0 MACs, one element op per output and extra input', async (t) => {
-  const r = analyze([6, 5, 4], [{ kind: 'branches', name: 'se', merge: 'multiply', branches: [{ layers: [] }, { layers: [{ kind: 'globalavgpool', name: 'g', keepdims: true }] }] }]);
-  const m = row(r, 'se');
-  t.same(m.outputShape, [6, 5, 4]);
-  t.equal(m.macs, 0);
-  t.equal(m.elementOps, 6 * 5 * 4);
-  t.same(row(r, 'g').outputShape, [1, 1, 4], 'keepdims keeps 1x1');
-  t.equal(row(r, 'g').elementOps, 6 * 5 * 4, 'global pooling: one op per input element');
-  const bad = attempt([6, 5, 4], [{ kind: 'branches', name: 'x', merge: 'multiply', branches: [{ layers: [] }, { layers: [{ kind: 'globalavgpool' }] }] }]);
-  t.ok(bad instanceof SpecError && bad.code === 'SHAPE_MISMATCH' && /same rank/.test(bad.message), 'a [C] vector times a [H, W, C] map is refused, naming the rule');
-  const three = analyze([4, 4, 2], [{ kind: 'branches', name: 'p', merge: 'multiply', branches: [{ layers: [] }, { layers: [] }, { layers: [] }] }]);
-  t.equal(row(three, 'p').elementOps, 2 * 4 * 4 * 2, 'three inputs: two products per element');
-});
+t.test(
+  'multiply broadcasts axes of size 1 between equally ranked inputs; 0 MACs, one element op per output and extra input',
+  async (t) => {
+    const r = analyze(
+      [6, 5, 4],
+      [
+        {
+          kind: 'branches',
+          name: 'se',
+          merge: 'multiply',
+          branches: [{ layers: [] }, { layers: [{ kind: 'globalavgpool', name: 'g', keepdims: true }] }],
+        },
+      ],
+    );
+    const m = row(r, 'se');
+    t.same(m.outputShape, [6, 5, 4]);
+    t.equal(m.macs, 0);
+    t.equal(m.elementOps, 6 * 5 * 4);
+    t.same(row(r, 'g').outputShape, [1, 1, 4], 'keepdims keeps 1x1');
+    t.equal(row(r, 'g').elementOps, 6 * 5 * 4, 'global pooling: one op per input element');
+    const bad = attempt(
+      [6, 5, 4],
+      [
+        {
+          kind: 'branches',
+          name: 'x',
+          merge: 'multiply',
+          branches: [{ layers: [] }, { layers: [{ kind: 'globalavgpool' }] }],
+        },
+      ],
+    );
+    t.ok(
+      bad instanceof SpecError && bad.code === 'SHAPE_MISMATCH' && /same rank/.test(bad.message),
+      'a [C] vector times a [H, W, C] map is refused, naming the rule',
+    );
+    const three = analyze(
+      [4, 4, 2],
+      [
+        {
+          kind: 'branches',
+          name: 'p',
+          merge: 'multiply',
+          branches: [{ layers: [] }, { layers: [] }, { layers: [] }],
+        },
+      ],
+    );
+    t.equal(row(three, 'p').elementOps, 2 * 4 * 4 * 2, 'three inputs: two products per element');
+  },
+);
 
 t.test('reshape: same elements, one −1 inferred; mismatches refused', async (t) => {
-  t.same(row(analyze([4, 6, 3], [{ kind: 'reshape', name: 'r', shape: [2, -1, 3] }]), 'r').outputShape, [2, 12, 3]);
+  t.same(
+    row(analyze([4, 6, 3], [{ kind: 'reshape', name: 'r', shape: [2, -1, 3] }]), 'r').outputShape,
+    [2, 12, 3],
+  );
   t.same(row(analyze([4, 6, 3], [{ kind: 'reshape', name: 'r', shape: [-1] }]), 'r').outputShape, [72]);
   const r = row(analyze([4, 6, 3], [{ kind: 'reshape', name: 'r', shape: [72] }]), 'r');
   t.same([r.params, r.macs, r.elementOps], [0, 0, 0], 'pure data movement');
   const bad = attempt([4, 6, 3], [{ kind: 'reshape', name: 'r', shape: [5, -1, 3] }]);
-  t.ok(bad instanceof SpecError && bad.code === 'SHAPE_MISMATCH', 'a −1 that does not divide is a shape mismatch');
-  const wrongRank = attempt([4, 6, 3], [{ kind: 'reshape', name: 'r', shape: [8, 9] } as unknown as NodeSpec]);
-  t.ok(wrongRank instanceof SpecError && wrongRank.detail.field === 'layers[0].shape', 'two axes are refused: engines hold [C] or [H, W, C]');
+  t.ok(
+    bad instanceof SpecError && bad.code === 'SHAPE_MISMATCH',
+    'a −1 that does not divide is a shape mismatch',
+  );
+  const wrongRank = attempt(
+    [4, 6, 3],
+    [{ kind: 'reshape', name: 'r', shape: [8, 9] } as unknown as NodeSpec],
+  );
+  t.ok(
+    wrongRank instanceof SpecError && wrongRank.detail.field === 'layers[0].shape',
+    'two axes are refused: engines hold [C] or [H, W, C]',
+  );
 });
 
-t.test('rescaling and normalization: 0 MACs, one element op per output; normalization weights mean, variance, count', async (t) => {
-  const r = analyze([5, 5, 3], [{ kind: 'rescaling', name: 's', scale: [1, 2, 3], offset: 0 }, { kind: 'normalization', name: 'n' }]);
-  t.same([row(r, 's').params, row(r, 's').macs, row(r, 's').elementOps], [0, 0, 75]);
-  const n = row(r, 'n');
-  t.same(n.weights.map((w) => [w.name, w.shape, w.trainable]), [['mean', [3], false], ['variance', [3], false], ['count', [], false]]);
-  t.same([n.params, n.trainableParams, n.nonTrainableParams], [7, 0, 7], "Keras counts 2·C + 1 non-trainable parameters");
-  const constants = row(analyze([5, 5, 3], [{ kind: 'normalization', name: 'n', mean: [0, 1, 2], variance: 1 }]), 'n');
-  t.equal(constants.params, 0, 'constants are not weights');
-  const wrong = attempt([5, 5, 3], [{ kind: 'rescaling', name: 's', scale: [1, 2] }]);
-  t.ok(wrong instanceof SpecError && wrong.detail.field === 'layers[0] (s)' && /2 scale values/.test(wrong.message), 'a per-channel list of the wrong length is named, with its layer');
-});
+t.test(
+  'rescaling and normalization: 0 MACs, one element op per output; normalization weights mean, variance, count',
+  async (t) => {
+    const r = analyze(
+      [5, 5, 3],
+      [
+        { kind: 'rescaling', name: 's', scale: [1, 2, 3], offset: 0 },
+        { kind: 'normalization', name: 'n' },
+      ],
+    );
+    t.same([row(r, 's').params, row(r, 's').macs, row(r, 's').elementOps], [0, 0, 75]);
+    const n = row(r, 'n');
+    t.same(
+      n.weights.map((w) => [w.name, w.shape, w.trainable]),
+      [
+        ['mean', [3], false],
+        ['variance', [3], false],
+        ['count', [], false],
+      ],
+    );
+    t.same(
+      [n.params, n.trainableParams, n.nonTrainableParams],
+      [7, 0, 7],
+      'Keras counts 2·C + 1 non-trainable parameters',
+    );
+    const constants = row(
+      analyze([5, 5, 3], [{ kind: 'normalization', name: 'n', mean: [0, 1, 2], variance: 1 }]),
+      'n',
+    );
+    t.equal(constants.params, 0, 'constants are not weights');
+    const wrong = attempt([5, 5, 3], [{ kind: 'rescaling', name: 's', scale: [1, 2] }]);
+    t.ok(
+      wrong instanceof SpecError &&
+        wrong.detail.field === 'layers[0] (s)' &&
+        /2 scale values/.test(wrong.message),
+      'a per-channel list of the wrong length is named, with its layer',
+    );
+  },
+);
 
 t.test('activation parameters: defaults, and refusals that name the field', async (t) => {
-  const graph = normalizeSpec({ input: [2, 2, 1], layers: [
-    { kind: 'activation', name: 'a', function: 'hard_sigmoid' },
-    { kind: 'activation', name: 'b', function: 'leaky_relu' },
-    { kind: 'activation', name: 'c', function: 'swish' },
-    { kind: 'activation', name: 'd', function: 'hard_silu' },
-  ] });
-  t.same(graph.nodes.map((n) => n.attrs), [
-    { function: 'hard_sigmoid', alpha: 1 / 6, beta: 0.5 },
-    { function: 'leaky_relu', alpha: 0.01 },
-    { function: 'silu' },
-    { function: 'hard_swish' },
-  ], 'defaults filled in, aliases resolved');
-  const bad = attempt([2, 2, 1], [{ kind: 'activation', name: 'a', function: 'relu', alpha: 0.1 } as NodeSpec]);
-  t.ok(bad instanceof SpecError && bad.detail.field === 'layers[0].alpha' && /relu takes no parameters/.test(bad.message), 'a parameter the function does not take');
-  const clip = attempt([2, 2, 1], [{ kind: 'activation', name: 'a', function: 'clip', min: 2, max: 1 } as NodeSpec]);
+  const graph = normalizeSpec({
+    input: [2, 2, 1],
+    layers: [
+      { kind: 'activation', name: 'a', function: 'hard_sigmoid' },
+      { kind: 'activation', name: 'b', function: 'leaky_relu' },
+      { kind: 'activation', name: 'c', function: 'swish' },
+      { kind: 'activation', name: 'd', function: 'hard_silu' },
+    ],
+  });
+  t.same(
+    graph.nodes.map((n) => n.attrs),
+    [
+      { function: 'hard_sigmoid', alpha: 1 / 6, beta: 0.5 },
+      { function: 'leaky_relu', alpha: 0.01 },
+      { function: 'silu' },
+      { function: 'hard_swish' },
+    ],
+    'defaults filled in, aliases resolved',
+  );
+  const bad = attempt(
+    [2, 2, 1],
+    [{ kind: 'activation', name: 'a', function: 'relu', alpha: 0.1 } as NodeSpec],
+  );
+  t.ok(
+    bad instanceof SpecError &&
+      bad.detail.field === 'layers[0].alpha' &&
+      /relu takes no parameters/.test(bad.message),
+    'a parameter the function does not take',
+  );
+  const clip = attempt(
+    [2, 2, 1],
+    [{ kind: 'activation', name: 'a', function: 'clip', min: 2, max: 1 } as NodeSpec],
+  );
   t.ok(clip instanceof SpecError && clip.detail.field === 'layers[0].max', 'clip needs max above min');
 });

@@ -15,17 +15,35 @@ interface TorchRow {
   macs: number;
   call: number;
 }
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/torch/counts.json', import.meta.url), 'utf8')) as {
-  models: Record<string, { totals: { trainable: number; macs: number; buffers: number }; layers: TorchRow[] }>;
+const fixture = JSON.parse(
+  readFileSync(new URL('../fixtures/torch/counts.json', import.meta.url), 'utf8'),
+) as {
+  models: Record<
+    string,
+    { totals: { trainable: number; macs: number; buffers: number }; layers: TorchRow[] }
+  >;
 };
 
 const OURS: Record<string, string> = {
-  resnet18: 'resnet18', resnet34: 'resnet34', resnet50: 'resnet50_tv', resnet101: 'resnet101_tv', resnet152: 'resnet152_tv', googlenet: 'googlenet_tv',
-  mobilenet_v2: 'mobilenet_v2_tv', mobilenet_v3_small: 'mobilenet_v3_small_tv', efficientnet_b0: 'efficientnet_b0_tv',
+  resnet18: 'resnet18',
+  resnet34: 'resnet34',
+  resnet50: 'resnet50_tv',
+  resnet101: 'resnet101_tv',
+  resnet152: 'resnet152_tv',
+  googlenet: 'googlenet_tv',
+  mobilenet_v2: 'mobilenet_v2_tv',
+  mobilenet_v3_small: 'mobilenet_v3_small_tv',
+  efficientnet_b0: 'efficientnet_b0_tv',
 };
 /** Layers torchvision computes with a function call, not a module, so hooks cannot see them. */
 const FUNCTIONAL: Record<string, string[]> = { mobilenet_v2: ['avgpool'] };
-const KIND: Record<string, string> = { Conv2d: 'conv2d', BatchNorm2d: 'batchnorm', MaxPool2d: 'maxpool', Linear: 'dense', AdaptiveAvgPool2d: 'globalavgpool' };
+const KIND: Record<string, string> = {
+  Conv2d: 'conv2d',
+  BatchNorm2d: 'batchnorm',
+  MaxPool2d: 'maxpool',
+  Linear: 'dense',
+  AdaptiveAvgPool2d: 'globalavgpool',
+};
 
 for (const [torchName, ourName] of Object.entries(OURS)) {
   t.test(`${ourName}: every conv, BN, pool and linear layer matches PyTorch hooks`, async (t) => {
@@ -52,13 +70,23 @@ for (const [torchName, ourName] of Object.entries(OURS)) {
         mine.macs === row.macs;
       if (!ok) {
         mismatches++;
-        t.fail(`${row.name}: ours ${JSON.stringify([mine.kind, mine.outputShape, mine.trainableParams, mine.nonTrainableParams, mine.macs])} torch ${JSON.stringify([row.type, row.outputShape, row.trainable, row.buffers, row.macs])}`);
+        t.fail(
+          `${row.name}: ours ${JSON.stringify([mine.kind, mine.outputShape, mine.trainableParams, mine.nonTrainableParams, mine.macs])} torch ${JSON.stringify([row.type, row.outputShape, row.trainable, row.buffers, row.macs])}`,
+        );
       }
     }
     t.equal(mismatches, 0, `${compared.length} layers compared`);
     const torchNames = new Set(compared.map((r) => r.name));
-    const extra = report.layers.filter((r) => ['conv2d', 'batchnorm', 'dense', 'maxpool', 'globalavgpool'].includes(r.kind) && !torchNames.has(r.name));
-    t.same(extra.map((r) => r.name), FUNCTIONAL[torchName] ?? [], 'no extra weighted or pooling layers on our side (but those torchvision computes functionally)');
+    const extra = report.layers.filter(
+      (r) =>
+        ['conv2d', 'batchnorm', 'dense', 'maxpool', 'globalavgpool'].includes(r.kind) &&
+        !torchNames.has(r.name),
+    );
+    t.same(
+      extra.map((r) => r.name),
+      FUNCTIONAL[torchName] ?? [],
+      'no extra weighted or pooling layers on our side (but those torchvision computes functionally)',
+    );
     t.equal(report.totals.trainableParams, torch.totals.trainable);
     t.equal(report.totals.nonTrainableParams, torch.totals.buffers);
     t.equal(report.totals.macs, torch.totals.macs);

@@ -20,7 +20,8 @@ import { SERVED_FIXTURES } from '../helpers/app.js';
 
 const run = promisify(execFile);
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
-const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', CLI, ...args], { maxBuffer: 64 * 1024 * 1024 });
+const cli = (...args: string[]) =>
+  run(process.execPath, ['--import', 'tsx', CLI, ...args], { maxBuffer: 64 * 1024 * 1024 });
 const dir = mkdtempSync(path.join(tmpdir(), 'cli-'));
 t.before(async () => {
   await backendReady();
@@ -30,21 +31,38 @@ t.test('analyze prints a torchinfo-like table with totals and the bottleneck rep
   const { stdout } = await cli('analyze', 'seed_5x5_bottleneck');
   t.match(stdout, /Total params: 15,920/);
   t.match(stdout, /Total MACs: 12,443,648/);
-  t.match(stdout, /conv5x5 ← reduce1x1\s+28x28x192\s+16\s+120,422,400\s+2,408,448 \+ 10,035,200 = 12,443,648/);
+  t.match(
+    stdout,
+    /conv5x5 ← reduce1x1\s+28x28x192\s+16\s+120,422,400\s+2,408,448 \+ 10,035,200 = 12,443,648/,
+  );
   const json = JSON.parse((await cli('analyze', 'resnet50', '--json')).stdout);
   t.equal(json.totals.params, 25_636_712);
-  const custom = JSON.parse((await cli('analyze', 'resnet18', '--input', '64,64,3', '--classes', '10', '--json')).stdout);
+  const custom = JSON.parse(
+    (await cli('analyze', 'resnet18', '--input', '64,64,3', '--classes', '10', '--json')).stdout,
+  );
   t.same(custom.input, [64, 64, 3]);
   t.same(custom.output, [10]);
-  const keras = JSON.parse((await cli('analyze', fixture('keras-configs/mnist_cnn.tfjs-layers.model.json').pathname, '--json')).stdout);
+  const keras = JSON.parse(
+    (await cli('analyze', fixture('keras-configs/mnist_cnn.tfjs-layers.model.json').pathname, '--json'))
+      .stdout,
+  );
   t.equal(keras.totals.params, 34_826, 'a tfjs model.json is analysed like a spec');
-  await t.rejects(cli('analyze', 'resnet5'), /Did you mean "resnet50".*Available: /, 'an unknown name fails with the closest names and the list');
+  await t.rejects(
+    cli('analyze', 'resnet5'),
+    /Did you mean "resnet50".*Available: /,
+    'an unknown name fails with the closest names and the list',
+  );
 });
 
 t.test('analyze reads ONNX files and Keras files with open sizes, at the --input given', async (t) => {
-  const onnx = JSON.parse((await cli('analyze', fixture('onnx/mobilenet_v2.graph.onnx').pathname, '--json')).stdout);
+  const onnx = JSON.parse(
+    (await cli('analyze', fixture('onnx/mobilenet_v2.graph.onnx').pathname, '--json')).stdout,
+  );
   t.equal(onnx.totals.trainableParams, 3_504_872, "torchvision's MobileNetV2 parameters");
-  const small = JSON.parse((await cli('analyze', fixture('onnx/mobilenet_v2.graph.onnx').pathname, '--input', '112,112,3', '--json')).stdout);
+  const small = JSON.parse(
+    (await cli('analyze', fixture('onnx/mobilenet_v2.graph.onnx').pathname, '--input', '112,112,3', '--json'))
+      .stdout,
+  );
   t.same(small.input, [112, 112, 3]);
   const open = path.join(dir, 'open.json');
   const model = {
@@ -52,10 +70,21 @@ t.test('analyze reads ONNX files and Keras files with open sizes, at the --input
     config: {
       name: 'open',
       layers: [
-        { class_name: 'InputLayer', config: { batch_input_shape: [null, null, null, 3], name: 'x' }, name: 'x', inbound_nodes: [] },
-        { class_name: 'Conv2D', config: { name: 'c', filters: 4, kernel_size: [3, 3], padding: 'same' }, name: 'c', inbound_nodes: [[['x', 0, 0, {}]]] },
+        {
+          class_name: 'InputLayer',
+          config: { batch_input_shape: [null, null, null, 3], name: 'x' },
+          name: 'x',
+          inbound_nodes: [],
+        },
+        {
+          class_name: 'Conv2D',
+          config: { name: 'c', filters: 4, kernel_size: [3, 3], padding: 'same' },
+          name: 'c',
+          inbound_nodes: [[['x', 0, 0, {}]]],
+        },
       ],
-      input_layers: [['x', 0, 0]], output_layers: [['c', 0, 0]],
+      input_layers: [['x', 0, 0]],
+      output_layers: [['c', 0, 0]],
     },
   };
   writeFileSync(open, JSON.stringify(JSON.stringify(model))); // saved as JSON text, as json.dump(model.to_json()) does
@@ -66,48 +95,108 @@ t.test('analyze reads ONNX files and Keras files with open sizes, at the --input
 
 t.test('classify works without a server', async (t) => {
   const image = path.join(dir, 'grey.png');
-  await sharp({ create: { width: 12, height: 12, channels: 3, background: '#777777' } }).png().toFile(image);
-  const { stdout } = await cli('classify', image, '--models-dir', SERVED_FIXTURES, '--model', 'small-h5', '--json');
+  await sharp({ create: { width: 12, height: 12, channels: 3, background: '#777777' } })
+    .png()
+    .toFile(image);
+  const { stdout } = await cli(
+    'classify',
+    image,
+    '--models-dir',
+    SERVED_FIXTURES,
+    '--model',
+    'small-h5',
+    '--json',
+  );
   const body = JSON.parse(stdout);
   t.equal(body.model, 'small-h5');
   t.equal(body.results[0].predictions.length, 3);
 });
 
-t.test('export: ONNX with torchvision weights reproduces PyTorch; tfjs topology lists every weight', async (t) => {
-  const onnxFile = path.join(dir, 'resnet18.onnx');
-  await cli('export', 'resnet18', '--format', 'onnx', '--weights', fixture('torch/parity/resnet18.safetensors').pathname, '--out', onnxFile);
-  const engine = await OnnxEngine.create(new Uint8Array(readFileSync(onnxFile)));
-  const io = readFixtureTensors('torch/parity/resnet18.io.safetensors');
-  const probs = (await engine.run(io.get('input')!.data, io.get('input')!.shape)).data;
-  await engine.dispose();
-  // The export keeps the classifier as defined (no softmax on torchvision's fc): logits.
-  const expected = io.get('output')!.data;
-  t.ok(maxAbsDiff(probs, expected) / maxAbs(expected) < 1e-4, 'ONNX Runtime on the exported file matches PyTorch');
-  const tfjsFile = path.join(dir, 'resnet50.json');
-  await cli('export', 'resnet50', '--format', 'tfjs', '--out', tfjsFile);
-  const modelJson = JSON.parse(readFileSync(tfjsFile, 'utf8'));
-  t.equal(modelJson.format, 'layers-model');
-  const weights = modelJson.weightsManifest[0].weights as { name: string; shape: number[] }[];
-  t.equal(weights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0), 25_636_712, 'the manifest accounts for every parameter');
-});
+t.test(
+  'export: ONNX with torchvision weights reproduces PyTorch; tfjs topology lists every weight',
+  async (t) => {
+    const onnxFile = path.join(dir, 'resnet18.onnx');
+    await cli(
+      'export',
+      'resnet18',
+      '--format',
+      'onnx',
+      '--weights',
+      fixture('torch/parity/resnet18.safetensors').pathname,
+      '--out',
+      onnxFile,
+    );
+    const engine = await OnnxEngine.create(new Uint8Array(readFileSync(onnxFile)));
+    const io = readFixtureTensors('torch/parity/resnet18.io.safetensors');
+    const probs = (await engine.run(io.get('input')!.data, io.get('input')!.shape)).data;
+    await engine.dispose();
+    // The export keeps the classifier as defined (no softmax on torchvision's fc): logits.
+    const expected = io.get('output')!.data;
+    t.ok(
+      maxAbsDiff(probs, expected) / maxAbs(expected) < 1e-4,
+      'ONNX Runtime on the exported file matches PyTorch',
+    );
+    const tfjsFile = path.join(dir, 'resnet50.json');
+    await cli('export', 'resnet50', '--format', 'tfjs', '--out', tfjsFile);
+    const modelJson = JSON.parse(readFileSync(tfjsFile, 'utf8'));
+    t.equal(modelJson.format, 'layers-model');
+    const weights = modelJson.weightsManifest[0].weights as { name: string; shape: number[] }[];
+    t.equal(
+      weights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0),
+      25_636_712,
+      'the manifest accounts for every parameter',
+    );
+  },
+);
 
-t.test('export --format tfjs --weights writes model.json and shards that tf.loadLayersModel reads, into a new folder', async (t) => {
-  const out = path.join(dir, 'new', 'nested', 'fashion-tfjs');
-  const { stdout } = await cli('export', 'fashion_resnet', '--format', 'tfjs', '--weights', new URL('../../models/fashion-resnet/weights.safetensors', import.meta.url).pathname, '--out', out);
-  t.match(stdout, /model\.json/);
-  const doc = JSON.parse(readFileSync(path.join(out, 'model.json'), 'utf8'));
-  t.same(doc.weightsManifest[0].paths, ['group1-shard1of1.bin'], 'the manifest names its shard');
-  const shards = doc.weightsManifest[0].paths.map((p: string) => readFileSync(path.join(out, p)));
-  const weightData = Buffer.concat(shards);
-  const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: doc.modelTopology, weightSpecs: doc.weightsManifest[0].weights, weightData: weightData.buffer.slice(weightData.byteOffset, weightData.byteOffset + weightData.byteLength) }));
-  const graph = normalizeSpec(ZOO.get('fashion_resnet')!.build());
-  const { bound } = bindWeights(inferShapes(graph), readSafetensors(new Uint8Array(readFileSync(new URL('../../models/fashion-resnet/weights.safetensors', import.meta.url)))));
-  const x = tf.randomUniform([3, 28, 28, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
-  const ours = TfjsExecutor.create(graph, bound);
-  const expected = await ours.predict(x).data();
-  const got = await (model.predict(x) as tf.Tensor).data();
-  t.ok(maxAbsDiff(got, expected) / maxAbs(expected) < 1e-5, 'tfjs-layers on the exported folder computes what the executor computes');
-  ours.dispose();
-  model.dispose();
-  x.dispose();
-});
+t.test(
+  'export --format tfjs --weights writes model.json and shards that tf.loadLayersModel reads, into a new folder',
+  async (t) => {
+    const out = path.join(dir, 'new', 'nested', 'fashion-tfjs');
+    const { stdout } = await cli(
+      'export',
+      'fashion_resnet',
+      '--format',
+      'tfjs',
+      '--weights',
+      new URL('../../models/fashion-resnet/weights.safetensors', import.meta.url).pathname,
+      '--out',
+      out,
+    );
+    t.match(stdout, /model\.json/);
+    const doc = JSON.parse(readFileSync(path.join(out, 'model.json'), 'utf8'));
+    t.same(doc.weightsManifest[0].paths, ['group1-shard1of1.bin'], 'the manifest names its shard');
+    const shards = doc.weightsManifest[0].paths.map((p: string) => readFileSync(path.join(out, p)));
+    const weightData = Buffer.concat(shards);
+    const model = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: doc.modelTopology,
+        weightSpecs: doc.weightsManifest[0].weights,
+        weightData: weightData.buffer.slice(
+          weightData.byteOffset,
+          weightData.byteOffset + weightData.byteLength,
+        ),
+      }),
+    );
+    const graph = normalizeSpec(ZOO.get('fashion_resnet')!.build());
+    const { bound } = bindWeights(
+      inferShapes(graph),
+      readSafetensors(
+        new Uint8Array(
+          readFileSync(new URL('../../models/fashion-resnet/weights.safetensors', import.meta.url)),
+        ),
+      ),
+    );
+    const x = tf.randomUniform([3, 28, 28, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
+    const ours = TfjsExecutor.create(graph, bound);
+    const expected = await ours.predict(x).data();
+    const got = await (model.predict(x) as tf.Tensor).data();
+    t.ok(
+      maxAbsDiff(got, expected) / maxAbs(expected) < 1e-5,
+      'tfjs-layers on the exported folder computes what the executor computes',
+    );
+    ours.dispose();
+    model.dispose();
+    x.dispose();
+  },
+);

@@ -12,10 +12,15 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 
 const ROOT = new URL('../../', import.meta.url);
 const read = (file: string) => readFileSync(new URL(file, ROOT), 'utf8');
-const yamlDocs = (file: string): Obj[] => parseAllDocuments(read(file)).map((d) => d.toJSON() as Obj).filter(Boolean);
+const yamlDocs = (file: string): Obj[] =>
+  parseAllDocuments(read(file))
+    .map((d) => d.toJSON() as Obj)
+    .filter(Boolean);
 
 const K8S_DIR = 'deploy/kubernetes/';
-const k8sFiles = readdirSync(new URL(K8S_DIR, ROOT)).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml');
+const k8sFiles = readdirSync(new URL(K8S_DIR, ROOT)).filter(
+  (f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml',
+);
 const k8s = k8sFiles.flatMap((f) => yamlDocs(K8S_DIR + f));
 const kustomization = parse(read(K8S_DIR + 'kustomization.yaml')) as Obj;
 const byKind = (kind: string) => {
@@ -53,16 +58,23 @@ const lastFrom = dockerfile.map((i) => i.op).lastIndexOf('FROM');
 const runtimeStage = dockerfile.slice(lastFrom);
 const dockerEnv: Record<string, string> = {};
 for (const i of runtimeStage.filter((i) => i.op === 'ENV')) {
-  for (const m of i.rest.matchAll(/([A-Z_][A-Z0-9_]*)=("[^"]*"|\S+)/g)) dockerEnv[m[1]] = m[2].replace(/^"|"$/g, '');
+  for (const m of i.rest.matchAll(/([A-Z_][A-Z0-9_]*)=("[^"]*"|\S+)/g))
+    dockerEnv[m[1]] = m[2].replace(/^"|"$/g, '');
 }
 
-const envOf = (c: Obj): Record<string, string> => Object.fromEntries((c.env ?? []).map((e: Obj) => [e.name, String(e.value)]));
+const envOf = (c: Obj): Record<string, string> =>
+  Object.fromEntries((c.env ?? []).map((e: Obj) => [e.name, String(e.value)]));
 const deploymentEnv = envOf(container);
 const isvcEnv = envOf(isvcContainer);
-const composeEnv: Record<string, string> = Object.fromEntries(Object.entries(composeService.environment ?? {}).map(([k, v]) => [k, String(v)]));
+const composeEnv: Record<string, string> = Object.fromEntries(
+  Object.entries(composeService.environment ?? {}).map(([k, v]) => [k, String(v)]),
+);
 
 /** Variables the platform, not the service, reads: KServe takes a custom predictor's protocol from PROTOCOL. */
-const PLATFORM_VARS: Record<string, string> = { PROTOCOL: 'KServe controller', NODE_ENV: 'Node.js libraries' };
+const PLATFORM_VARS: Record<string, string> = {
+  PROTOCOL: 'KServe controller',
+  NODE_ENV: 'Node.js libraries',
+};
 
 /** Every variable name loadConfig reads, observed rather than parsed out of the source. */
 function namesLoadConfigReads(): Set<string> {
@@ -74,7 +86,10 @@ function namesLoadConfigReads(): Set<string> {
 /** The server's own hard deadline past DRAIN_TIMEOUT_MS + SHUTDOWN_DELAY_MS, read from src/server.ts. */
 function serverSlackSeconds(): number {
   const m = /shutdownDelayMs\s*\+\s*config\.drainTimeoutMs\s*\+\s*([\d_]+)/.exec(read('src/server.ts'));
-  if (!m) throw new Error('src/server.ts: the drain deadline `shutdownDelayMs + drainTimeoutMs + N` was not found; update this test');
+  if (!m)
+    throw new Error(
+      'src/server.ts: the drain deadline `shutdownDelayMs + drainTimeoutMs + N` was not found; update this test',
+    );
   return Number(m[1].replace(/_/g, '')) / 1000;
 }
 
@@ -91,7 +106,12 @@ t.teardown(() => app.close());
 
 t.test('every manifest file is listed in the kustomization and parses', async (t) => {
   t.same([...kustomization.resources].sort(), [...k8sFiles].sort());
-  t.same(k8s.map((d) => d.kind).sort(), ['Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Service']);
+  t.same(k8s.map((d) => d.kind).sort(), [
+    'Deployment',
+    'HorizontalPodAutoscaler',
+    'PodDisruptionBudget',
+    'Service',
+  ]);
   t.equal(isvc.apiVersion, 'serving.kserve.io/v1beta1');
   t.equal(isvc.kind, 'InferenceService');
 });
@@ -108,10 +128,16 @@ t.test('every env var in the manifests is one loadConfig reads, and the values a
   for (const [where, env] of sources) {
     t.ok(Object.keys(env).length > 0, `${where} sets variables`);
     for (const name of Object.keys(env)) {
-      t.ok(reads.has(name) || name in PLATFORM_VARS, `${where}: ${name} is read by loadConfig${PLATFORM_VARS[name] ? ` (or by the ${PLATFORM_VARS[name]})` : ''}`);
+      t.ok(
+        reads.has(name) || name in PLATFORM_VARS,
+        `${where}: ${name} is read by loadConfig${PLATFORM_VARS[name] ? ` (or by the ${PLATFORM_VARS[name]})` : ''}`,
+      );
     }
     const serviceEnv = Object.fromEntries(Object.entries(env).filter(([k]) => reads.has(k)));
-    t.doesNotThrow(() => loadConfig(serviceEnv), `${where}: loadConfig accepts ${JSON.stringify(serviceEnv)}`);
+    t.doesNotThrow(
+      () => loadConfig(serviceEnv),
+      `${where}: loadConfig accepts ${JSON.stringify(serviceEnv)}`,
+    );
   }
   t.equal(isvcEnv.PROTOCOL, 'v2', 'KServe is told the predictor speaks the v2 protocol');
   t.notOk('PORT' in isvcEnv, 'Knative reserves PORT and sets it to the containerPort');
@@ -129,7 +155,11 @@ t.test('probe paths are real routes: liveness 200, readiness exists', async (t) 
     t.ok(probe?.httpGet?.path, `${what} is an HTTP probe`);
     const res = await app.inject({ method: 'GET', url: probe!.httpGet.path });
     if (mustBe200) t.equal(res.statusCode, 200, `${what} ${probe!.httpGet.path} answers 200`);
-    else t.ok([200, 503].includes(res.statusCode), `${what} ${probe!.httpGet.path} exists (got ${res.statusCode})`);
+    else
+      t.ok(
+        [200, 503].includes(res.statusCode),
+        `${what} ${probe!.httpGet.path} exists (got ${res.statusCode})`,
+      );
   }
   t.equal(container.readinessProbe.httpGet.path, '/health/ready');
   t.equal(container.livenessProbe.httpGet.path, '/health/live');
@@ -150,32 +180,49 @@ t.test('ports line up: EXPOSE = PORT = containerPort = Service targetPort = comp
 
   const http = container.ports.find((p: Obj) => p.name === 'http');
   t.ok(http, 'the Deployment names its port http');
-  t.equal(http.containerPort, Number(deploymentEnv.PORT ?? imagePort), 'containerPort is the PORT the server listens on');
+  t.equal(
+    http.containerPort,
+    Number(deploymentEnv.PORT ?? imagePort),
+    'containerPort is the PORT the server listens on',
+  );
   for (const probe of [container.startupProbe, container.readinessProbe, container.livenessProbe]) {
     const p = probe.httpGet.port;
     t.ok(p === http.name || p === http.containerPort, `probe port ${p} is the container port`);
   }
   const target = service.spec.ports[0].targetPort;
-  t.ok(target === http.name || target === http.containerPort, `Service targetPort ${target} reaches containerPort ${http.containerPort}`);
+  t.ok(
+    target === http.name || target === http.containerPort,
+    `Service targetPort ${target} reaches containerPort ${http.containerPort}`,
+  );
   t.same(service.spec.selector, deployment.spec.selector.matchLabels, 'Service selects the Deployment pods');
   t.match(deployment.spec.template.metadata.labels, deployment.spec.selector.matchLabels);
 
   const isvcPorts = isvcContainer.ports as Obj[];
   t.equal(isvcPorts.length, 1, 'Knative allows one port');
-  t.equal(isvcPorts[0].containerPort, imagePort, 'the predictor listens on the image default (Knative sets PORT to it)');
+  t.equal(
+    isvcPorts[0].containerPort,
+    imagePort,
+    'the predictor listens on the image default (Knative sets PORT to it)',
+  );
   t.ok(['http1', 'h2c', undefined].includes(isvcPorts[0].name), 'a port name Knative accepts');
-  for (const probe of [isvcContainer.readinessProbe, isvcContainer.livenessProbe]) t.equal(probe.httpGet.port, imagePort);
+  for (const probe of [isvcContainer.readinessProbe, isvcContainer.livenessProbe])
+    t.equal(probe.httpGet.port, imagePort);
 
   const [published, inside] = String(composeService.ports[0]).split(':').map(Number);
   t.equal(inside, Number(composeEnv.PORT ?? imagePort), 'compose publishes the PORT the server listens on');
   t.equal(published, 3000);
-  t.equal(composeHost.services['convnet-serve'].network_mode, 'host', 'the host override switches to host networking');
+  t.equal(
+    composeHost.services['convnet-serve'].network_mode,
+    'host',
+    'the host override switches to host networking',
+  );
 });
 
 t.test('grace periods outlast the drain', async (t) => {
   const slack = serverSlackSeconds();
   const defaults = loadConfig({});
-  const secondsOf = (env: Record<string, string>, name: string, fallback: number) => (env[name] !== undefined ? Number(env[name]) : fallback) / 1000;
+  const secondsOf = (env: Record<string, string>, name: string, fallback: number) =>
+    (env[name] !== undefined ? Number(env[name]) : fallback) / 1000;
 
   const drain = secondsOf(deploymentEnv, 'DRAIN_TIMEOUT_MS', defaults.drainTimeoutMs);
   const delay = secondsOf(deploymentEnv, 'SHUTDOWN_DELAY_MS', defaults.shutdownDelayMs);
@@ -184,14 +231,26 @@ t.test('grace periods outlast the drain', async (t) => {
   const sleep = Number(preStop?.[1]);
   t.ok(sleep > 0, `preStop sleeps ${sleep} s`);
   const grace = podSpec.terminationGracePeriodSeconds as number;
-  t.ok(grace > sleep + delay + drain, `terminationGracePeriodSeconds ${grace} > preStop ${sleep} + delay ${delay} + drain ${drain}`);
-  t.ok(grace >= sleep + delay + drain + slack, `and covers the server's own deadline (+${slack} s), so a drain is never SIGKILLed`);
+  t.ok(
+    grace > sleep + delay + drain,
+    `terminationGracePeriodSeconds ${grace} > preStop ${sleep} + delay ${delay} + drain ${drain}`,
+  );
+  t.ok(
+    grace >= sleep + delay + drain + slack,
+    `and covers the server's own deadline (+${slack} s), so a drain is never SIGKILLed`,
+  );
 
   const composeDrain = secondsOf(composeEnv, 'DRAIN_TIMEOUT_MS', defaults.drainTimeoutMs);
   const composeDelay = secondsOf(composeEnv, 'SHUTDOWN_DELAY_MS', defaults.shutdownDelayMs);
   const stopGrace = durationSeconds(composeService.stop_grace_period);
-  t.ok(stopGrace > composeDrain, `compose stop_grace_period ${stopGrace} s > DRAIN_TIMEOUT_MS ${composeDrain} s`);
-  t.ok(stopGrace >= composeDrain + composeDelay + slack, `and covers the server's own deadline (+${slack} s)`);
+  t.ok(
+    stopGrace > composeDrain,
+    `compose stop_grace_period ${stopGrace} s > DRAIN_TIMEOUT_MS ${composeDrain} s`,
+  );
+  t.ok(
+    stopGrace >= composeDrain + composeDelay + slack,
+    `and covers the server's own deadline (+${slack} s)`,
+  );
 });
 
 t.test('the Dockerfile: slim Node 20 stages, tini, a non-root user, models at /models', async (t) => {
@@ -209,32 +268,61 @@ t.test('the Dockerfile: slim Node 20 stages, tini, a non-root user, models at /m
   if (gid) t.equal(podSpec.securityContext.runAsGroup, Number(gid));
   t.equal(isvcContainer.securityContext.runAsUser, Number(uid), 'so does the predictor');
   t.match(instructions('ENTRYPOINT').at(-1), /tini/, 'tini forwards signals to node');
-  t.ok(runtimeStage.some((i) => i.op === 'COPY' && /\/app\/proto\b/.test(i.rest)), 'the runtime has proto/, which the ONNX importer reads');
+  t.ok(
+    runtimeStage.some((i) => i.op === 'COPY' && /\/app\/proto\b/.test(i.rest)),
+    'the runtime has proto/, which the ONNX importer reads',
+  );
   t.equal(dockerEnv.MODELS_DIR, '/models');
-  t.ok(instructions('VOLUME').some((v) => v.includes('/models')), 'VOLUME /models');
+  t.ok(
+    instructions('VOLUME').some((v) => v.includes('/models')),
+    'VOLUME /models',
+  );
   t.equal(deploymentEnv.MODELS_DIR ?? dockerEnv.MODELS_DIR, '/models');
-  t.ok(composeService.volumes.some((v: string) => /^models:\/models\b/.test(v)), 'compose mounts the named volume at /models');
+  t.ok(
+    composeService.volumes.some((v: string) => /^models:\/models\b/.test(v)),
+    'compose mounts the named volume at /models',
+  );
 });
 
 t.test('.dockerignore keeps what the build copies', async (t) => {
-  const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  const copied = instructions('COPY').filter((c) => !c.startsWith('--from')).flatMap((c) => c.split(/\s+/).slice(0, -1));
+  const ignored = read('.dockerignore')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  const copied = instructions('COPY')
+    .filter((c) => !c.startsWith('--from'))
+    .flatMap((c) => c.split(/\s+/).slice(0, -1));
   t.ok(copied.includes('src') && copied.includes('package-lock.json'));
   for (const path of copied) t.notOk(ignored.includes(path), `${path} is copied, so not ignored`);
-  for (const must of ['**/node_modules', 'dist', '.git', 'test']) t.ok(ignored.includes(must), `${must} is ignored`);
+  for (const must of ['**/node_modules', 'dist', '.git', 'test'])
+    t.ok(ignored.includes(must), `${must} is ignored`);
 });
 
 t.test('scaling and disruption policy', async (t) => {
   t.equal(hpa.apiVersion, 'autoscaling/v2');
-  t.same(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name });
-  t.match(hpa.spec.metrics, [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }]);
+  t.same(hpa.spec.scaleTargetRef, {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    name: deployment.metadata.name,
+  });
+  t.match(hpa.spec.metrics, [
+    { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } },
+  ]);
   t.ok(hpa.spec.minReplicas >= 2, 'at least two replicas, so the PDB can allow a disruption');
   t.equal(pdb.spec.minAvailable, 1);
   t.same(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels);
   t.ok(container.resources.requests.cpu, 'a CPU request, which the HPA utilisation is measured against');
-  const cpuLimit = Number(String(container.resources.limits.cpu).replace(/m$/, '')) / (String(container.resources.limits.cpu).endsWith('m') ? 1000 : 1);
-  t.ok(Number(deploymentEnv.WORKERS) <= Math.max(1, cpuLimit), `WORKERS ${deploymentEnv.WORKERS} fits the CPU limit ${cpuLimit}`);
-  t.ok(Number(composeEnv.WORKERS) <= Math.max(1, Number(composeService.cpus)), `compose WORKERS fits cpus ${composeService.cpus}`);
+  const cpuLimit =
+    Number(String(container.resources.limits.cpu).replace(/m$/, '')) /
+    (String(container.resources.limits.cpu).endsWith('m') ? 1000 : 1);
+  t.ok(
+    Number(deploymentEnv.WORKERS) <= Math.max(1, cpuLimit),
+    `WORKERS ${deploymentEnv.WORKERS} fits the CPU limit ${cpuLimit}`,
+  );
+  t.ok(
+    Number(composeEnv.WORKERS) <= Math.max(1, Number(composeService.cpus)),
+    `compose WORKERS fits cpus ${composeService.cpus}`,
+  );
   t.ok(composeService.mem_limit, 'compose sets mem_limit');
   t.equal(composeService.init, true);
   t.equal(composeService.restart, 'unless-stopped');

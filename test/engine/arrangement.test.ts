@@ -4,11 +4,14 @@ import t from 'tap';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { batchesInFlight, computeSlots } from '../../src/engines/pool.js';
 
-t.test('ONNX_THREADS defaults to WORKERS, so a container set to its CPU limit is not oversubscribed', async (t) => {
-  t.equal(loadConfig({ WORKERS: '3' }).onnxThreads, 3);
-  t.equal(loadConfig({ WORKERS: '4', ONNX_THREADS: '1' }).onnxThreads, 1);
-  t.throws(() => loadConfig({ ONNX_THREADS: '0' }), ConfigError, 'a bad value stops the start');
-});
+t.test(
+  'ONNX_THREADS defaults to WORKERS, so a container set to its CPU limit is not oversubscribed',
+  async (t) => {
+    t.equal(loadConfig({ WORKERS: '3' }).onnxThreads, 3);
+    t.equal(loadConfig({ WORKERS: '4', ONNX_THREADS: '1' }).onnxThreads, 1);
+    t.throws(() => loadConfig({ ONNX_THREADS: '0' }), ConfigError, 'a bad value stops the start');
+  },
+);
 
 t.test('batches computing at once: one per ONNX_THREADS (or TFJS_WASM_THREADS) of the workers', async (t) => {
   t.equal(computeSlots(2, 2), 1);

@@ -19,7 +19,12 @@ t.before(async () => {
 function zeroInitialisers(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(zeroInitialisers);
   if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, k.endsWith('_initializer') ? { class_name: 'Zeros', config: {} } : zeroInitialisers(v)]));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [
+      k,
+      k.endsWith('_initializer') ? { class_name: 'Zeros', config: {} } : zeroInitialisers(v),
+    ]),
+  );
 }
 
 for (const entry of ZOO.values()) {
@@ -27,13 +32,18 @@ for (const entry of ZOO.values()) {
     const graph = normalizeSpec(entry.build());
     const report = analyzeGraph(graph);
     const exported = tfjsModelJsonFromGraph(graph);
-    const model = await tf.models.modelFromJSON(zeroInitialisers(exported.modelTopology) as tf.io.ModelJSON['modelTopology'] as never);
+    const model = await tf.models.modelFromJSON(
+      zeroInitialisers(exported.modelTopology) as tf.io.ModelJSON['modelTopology'] as never,
+    );
     const names = new Set(model.layers.map((l) => l.name));
     let mismatches = 0;
     let compared = 0;
     for (const row of report.layers) {
       if (!names.has(row.name)) {
-        t.ok(['concat', 'add', 'multiply'].includes(row.kind) && row.inputs.length === 1, `${row.name}: only one-input merges have no tfjs layer`);
+        t.ok(
+          ['concat', 'add', 'multiply'].includes(row.kind) && row.inputs.length === 1,
+          `${row.name}: only one-input merges have no tfjs layer`,
+        );
         continue;
       }
       const layer = model.getLayer(row.name);
@@ -41,7 +51,9 @@ for (const entry of ZOO.values()) {
       compared++;
       if (JSON.stringify(tfShape) !== JSON.stringify(row.outputShape) || layer.countParams() !== row.params) {
         mismatches++;
-        t.fail(`${row.name}: tfjs ${JSON.stringify(tfShape)} / ${layer.countParams()} params, analyzer ${JSON.stringify(row.outputShape)} / ${row.params}`);
+        t.fail(
+          `${row.name}: tfjs ${JSON.stringify(tfShape)} / ${layer.countParams()} params, analyzer ${JSON.stringify(row.outputShape)} / ${row.params}`,
+        );
       }
     }
     t.equal(mismatches, 0, `${compared} layers agree`);

@@ -15,7 +15,10 @@ t.before(async () => {
   await backendReady();
 });
 
-async function runFused(model: TfjsExecutor, input: { shape: number[]; data: Float32Array }): Promise<Float32Array> {
+async function runFused(
+  model: TfjsExecutor,
+  input: { shape: number[]; data: Float32Array },
+): Promise<Float32Array> {
   const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
   const y = model.predict(x);
   const data = (await y.data()) as Float32Array;
@@ -24,9 +27,20 @@ async function runFused(model: TfjsExecutor, input: { shape: number[]; data: Flo
 }
 
 const SMALL: Record<string, [number, number, number]> = {
-  resnet50: [64, 64, 3], resnet50v2: [64, 64, 3], resnet18: [64, 64, 3], inception_v3: [75, 75, 3], inception_resnet_v2: [75, 75, 3],
-  googlenet: [64, 64, 3], googlenet_tv: [64, 64, 3], plain18: [64, 64, 3], fashion_resnet: [28, 28, 1], fashion_inception: [28, 28, 1],
-  inception_3a: [12, 12, 192], seed_5x5_bottleneck: [12, 12, 192], mobilenet_v2: [64, 64, 3], efficientnet_b0_tv: [64, 64, 3],
+  resnet50: [64, 64, 3],
+  resnet50v2: [64, 64, 3],
+  resnet18: [64, 64, 3],
+  inception_v3: [75, 75, 3],
+  inception_resnet_v2: [75, 75, 3],
+  googlenet: [64, 64, 3],
+  googlenet_tv: [64, 64, 3],
+  plain18: [64, 64, 3],
+  fashion_resnet: [28, 28, 1],
+  fashion_inception: [28, 28, 1],
+  inception_3a: [12, 12, 192],
+  seed_5x5_bottleneck: [12, 12, 192],
+  mobilenet_v2: [64, 64, 3],
+  efficientnet_b0_tv: [64, 64, 3],
 };
 
 for (const [name, input] of Object.entries(SMALL)) {
@@ -41,7 +55,10 @@ for (const [name, input] of Object.entries(SMALL)) {
         const got = await runFused(fused, x);
         fused.dispose();
         const err = maxAbsDiff(got, reference) / maxAbs(reference);
-        t.ok(err < 1e-4, `${logits ? 'logits' : 'outputs'} ${JSON.stringify(options)}: relative error ${err.toExponential(2)}`);
+        t.ok(
+          err < 1e-4,
+          `${logits ? 'logits' : 'outputs'} ${JSON.stringify(options)}: relative error ${err.toExponential(2)}`,
+        );
       }
     }
   });

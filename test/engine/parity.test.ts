@@ -19,7 +19,10 @@ const TOL = 1e-4;
 
 async function check(t: Test, spec: ArchitectureSpec, name: string, logits = false) {
   const graph = normalizeSpec(spec);
-  const { bound, keyStyle } = bindWeights(inferShapes(graph), readFixtureTensors(`torch/parity/${name}.safetensors`));
+  const { bound, keyStyle } = bindWeights(
+    inferShapes(graph),
+    readFixtureTensors(`torch/parity/${name}.safetensors`),
+  );
   t.equal(keyStyle, 'torchvision', 'torchvision state_dict keys detected');
   const io = readFixtureTensors(`torch/parity/${name}.io.safetensors`);
   const expected = io.get('output')!.data;
@@ -28,7 +31,10 @@ async function check(t: Test, spec: ArchitectureSpec, name: string, logits = fal
     const out = await predict(model, io.get('input')!);
     model.dispose();
     const err = maxAbsDiff(out, expected) / maxAbs(expected);
-    t.ok(err < TOL, `${name} ${JSON.stringify(options)}: max |tfjs − torch| / max|torch| = ${err.toExponential(2)} < ${TOL}`);
+    t.ok(
+      err < TOL,
+      `${name} ${JSON.stringify(options)}: max |tfjs − torch| / max|torch| = ${err.toExponential(2)} < ${TOL}`,
+    );
   }
 }
 

@@ -47,10 +47,16 @@ for (const [zoo, torch] of CASES) {
 
     const onnx = await runOnnx(graph, bound, input, { logits: true });
     const onnxErr = relativeError(onnx.data, output.data);
-    t.ok(onnxErr < TOL, `ONNX Runtime: max |onnx − torch| / max|torch| = ${onnxErr.toExponential(2)} < ${TOL}`);
+    t.ok(
+      onnxErr < TOL,
+      `ONNX Runtime: max |onnx − torch| / max|torch| = ${onnxErr.toExponential(2)} < ${TOL}`,
+    );
 
     // The two images must differ, or a network that ignored its input would pass.
     const n = output.data.length / 2;
-    t.ok(relativeError(output.data.subarray(0, n), output.data.subarray(n)) > 100 * TOL, 'the two images give different logits');
+    t.ok(
+      relativeError(output.data.subarray(0, n), output.data.subarray(n)) > 100 * TOL,
+      'the two images give different logits',
+    );
   });
 }

@@ -35,7 +35,10 @@ t.test('two wasm threads: reported, and the same logits as one', async (t) => {
   t.equal(threaded.threads, 2, 'the threaded build runs two');
   const scale = Math.max(...single.out.map(Math.abs));
   const worst = Math.max(...single.out.map((v, i) => Math.abs(v - threaded.out[i])));
-  t.ok(worst / scale < 1e-5, `max difference ${worst.toExponential(2)} relative to the largest logit ${scale.toFixed(2)}`);
+  t.ok(
+    worst / scale < 1e-5,
+    `max difference ${worst.toExponential(2)} relative to the largest logit ${scale.toFixed(2)}`,
+  );
 });
 
 t.test('when the threaded build cannot start, the single-threaded one serves and says why', async (t) => {

@@ -7,7 +7,9 @@ export const SERVED_FIXTURES = fileURLToPath(new URL('../fixtures/served/', impo
 
 /** An app serving `modelsDir` with one worker, models loaded before it is returned. */
 export async function servingApp(overrides: Partial<Config> = {}): Promise<FastifyInstance> {
-  const app = await buildApp(testConfig({ serveModels: true, workers: 1, modelsDir: SERVED_FIXTURES, ...overrides }));
+  const app = await buildApp(
+    testConfig({ serveModels: true, workers: 1, modelsDir: SERVED_FIXTURES, ...overrides }),
+  );
   await app.models.loadAll();
   return app;
 }

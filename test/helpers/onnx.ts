@@ -55,14 +55,28 @@ export function randomWeights(shaped: ShapedGraph, seed: number): BoundWeight[] 
 }
 
 export function randomInput(shape: number[], seed: number): RawTensor {
-  return { shape, data: uniform(rng(seed), shape.reduce((a, b) => a * b, 1), -1, 1) };
+  return {
+    shape,
+    data: uniform(
+      rng(seed),
+      shape.reduce((a, b) => a * b, 1),
+      -1,
+      1,
+    ),
+  };
 }
 
 /**
  * The tfjs executor's output for `input`. By default its plainest form (no batch-norm folding, no
  * activation fusion), the reference every other path is held to.
  */
-export async function runTfjs(graph: Graph, bound: BoundWeight[], input: RawTensor, logits = false, options: ExecutorOptions = { foldBatchNorm: false, fuseActivations: false }): Promise<Float32Array> {
+export async function runTfjs(
+  graph: Graph,
+  bound: BoundWeight[],
+  input: RawTensor,
+  logits = false,
+  options: ExecutorOptions = { foldBatchNorm: false, fuseActivations: false },
+): Promise<Float32Array> {
   const model = TfjsExecutor.create(graph, bound, { ...options, logits });
   try {
     const x = tf.tensor4d(input.data, input.shape as [number, number, number, number], 'float32');
@@ -75,7 +89,12 @@ export async function runTfjs(graph: Graph, bound: BoundWeight[], input: RawTens
   }
 }
 
-export async function runOnnx(graph: Graph, bound: BoundWeight[], input: RawTensor, options: OnnxBuildOptions = {}): Promise<{ data: Float32Array; shape: number[] }> {
+export async function runOnnx(
+  graph: Graph,
+  bound: BoundWeight[],
+  input: RawTensor,
+  options: OnnxBuildOptions = {},
+): Promise<{ data: Float32Array; shape: number[] }> {
   const engine = await OnnxEngine.create(buildOnnxModel(graph, bound, options));
   try {
     return await engine.run(input.data, input.shape);

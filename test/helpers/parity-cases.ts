@@ -14,7 +14,9 @@ const cbr = (c: string, b: string, filters: number, k: number, stride = 1): Node
 
 /** torchvision's BasicConv2d in GoogLeNet: conv (no bias) → BN(eps 1e-3) → ReLU. */
 const unit = (p: string, filters: number, k: number): NodeSpec[] => [
-  conv(`${p}_conv`, filters, k, { padding: (k - 1) / 2, bias: false }), bn(`${p}_bn`, 1e-3), relu(`${p}_relu`),
+  conv(`${p}_conv`, filters, k, { padding: (k - 1) / 2, bias: false }),
+  bn(`${p}_bn`, 1e-3),
+  relu(`${p}_relu`),
 ];
 
 export interface ParityCase {
@@ -33,7 +35,12 @@ export const PARITY_CASES: ParityCase[] = [
     logits: false,
     spec: () => ({
       input: [8, 8, 16],
-      layers: [residual('block', { body: [...cbr('conv1', 'bn1', 16, 3), relu('relu1'), ...cbr('conv2', 'bn2', 16, 3)], post: [relu('out')] })],
+      layers: [
+        residual('block', {
+          body: [...cbr('conv1', 'bn1', 16, 3), relu('relu1'), ...cbr('conv2', 'bn2', 16, 3)],
+          post: [relu('out')],
+        }),
+      ],
     }),
   },
   {
@@ -42,11 +49,19 @@ export const PARITY_CASES: ParityCase[] = [
     logits: false,
     spec: () => ({
       input: [8, 8, 32],
-      layers: [residual('block', {
-        body: [...cbr('conv1', 'bn1', 16, 1), relu('relu1'), ...cbr('conv2', 'bn2', 16, 3, 2), relu('relu2'), ...cbr('conv3', 'bn3', 64, 1)],
-        shortcut: { layers: cbr('downsample_0', 'downsample_1', 64, 1, 2) },
-        post: [relu('out')],
-      })],
+      layers: [
+        residual('block', {
+          body: [
+            ...cbr('conv1', 'bn1', 16, 1),
+            relu('relu1'),
+            ...cbr('conv2', 'bn2', 16, 3, 2),
+            relu('relu2'),
+            ...cbr('conv3', 'bn3', 64, 1),
+          ],
+          shortcut: { layers: cbr('downsample_0', 'downsample_1', 64, 1, 2) },
+          post: [relu('out')],
+        }),
+      ],
     }),
   },
   {
@@ -55,13 +70,23 @@ export const PARITY_CASES: ParityCase[] = [
     logits: false,
     spec: () => ({
       input: [8, 8, 192],
-      layers: [branches('inception', [
-        { name: 'branch1', layers: unit('branch1', 64, 1) },
-        { name: 'branch2', layers: [...unit('branch2_0', 96, 1), ...unit('branch2_1', 128, 3)] },
-        { name: 'branch3', layers: [...unit('branch3_0', 16, 1), ...unit('branch3_1', 32, 3)] },
-        { name: 'branch4', layers: [maxPool('branch4_0', 3, 1, 1, { ceilMode: true }), ...unit('branch4_1', 32, 1)] },
-      ])],
+      layers: [
+        branches('inception', [
+          { name: 'branch1', layers: unit('branch1', 64, 1) },
+          { name: 'branch2', layers: [...unit('branch2_0', 96, 1), ...unit('branch2_1', 128, 3)] },
+          { name: 'branch3', layers: [...unit('branch3_0', 16, 1), ...unit('branch3_1', 32, 3)] },
+          {
+            name: 'branch4',
+            layers: [maxPool('branch4_0', 3, 1, 1, { ceilMode: true }), ...unit('branch4_1', 32, 1)],
+          },
+        ]),
+      ],
     }),
   },
-  { name: 'resnet18', title: 'whole torchvision resnet18 (random weights)', logits: true, spec: () => ZOO.get('resnet18')!.build() },
+  {
+    name: 'resnet18',
+    title: 'whole torchvision resnet18 (random weights)',
+    logits: true,
+    spec: () => ZOO.get('resnet18')!.build(),
+  },
 ];

@@ -12,7 +12,13 @@ export interface RealCase {
   format: string;
   cliArgs: string[];
   classes: Record<string, number>;
-  expected: { params: number; trainableParams: number; nonTrainableParams: number; macs: number; output: number[] };
+  expected: {
+    params: number;
+    trainableParams: number;
+    nonTrainableParams: number;
+    macs: number;
+    output: number[];
+  };
   kerasSummary?: { trainableParams: number; nonTrainableParams: number };
   weightLayers: { name: string; class: string; outputShape: number[]; params: number; macs: number }[];
 }
@@ -21,7 +27,11 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The corpus folder, or undefined where this machine has none. */
 export function realTopologiesDir(): string | undefined {
-  const candidates = [process.env.REAL_TOPOLOGIES, path.resolve(repo, '../shared/real-topologies'), '/work/shared/real-topologies'];
+  const candidates = [
+    process.env.REAL_TOPOLOGIES,
+    path.resolve(repo, '../shared/real-topologies'),
+    '/work/shared/real-topologies',
+  ];
   return candidates.find((d): d is string => d !== undefined && existsSync(path.join(d, 'expected.json')));
 }
 

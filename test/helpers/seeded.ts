@@ -47,16 +47,33 @@ export function seededStateDict(f: SeededFixture): Map<string, RawTensor> {
   const out = new Map<string, RawTensor>();
   for (const [key, shape] of f.keys) {
     const [lo, hi] = bounds(key, shape);
-    out.set(key, { shape, data: stream.uniform(shape.reduce((a, b) => a * b, 1), lo, hi) });
+    out.set(key, {
+      shape,
+      data: stream.uniform(
+        shape.reduce((a, b) => a * b, 1),
+        lo,
+        hi,
+      ),
+    });
   }
   return out;
 }
 
 export function seededInput(f: SeededFixture): RawTensor {
-  return { shape: f.inputShape, data: new Stream(f.inputSeed).uniform(f.inputShape.reduce((a, b) => a * b, 1), -1, 1) };
+  return {
+    shape: f.inputShape,
+    data: new Stream(f.inputSeed).uniform(
+      f.inputShape.reduce((a, b) => a * b, 1),
+      -1,
+      1,
+    ),
+  };
 }
 
 export function readSeededFixture(model: string): { fixture: SeededFixture; output: RawTensor } {
   const doc = JSON.parse(readFileSync(fixture(`torch/seeded/${model}.json`), 'utf8')) as SeededFixture;
-  return { fixture: doc, output: readFixtureTensors(`torch/seeded/${model}.output.safetensors`).get('output')! };
+  return {
+    fixture: doc,
+    output: readFixtureTensors(`torch/seeded/${model}.output.safetensors`).get('output')!,
+  };
 }

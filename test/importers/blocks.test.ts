@@ -10,7 +10,14 @@ const KINDS = ['conv2d', 'batchnorm', 'activation', 'maxpool', 'add', 'concat'] 
 
 /** A graph node with placeholder attributes: detection reads only names, kinds and wiring. */
 const node = (name: string, kind: GraphNode['kind'], inputs: string[]): GraphNode =>
-  ({ name, kind, attrs: kind === 'activation' ? { function: 'relu' } : kind === 'add' ? { scale: 1 } : {}, inputs, blockPath: [], specPath: name }) as GraphNode;
+  ({
+    name,
+    kind,
+    attrs: kind === 'activation' ? { function: 'relu' } : kind === 'add' ? { scale: 1 } : {},
+    inputs,
+    blockPath: [],
+    specPath: name,
+  }) as GraphNode;
 
 t.test('a concat of a tensor with something computed from it is not an inception module', async (t) => {
   const { blocks } = findBlocks([node('c', 'conv2d', ['input']), node('cat', 'concat', ['input', 'c'])]);
@@ -27,10 +34,20 @@ t.test('branches straight off the network input form a module whose fork is the 
     node('b', 'maxpool', ['input']),
     node('mixed', 'concat', ['a', 'b']),
   ]);
-  t.same(blocks, [{
-    type: 'branches', name: 'mixed', blockPath: [], nodes: ['a', 'b', 'mixed'],
-    branches: [{ name: 'mixed_branch1', nodes: ['a'] }, { name: 'mixed_branch2', nodes: ['b'] }], concatNode: 'mixed', merge: 'concat',
-  }]);
+  t.same(blocks, [
+    {
+      type: 'branches',
+      name: 'mixed',
+      blockPath: [],
+      nodes: ['a', 'b', 'mixed'],
+      branches: [
+        { name: 'mixed_branch1', nodes: ['a'] },
+        { name: 'mixed_branch2', nodes: ['b'] },
+      ],
+      concatNode: 'mixed',
+      merge: 'concat',
+    },
+  ]);
   t.same(blockPaths.get('a'), ['mixed', 'mixed_branch1']);
   t.same(blockPaths.get('mixed'), ['mixed']);
 });
@@ -45,7 +62,13 @@ t.test('a module inside a residual body is nested in it', async (t) => {
     node('res_add', 'add', ['x', 'up']),
     node('res_out', 'activation', ['res_add']),
   ]);
-  t.same(blocks.map((b) => [b.type, b.name, b.blockPath]), [['branches', 'm', ['res']], ['residual', 'res', []]]);
+  t.same(
+    blocks.map((b) => [b.type, b.name, b.blockPath]),
+    [
+      ['branches', 'm', ['res']],
+      ['residual', 'res', []],
+    ],
+  );
   t.same(blockPaths.get('a'), ['res', 'm', 'm_branch1']);
   t.same(blockPaths.get('res_out'), ['res'], 'the activation after the add is the post-activation');
 });
@@ -63,46 +86,62 @@ t.test('a merge whose fork is further back than the scan limit is skipped, not a
 
 t.test('on random DAGs detection never throws and every block is consistent', async (t) => {
   const dag = fc.integer({ min: 1, max: 40 }).chain((n) =>
-    fc.tuple(...Array.from({ length: n }, (_, i) =>
-      fc.record({
-        kind: fc.constantFrom(...KINDS),
-        picks: fc.array(fc.integer({ min: -1, max: i - 1 }), { minLength: 1, maxLength: 4 }),
-      }))));
-  fc.assert(fc.property(dag, (spec) => {
-    const nodes = spec.map(({ kind, picks }, i) => {
-      const merge = kind === 'add' || kind === 'concat';
-      const inputs = (merge ? picks : picks.slice(0, 1)).map((j) => (j < 0 ? 'input' : `n${j}`));
-      return node(`n${i}`, kind, inputs);
-    });
-    const { blocks, blockPaths } = findBlocks(nodes);
-    const position = new Map(nodes.map((n, i) => [n.name, i]));
-    const labels = new Set<string>();
-    for (const b of blocks) {
-      if (labels.has(b.name)) return false;
-      labels.add(b.name);
-      if (b.type === 'branches') b.branches.forEach((br) => labels.add(br.name));
-    }
-    for (const b of blocks) {
-      const inside = new Set(b.nodes);
-      const ordered = b.nodes.every((n, i) => position.has(n) && (i === 0 || position.get(b.nodes[i - 1])! < position.get(n)!));
-      if (!ordered || inside.size !== b.nodes.length) return false;
-      if (b.type === 'residual') {
-        if (!inside.has(b.addNode) || !b.shortcutNodes.every((n) => inside.has(n))) return false;
-      } else {
-        const seen = new Set<string>();
-        for (const br of b.branches) {
-          for (const n of br.nodes) {
-            if (!inside.has(n) || seen.has(n)) return false;
-            seen.add(n);
-          }
-        }
-        if (!inside.has(b.concatNode) || b.branches.length !== nodes[position.get(b.concatNode)!].inputs.length) return false;
+    fc.tuple(
+      ...Array.from({ length: n }, (_, i) =>
+        fc.record({
+          kind: fc.constantFrom(...KINDS),
+          picks: fc.array(fc.integer({ min: -1, max: i - 1 }), { minLength: 1, maxLength: 4 }),
+        }),
+      ),
+    ),
+  );
+  fc.assert(
+    fc.property(dag, (spec) => {
+      const nodes = spec.map(({ kind, picks }, i) => {
+        const merge = kind === 'add' || kind === 'concat';
+        const inputs = (merge ? picks : picks.slice(0, 1)).map((j) => (j < 0 ? 'input' : `n${j}`));
+        return node(`n${i}`, kind, inputs);
+      });
+      const { blocks, blockPaths } = findBlocks(nodes);
+      const position = new Map(nodes.map((n, i) => [n.name, i]));
+      const labels = new Set<string>();
+      for (const b of blocks) {
+        if (labels.has(b.name)) return false;
+        labels.add(b.name);
+        if (b.type === 'branches') b.branches.forEach((br) => labels.add(br.name));
       }
-      if (!b.nodes.every((n) => blockPaths.get(n)?.includes(b.name))) return false;
-    }
-    for (const path of blockPaths.values()) if (!path.every((p) => labels.has(p))) return false;
-    // Deterministic, and the guarded entry point gives the same answer when nothing throws.
-    return JSON.stringify(findBlocks(nodes).blocks) === JSON.stringify(blocks) && JSON.stringify(detectBlocks(nodes).blocks) === JSON.stringify(blocks);
-  }), { numRuns: 300 });
+      for (const b of blocks) {
+        const inside = new Set(b.nodes);
+        const ordered = b.nodes.every(
+          (n, i) => position.has(n) && (i === 0 || position.get(b.nodes[i - 1])! < position.get(n)!),
+        );
+        if (!ordered || inside.size !== b.nodes.length) return false;
+        if (b.type === 'residual') {
+          if (!inside.has(b.addNode) || !b.shortcutNodes.every((n) => inside.has(n))) return false;
+        } else {
+          const seen = new Set<string>();
+          for (const br of b.branches) {
+            for (const n of br.nodes) {
+              if (!inside.has(n) || seen.has(n)) return false;
+              seen.add(n);
+            }
+          }
+          if (
+            !inside.has(b.concatNode) ||
+            b.branches.length !== nodes[position.get(b.concatNode)!].inputs.length
+          )
+            return false;
+        }
+        if (!b.nodes.every((n) => blockPaths.get(n)?.includes(b.name))) return false;
+      }
+      for (const path of blockPaths.values()) if (!path.every((p) => labels.has(p))) return false;
+      // Deterministic, and the guarded entry point gives the same answer when nothing throws.
+      return (
+        JSON.stringify(findBlocks(nodes).blocks) === JSON.stringify(blocks) &&
+        JSON.stringify(detectBlocks(nodes).blocks) === JSON.stringify(blocks)
+      );
+    }),
+    { numRuns: 300 },
+  );
   t.pass('300 random graphs');
 });

@@ -9,7 +9,10 @@ import { OnnxEngine } from '../../src/engines/onnxruntime.js';
 import { normalizeSpec } from '../../src/spec/normalize.js';
 import { randomInput, randomWeights, relativeError } from '../helpers/onnx.js';
 
-const graph = normalizeSpec({ input: [6, 6, 2], layers: [conv('c', 3, 3), flatten('f'), dense('fc', 4, 'softmax')] });
+const graph = normalizeSpec({
+  input: [6, 6, 2],
+  layers: [conv('c', 3, 3), flatten('f'), dense('fc', 4, 'softmax')],
+});
 const model = buildOnnxModel(graph, randomWeights(inferShapes(graph), 3), { logits: true });
 
 t.test('one session serves batches of any size; rows do not depend on their batch', async (t) => {
@@ -29,7 +32,10 @@ t.test('one session serves batches of any size; rows do not depend on their batc
 
 t.test('an input whose length does not match its shape is refused', async (t) => {
   const engine = await OnnxEngine.create(model);
-  await t.rejects(engine.run(new Float32Array(10), [1, 6, 6, 2]), { name: 'RangeError', message: /10 values, shape \[1, 6, 6, 2\] needs 72/ });
+  await t.rejects(engine.run(new Float32Array(10), [1, 6, 6, 2]), {
+    name: 'RangeError',
+    message: /10 values, shape \[1, 6, 6, 2\] needs 72/,
+  });
   await engine.dispose();
 });
 

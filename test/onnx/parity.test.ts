@@ -16,7 +16,10 @@ const TOL = 1e-4;
 
 async function check(t: Test, spec: ArchitectureSpec, name: string, logits = false) {
   const graph = normalizeSpec(spec);
-  const { bound, keyStyle } = bindWeights(inferShapes(graph), readFixtureTensors(`torch/parity/${name}.safetensors`));
+  const { bound, keyStyle } = bindWeights(
+    inferShapes(graph),
+    readFixtureTensors(`torch/parity/${name}.safetensors`),
+  );
   t.equal(keyStyle, 'torchvision', 'torchvision state_dict keys detected');
   const io = readFixtureTensors(`torch/parity/${name}.io.safetensors`);
   const input = io.get('input')!;
@@ -25,7 +28,10 @@ async function check(t: Test, spec: ArchitectureSpec, name: string, logits = fal
     const out = await runOnnx(graph, bound, input, { logits, foldBatchNorm });
     t.same(out.shape, expected.shape, `output shape ${JSON.stringify(expected.shape)}`);
     const err = relativeError(out.data, expected.data);
-    t.ok(err < TOL, `${name} (BN ${foldBatchNorm ? 'folded' : 'kept'}): max |onnx − torch| / max|torch| = ${err.toExponential(2)} < ${TOL}`);
+    t.ok(
+      err < TOL,
+      `${name} (BN ${foldBatchNorm ? 'folded' : 'kept'}): max |onnx − torch| / max|torch| = ${err.toExponential(2)} < ${TOL}`,
+    );
   }
 }
 

@@ -12,7 +12,11 @@ t.test('varints', async (t) => {
   t.equal(hex(new ProtoWriter().int(1, 300).finish()), '08ac02', 'field 1 = 300');
   t.equal(hex(new ProtoWriter().int(1, 0).finish()), '0800', 'zero is one byte');
   t.equal(hex(new ProtoWriter().int(1, 2 ** 53 - 1).finish()), '08ffffffffffffff0f', 'largest safe integer');
-  t.equal(hex(new ProtoWriter().int(1, -1).finish()), '08ffffffffffffffffff01', 'int64 −1: ten bytes of two’s complement');
+  t.equal(
+    hex(new ProtoWriter().int(1, -1).finish()),
+    '08ffffffffffffffffff01',
+    'int64 −1: ten bytes of two’s complement',
+  );
   t.equal(hex(new ProtoWriter().int(1, -2n).finish()), '08feffffffffffffffff01', 'bigint −2');
   t.equal(hex(new ProtoWriter().int(20, 7).finish()), 'a00107', 'field 20 needs a two-byte tag');
   t.throws(() => new ProtoWriter().int(1, 1.5), RangeError, 'non-integers refused');
@@ -21,8 +25,16 @@ t.test('varints', async (t) => {
 
 t.test('length-delimited fields', async (t) => {
   t.equal(hex(new ProtoWriter().string(2, 'testing').finish()), '120774657374696e67', 'string');
-  t.equal(hex(new ProtoWriter().message(3, new ProtoWriter().int(1, 150)).finish()), '1a03089601', 'embedded message');
-  t.equal(hex(new ProtoWriter().packedInts(4, [3, 270, 86942]).finish()), '2206038e029ea705', 'packed repeated int');
+  t.equal(
+    hex(new ProtoWriter().message(3, new ProtoWriter().int(1, 150)).finish()),
+    '1a03089601',
+    'embedded message',
+  );
+  t.equal(
+    hex(new ProtoWriter().packedInts(4, [3, 270, 86942]).finish()),
+    '2206038e029ea705',
+    'packed repeated int',
+  );
   t.equal(hex(new ProtoWriter().string(1, 'é').finish()), '0a02c3a9', 'UTF-8');
   const big = new Uint8Array(300).map((_, i) => i % 251);
   const out = new ProtoWriter().bytes(9, big).finish();

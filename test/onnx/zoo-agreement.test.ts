@@ -42,12 +42,19 @@ for (const [i, { model, input }] of CASES.entries()) {
     t.same(folded.shape, [2, reference.length / 2], 'output [batch, classes]');
     const errFolded = relativeError(folded.data, reference);
     const errKept = relativeError(kept.data, reference);
-    t.ok(errFolded < TOL, `BN folded: max |onnx − tfjs| / max|tfjs| = ${errFolded.toExponential(2)} < ${TOL}`);
+    t.ok(
+      errFolded < TOL,
+      `BN folded: max |onnx − tfjs| / max|tfjs| = ${errFolded.toExponential(2)} < ${TOL}`,
+    );
     t.ok(errKept < TOL, `BN kept: max |onnx − tfjs| / max|tfjs| = ${errKept.toExponential(2)} < ${TOL}`);
     const errFold = relativeError(folded.data, kept.data);
     t.ok(errFold < TOL, `folding on vs off: ${errFold.toExponential(2)} < ${TOL}`);
     // Guard against a comparison that passes because everything collapsed to a constant.
-    t.ok(relativeError(reference.subarray(0, reference.length / 2), reference.subarray(reference.length / 2)) > 10 * TOL, 'the two images give different logits');
+    t.ok(
+      relativeError(reference.subarray(0, reference.length / 2), reference.subarray(reference.length / 2)) >
+        10 * TOL,
+      'the two images give different logits',
+    );
   });
 }
 
@@ -63,7 +70,11 @@ t.test('the softmax head is kept unless logits are asked for', async (t) => {
   t.ok(relativeError(probs.data, await runTfjs(graph, bound, x)) < TOL, 'probabilities match tfjs');
   const names = buildOnnxGraph(graph, bound).graph.outputs.map((o) => o.name);
   t.same(names, ['output'], 'output named `output`');
-  t.same(buildOnnxGraph(graph, bound, { logits: true }).graph.outputs.map((o) => o.name), ['logits'], 'named `logits` with logits: true');
+  t.same(
+    buildOnnxGraph(graph, bound, { logits: true }).graph.outputs.map((o) => o.name),
+    ['logits'],
+    'named `logits` with logits: true',
+  );
 });
 
 t.test('folding removes every batch norm that directly follows a conv read by nothing else', async (t) => {
@@ -71,7 +82,10 @@ t.test('folding removes every batch norm that directly follows a conv read by no
     const graph = normalizeSpec(ZOO.get(model)!.build({ input: [64, 64, 3] }));
     const bound = randomWeights(inferShapes(graph), 1);
     const ops = buildOnnxGraph(graph, bound, { foldBatchNorm: fold }).graph.nodes.map((n) => n.op);
-    return { bn: ops.filter((o) => o === 'BatchNormalization').length, specBn: graph.nodes.filter((n) => n.kind === 'batchnorm').length };
+    return {
+      bn: ops.filter((o) => o === 'BatchNormalization').length,
+      specBn: graph.nodes.filter((n) => n.kind === 'batchnorm').length,
+    };
   };
   const v1 = count('resnet50', true);
   t.equal(v1.bn, 0, 'resnet50 (v1, every BN after its conv): no BatchNormalization left');

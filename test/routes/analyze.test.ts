@@ -21,12 +21,18 @@ async function withApp(overrides: Partial<Config>, fn: (app: FastifyInstance) =>
   }
 }
 
-const post = (payload: unknown, on: FastifyInstance = app) => on.inject({ method: 'POST', url: '/analyze', payload: payload as InjectOptions['payload'] });
+const post = (payload: unknown, on: FastifyInstance = app) =>
+  on.inject({ method: 'POST', url: '/analyze', payload: payload as InjectOptions['payload'] });
 const postRaw = (payload: string, contentType = 'application/json', on: FastifyInstance = app) =>
   on.inject({ method: 'POST', url: '/analyze', headers: { 'content-type': contentType }, payload });
 
 /** Every error body: {statusCode, code, error, message}, statusCode equal to the HTTP status. */
-function assertError(t: Tap, res: LightMyRequestResponse, status: number, code?: string): Record<string, unknown> {
+function assertError(
+  t: Tap,
+  res: LightMyRequestResponse,
+  status: number,
+  code?: string,
+): Record<string, unknown> {
   t.equal(res.statusCode, status, `status ${status}: ${res.body.slice(0, 300)}`);
   if (res.statusCode < 400) return {}; // not an error at all: the status failure says it all
   t.match(res.headers['content-type'], /application\/json/);
@@ -70,8 +76,14 @@ t.test('{model: seed_5x5_bottleneck}: the bottleneck row', async (t) => {
   t.same([reduction, conv, reduction + conv], [2_408_448, 10_035_200, 12_443_648], 'the README figures');
   t.equal(r.bottlenecks.length, 1);
   t.match(r.bottlenecks[0], {
-    conv: 'conv5x5', reduction: 'reduce1x1', kernel: [5, 5], reducedChannels: 16,
-    macsWithout: without, reductionMacs: reduction, convMacs: conv, macsWith: reduction + conv,
+    conv: 'conv5x5',
+    reduction: 'reduce1x1',
+    kernel: [5, 5],
+    reducedChannels: 16,
+    macsWithout: without,
+    reductionMacs: reduction,
+    convMacs: conv,
+    macsWith: reduction + conv,
   });
   t.ok(Math.abs(r.bottlenecks[0].ratio - (reduction + conv) / without) < 1e-12, 'ratio = with / without');
   t.equal(Number(r.bottlenecks[0].ratio.toFixed(4)), 0.1033, 'about a tenth, as the README says');
@@ -97,7 +109,15 @@ t.test('{model, input, classes, includeTop} are honoured', async (t) => {
 function readmeSpec(): { name: string; input: number[]; layers: unknown[] } {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   const blocks = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]);
-  const spec = blocks.map((b) => { try { return JSON.parse(b); } catch { return undefined; } }).find((j) => j && Array.isArray(j.layers) && Array.isArray(j.input));
+  const spec = blocks
+    .map((b) => {
+      try {
+        return JSON.parse(b);
+      } catch {
+        return undefined;
+      }
+    })
+    .find((j) => j && Array.isArray(j.layers) && Array.isArray(j.input));
   if (!spec) throw new Error('no example spec in README.md');
   return spec;
 }
@@ -118,18 +138,36 @@ t.test('{spec}: the README example spec analyses, with figures computed by hand'
   t.same(r.output, [10]);
   t.equal(r.totals.macs, stem.macs + block.macs + branch.macs + dense.macs);
   t.equal(r.totals.nonTrainableParams, 2 * bn.frozen);
-  t.equal(r.totals.trainableParams, stem.params + block.params + branch.params + dense.params + 2 * bn.trainable);
+  t.equal(
+    r.totals.trainableParams,
+    stem.params + block.params + branch.params + dense.params + 2 * bn.trainable,
+  );
   t.equal(r.totals.layers, 12, 'conv, bn, relu, (conv, bn, add, relu), (conv, pool, concat), gap, dense');
-  t.same(r.layers.map((l: { name: string }) => l.name), [
-    'stem', 'batch_normalization', 'activation',
-    'block1_conv2d', 'block1_batch_normalization', 'block1_add', 'block1_activation',
-    'mixed_branch1_conv2d', 'mixed_branch2_max_pooling2d', 'mixed',
-    'global_average_pooling2d', 'dense',
-  ], 'generated names as the README describes');
+  t.same(
+    r.layers.map((l: { name: string }) => l.name),
+    [
+      'stem',
+      'batch_normalization',
+      'activation',
+      'block1_conv2d',
+      'block1_batch_normalization',
+      'block1_add',
+      'block1_activation',
+      'mixed_branch1_conv2d',
+      'mixed_branch2_max_pooling2d',
+      'mixed',
+      'global_average_pooling2d',
+      'dense',
+    ],
+    'generated names as the README describes',
+  );
   t.equal(r.blocks.residual.length, 1);
   t.equal(r.blocks.residual[0].name, 'block1');
   t.equal(r.blocks.inception.length, 1);
-  t.same(r.blocks.inception[0].branches.map((b: { outputChannels: number }) => b.outputChannels), [8, 16]);
+  t.same(
+    r.blocks.inception[0].branches.map((b: { outputChannels: number }) => b.outputChannels),
+    [8, 16],
+  );
 });
 
 t.test('{compare: [plain34, resnet34]}: the deltas are the three projection shortcuts', async (t) => {
@@ -138,7 +176,11 @@ t.test('{compare: [plain34, resnet34]}: the deltas are the three projection shor
   const { comparison, reports } = res.json();
   // torchvision resnet34 projects at the start of layer2, layer3 and layer4 with a 1x1 stride-2 conv
   // (no bias) and a batch norm: 64→128 at 28x28, 128→256 at 14x14, 256→512 at 7x7.
-  const proj: [number, number, number][] = [[28, 64, 128], [14, 128, 256], [7, 256, 512]];
+  const proj: [number, number, number][] = [
+    [28, 64, 128],
+    [14, 128, 256],
+    [7, 256, 512],
+  ];
   const macs = proj.reduce((s, [hw, cin, cout]) => s + hw * hw * cout * cin, 0);
   const convParams = proj.reduce((s, [, cin, cout]) => s + cin * cout, 0);
   const bnChannels = proj.reduce((s, [, , cout]) => s + cout, 0);
@@ -177,7 +219,12 @@ t.test('{compare} with a spec on one side', async (t) => {
   t.same(comparison.totals.macs, { a, b, delta: b - a, ratio: b / a });
   t.same(comparison.bottlenecks, { a: 0, b: 1 });
 
-  const broken = await post({ compare: [{ model: 'seed_5x5' }, { spec: { input: [8, 8, 3], layers: [{ kind: 'conv2d', name: 'k', filters: 4, kernel: 9 }] } }] });
+  const broken = await post({
+    compare: [
+      { model: 'seed_5x5' },
+      { spec: { input: [8, 8, 3], layers: [{ kind: 'conv2d', name: 'k', filters: 4, kernel: 9 }] } },
+    ],
+  });
   const body = assertError(t, broken, 400, 'SHAPE_MISMATCH');
   t.match(body.message, /^compare\[1\]\.spec\.layers\[0\] \(k\)/, 'names the side and the layer');
 });
@@ -195,7 +242,9 @@ t.test('batch scales the peak activation memory linearly', async (t) => {
   const spec = (await post({ spec: readmeSpec(), batch: 3 })).json();
   const one = (await post({ spec: readmeSpec() })).json();
   t.equal(spec.totals.peakActivationBytes, 3 * one.totals.peakActivationBytes, 'the same for a spec');
-  const cmp = (await post({ compare: [{ model: 'seed_5x5' }, { model: 'seed_5x5_bottleneck' }], batch: 2 })).json();
+  const cmp = (
+    await post({ compare: [{ model: 'seed_5x5' }, { model: 'seed_5x5_bottleneck' }], batch: 2 })
+  ).json();
   t.equal(cmp.comparison.totals.peakActivationBytes.a, 2 * perImage, 'and for both sides of a comparison');
   for (const bad of [0, -1, 1.5, 65_537, '2']) {
     assertError(t, await post({ model: 'seed_5x5', batch: bad }), 400, 'VALIDATION_ERROR');
@@ -215,8 +264,18 @@ t.test('resnet152 analyses through inject', async (t) => {
 t.test('GET /architectures lists every zoo model with params and MACs', async (t) => {
   const res = await app.inject({ method: 'GET', url: '/architectures' });
   t.equal(res.statusCode, 200);
-  const list = res.json().architectures as { name: string; input: number[]; params: number; macs: number; family: string; layout: string }[];
-  t.same(list.map((a) => a.name), zooNames());
+  const list = res.json().architectures as {
+    name: string;
+    input: number[];
+    params: number;
+    macs: number;
+    family: string;
+    layout: string;
+  }[];
+  t.same(
+    list.map((a) => a.name),
+    zooNames(),
+  );
   for (const a of list) {
     const entry = ZOO.get(a.name)!;
     t.same(a.input, entry.defaultInput, `${a.name}: default input`);
@@ -246,19 +305,48 @@ t.test('an unknown model is a 404 listing the available names', async (t) => {
   t.same(body.available, zooNames());
   t.match(body.message, /"resnet51"/);
   t.equal(body.received, 'resnet51');
-  const side = assertError(t, await post({ compare: [{ model: 'resnet18' }, { model: 'nope' }] }), 404, 'UNKNOWN_MODEL');
+  const side = assertError(
+    t,
+    await post({ compare: [{ model: 'resnet18' }, { model: 'nope' }] }),
+    404,
+    'UNKNOWN_MODEL',
+  );
   t.match(side.message, /^compare\[1\]\.model/);
 });
 
-const KINDS = ['conv2d', 'batchnorm', 'activation', 'zeropad', 'maxpool', 'avgpool', 'globalavgpool', 'globalmaxpool', 'flatten', 'dense', 'dropout', 'sequence', 'residual', 'branches', 'repeat'];
+const KINDS = [
+  'conv2d',
+  'batchnorm',
+  'activation',
+  'zeropad',
+  'maxpool',
+  'avgpool',
+  'globalavgpool',
+  'globalmaxpool',
+  'flatten',
+  'dense',
+  'dropout',
+  'sequence',
+  'residual',
+  'branches',
+  'repeat',
+];
 
 t.test('an unknown layer kind is a 400 UNKNOWN_LAYER_KIND listing the supported kinds', async (t) => {
   for (const layers of [
     [{ kind: 'conv3d' }],
-    [{ kind: 'activation', function: 'relu' }, { kind: 'residual', body: [{ kind: 'Conv2D', filters: 3 }] }],
+    [
+      { kind: 'activation', function: 'relu' },
+      { kind: 'residual', body: [{ kind: 'Conv2D', filters: 3 }] },
+    ],
     [{ kind: 'branches', branches: [{ layers: [{ kind: 'add' }] }] }],
   ]) {
-    const body = assertError(t, await post({ spec: { input: [8, 8, 3], layers } }), 400, 'UNKNOWN_LAYER_KIND');
+    const body = assertError(
+      t,
+      await post({ spec: { input: [8, 8, 3], layers } }),
+      400,
+      'UNKNOWN_LAYER_KIND',
+    );
     const missing = KINDS.filter((k) => !(body.message as string).includes(k));
     t.same(missing, [], 'every supported kind is listed');
     t.match(body.field, /kind$/, 'the field is the kind');
@@ -267,36 +355,128 @@ t.test('an unknown layer kind is a 400 UNKNOWN_LAYER_KIND listing the supported 
 
 t.test('a misspelt property is a 400 naming it, never silently ignored', async (t) => {
   // "stride" for "strides": if it were dropped, the conv would silently run at stride 1.
-  const conv = assertError(t, await post({ spec: { input: [8, 8, 3], layers: [{ kind: 'conv2d', filters: 4, kernel: 3, stride: 2 }] } }), 400);
+  const conv = assertError(
+    t,
+    await post({
+      spec: { input: [8, 8, 3], layers: [{ kind: 'conv2d', filters: 4, kernel: 3, stride: 2 }] },
+    }),
+    400,
+  );
   t.match(conv.message, /\bstride\b/, 'names "stride"');
   t.match(conv.field, /stride$/);
   const top = assertError(t, await post({ model: 'resnet18', clases: 10 }), 400);
   t.match(top.message, /\bclases\b/, 'names "clases"');
-  const spec = assertError(t, await post({ spec: { input: [8, 8, 3], layers: [{ kind: 'flatten' }], lyers: [] } }), 400);
+  const spec = assertError(
+    t,
+    await post({ spec: { input: [8, 8, 3], layers: [{ kind: 'flatten' }], lyers: [] } }),
+    400,
+  );
   t.match(spec.message, /\blyers\b/, 'names "lyers"');
-  const residual = assertError(t, await post({ spec: { input: [8, 8, 3], layers: [{ kind: 'residual', body: [], shotcut: 'identity' }] } }), 400);
+  const residual = assertError(
+    t,
+    await post({ spec: { input: [8, 8, 3], layers: [{ kind: 'residual', body: [], shotcut: 'identity' }] } }),
+    400,
+  );
   t.match(residual.message, /\bshotcut\b/, 'names "shotcut"');
 });
 
 t.test('schema errors name the field, the value and what was expected', async (t) => {
-  const body = assertError(t, await post({ spec: { input: [8, 8, 3], layers: [{ kind: 'activation', function: 'relu' }, { kind: 'residual', body: [{ kind: 'conv2d', filters: 0, kernel: 3 }] }] } }), 400);
+  const body = assertError(
+    t,
+    await post({
+      spec: {
+        input: [8, 8, 3],
+        layers: [
+          { kind: 'activation', function: 'relu' },
+          { kind: 'residual', body: [{ kind: 'conv2d', filters: 0, kernel: 3 }] },
+        ],
+      },
+    }),
+    400,
+  );
   t.match(body.field, /layers.*1.*body.*0.*filters/);
   t.equal(body.received, 0);
   t.match(body.message, /filters/);
-  const missing = assertError(t, await post({ spec: { input: [8, 8, 3], layers: [{ kind: 'conv2d', kernel: 3 }] } }), 400);
+  const missing = assertError(
+    t,
+    await post({ spec: { input: [8, 8, 3], layers: [{ kind: 'conv2d', kernel: 3 }] } }),
+    400,
+  );
   t.match(missing.message, /filters/, 'a missing required field is named');
-  const semantic = assertError(t, await post({ spec: { input: [8, 8, 3], layers: [{ kind: 'conv2d', filters: 6, kernel: 1, groups: 4 }] } }), 400);
+  const semantic = assertError(
+    t,
+    await post({
+      spec: { input: [8, 8, 3], layers: [{ kind: 'conv2d', filters: 6, kernel: 1, groups: 4 }] },
+    }),
+    400,
+  );
   t.equal(semantic.field, 'spec.layers[0].groups', 'semantic errors are prefixed with spec.');
 });
 
 t.test('shape errors are 400s naming the layer path', async (t) => {
-  const add = assertError(t, await post({ spec: { input: [8, 8, 3], layers: [{ kind: 'residual', name: 'blk', body: [{ kind: 'conv2d', filters: 8, kernel: 1 }] }] } }), 400, 'SHAPE_MISMATCH');
+  const add = assertError(
+    t,
+    await post({
+      spec: {
+        input: [8, 8, 3],
+        layers: [{ kind: 'residual', name: 'blk', body: [{ kind: 'conv2d', filters: 8, kernel: 1 }] }],
+      },
+    }),
+    400,
+    'SHAPE_MISMATCH',
+  );
   t.match(add.message, /^spec\.layers\[0\] \(blk_add\): .*\[8, 8, 3\].*\[8, 8, 8\]/);
-  const kernel = assertError(t, await post({ spec: { input: [4, 4, 3], layers: [{ kind: 'activation', function: 'relu' }, { kind: 'residual', name: 'b', body: [{ kind: 'conv2d', name: 'big', filters: 3, kernel: 5 }] }] } }), 400, 'SHAPE_MISMATCH');
-  t.match(kernel.message, /^spec\.layers\[1\]\.body\[0\] \(big\): (?=.*5x5)(?=.*4x4)/, 'names the kernel and the input size');
-  const dense = assertError(t, await post({ spec: { input: [4, 4, 3], layers: [{ kind: 'conv2d', filters: 2, kernel: 1 }, { kind: 'dense', name: 'fc', units: 2 }] } }), 400, 'SHAPE_MISMATCH');
+  const kernel = assertError(
+    t,
+    await post({
+      spec: {
+        input: [4, 4, 3],
+        layers: [
+          { kind: 'activation', function: 'relu' },
+          { kind: 'residual', name: 'b', body: [{ kind: 'conv2d', name: 'big', filters: 3, kernel: 5 }] },
+        ],
+      },
+    }),
+    400,
+    'SHAPE_MISMATCH',
+  );
+  t.match(
+    kernel.message,
+    /^spec\.layers\[1\]\.body\[0\] \(big\): (?=.*5x5)(?=.*4x4)/,
+    'names the kernel and the input size',
+  );
+  const dense = assertError(
+    t,
+    await post({
+      spec: {
+        input: [4, 4, 3],
+        layers: [
+          { kind: 'conv2d', filters: 2, kernel: 1 },
+          { kind: 'dense', name: 'fc', units: 2 },
+        ],
+      },
+    }),
+    400,
+    'SHAPE_MISMATCH',
+  );
   t.match(dense.message, /^spec\.layers\[1\] \(fc\)/);
-  const concat = assertError(t, await post({ spec: { input: [8, 8, 3], layers: [{ kind: 'branches', name: 'm', branches: [{ layers: [] }, { layers: [{ kind: 'maxpool', pool: 2 }] }] }] } }), 400, 'SHAPE_MISMATCH');
+  const concat = assertError(
+    t,
+    await post({
+      spec: {
+        input: [8, 8, 3],
+        layers: [
+          {
+            kind: 'branches',
+            name: 'm',
+            branches: [{ layers: [] }, { layers: [{ kind: 'maxpool', pool: 2 }] }],
+          },
+        ],
+      },
+    }),
+    400,
+    'SHAPE_MISMATCH',
+  );
   t.match(concat.message, /^spec\.layers\[0\] \(m\)/);
   // Inception v3 has Keras' minimum input side of 75; below it the input itself is refused.
   const model = assertError(t, await post({ model: 'inception_v3', input: [8, 8, 3] }), 400);
@@ -310,7 +490,16 @@ t.test('malformed bodies are 400s', async (t) => {
   assertError(t, await postRaw(''), 400, 'EMPTY_BODY');
   assertError(t, await postRaw('   \n'), 400, 'EMPTY_BODY');
   assertError(t, await app.inject({ method: 'POST', url: '/analyze' }), 400);
-  for (const json of ['null', '3', '"seed_5x5"', '[]', '{}', '{"model": 5}', '{"spec": null}', '{"compare": [{"model": "seed_5x5"}]}']) {
+  for (const json of [
+    'null',
+    '3',
+    '"seed_5x5"',
+    '[]',
+    '{}',
+    '{"model": 5}',
+    '{"spec": null}',
+    '{"compare": [{"model": "seed_5x5"}]}',
+  ]) {
     const res = await postRaw(json);
     t.ok(res.statusCode >= 400 && res.statusCode < 500, `${json} → ${res.statusCode}`);
     assertError(t, res, res.statusCode);
@@ -321,7 +510,12 @@ t.test('deeply nested JSON is a 400, not a 500', async (t) => {
   const n = 100_000;
   assertError(t, await postRaw('['.repeat(n) + ']'.repeat(n)), 400, 'JSON_TOO_DEEP');
   assertError(t, await postRaw('{"a":'.repeat(n) + '1' + '}'.repeat(n)), 400, 'JSON_TOO_DEEP');
-  assertError(t, await postRaw(`{"spec": {"input": [8, 8, 3], "layers": ${'['.repeat(n)}${']'.repeat(n)}}}`), 400, 'JSON_TOO_DEEP');
+  assertError(
+    t,
+    await postRaw(`{"spec": {"input": [8, 8, 3], "layers": ${'['.repeat(n)}${']'.repeat(n)}}}`),
+    400,
+    'JSON_TOO_DEEP',
+  );
   // Unbalanced and deep: still refused before parsing.
   assertError(t, await postRaw('['.repeat(n)), 400);
   // Brackets inside strings are not nesting.
@@ -341,7 +535,9 @@ t.test('a body over ANALYZE_BODY_LIMIT is a 413 stating the limit', async (t) =>
   await withApp({ analyzeBodyLimit: 2048 }, async (small) => {
     const ok = await post({ model: 'seed_5x5' }, small);
     t.equal(ok.statusCode, 200, 'small bodies pass');
-    const padded = JSON.stringify({ spec: { name: 'x'.repeat(3000), input: [8, 8, 3], layers: [{ kind: 'flatten' }] } });
+    const padded = JSON.stringify({
+      spec: { name: 'x'.repeat(3000), input: [8, 8, 3], layers: [{ kind: 'flatten' }] },
+    });
     const body = assertError(t, await postRaw(padded, 'application/json', small), 413, 'BODY_TOO_LARGE');
     t.match(body.message, /2048/);
     t.equal(body.limitBytes, 2048);
@@ -352,13 +548,42 @@ t.test('a body over ANALYZE_BODY_LIMIT is a 413 stating the limit', async (t) =>
 });
 
 t.test('too many layers is a 413', async (t) => {
-  const body = assertError(t, await post({ spec: { input: [8, 8, 3], layers: [{ kind: 'repeat', count: 10_000, layers: [{ kind: 'activation', function: 'relu' }, { kind: 'dropout', rate: 0.1 }, { kind: 'batchnorm' }] }] } }), 413, 'SPEC_TOO_LARGE');
+  const body = assertError(
+    t,
+    await post({
+      spec: {
+        input: [8, 8, 3],
+        layers: [
+          {
+            kind: 'repeat',
+            count: 10_000,
+            layers: [
+              { kind: 'activation', function: 'relu' },
+              { kind: 'dropout', rate: 0.1 },
+              { kind: 'batchnorm' },
+            ],
+          },
+        ],
+      },
+    }),
+    413,
+    'SPEC_TOO_LARGE',
+  );
   t.match(body.message, /^spec\./);
   t.match(body.message, /20000/);
   await withApp({ analyzeMaxLayers: 10 }, async (small) => {
     const relu = { kind: 'activation', function: 'relu' };
-    t.equal((await post({ spec: { input: [8, 8, 3], layers: Array(10).fill(relu) } }, small)).statusCode, 200, '10 layers at a limit of 10');
-    assertError(t, await post({ spec: { input: [8, 8, 3], layers: Array(11).fill(relu) } }, small), 413, 'SPEC_TOO_LARGE');
+    t.equal(
+      (await post({ spec: { input: [8, 8, 3], layers: Array(10).fill(relu) } }, small)).statusCode,
+      200,
+      '10 layers at a limit of 10',
+    );
+    assertError(
+      t,
+      await post({ spec: { input: [8, 8, 3], layers: Array(11).fill(relu) } }, small),
+      413,
+      'SPEC_TOO_LARGE',
+    );
     assertError(t, await post({ model: 'resnet18' }, small), 413, 'SPEC_TOO_LARGE');
   });
   await withApp({ analyzeMaxMacs: 1_000_000 }, async (small) => {
@@ -370,18 +595,35 @@ t.test('too many layers is a 413', async (t) => {
 t.test('nested empty repeats are refused, not expanded', async (t) => {
   // 19 × 10,000 copies of nothing under a 5-layer limit: the expansion guard must count copies.
   await withApp({ analyzeMaxLayers: 5 }, async (small) => {
-    const res = await post({ spec: { input: [8, 8, 3], layers: [{ kind: 'repeat', count: 19, layers: [{ kind: 'repeat', count: 10_000, layers: [] }] }] } }, small);
+    const res = await post(
+      {
+        spec: {
+          input: [8, 8, 3],
+          layers: [{ kind: 'repeat', count: 19, layers: [{ kind: 'repeat', count: 10_000, layers: [] }] }],
+        },
+      },
+      small,
+    );
     assertError(t, res, 413, 'SPEC_TOO_LARGE');
   });
   // And at the default limit, 10,000 × 10,000 empty copies: refused (not a 500 after a long stall).
-  const res = await post({ spec: { input: [8, 8, 3], layers: [{ kind: 'repeat', count: 10_000, layers: [{ kind: 'repeat', count: 10_000, layers: [] }] }] } });
+  const res = await post({
+    spec: {
+      input: [8, 8, 3],
+      layers: [{ kind: 'repeat', count: 10_000, layers: [{ kind: 'repeat', count: 10_000, layers: [] }] }],
+    },
+  });
   assertError(t, res, 413, 'SPEC_TOO_LARGE');
 });
 
 t.test('a wrong content type is a 415; model files come as octet-stream or multipart', async (t) => {
   assertError(t, await postRaw('{"model":"seed_5x5"}', 'application/xml'), 415, 'UNSUPPORTED_MEDIA_TYPE');
   assertError(t, await postRaw('{"model":"seed_5x5"}', 'multipart/form-data; boundary=x'), 400);
-  t.equal((await postRaw('{"model":"seed_5x5"}', 'application/octet-stream')).statusCode, 200, 'a JSON file uploaded as bytes is read as JSON');
+  t.equal(
+    (await postRaw('{"model":"seed_5x5"}', 'application/octet-stream')).statusCode,
+    200,
+    'a JSON file uploaded as bytes is read as JSON',
+  );
   // text/plain has a parser in Fastify; whatever the answer, it is a client error in the same shape.
   const text = await postRaw('{"model":"seed_5x5"}', 'text/plain');
   t.ok(text.statusCode === 400 || text.statusCode === 415, `text/plain → ${text.statusCode}`);
@@ -393,12 +635,27 @@ t.test('unknown routes answer in the error shape', async (t) => {
   assertError(t, await app.inject({ method: 'GET', url: '/analyze' }), 405, 'METHOD_NOT_ALLOWED');
 });
 
-t.test('a repeated request for a built-in architecture is answered from the report cache, identically', async (t) => {
-  const app2 = await buildApp(testConfig());
-  const first = await app2.inject({ method: 'POST', url: '/analyze', payload: { model: 'resnet18', classes: 10 } });
-  const second = await app2.inject({ method: 'POST', url: '/analyze', payload: { model: 'resnet18', classes: 10 } });
-  t.equal(second.body, first.body);
-  const other = await app2.inject({ method: 'POST', url: '/analyze', payload: { model: 'resnet18', classes: 11 } });
-  t.same(other.json().output, [11], 'different options, different report');
-  await app2.close();
-});
+t.test(
+  'a repeated request for a built-in architecture is answered from the report cache, identically',
+  async (t) => {
+    const app2 = await buildApp(testConfig());
+    const first = await app2.inject({
+      method: 'POST',
+      url: '/analyze',
+      payload: { model: 'resnet18', classes: 10 },
+    });
+    const second = await app2.inject({
+      method: 'POST',
+      url: '/analyze',
+      payload: { model: 'resnet18', classes: 10 },
+    });
+    t.equal(second.body, first.body);
+    const other = await app2.inject({
+      method: 'POST',
+      url: '/analyze',
+      payload: { model: 'resnet18', classes: 11 },
+    });
+    t.same(other.json().output, [11], 'different options, different report');
+    await app2.close();
+  },
+);

@@ -14,9 +14,20 @@ t.test('/openapi.json validates as OpenAPI 3 and covers every route', async (t) 
   t.match(doc.openapi, /^3\./);
   await t.resolves(SwaggerParser.validate(structuredClone(doc)), 'the document is valid');
   const expected: [string, string][] = [
-    ['post', '/classify'], ['post', '/analyze'], ['get', '/architectures'], ['get', '/architectures/{name}/model.json'],
-    ['get', '/models'], ['get', '/models/{name}'], ['get', '/models/{name}/model.onnx'], ['get', '/health/live'], ['get', '/health/ready'],
-    ['get', '/v2/health/live'], ['get', '/v2/health/ready'], ['get', '/v2/models/{name}'], ['get', '/v2/models/{name}/ready'], ['post', '/v2/models/{name}/infer'],
+    ['post', '/classify'],
+    ['post', '/analyze'],
+    ['get', '/architectures'],
+    ['get', '/architectures/{name}/model.json'],
+    ['get', '/models'],
+    ['get', '/models/{name}'],
+    ['get', '/models/{name}/model.onnx'],
+    ['get', '/health/live'],
+    ['get', '/health/ready'],
+    ['get', '/v2/health/live'],
+    ['get', '/v2/health/ready'],
+    ['get', '/v2/models/{name}'],
+    ['get', '/v2/models/{name}/ready'],
+    ['post', '/v2/models/{name}/infer'],
   ];
   for (const [method, path] of expected) {
     const op = doc.paths[path]?.[method];

@@ -18,37 +18,75 @@ interface Raw {
   body: Buffer;
 }
 
-function request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Raw> {
+function request(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Raw> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = http.request({ host: '127.0.0.1', port, method, path, headers: { ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}), ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        headers: {
+          ...(payload
+            ? { 'content-type': 'application/json', 'content-length': String(payload.length) }
+            : {}),
+          ...headers,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
 }
 const json = (r: Raw) => JSON.parse(r.body.toString());
 
-t.test('large JSON answers are compressed for clients that accept it; small ones and images are not', async (t) => {
-  const plain = await request('POST', '/analyze', { model: 'inception_resnet_v2' });
-  t.notOk(plain.headers['content-encoding'], 'no Accept-Encoding: as it is');
-  for (const [encoding, decode] of [['gzip', zlib.gunzipSync], ['br', zlib.brotliDecompressSync], ['deflate', zlib.inflateSync]] as const) {
-    const r = await request('POST', '/analyze', { model: 'inception_resnet_v2' }, { 'accept-encoding': encoding });
-    t.equal(r.headers['content-encoding'], encoding, `${encoding}`);
-    t.same(JSON.parse(decode(r.body).toString()), json(plain), `${encoding}: the same report`);
-    t.ok(r.body.length < plain.body.length / 5, `${encoding}: ${plain.body.length} bytes → ${r.body.length}`);
-  }
-  const small = await request('GET', '/health/live', undefined, { 'accept-encoding': 'gzip' });
-  t.notOk(small.headers['content-encoding'], 'a tiny answer is not worth compressing');
-  const png = await request('GET', '/ui/favicon.svg', undefined, { 'accept-encoding': 'gzip' });
-  t.ok(png.status === 200 || png.status === 404, 'static files answer');
-  const onnx = await request('GET', '/models/fashion-resnet/model.onnx', undefined, { 'accept-encoding': 'gzip' });
-  t.equal(onnx.status, 200);
-  t.notOk(onnx.headers['content-encoding'], 'model files go as they are');
-});
+t.test(
+  'large JSON answers are compressed for clients that accept it; small ones and images are not',
+  async (t) => {
+    const plain = await request('POST', '/analyze', { model: 'inception_resnet_v2' });
+    t.notOk(plain.headers['content-encoding'], 'no Accept-Encoding: as it is');
+    for (const [encoding, decode] of [
+      ['gzip', zlib.gunzipSync],
+      ['br', zlib.brotliDecompressSync],
+      ['deflate', zlib.inflateSync],
+    ] as const) {
+      const r = await request(
+        'POST',
+        '/analyze',
+        { model: 'inception_resnet_v2' },
+        { 'accept-encoding': encoding },
+      );
+      t.equal(r.headers['content-encoding'], encoding, `${encoding}`);
+      t.same(JSON.parse(decode(r.body).toString()), json(plain), `${encoding}: the same report`);
+      t.ok(
+        r.body.length < plain.body.length / 5,
+        `${encoding}: ${plain.body.length} bytes → ${r.body.length}`,
+      );
+    }
+    const small = await request('GET', '/health/live', undefined, { 'accept-encoding': 'gzip' });
+    t.notOk(small.headers['content-encoding'], 'a tiny answer is not worth compressing');
+    const png = await request('GET', '/ui/favicon.svg', undefined, { 'accept-encoding': 'gzip' });
+    t.ok(png.status === 200 || png.status === 404, 'static files answer');
+    const onnx = await request('GET', '/models/fashion-resnet/model.onnx', undefined, {
+      'accept-encoding': 'gzip',
+    });
+    t.equal(onnx.status, 200);
+    t.notOk(onnx.headers['content-encoding'], 'model files go as they are');
+  },
+);
 
 t.test('readiness lists every model with its state, engine and backend', async (t) => {
   const r = await request('GET', '/health/ready');
@@ -59,7 +97,11 @@ t.test('readiness lists every model with its state, engine and backend', async (
   for (const m of body.models) {
     t.equal(m.state, 'ready', `${m.name}: ready`);
     t.match(m.engine, /^(tfjs|onnxruntime)$/);
-    t.equal(m.backend, m.engine === 'onnxruntime' ? 'onnxruntime-cpu' : body.tfjsBackend, `${m.name}: the backend that computes it`);
+    t.equal(
+      m.backend,
+      m.engine === 'onnxruntime' ? 'onnxruntime-cpu' : body.tfjsBackend,
+      `${m.name}: the backend that computes it`,
+    );
   }
 });
 
@@ -69,7 +111,10 @@ t.test('compare: names accepted as sides, and a wrong side said plainly', async 
   t.same(json(ok).comparison.models, ['resnet50', 'inception_v3']);
   const bad = await request('POST', '/analyze', { compare: ['resnet50', 42] });
   t.equal(bad.status, 400);
-  t.match(json(bad).message, /^body\.compare\.1: expected a model name, \{"model": name\}, \{"spec": …\} or a Keras\/tfjs model JSON; received 42$/);
+  t.match(
+    json(bad).message,
+    /^body\.compare\.1: expected a model name, \{"model": name\}, \{"spec": …\} or a Keras\/tfjs model JSON; received 42$/,
+  );
 });
 
 t.test("/analyze takes a served model's name; an unknown name gets the closest ones", async (t) => {
@@ -78,7 +123,11 @@ t.test("/analyze takes a served model's name; an unknown name gets the closest o
   t.equal(json(served).model, 'fashion_resnet');
   const typo = await request('POST', '/analyze', { model: 'fashion-resnt' });
   t.equal(typo.status, 404);
-  t.same([...json(typo).suggestions].sort(), ['fashion-resnet', 'fashion_resnet'], 'the served name and the architecture');
+  t.same(
+    [...json(typo).suggestions].sort(),
+    ['fashion-resnet', 'fashion_resnet'],
+    'the served name and the architecture',
+  );
   t.match(json(typo).message, /Did you mean "fashion[-_]resnet" or "fashion[-_]resnet"\?/);
   const model404 = await request('GET', '/models/fashion_resnet');
   t.equal(model404.status, 404);
@@ -86,7 +135,12 @@ t.test("/analyze takes a served model's name; an unknown name gets the closest o
 });
 
 t.test('a wrong method on a known route is a 405 naming the allowed ones', async (t) => {
-  for (const [method, path, allow] of [['GET', '/classify', 'POST'], ['GET', '/analyze', 'POST'], ['POST', '/models/fashion-resnet', 'GET, HEAD'], ['DELETE', '/v2/models/fashion-resnet/infer', 'POST']]) {
+  for (const [method, path, allow] of [
+    ['GET', '/classify', 'POST'],
+    ['GET', '/analyze', 'POST'],
+    ['POST', '/models/fashion-resnet', 'GET, HEAD'],
+    ['DELETE', '/v2/models/fashion-resnet/infer', 'POST'],
+  ]) {
     const r = await request(method, path);
     t.equal(r.status, 405, `${method} ${path}`);
     t.equal(r.headers.allow, allow);

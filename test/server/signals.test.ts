@@ -40,21 +40,43 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const port = await freePort();
     const npm = spawn('npm', ['start'], {
       cwd: root,
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', SHUTDOWN_DELAY_MS: '0', MODELS: 'fashion-resnet', WORKERS: '1' },
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'info',
+        SHUTDOWN_DELAY_MS: '0',
+        MODELS: 'fashion-resnet',
+        WORKERS: '1',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let log = '';
     npm.stdout.on('data', (d) => (log += d));
     npm.stderr.on('data', (d) => (log += d));
     const exited = new Promise<number | null>((resolve) => npm.on('exit', (code) => resolve(code)));
-    const ready = await waitFor(() => fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false), 60_000);
+    const ready = await waitFor(
+      () =>
+        fetch(`http://127.0.0.1:${port}/health/ready`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      60_000,
+    );
     t.ok(ready, 'the server became ready');
-    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(npm.pid)], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean).map(Number);
+    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(npm.pid)], { encoding: 'utf8' })
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
     t.equal(children.length, 1, 'npm runs one child');
     npm.kill(signal);
     t.equal(await exited, 0, 'npm exits 0 (node drained and exited 0)');
     t.ok(await waitFor(() => !children.some(alive), 10_000), 'no node process is left');
-    const refused = await fetch(`http://127.0.0.1:${port}/health/live`).then(() => false, () => true);
+    const refused = await fetch(`http://127.0.0.1:${port}/health/live`).then(
+      () => false,
+      () => true,
+    );
     t.ok(refused, 'the port is closed');
     t.match(log, /drain/i, 'the drain was logged');
   });

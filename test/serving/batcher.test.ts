@@ -26,7 +26,14 @@ function fakeEngine(delayMs = 0) {
   return { run, batches, maxRunning: () => maxRunning };
 }
 
-const settings = (over: Partial<BatchSettings> = {}): BatchSettings => ({ maxBatch: 8, maxDelayMs: 20, queueLimit: 100, concurrency: 1, timeoutMs: 5000, ...over });
+const settings = (over: Partial<BatchSettings> = {}): BatchSettings => ({
+  maxBatch: 8,
+  maxDelayMs: 20,
+  queueLimit: 100,
+  concurrency: 1,
+  timeoutMs: 5000,
+  ...over,
+});
 const image = (v: number) => new Float32Array([v, v, v]);
 
 t.test('a full batch leaves at once; each caller gets its own row', async (t) => {
@@ -83,27 +90,38 @@ t.test('announced requests: a batch waits for one still decoding, then leaves wi
   t.same([r1.logits[0][0], r2.logits[0][0]], [3, 6]);
 });
 
-t.test('announced requests: a cancelled announcement (decode failed) releases the waiting batch', async (t) => {
-  const { engine, second: failing, started, p1 } = firstOfTwoAnnounced();
-  setTimeout(() => failing.cancel(), 20);
-  await p1;
-  t.ok(performance.now() - started < 5000, 'left once nothing was on its way');
-  t.same(engine.batches, [1]);
-});
-
-t.test('announced requests: one refused (draining, already aborted) releases the waiting batch', async (t) => {
-  for (const refuse of ['draining', 'aborted'] as const) {
-    const { engine, b, second, started, p1 } = firstOfTwoAnnounced();
-    await new Promise((r) => setTimeout(r, 20));
-    if (refuse === 'draining') b.close();
-    const controller = new AbortController();
-    if (refuse === 'aborted') controller.abort();
-    await t.rejects(b.submit([image(2)], controller.signal, second), { statusCode: refuse === 'draining' ? 503 : 499 } as never);
+t.test(
+  'announced requests: a cancelled announcement (decode failed) releases the waiting batch',
+  async (t) => {
+    const { engine, second: failing, started, p1 } = firstOfTwoAnnounced();
+    setTimeout(() => failing.cancel(), 20);
     await p1;
-    t.ok(performance.now() - started < 5000, `${refuse}: the first request left without waiting out the window`);
+    t.ok(performance.now() - started < 5000, 'left once nothing was on its way');
     t.same(engine.batches, [1]);
-  }
-});
+  },
+);
+
+t.test(
+  'announced requests: one refused (draining, already aborted) releases the waiting batch',
+  async (t) => {
+    for (const refuse of ['draining', 'aborted'] as const) {
+      const { engine, b, second, started, p1 } = firstOfTwoAnnounced();
+      await new Promise((r) => setTimeout(r, 20));
+      if (refuse === 'draining') b.close();
+      const controller = new AbortController();
+      if (refuse === 'aborted') controller.abort();
+      await t.rejects(b.submit([image(2)], controller.signal, second), {
+        statusCode: refuse === 'draining' ? 503 : 499,
+      } as never);
+      await p1;
+      t.ok(
+        performance.now() - started < 5000,
+        `${refuse}: the first request left without waiting out the window`,
+      );
+      t.same(engine.batches, [1]);
+    }
+  },
+);
 
 t.test('announced requests: maxDelayMs still bounds the wait', async (t) => {
   const engine = fakeEngine();
@@ -127,16 +145,38 @@ t.test('an unannounced request keeps the full window (a later one may still join
 
 t.test('a request larger than maxBatch is split and reassembled in order', async (t) => {
   const engine = fakeEngine();
-  const b = new Batcher('m', settings({ maxBatch: 4, maxDelayMs: 0, concurrency: 2 }), engine.run, 3, CLASSES);
+  const b = new Batcher(
+    'm',
+    settings({ maxBatch: 4, maxDelayMs: 0, concurrency: 2 }),
+    engine.run,
+    3,
+    CLASSES,
+  );
   const r = await b.submit(Array.from({ length: 10 }, (_, i) => image(i)));
-  t.same(engine.batches.reduce((a, n) => a + n, 0), 10);
-  t.ok(engine.batches.every((n) => n <= 4), `batches ${engine.batches.join(',')} respect maxBatch`);
-  t.same(r.logits.map((l) => l[0]), Array.from({ length: 10 }, (_, i) => 3 * i), 'rows in request order');
+  t.same(
+    engine.batches.reduce((a, n) => a + n, 0),
+    10,
+  );
+  t.ok(
+    engine.batches.every((n) => n <= 4),
+    `batches ${engine.batches.join(',')} respect maxBatch`,
+  );
+  t.same(
+    r.logits.map((l) => l[0]),
+    Array.from({ length: 10 }, (_, i) => 3 * i),
+    'rows in request order',
+  );
 });
 
 t.test('at most `concurrency` batches compute at once', async (t) => {
   const engine = fakeEngine(20);
-  const b = new Batcher('m', settings({ maxBatch: 1, maxDelayMs: 0, concurrency: 2 }), engine.run, 3, CLASSES);
+  const b = new Batcher(
+    'm',
+    settings({ maxBatch: 1, maxDelayMs: 0, concurrency: 2 }),
+    engine.run,
+    3,
+    CLASSES,
+  );
   await Promise.all(Array.from({ length: 6 }, (_, i) => b.submit([image(i)])));
   t.equal(engine.maxRunning(), 2);
 });
@@ -144,7 +184,14 @@ t.test('at most `concurrency` batches compute at once', async (t) => {
 t.test('a full queue refuses at once with 503 and Retry-After', async (t) => {
   const engine = fakeEngine(50);
   const rejected: string[] = [];
-  const b = new Batcher('m', settings({ maxBatch: 1, maxDelayMs: 0, queueLimit: 2 }), engine.run, 3, CLASSES, { rejected: (r) => rejected.push(r) });
+  const b = new Batcher(
+    'm',
+    settings({ maxBatch: 1, maxDelayMs: 0, queueLimit: 2 }),
+    engine.run,
+    3,
+    CLASSES,
+    { rejected: (r) => rejected.push(r) },
+  );
   const running = b.submit([image(0)]); // dispatched at once
   const queued = [b.submit([image(1)]), b.submit([image(2)])];
   await t.rejects(b.submit([image(3)]), { code: 'QUEUE_FULL' });
@@ -175,7 +222,11 @@ t.test('a cancelled request is dropped before it is computed', async (t) => {
 t.test('a request past its deadline gets a 504', async (t) => {
   const engine = fakeEngine(100);
   const b = new Batcher('m', settings({ maxBatch: 1, maxDelayMs: 0, timeoutMs: 30 }), engine.run, 3, CLASSES);
-  const first = t.rejects(b.submit([image(0)]), { code: 'DEADLINE_EXCEEDED' } as never, 'even a computing request times out for its caller');
+  const first = t.rejects(
+    b.submit([image(0)]),
+    { code: 'DEADLINE_EXCEEDED' } as never,
+    'even a computing request times out for its caller',
+  );
   await t.rejects(b.submit([image(1)]), { statusCode: 504, code: 'DEADLINE_EXCEEDED' });
   await first;
 });
@@ -188,6 +239,9 @@ t.test('draining: new work is refused, queued work finishes, idle() resolves', a
   await t.rejects(b.submit([image(3)]), { statusCode: 503, code: 'DRAINING' });
   await b.idle();
   const results = await Promise.all(pending);
-  t.same(results.map((r) => r.logits[0][0]), [3, 6]);
+  t.same(
+    results.map((r) => r.logits[0][0]),
+    [3, 6],
+  );
   t.notOk(b.busy);
 });

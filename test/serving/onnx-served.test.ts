@@ -14,7 +14,15 @@ import { fixture } from '../helpers/engine.js';
 import { relativeError } from '../helpers/onnx.js';
 import { seededInput, seededStateDict, type SeededFixture } from '../helpers/seeded.js';
 
-const MODELS = ['resnet18', 'resnet50', 'googlenet', 'inception_v3', 'mobilenet_v2', 'mobilenet_v3_small', 'efficientnet_b0'];
+const MODELS = [
+  'resnet18',
+  'resnet50',
+  'googlenet',
+  'inception_v3',
+  'mobilenet_v2',
+  'mobilenet_v3_small',
+  'efficientnet_b0',
+];
 const TOL = 1e-4;
 
 interface Counts extends SeededFixture {
@@ -22,7 +30,8 @@ interface Counts extends SeededFixture {
   buffers: number;
   macs: number;
 }
-const counts = (name: string) => JSON.parse(readFileSync(fixture(`onnx/${name}.counts.json`), 'utf8')) as Counts;
+const counts = (name: string) =>
+  JSON.parse(readFileSync(fixture(`onnx/${name}.counts.json`), 'utf8')) as Counts;
 
 const dir = mkdtempSync(path.join(tmpdir(), 'onnx-served-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,7 +39,10 @@ for (const name of MODELS) {
   const c = counts(name);
   const weights = new Map([...seededStateDict(c)].map(([k, v]) => [k, { dims: v.shape, data: v.data }]));
   mkdirSync(path.join(dir, name));
-  writeFileSync(path.join(dir, name, 'model.onnx'), withInitializers(new Uint8Array(readFileSync(fixture(`onnx/${name}.graph.onnx`))), weights));
+  writeFileSync(
+    path.join(dir, name, 'model.onnx'),
+    withInitializers(new Uint8Array(readFileSync(fixture(`onnx/${name}.graph.onnx`))), weights),
+  );
   writeFileSync(path.join(dir, name, 'config.json'), JSON.stringify({ weights: 'model.onnx' }));
 }
 
@@ -49,21 +61,38 @@ for (const engine of ['onnxruntime', 'tfjs'] as const) {
       const res = await app.inject({
         method: 'POST',
         url: `/v2/models/${name}/infer`,
-        payload: { inputs: [{ name: 'input', shape: input.shape, datatype: 'FP32', data: Array.from(input.data) }], outputs: [{ name: 'logits' }] },
+        payload: {
+          inputs: [{ name: 'input', shape: input.shape, datatype: 'FP32', data: Array.from(input.data) }],
+          outputs: [{ name: 'logits' }],
+        },
       });
       t.equal(res.statusCode, 200, `${name}: infer ${res.body.slice(0, 120)}`);
       const logits = Float32Array.from(res.json().outputs[0].data as number[]);
-      const expected = readSafetensors(new Uint8Array(readFileSync(fixture(`onnx/${name}.output.safetensors`)))).get('output')!;
+      const expected = readSafetensors(
+        new Uint8Array(readFileSync(fixture(`onnx/${name}.output.safetensors`))),
+      ).get('output')!;
       const err = relativeError(logits, expected.data);
       t.ok(err < TOL, `${name}: max |served − torch| / max|torch| = ${err.toExponential(2)} < ${TOL}`);
     }
     // The analysis of a served model is the analysis of what is served.
-    const analysis = await app.inject({ method: 'POST', url: '/analyze', payload: { model: 'mobilenet_v3_small' } });
+    const analysis = await app.inject({
+      method: 'POST',
+      url: '/analyze',
+      payload: { model: 'mobilenet_v3_small' },
+    });
     t.equal(analysis.statusCode, 200);
     const c = counts('mobilenet_v3_small');
-    t.equal(analysis.json().totals.trainableParams, c.params, "/analyze of a served ONNX model: PyTorch's parameters");
+    t.equal(
+      analysis.json().totals.trainableParams,
+      c.params,
+      "/analyze of a served ONNX model: PyTorch's parameters",
+    );
     t.equal(analysis.json().totals.macs, c.macs, 'and its MACs');
-    const withOptions = await app.inject({ method: 'POST', url: '/analyze', payload: { model: 'mobilenet_v3_small', classes: 10 } });
+    const withOptions = await app.inject({
+      method: 'POST',
+      url: '/analyze',
+      payload: { model: 'mobilenet_v3_small', classes: 10 },
+    });
     t.equal(withOptions.statusCode, 400, 'a served model is analysed as served: options are refused');
   });
 }

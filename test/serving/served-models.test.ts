@@ -13,25 +13,44 @@ t.teardown(() => app.close());
 t.test('every model is accounted for; the broken one is refused, the others are ready', async (t) => {
   const res = await app.inject('/models');
   t.equal(res.statusCode, 200);
-  const models = new Map((res.json().models as { name: string; state: string; error?: string }[]).map((m) => [m.name, m]));
+  const models = new Map(
+    (res.json().models as { name: string; state: string; error?: string }[]).map((m) => [m.name, m]),
+  );
   t.equal(models.get('resnet18')?.state, 'ready');
   t.equal(models.get('small-h5')?.state, 'ready');
   t.equal(models.get('broken-truncated')?.state, 'failed');
   t.match(models.get('broken-truncated')?.error, /truncated|cannot be opened|HDF5/i, 'names the reason');
   const ready = await app.inject('/health/ready');
   t.equal(ready.statusCode, 503, 'readiness names the model that is not ready');
-  const states = new Map((ready.json().models as { name: string; state: string; engine: string; backend: string | null }[]).map((m) => [m.name, m]));
+  const states = new Map(
+    (ready.json().models as { name: string; state: string; engine: string; backend: string | null }[]).map(
+      (m) => [m.name, m],
+    ),
+  );
   t.match(states.get('broken-truncated'), { state: 'failed', backend: null });
-  t.match(states.get('resnet18'), { state: 'ready', engine: /tfjs|onnxruntime/, backend: /wasm|onnxruntime-cpu/ }, 'and lists every model with its engine and backend');
+  t.match(
+    states.get('resnet18'),
+    { state: 'ready', engine: /tfjs|onnxruntime/, backend: /wasm|onnxruntime-cpu/ },
+    'and lists every model with its engine and backend',
+  );
 });
 
 t.test('model metadata reports backend, weights hash, key style and costs', async (t) => {
   const m = (await app.inject('/models/resnet18')).json();
-  t.equal(m.tfjsBackend.name, 'wasm', 'tfjs-node cannot install here; wasm is the tfjs backend that actually ran');
-  t.match(m.tfjsBackend.skipped, [{ backend: 'tensorflow' }], 'and the skipped native backend is reported with its reason');
+  t.equal(
+    m.tfjsBackend.name,
+    'wasm',
+    'tfjs-node cannot install here; wasm is the tfjs backend that actually ran',
+  );
+  t.match(
+    m.tfjsBackend.skipped,
+    [{ backend: 'tensorflow' }],
+    'and the skipped native backend is reported with its reason',
+  );
   t.type(m.engineTimings.msPerImage.tfjs, 'number', 'ENGINE=auto timed tfjs');
   t.type(m.engineTimings.msPerImage.onnxruntime, 'number', 'and ONNX Runtime');
-  const faster = m.engineTimings.msPerImage.tfjs < m.engineTimings.msPerImage.onnxruntime ? 'tfjs' : 'onnxruntime';
+  const faster =
+    m.engineTimings.msPerImage.tfjs < m.engineTimings.msPerImage.onnxruntime ? 'tfjs' : 'onnxruntime';
   t.equal(m.engine, faster, 'and serves with the faster one');
   t.equal(m.backend, faster === 'tfjs' ? 'wasm' : 'onnxruntime-cpu');
   t.equal(m.weights.keyStyle, 'torchvision');
@@ -50,7 +69,10 @@ t.test('KServe v2 infer returns the logits PyTorch computed', async (t) => {
   const res = await app.inject({
     method: 'POST',
     url: '/v2/models/resnet18/infer',
-    payload: { id: 'req-1', inputs: [{ name: 'images', shape: input.shape, datatype: 'FP32', data: Array.from(input.data) }] },
+    payload: {
+      id: 'req-1',
+      inputs: [{ name: 'images', shape: input.shape, datatype: 'FP32', data: Array.from(input.data) }],
+    },
   });
   t.equal(res.statusCode, 200, res.body.slice(0, 200));
   const body = res.json();
@@ -70,37 +92,50 @@ t.test('the Keras H5 weights land in the right layers', async (t) => {
   // conv1_conv kernel value = layerIndex*1000 + weightIndex*100 + flatIndex (see the fixture's README):
   // a single-pixel input of 1 through a 3x3 'same' conv reads kernel centre taps; we check the whole
   // model's output against a direct computation from the fixture values instead.
-  const expected = JSON.parse(readFileSync(fixture('keras/small_resnet_like.expected.json'), 'utf8')) as { weights: { key: string; shape: number[]; values: number[] }[] };
+  const expected = JSON.parse(readFileSync(fixture('keras/small_resnet_like.expected.json'), 'utf8')) as {
+    weights: { key: string; shape: number[]; values: number[] }[];
+  };
   const w = new Map(expected.weights.map((e) => [e.key, e]));
   const kernel = w.get('conv1_conv/kernel')!.values;
   const bias = w.get('conv1_conv/bias')!.values;
-  const [gamma, beta, mean, variance] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((k) => w.get(`conv1_bn/${k}`)!.values);
+  const [gamma, beta, mean, variance] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map(
+    (k) => w.get(`conv1_bn/${k}`)!.values,
+  );
   const dk = w.get('predictions/kernel')!.values;
   const db = w.get('predictions/bias')!.values;
   // Input: all ones, 8x8x1. Conv 'same' 3x3: each output pixel sums the in-bounds taps.
   const feat = new Array(8).fill(0);
-  for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) {
-    for (let c = 0; c < 8; c++) {
-      let s = bias[c];
-      for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) {
-        const iy = y + ky - 1;
-        const ix = x + kx - 1;
-        if (iy >= 0 && iy < 8 && ix >= 0 && ix < 8) s += kernel[(ky * 3 + kx) * 8 + c];
+  for (let y = 0; y < 8; y++)
+    for (let x = 0; x < 8; x++) {
+      for (let c = 0; c < 8; c++) {
+        let s = bias[c];
+        for (let ky = 0; ky < 3; ky++)
+          for (let kx = 0; kx < 3; kx++) {
+            const iy = y + ky - 1;
+            const ix = x + kx - 1;
+            if (iy >= 0 && iy < 8 && ix >= 0 && ix < 8) s += kernel[(ky * 3 + kx) * 8 + c];
+          }
+        const bn = (gamma[c] * (s - mean[c])) / Math.sqrt(variance[c] + 1e-3) + beta[c];
+        feat[c] += Math.max(bn, 0) / 64;
       }
-      const bn = gamma[c] * (s - mean[c]) / Math.sqrt(variance[c] + 1e-3) + beta[c];
-      feat[c] += Math.max(bn, 0) / 64;
     }
-  }
   const logits = [0, 1, 2].map((j) => db[j] + feat.reduce((s, f, c) => s + f * dk[c * 3 + j], 0));
   const res = await app.inject({
-    method: 'POST', url: '/v2/models/small-h5/infer',
-    payload: { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: new Array(64).fill(1) }], outputs: [{ name: 'logits' }] },
+    method: 'POST',
+    url: '/v2/models/small-h5/infer',
+    payload: {
+      inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: new Array(64).fill(1) }],
+      outputs: [{ name: 'logits' }],
+    },
   });
   t.equal(res.statusCode, 200, res.body);
   const got = res.json().outputs;
   t.equal(got.length, 1, 'only the requested output');
   const err = maxAbsDiff(got[0].data, logits) / maxAbs(logits);
-  t.ok(err < 1e-4, `H5 model output matches a hand computation from the fixture values (rel err ${err.toExponential(2)})`);
+  t.ok(
+    err < 1e-4,
+    `H5 model output matches a hand computation from the fixture values (rel err ${err.toExponential(2)})`,
+  );
 });
 
 t.test('KServe errors use {"error"} and the right status', async (t) => {
@@ -110,12 +145,46 @@ t.test('KServe errors use {"error"} and the right status', async (t) => {
     t.match(res.json(), { error: pattern });
     t.notOk('statusCode' in res.json(), 'protocol error body, not the app one');
   };
-  await bad('/v2/models/small-h5/infer', { inputs: [{ name: 'x', shape: [1, 4, 4, 1], datatype: 'FP32', data: new Array(16).fill(0) }] }, 400, /expected \[N, 8, 8, 1\]/);
-  await bad('/v2/models/small-h5/infer', { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: [1, 2] }] }, 400, /expected 64 elements/);
-  await bad('/v2/models/small-h5/infer', { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'INT8', data: [] }] }, 400, /datatype/);
-  await bad('/v2/models/small-h5/infer', { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: new Array(63).fill(0).concat(['a']) }] }, 400, /finite FP32 numbers/);
-  await bad('/v2/models/nope/infer', { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: [] }] }, 404, /expected one of/);
-  await bad('/v2/models/broken-truncated/infer', { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: new Array(64).fill(0) }] }, 503, /failed/);
+  await bad(
+    '/v2/models/small-h5/infer',
+    { inputs: [{ name: 'x', shape: [1, 4, 4, 1], datatype: 'FP32', data: new Array(16).fill(0) }] },
+    400,
+    /expected \[N, 8, 8, 1\]/,
+  );
+  await bad(
+    '/v2/models/small-h5/infer',
+    { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: [1, 2] }] },
+    400,
+    /expected 64 elements/,
+  );
+  await bad(
+    '/v2/models/small-h5/infer',
+    { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'INT8', data: [] }] },
+    400,
+    /datatype/,
+  );
+  await bad(
+    '/v2/models/small-h5/infer',
+    {
+      inputs: [
+        { name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: new Array(63).fill(0).concat(['a']) },
+      ],
+    },
+    400,
+    /finite FP32 numbers/,
+  );
+  await bad(
+    '/v2/models/nope/infer',
+    { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: [] }] },
+    404,
+    /expected one of/,
+  );
+  await bad(
+    '/v2/models/broken-truncated/infer',
+    { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: new Array(64).fill(0) }] },
+    503,
+    /failed/,
+  );
   const meta = (await app.inject('/v2/models/small-h5')).json();
   t.same(meta.inputs[0].shape, [-1, 8, 8, 1]);
   t.equal((await app.inject('/v2/models/small-h5/ready')).statusCode, 200);
@@ -125,29 +194,51 @@ t.test('KServe errors use {"error"} and the right status', async (t) => {
   t.same((await app.inject('/v2')).json().name, 'convnet-serve');
 });
 
-t.test('GET /models/{name}/model.onnx exports a graph ONNX Runtime runs to the same probabilities', async (t) => {
-  const res = await app.inject('/models/small-h5/model.onnx');
-  t.equal(res.statusCode, 200);
-  t.match(res.headers['content-disposition'], /small-h5\.onnx/);
-  const { OnnxEngine } = await import('../../src/engines/onnxruntime.js');
-  const engine = await OnnxEngine.create(new Uint8Array(res.rawPayload));
-  const input = new Float32Array(64).map((_, i) => (i % 7) / 7);
-  const out = await engine.run(input, [1, 8, 8, 1]);
-  await engine.dispose();
-  const served = await app.inject({ method: 'POST', url: '/v2/models/small-h5/infer', payload: { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: Array.from(input) }], outputs: [{ name: 'probabilities' }] } });
-  const probs = served.json().outputs[0].data as number[];
-  t.ok(maxAbsDiff(out.data, probs) < 1e-5, 'the exported model includes the softmax and matches the served probabilities');
-  t.equal((await app.inject('/models/broken-truncated/model.onnx')).statusCode, 503);
-});
+t.test(
+  'GET /models/{name}/model.onnx exports a graph ONNX Runtime runs to the same probabilities',
+  async (t) => {
+    const res = await app.inject('/models/small-h5/model.onnx');
+    t.equal(res.statusCode, 200);
+    t.match(res.headers['content-disposition'], /small-h5\.onnx/);
+    const { OnnxEngine } = await import('../../src/engines/onnxruntime.js');
+    const engine = await OnnxEngine.create(new Uint8Array(res.rawPayload));
+    const input = new Float32Array(64).map((_, i) => (i % 7) / 7);
+    const out = await engine.run(input, [1, 8, 8, 1]);
+    await engine.dispose();
+    const served = await app.inject({
+      method: 'POST',
+      url: '/v2/models/small-h5/infer',
+      payload: {
+        inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: Array.from(input) }],
+        outputs: [{ name: 'probabilities' }],
+      },
+    });
+    const probs = served.json().outputs[0].data as number[];
+    t.ok(
+      maxAbsDiff(out.data, probs) < 1e-5,
+      'the exported model includes the softmax and matches the served probabilities',
+    );
+    t.equal((await app.inject('/models/broken-truncated/model.onnx')).statusCode, 503);
+  },
+);
 
 t.test('a worker that dies is replaced and reloaded; readiness says so meanwhile', async (t) => {
-  const pool = app.pool as unknown as { workers: { worker: { terminate(): Promise<number> } }[]; liveWorkers: number };
+  const pool = app.pool as unknown as {
+    workers: { worker: { terminate(): Promise<number> } }[];
+    liveWorkers: number;
+  };
   await pool.workers[0].worker.terminate();
   const during = await app.inject('/health/ready');
   t.equal(during.statusCode, 503, 'no live worker: not ready');
   t.match(during.json().reason, /no inference worker/);
   for (let i = 0; i < 600 && app.pool.liveWorkers === 0; i++) await new Promise((r) => setTimeout(r, 100));
   t.equal(app.pool.liveWorkers, 1, 'the replacement is serving');
-  const res = await app.inject({ method: 'POST', url: '/v2/models/small-h5/infer', payload: { inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: new Array(64).fill(0.5) }] } });
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v2/models/small-h5/infer',
+    payload: {
+      inputs: [{ name: 'x', shape: [1, 8, 8, 1], datatype: 'FP32', data: new Array(64).fill(0.5) }],
+    },
+  });
   t.equal(res.statusCode, 200, 'and has the models again');
 });

@@ -31,11 +31,19 @@ const tiny: ArchitectureSpec = {
   ],
 };
 const shaped = inferShapes(normalizeSpec(tiny));
-const filled = (shape: number[], start = 0) => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => start + i) });
+const filled = (shape: number[], start = 0) => ({
+  shape,
+  data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => start + i),
+});
 const ours: Record<string, RawTensor> = {
-  'c/kernel': filled([3, 3, 2, 3]), 'c/bias': filled([3]),
-  'b/gamma': filled([3]), 'b/beta': filled([3]), 'b/moving_mean': filled([3]), 'b/moving_variance': filled([3], 1),
-  'd/kernel': filled([3, 2]), 'd/bias': filled([2]),
+  'c/kernel': filled([3, 3, 2, 3]),
+  'c/bias': filled([3]),
+  'b/gamma': filled([3]),
+  'b/beta': filled([3]),
+  'b/moving_mean': filled([3]),
+  'b/moving_variance': filled([3], 1),
+  'd/kernel': filled([3, 2]),
+  'd/bias': filled([2]),
 };
 
 t.test('safetensors keyed by layer names binds exactly', async (t) => {
@@ -46,7 +54,10 @@ t.test('safetensors keyed by layer names binds exactly', async (t) => {
   const { bound, keyStyle } = bindWeights(shaped, read.tensors);
   t.equal(keyStyle, 'layer-names');
   t.equal(bound.length, 8);
-  t.same(Array.from(bound.find((b) => b.layer === 'c' && b.weight === 'kernel')!.data.slice(0, 3)), [0, 1, 2]);
+  t.same(
+    Array.from(bound.find((b) => b.layer === 'c' && b.weight === 'kernel')!.data.slice(0, 3)),
+    [0, 1, 2],
+  );
 });
 
 t.test('F16 safetensors are widened to float32', async (t) => {
@@ -69,7 +80,11 @@ t.test('torchvision keys are detected and converted OIHW → HWIO, [out,in] → 
   const hwio = permute(oihw.data, oihw.shape, [2, 3, 1, 0]);
   t.same(hwio.shape, [3, 3, 2, 3]);
   const at = (o: number, i: number, h: number, w: number) => oihw.data[((o * 2 + i) * 3 + h) * 3 + w];
-  t.equal(hwio.data[((2 * 3 + 1) * 2 + 1) * 3 + 2], at(2, 1, 2, 1), 'hwio[h=2,w=1,i=1,o=2] = oihw[o=2,i=1,h=2,w=1]');
+  t.equal(
+    hwio.data[((2 * 3 + 1) * 2 + 1) * 3 + 2],
+    at(2, 1, 2, 1),
+    'hwio[h=2,w=1,i=1,o=2] = oihw[o=2,i=1,h=2,w=1]',
+  );
 });
 
 t.test('tfjs manifest (model.json + shards) reads across shard boundaries', async (t) => {
@@ -79,11 +94,21 @@ t.test('tfjs manifest (model.json + shards) reads across shard boundaries', asyn
   const cut = 50; // not on a tensor boundary, as the converter's 4 MB shards are not
   writeFileSync(path.join(mdir, 'group1-shard1of2.bin'), all.subarray(0, cut));
   writeFileSync(path.join(mdir, 'group1-shard2of2.bin'), all.subarray(cut));
-  writeFileSync(path.join(mdir, 'model.json'), JSON.stringify({
-    format: 'layers-model', generatedBy: 'keras v2.13.1', convertedBy: 'TensorFlow.js Converter v4.22.0',
-    modelTopology: {},
-    weightsManifest: [{ paths: ['group1-shard1of2.bin', 'group1-shard2of2.bin'], weights: entries.map(([name, v]) => ({ name, shape: v.shape, dtype: 'float32' })) }],
-  }));
+  writeFileSync(
+    path.join(mdir, 'model.json'),
+    JSON.stringify({
+      format: 'layers-model',
+      generatedBy: 'keras v2.13.1',
+      convertedBy: 'TensorFlow.js Converter v4.22.0',
+      modelTopology: {},
+      weightsManifest: [
+        {
+          paths: ['group1-shard1of2.bin', 'group1-shard2of2.bin'],
+          weights: entries.map(([name, v]) => ({ name, shape: v.shape, dtype: 'float32' })),
+        },
+      ],
+    }),
+  );
   const read = await readWeightFile(path.join(mdir, 'model.json'));
   t.equal(read.format, 'tfjs-manifest');
   const { bound } = bindWeights(shaped, read.tensors);
@@ -94,12 +119,26 @@ t.test('tfjs manifest (model.json + shards) reads across shard boundaries', asyn
 t.test('Keras H5 reads by layer_names and weight_names', async (t) => {
   const read = await readWeightFile(fixture('keras/small_resnet_like.h5').pathname);
   t.equal(read.format, 'keras-h5');
-  t.same([...read.tensors.keys()].sort(), ['conv1_bn/beta', 'conv1_bn/gamma', 'conv1_bn/moving_mean', 'conv1_bn/moving_variance', 'conv1_conv/bias', 'conv1_conv/kernel', 'predictions/bias', 'predictions/kernel']);
+  t.same([...read.tensors.keys()].sort(), [
+    'conv1_bn/beta',
+    'conv1_bn/gamma',
+    'conv1_bn/moving_mean',
+    'conv1_bn/moving_variance',
+    'conv1_conv/bias',
+    'conv1_conv/kernel',
+    'predictions/bias',
+    'predictions/kernel',
+  ]);
   t.same(read.tensors.get('conv1_conv/kernel')!.shape, [3, 3, 1, 8]);
 });
 
 t.test('every way a file can be wrong is refused with a precise error', async (t) => {
-  const refuse = async (name: string, tensors: Record<string, RawTensor>, pattern: RegExp, problem: object) => {
+  const refuse = async (
+    name: string,
+    tensors: Record<string, RawTensor>,
+    pattern: RegExp,
+    problem: object,
+  ) => {
     const file = path.join(dir, `${name}.safetensors`);
     writeSafetensorsFile(file, tensors);
     const { tensors: read } = await readWeightFile(file);
@@ -113,16 +152,42 @@ t.test('every way a file can be wrong is refused with a precise error', async (t
     }
   };
   const { 'd/bias': _dropped, ...missing } = ours;
-  await refuse('missing', missing, /missing d\/bias \(expected \[2\]\)/, { problem: 'missing', layer: 'd', weight: 'bias' });
-  await refuse('shape', { ...ours, 'c/kernel': filled([3, 3, 2, 4]) }, /c\/kernel: expected \[3, 3, 2, 3\], found \[3, 3, 2, 4\]/, { problem: 'shape', layer: 'c', expected: [3, 3, 2, 3], found: [3, 3, 2, 4] });
-  await refuse('unexpected', { ...ours, 'extra/kernel': filled([1]) }, /unexpected weight extra\/kernel/, { problem: 'unexpected', key: 'extra/kernel' });
+  await refuse('missing', missing, /missing d\/bias \(expected \[2\]\)/, {
+    problem: 'missing',
+    layer: 'd',
+    weight: 'bias',
+  });
+  await refuse(
+    'shape',
+    { ...ours, 'c/kernel': filled([3, 3, 2, 4]) },
+    /c\/kernel: expected \[3, 3, 2, 3\], found \[3, 3, 2, 4\]/,
+    { problem: 'shape', layer: 'c', expected: [3, 3, 2, 3], found: [3, 3, 2, 4] },
+  );
+  await refuse('unexpected', { ...ours, 'extra/kernel': filled([1]) }, /unexpected weight extra\/kernel/, {
+    problem: 'unexpected',
+    key: 'extra/kernel',
+  });
 
   const good = path.join(dir, 'ours.safetensors');
   const bytes = readFileSync(good);
   writeFileSync(path.join(dir, 'truncated.safetensors'), bytes.subarray(0, bytes.length - 10));
-  await t.rejects(readWeightFile(path.join(dir, 'truncated.safetensors')), /do not fit|truncated/i, 'truncated safetensors');
-  writeFileSync(path.join(dir, 'notweights.bin'), Buffer.from('this is a text file, not weights at all\n'.repeat(10)));
-  await t.rejects(readWeightFile(path.join(dir, 'notweights.bin')), /not safetensors, a tfjs model.json manifest or Keras HDF5/);
-  await t.rejects(readWeightFile(fixture('keras/truncated.h5').pathname), /cannot be opened|truncated/i, 'truncated H5');
+  await t.rejects(
+    readWeightFile(path.join(dir, 'truncated.safetensors')),
+    /do not fit|truncated/i,
+    'truncated safetensors',
+  );
+  writeFileSync(
+    path.join(dir, 'notweights.bin'),
+    Buffer.from('this is a text file, not weights at all\n'.repeat(10)),
+  );
+  await t.rejects(
+    readWeightFile(path.join(dir, 'notweights.bin')),
+    /not safetensors, a tfjs model.json manifest or Keras HDF5/,
+  );
+  await t.rejects(
+    readWeightFile(fixture('keras/truncated.h5').pathname),
+    /cannot be opened|truncated/i,
+    'truncated H5',
+  );
   await t.rejects(readWeightFile(path.join(dir, 'does-not-exist')), /cannot be read/);
 });

@@ -22,10 +22,14 @@ const TFJS_ACTIVATIONS: { [F in ActivationFn]: Apply<F> } = {
   hard_swish: (x) => tf.mul(x, tf.div(tf.relu6(tf.add(x, 3)), 6)),
   gelu: (x, a) =>
     a.approximate
-      ? tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(GELU_TANH, tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))))
+      ? tf.mul(
+          tf.mul(x, 0.5),
+          tf.add(1, tf.tanh(tf.mul(GELU_TANH, tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))),
+        )
       : tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, SQRT1_2)))),
   leaky_relu: (x, a) => tf.leakyRelu(x, a.alpha),
-  elu: (x, a) => (a.alpha === 1 ? tf.elu(x) : tf.where(tf.greater(x, 0), x, tf.mul(a.alpha, tf.sub(tf.exp(x), 1)))),
+  elu: (x, a) =>
+    a.alpha === 1 ? tf.elu(x) : tf.where(tf.greater(x, 0), x, tf.mul(a.alpha, tf.sub(tf.exp(x), 1))),
   clip: (x, a) => tf.clipByValue(x, a.min, a.max),
 };
 
@@ -36,5 +40,10 @@ export function applyActivation(x: tf.Tensor, a: Activation): tf.Tensor {
 /** Functions tf.fused ops compute inside the conv or matmul kernel. */
 export type FusedActivation = 'relu' | 'relu6' | 'sigmoid' | 'linear';
 export function fusable(a: Activation): FusedActivation | undefined {
-  return a.function === 'relu' || a.function === 'relu6' || a.function === 'sigmoid' || a.function === 'linear' ? a.function : undefined;
+  return a.function === 'relu' ||
+    a.function === 'relu6' ||
+    a.function === 'sigmoid' ||
+    a.function === 'linear'
+    ? a.function
+    : undefined;
 }

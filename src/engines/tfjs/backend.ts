@@ -69,7 +69,9 @@ export function initBackend(forced?: BackendName, wasmThreads = 1): Promise<Back
       }
       skipped.push({ backend: name, reason: failure });
     }
-    throw new Error(`no TensorFlow.js backend could start: ${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')}`);
+    throw new Error(
+      `no TensorFlow.js backend could start: ${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')}`,
+    );
   })();
   return chosen;
 }

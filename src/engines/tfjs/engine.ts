@@ -9,7 +9,10 @@ import { TfjsExecutor } from './executor.js';
 
 export class TfjsEngine implements InferenceEngine {
   readonly kind = 'tfjs' as const;
-  private constructor(private readonly model: TfjsExecutor, private readonly inputShape: [number, number, number]) {}
+  private constructor(
+    private readonly model: TfjsExecutor,
+    private readonly inputShape: [number, number, number],
+  ) {}
 
   static create(graph: Graph, bound: BoundWeight[]): TfjsEngine {
     return new TfjsEngine(TfjsExecutor.create(graph, bound, { logits: true }), graph.input);

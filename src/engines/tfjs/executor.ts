@@ -10,7 +10,16 @@ import { resolvePads } from '../../spec/geometry.js';
 import { prepareForInference, type InferenceOptions } from '../../spec/passes/index.js';
 import { inferShapes } from '../../spec/shapes.js';
 import { LINEAR } from '../../spec/activations.js';
-import { INPUT_NAME, type Activation, type BoundWeight, type Graph, type GraphNode, type GraphNodeOf, type LeafKind, type TensorShape } from '../../spec/types.js';
+import {
+  INPUT_NAME,
+  type Activation,
+  type BoundWeight,
+  type Graph,
+  type GraphNode,
+  type GraphNodeOf,
+  type LeafKind,
+  type TensorShape,
+} from '../../spec/types.js';
 import { applyActivation, fusable } from './activations.js';
 import { paddedPool } from './padded-pool.js';
 
@@ -39,7 +48,14 @@ type OpBuilder<K extends LeafKind> = (cx: OpContext<K>) => Op;
 
 const tfPadding = (node: GraphNodeOf<'conv2d'>): 'same' | 'valid' | tf.backend_util.ExplicitPadding => {
   const p = node.attrs.padding;
-  return p.mode === 'explicit' ? [[0, 0], [p.top, p.bottom], [p.left, p.right], [0, 0]] : p.mode;
+  return p.mode === 'explicit'
+    ? [
+        [0, 0],
+        [p.top, p.bottom],
+        [p.left, p.right],
+        [0, 0],
+      ]
+    : p.mode;
 };
 
 /** Our HWIO kernel [kh, kw, Cin/groups, Cout] as tfjs wants it, per kind of grouping. */
@@ -53,7 +69,18 @@ function convOp(cx: OpContext<'conv2d'>): Op {
   const fusedAct = act ?? 'linear';
   if (a.groups === 1) {
     const filter = cx.tensor('kernel') as tf.Tensor4D;
-    return ([x]) => finish(tf.fused.conv2d({ x: x as tf.Tensor4D, filter, strides: a.strides, pad, dilations: a.dilation, bias, activation: fusedAct }));
+    return ([x]) =>
+      finish(
+        tf.fused.conv2d({
+          x: x as tf.Tensor4D,
+          filter,
+          strides: a.strides,
+          pad,
+          dilations: a.dilation,
+          bias,
+          activation: fusedAct,
+        }),
+      );
   }
   if (a.groups === cin) {
     // Depthwise: [kh, kw, 1, C·m] holds the elements of tfjs' [kh, kw, C, m] in the same order.
@@ -62,8 +89,27 @@ function convOp(cx: OpContext<'conv2d'>): Op {
     const p = a.padding;
     const even = p.mode !== 'explicit' || (p.top === p.bottom && p.left === p.right && p.top === p.left);
     const dwPad = p.mode === 'explicit' ? (even ? p.top : 'valid') : p.mode;
-    const padFirst = (x: tf.Tensor) => (even || p.mode !== 'explicit' ? x : tf.pad(x, [[0, 0], [p.top, p.bottom], [p.left, p.right], [0, 0]]));
-    return ([x]) => finish(tf.fused.depthwiseConv2d({ x: padFirst(x) as tf.Tensor4D, filter, strides: a.strides, pad: dwPad, dilations: a.dilation, bias, activation: fusedAct }));
+    const padFirst = (x: tf.Tensor) =>
+      even || p.mode !== 'explicit'
+        ? x
+        : tf.pad(x, [
+            [0, 0],
+            [p.top, p.bottom],
+            [p.left, p.right],
+            [0, 0],
+          ]);
+    return ([x]) =>
+      finish(
+        tf.fused.depthwiseConv2d({
+          x: padFirst(x) as tf.Tensor4D,
+          filter,
+          strides: a.strides,
+          pad: dwPad,
+          dilations: a.dilation,
+          bias,
+          activation: fusedAct,
+        }),
+      );
   }
   // Grouped: tfjs has no grouped conv; each group's channels convolved with its slice of filters.
   const perGroupOut = a.filters / a.groups;
@@ -76,7 +122,9 @@ function convOp(cx: OpContext<'conv2d'>): Op {
     return cx.constant(slice, [a.kernel[0], a.kernel[1], cin / a.groups, perGroupOut]) as tf.Tensor4D;
   });
   return ([x]) => {
-    const parts = tf.split(x, a.groups, 3).map((xs, g) => tf.conv2d(xs as tf.Tensor4D, filters[g], a.strides, pad, 'NHWC', a.dilation));
+    const parts = tf
+      .split(x, a.groups, 3)
+      .map((xs, g) => tf.conv2d(xs as tf.Tensor4D, filters[g], a.strides, pad, 'NHWC', a.dilation));
     const y = tf.concat(parts, 3);
     return applyActivation(bias ? tf.add(y, bias) : y, cx.fused);
   };
@@ -85,18 +133,31 @@ function convOp(cx: OpContext<'conv2d'>): Op {
 function poolOp(cx: OpContext<'maxpool' | 'avgpool'>): Op {
   const a = cx.node.attrs;
   const max = cx.node.kind === 'maxpool';
-  const explicit = a.padding.mode === 'explicit' && a.padding.top + a.padding.bottom + a.padding.left + a.padding.right > 0;
+  const explicit =
+    a.padding.mode === 'explicit' && a.padding.top + a.padding.bottom + a.padding.left + a.padding.right > 0;
   if (!explicit && !a.ceilMode) {
     const pad = a.padding.mode === 'same' ? 'same' : 'valid';
-    return ([x]) => (max ? tf.maxPool(x as tf.Tensor4D, a.pool, a.strides, pad) : tf.avgPool(x as tf.Tensor4D, a.pool, a.strides, pad));
+    return ([x]) =>
+      max
+        ? tf.maxPool(x as tf.Tensor4D, a.pool, a.strides, pad)
+        : tf.avgPool(x as tf.Tensor4D, a.pool, a.strides, pad);
   }
   const s = cx.inputShapes[0];
   const pads = resolvePads(a.padding, [s[0], s[1]], a.pool, a.strides);
-  return ([x]) => paddedPool(x as tf.Tensor4D, { mode: max ? 'max' : 'avg', pool: a.pool, strides: a.strides, pads, ceilMode: a.ceilMode, countIncludePad: a.countIncludePad });
+  return ([x]) =>
+    paddedPool(x as tf.Tensor4D, {
+      mode: max ? 'max' : 'avg',
+      pool: a.pool,
+      strides: a.strides,
+      pads,
+      ceilMode: a.ceilMode,
+      countIncludePad: a.countIncludePad,
+    });
 }
 
 /** A per-channel (or single) value broadcast over NHWC or NC. */
-const channelConstant = (cx: OpContext<LeafKind>, values: number[]) => cx.constant(values, values.length === 1 ? [] : [values.length]);
+const channelConstant = (cx: OpContext<LeafKind>, values: number[]) =>
+  cx.constant(values, values.length === 1 ? [] : [values.length]);
 
 const OPS: { [K in LeafKind]: OpBuilder<K> } = {
   conv2d: convOp,
@@ -108,16 +169,34 @@ const OPS: { [K in LeafKind]: OpBuilder<K> } = {
     const scale = a.scale ? cx.tensor('gamma') : undefined;
     return ([x]) => tf.batchNorm(x, mean, variance, offset, scale, a.epsilon);
   },
-  activation: (cx) => ([x]) => applyActivation(x, cx.node.attrs),
+  activation:
+    (cx) =>
+    ([x]) =>
+      applyActivation(x, cx.node.attrs),
   zeropad(cx) {
     const p = cx.node.attrs.padding;
-    return ([x]) => tf.pad(x, [[0, 0], [p.top, p.bottom], [p.left, p.right], [0, 0]]);
+    return ([x]) =>
+      tf.pad(x, [
+        [0, 0],
+        [p.top, p.bottom],
+        [p.left, p.right],
+        [0, 0],
+      ]);
   },
   maxpool: poolOp,
   avgpool: poolOp,
-  globalavgpool: (cx) => ([x]) => tf.mean(x, [1, 2], cx.node.attrs.keepdims),
-  globalmaxpool: (cx) => ([x]) => tf.max(x, [1, 2], cx.node.attrs.keepdims),
-  flatten: () => ([x]) => tf.reshape(x, [x.shape[0], -1]),
+  globalavgpool:
+    (cx) =>
+    ([x]) =>
+      tf.mean(x, [1, 2], cx.node.attrs.keepdims),
+  globalmaxpool:
+    (cx) =>
+    ([x]) =>
+      tf.max(x, [1, 2], cx.node.attrs.keepdims),
+  flatten:
+    () =>
+    ([x]) =>
+      tf.reshape(x, [x.shape[0], -1]),
   dense(cx) {
     const a = cx.node.attrs;
     const kernel = cx.tensor('kernel') as tf.Tensor2D;
@@ -130,14 +209,21 @@ const OPS: { [K in LeafKind]: OpBuilder<K> } = {
       return act ? y : applyActivation(y, activation);
     };
   },
-  dropout: () => ([x]) => x,
+  dropout:
+    () =>
+    ([x]) =>
+      x,
   add(cx) {
     const scale = cx.node.attrs.scale;
-    return (ins) => ins.slice(1).reduce((sum, y, i) => tf.add(sum, i === 0 && scale !== 1 ? tf.mul(y, scale) : y), ins[0]);
+    return (ins) =>
+      ins.slice(1).reduce((sum, y, i) => tf.add(sum, i === 0 && scale !== 1 ? tf.mul(y, scale) : y), ins[0]);
   },
   concat: () => (ins) => (ins.length === 1 ? ins[0] : tf.concat(ins, -1)),
   multiply: () => (ins) => ins.slice(1).reduce((p, y) => tf.mul(p, y), ins[0]),
-  reshape: (cx) => ([x]) => tf.reshape(x, [x.shape[0], ...cx.outputShape]),
+  reshape:
+    (cx) =>
+    ([x]) =>
+      tf.reshape(x, [x.shape[0], ...cx.outputShape]),
   rescaling(cx) {
     const scale = channelConstant(cx, cx.node.attrs.scale);
     const offset = channelConstant(cx, cx.node.attrs.offset);
@@ -188,7 +274,14 @@ export class TfjsExecutor {
       for (const n of g.nodes) {
         const r = readers.get(n.name) ?? [];
         const next = r[0];
-        if (!FUSES.has(n.kind) || r.length !== 1 || n.name === g.output || next.kind !== 'activation' || !fusable(next.attrs)) continue;
+        if (
+          !FUSES.has(n.kind) ||
+          r.length !== 1 ||
+          n.name === g.output ||
+          next.kind !== 'activation' ||
+          !fusable(next.attrs)
+        )
+          continue;
         if (n.kind === 'dense' && n.attrs.activation.function !== 'linear') continue;
         fusedInto.set(n.name, next);
         skipped.set(next.name, n.name);
@@ -226,7 +319,8 @@ export class TfjsExecutor {
   predict(x: tf.Tensor4D): tf.Tensor {
     return tf.tidy(() => {
       const values = new Map<string, tf.Tensor>([[INPUT_NAME, x]]);
-      for (const { node, op } of this.steps) values.set(node.name, op(node.inputs.map((n) => values.get(n)!)));
+      for (const { node, op } of this.steps)
+        values.set(node.name, op(node.inputs.map((n) => values.get(n)!)));
       return values.get(this.output)!;
     });
   }

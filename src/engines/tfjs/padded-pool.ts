@@ -32,7 +32,12 @@ export function paddedPool(x: tf.Tensor4D, cfg: PaddedPoolConfig): tf.Tensor4D {
     const [, h, w] = x.shape;
     const { pool, strides, pads, countIncludePad } = cfg;
     const { oh, ow, extraH, extraW } = poolGeometry(cfg, h, w);
-    const padSpec: [number, number][] = [[0, 0], [pads.top, pads.bottom + extraH], [pads.left, pads.right + extraW], [0, 0]];
+    const padSpec: [number, number][] = [
+      [0, 0],
+      [pads.top, pads.bottom + extraH],
+      [pads.left, pads.right + extraW],
+      [0, 0],
+    ];
     let y: tf.Tensor4D;
     if (cfg.mode === 'max') {
       y = tf.maxPool(tf.pad(x, padSpec, Number.NEGATIVE_INFINITY), pool, strides, 'valid');
@@ -41,7 +46,25 @@ export function paddedPool(x: tf.Tensor4D, cfg: PaddedPoolConfig): tf.Tensor4D {
       const sums = tf.avgPool(tf.pad(x, padSpec, 0), pool, strides, 'valid');
       const ones = tf.ones([1, h, w, 1]);
       const mask = countIncludePad
-        ? tf.pad(tf.pad(ones, [[0, 0], [pads.top, pads.bottom], [pads.left, pads.right], [0, 0]], 1), [[0, 0], [0, extraH], [0, extraW], [0, 0]], 0)
+        ? tf.pad(
+            tf.pad(
+              ones,
+              [
+                [0, 0],
+                [pads.top, pads.bottom],
+                [pads.left, pads.right],
+                [0, 0],
+              ],
+              1,
+            ),
+            [
+              [0, 0],
+              [0, extraH],
+              [0, extraW],
+              [0, 0],
+            ],
+            0,
+          )
         : tf.pad(ones, padSpec, 0);
       const counts = tf.avgPool(mask as tf.Tensor4D, pool, strides, 'valid');
       y = tf.div(sums, counts);

@@ -30,13 +30,19 @@ type Factory = (config: Record<string, unknown>) => Promise<EmscriptenModule>;
 
 /** Starts the threaded module with `threads` XNNPACK threads and makes it tfjs' 'wasm' backend. Returns the threads in use. */
 export async function useThreadedWasm(threads: number): Promise<number> {
-  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WASM_THREADS) throw new RangeError(`wasm threads: expected 1 to ${MAX_WASM_THREADS}; received ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WASM_THREADS)
+    throw new RangeError(`wasm threads: expected 1 to ${MAX_WASM_THREADS}; received ${threads}`);
   // Imported here, not at the top: importing the package registers its backend, which must only
   // happen when wasm is being chosen (see backend.ts).
   const { BackendWasm, getThreadsCount, setThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
-  const dir = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'wasm-out');
+  const dir = path.join(
+    path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')),
+    'wasm-out',
+  );
   const factory = require(path.join(dir, 'tfjs-backend-wasm-threaded-simd.js')) as Factory;
-  const { wasmWorkerContents } = require(path.join(dir, 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
+  const { wasmWorkerContents } = require(path.join(dir, 'tfjs-backend-wasm-threaded-simd.worker.js')) as {
+    wasmWorkerContents: string;
+  };
   // The pthread worker's source as a file (tfjs escapes its newlines the same way for its Blob).
   // One file per tfjs version, replaced atomically, so restarts and parallel workers share it.
   const { version } = require('@tensorflow/tfjs-backend-wasm/package.json') as { version: string };
@@ -50,7 +56,12 @@ export async function useThreadedWasm(threads: number): Promise<number> {
   let module: EmscriptenModule;
   try {
     module = await factory({
-      locateFile: (file: string, prefix: string) => (file.endsWith('.worker.js') ? workerFile : file.endsWith('.wasm') ? path.join(dir, file) : prefix + file),
+      locateFile: (file: string, prefix: string) =>
+        file.endsWith('.worker.js')
+          ? workerFile
+          : file.endsWith('.wasm')
+            ? path.join(dir, file)
+            : prefix + file,
       // Each pthread worker loads the module from here (importScripts reads a file in Node).
       mainScriptUrlOrBlob: path.join(dir, 'tfjs-backend-wasm-threaded-simd.js'),
     });

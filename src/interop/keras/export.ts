@@ -36,7 +36,18 @@ import { outputLength, resolvePads, type Pads } from '../../spec/geometry.js';
 import { inferShapes } from '../../spec/shapes.js';
 import { traitsOf } from '../../spec/kinds/index.js';
 import { AppError } from '../../errors.js';
-import { INPUT_NAME, type Activation, type ActivationFn, type BoundWeight, type ExplicitPadding, type Graph, type GraphNodeOf, type LeafKind, type TensorShape, type WeightSpec } from '../../spec/types.js';
+import {
+  INPUT_NAME,
+  type Activation,
+  type ActivationFn,
+  type BoundWeight,
+  type ExplicitPadding,
+  type Graph,
+  type GraphNodeOf,
+  type LeafKind,
+  type TensorShape,
+  type WeightSpec,
+} from '../../spec/types.js';
 
 /** The config dialect written: tf.keras 2.15's (the last Keras 2); Keras 3 reads it as a legacy config. */
 const KERAS_DIALECT = '2.15.0';
@@ -84,16 +95,31 @@ interface WriteContext<K extends LeafKind> {
 }
 type Writer<K extends LeafKind> = (cx: WriteContext<K>) => void;
 
-const samePads = (a: Pads, b: Pads) => a.top === b.top && a.bottom === b.bottom && a.left === b.left && a.right === b.right;
+const samePads = (a: Pads, b: Pads) =>
+  a.top === b.top && a.bottom === b.bottom && a.left === b.left && a.right === b.right;
 const explicitTotal = (p: ExplicitPadding) => p.top + p.bottom + p.left + p.right;
 
-type ActivationWriter<F extends ActivationFn> = (cx: WriteContext<LeafKind>, a: Extract<Activation, { function: F }>, input: string, name: string) => void;
+type ActivationWriter<F extends ActivationFn> = (
+  cx: WriteContext<LeafKind>,
+  a: Extract<Activation, { function: F }>,
+  input: string,
+  name: string,
+) => void;
 
 /** An Activation layer, for functions Keras 2 and tfjs know by `keras` name. */
-const named = <F extends ActivationFn>(keras: string): ActivationWriter<F> => (cx, _a, input, name) => void cx.emit('Activation', name, { activation: keras }, [input]);
+const named =
+  <F extends ActivationFn>(keras: string): ActivationWriter<F> =>
+  (cx, _a, input, name) =>
+    void cx.emit('Activation', name, { activation: keras }, [input]);
 
 /** clip(slope·x + offset, 0, 1) as Rescaling `<out>_scale` then ReLU(max_value=1) `<out>`. */
-function hardSigmoidLayers(cx: WriteContext<LeafKind>, input: string, slope: number, offset: number, out: string): void {
+function hardSigmoidLayers(
+  cx: WriteContext<LeafKind>,
+  input: string,
+  slope: number,
+  offset: number,
+  out: string,
+): void {
   const scaleName = cx.helperName(out === cx.node.name ? '_scale' : '_gate_scale');
   if (!scaleName) return;
   const scaled = cx.emit('Rescaling', scaleName, { scale: slope, offset }, [input]);
@@ -109,19 +135,25 @@ const KERAS_ACTIVATIONS: { [F in ActivationFn]: ActivationWriter<F> } = {
   linear: named('linear'),
   silu: named('swish'),
   // relu6 is not a Keras 2 activation name; ReLU(max_value=6) is, in Keras and tfjs alike.
-  relu6: (cx, _a, input, name) => void cx.emit('ReLU', name, { max_value: 6, negative_slope: 0, threshold: 0 }, [input]),
+  relu6: (cx, _a, input, name) =>
+    void cx.emit('ReLU', name, { max_value: 6, negative_slope: 0, threshold: 0 }, [input]),
   leaky_relu: (cx, a, input, name) => void cx.emit('LeakyReLU', name, { alpha: a.alpha }, [input]),
   elu: (cx, a, input, name) => void cx.emit('ELU', name, { alpha: a.alpha }, [input]),
   // Keras 2's own hard_sigmoid is clip(0.2x + 0.5, 0, 1); any other slope is written out.
   hard_sigmoid: (cx, a, input, name) =>
-    a.alpha === 0.2 && a.beta === 0.5 ? named('hard_sigmoid')(cx, a, input, name) : hardSigmoidLayers(cx, input, a.alpha, a.beta, name),
+    a.alpha === 0.2 && a.beta === 0.5
+      ? named('hard_sigmoid')(cx, a, input, name)
+      : hardSigmoidLayers(cx, input, a.alpha, a.beta, name),
   hard_swish(cx, _a, input, name) {
     const gate = cx.helperName('_gate');
     if (!gate) return;
     hardSigmoidLayers(cx, input, 1 / 6, 0.5, gate);
     cx.emit('Multiply', name, {}, [input, gate]);
   },
-  gelu: (cx, a, input, name) => (a.approximate ? cx.refuse('gelu with the tanh approximation has no Keras 2 activation name') : named('gelu')(cx, a, input, name)),
+  gelu: (cx, a, input, name) =>
+    a.approximate
+      ? cx.refuse('gelu with the tanh approximation has no Keras 2 activation name')
+      : named('gelu')(cx, a, input, name),
   clip: (cx, a, input, name) =>
     a.min === 0
       ? void cx.emit('ReLU', name, { max_value: a.max, negative_slope: 0, threshold: 0 }, [input])
@@ -135,7 +167,14 @@ function writeActivation(cx: WriteContext<LeafKind>, a: Activation, input: strin
 
 /** The name a Dense layer can carry for its activation, where Keras 2 has one. */
 function denseActivationName(a: Activation): string | undefined {
-  if (a.function === 'relu' || a.function === 'sigmoid' || a.function === 'tanh' || a.function === 'softmax' || a.function === 'linear') return a.function;
+  if (
+    a.function === 'relu' ||
+    a.function === 'sigmoid' ||
+    a.function === 'tanh' ||
+    a.function === 'softmax' ||
+    a.function === 'linear'
+  )
+    return a.function;
   if (a.function === 'silu') return 'swish';
   return undefined;
 }
@@ -148,11 +187,33 @@ function writePool(cx: WriteContext<'maxpool' | 'avgpool'>): void {
   const maxOverNonNegative = node.kind === 'maxpool' && cx.nonNegative(node.inputs[0]);
   let extra = { bottom: 0, right: 0 };
   if (a.ceilMode) {
-    const floor = [0, 1].map((k) => outputLength(hw[k], a.pool[k], a.strides[k], 1, k ? pads.left : pads.top, k ? pads.right : pads.bottom, false));
-    const ceil = [0, 1].map((k) => outputLength(hw[k], a.pool[k], a.strides[k], 1, k ? pads.left : pads.top, k ? pads.right : pads.bottom, true));
+    const floor = [0, 1].map((k) =>
+      outputLength(
+        hw[k],
+        a.pool[k],
+        a.strides[k],
+        1,
+        k ? pads.left : pads.top,
+        k ? pads.right : pads.bottom,
+        false,
+      ),
+    );
+    const ceil = [0, 1].map((k) =>
+      outputLength(
+        hw[k],
+        a.pool[k],
+        a.strides[k],
+        1,
+        k ? pads.left : pads.top,
+        k ? pads.right : pads.bottom,
+        true,
+      ),
+    );
     if (floor[0] !== ceil[0] || floor[1] !== ceil[1]) {
       if (!maxOverNonNegative) {
-        cx.refuse(`ceil mode gives ${ceil.join('x')} where Keras pooling gives ${floor.join('x')}${node.kind === 'maxpool' ? ' (over a tensor that may be negative)' : ''}`);
+        cx.refuse(
+          `ceil mode gives ${ceil.join('x')} where Keras pooling gives ${floor.join('x')}${node.kind === 'maxpool' ? ' (over a tensor that may be negative)' : ''}`,
+        );
         return;
       }
       // Every ceil-mode window starts on a real cell, so zeros padded under the overhang never win the max.
@@ -168,19 +229,31 @@ function writePool(cx: WriteContext<'maxpool' | 'avgpool'>): void {
   const overhang = extra.bottom + extra.right > 0;
   if (explicit || overhang) {
     const excludesPadding = node.kind === 'maxpool' || !a.countIncludePad;
-    if (!overhang && excludesPadding && samePads(pads, resolvePads({ mode: 'same' }, hw, a.pool, a.strides))) {
+    if (
+      !overhang &&
+      excludesPadding &&
+      samePads(pads, resolvePads({ mode: 'same' }, hw, a.pool, a.strides))
+    ) {
       padding = 'same';
     } else if (maxOverNonNegative || (node.kind === 'avgpool' && a.countIncludePad && !overhang)) {
-      input = cx.padFirst(input, { ...pads, bottom: pads.bottom + extra.bottom, right: pads.right + extra.right });
+      input = cx.padFirst(input, {
+        ...pads,
+        bottom: pads.bottom + extra.bottom,
+        right: pads.right + extra.right,
+      });
     } else {
-      cx.refuse(node.kind === 'maxpool'
-        ? `explicit padding ${JSON.stringify(pads)} on a max pool over a tensor that may be negative (a zero pad could win the max)`
-        : `explicit padding ${JSON.stringify(pads)} on an average pool that excludes padding from the count`);
+      cx.refuse(
+        node.kind === 'maxpool'
+          ? `explicit padding ${JSON.stringify(pads)} on a max pool over a tensor that may be negative (a zero pad could win the max)`
+          : `explicit padding ${JSON.stringify(pads)} on an average pool that excludes padding from the count`,
+      );
       return;
     }
   }
   const cls = node.kind === 'maxpool' ? 'MaxPooling2D' : 'AveragePooling2D';
-  cx.emit(cls, node.name, { pool_size: a.pool, padding, strides: a.strides, data_format: 'channels_last' }, [input]);
+  cx.emit(cls, node.name, { pool_size: a.pool, padding, strides: a.strides, data_format: 'channels_last' }, [
+    input,
+  ]);
 }
 
 /** keepdims as a pool `<name>_pool` then Reshape to [1, 1, C] `<name>`: tfjs-layers ignores Keras' keepdims. */
@@ -201,57 +274,119 @@ const KERAS_EXPORT: { [K in LeafKind]: Writer<K> } = {
     const { node, inShape } = cx;
     const a = node.attrs;
     if ((a.dilation[0] > 1 || a.dilation[1] > 1) && (a.strides[0] > 1 || a.strides[1] > 1)) {
-      cx.refuse(`dilation ${a.dilation.join('x')} with strides ${a.strides.join('x')} (Keras refuses strides > 1 with dilation_rate > 1)`);
+      cx.refuse(
+        `dilation ${a.dilation.join('x')} with strides ${a.strides.join('x')} (Keras refuses strides > 1 with dilation_rate > 1)`,
+      );
       return;
     }
     // Explicit padding (zero or not) leaves the conv itself "valid".
     const padding = a.padding.mode === 'same' ? 'same' : 'valid';
-    const input = a.padding.mode === 'explicit' && explicitTotal(a.padding) > 0 ? cx.padFirst(cx.inputs[0], a.padding) : cx.inputs[0];
+    const input =
+      a.padding.mode === 'explicit' && explicitTotal(a.padding) > 0
+        ? cx.padFirst(cx.inputs[0], a.padding)
+        : cx.inputs[0];
     const common = {
-      kernel_size: a.kernel, strides: a.strides, padding, data_format: 'channels_last', dilation_rate: a.dilation,
-      activation: 'linear', use_bias: a.bias, bias_initializer: initializer('Zeros'),
+      kernel_size: a.kernel,
+      strides: a.strides,
+      padding,
+      data_format: 'channels_last',
+      dilation_rate: a.dilation,
+      activation: 'linear',
+      use_bias: a.bias,
+      bias_initializer: initializer('Zeros'),
       ...noRegularisers('bias_regularizer', 'activity_regularizer', 'bias_constraint'),
     };
     const cin = inShape[2];
     if (a.groups > 1 && a.groups === cin) {
       const m = a.filters / cin;
-      cx.emit('DepthwiseConv2D', node.name, {
-        ...common, depth_multiplier: m, depthwise_initializer: glorot(),
-        ...noRegularisers('depthwise_regularizer', 'depthwise_constraint'),
-      }, [input]);
-      cx.weightLayout([{ name: 'depthwise_kernel', shape: [a.kernel[0], a.kernel[1], cin, m] }, ...(a.bias ? [{ name: 'bias', shape: [a.filters] }] : [])]);
+      cx.emit(
+        'DepthwiseConv2D',
+        node.name,
+        {
+          ...common,
+          depth_multiplier: m,
+          depthwise_initializer: glorot(),
+          ...noRegularisers('depthwise_regularizer', 'depthwise_constraint'),
+        },
+        [input],
+      );
+      cx.weightLayout([
+        { name: 'depthwise_kernel', shape: [a.kernel[0], a.kernel[1], cin, m] },
+        ...(a.bias ? [{ name: 'bias', shape: [a.filters] }] : []),
+      ]);
     } else {
-      cx.emit('Conv2D', node.name, {
-        filters: a.filters, ...common, groups: a.groups, kernel_initializer: glorot(),
-        ...noRegularisers('kernel_regularizer', 'kernel_constraint'),
-      }, [input]);
+      cx.emit(
+        'Conv2D',
+        node.name,
+        {
+          filters: a.filters,
+          ...common,
+          groups: a.groups,
+          kernel_initializer: glorot(),
+          ...noRegularisers('kernel_regularizer', 'kernel_constraint'),
+        },
+        [input],
+      );
     }
   },
   batchnorm(cx) {
     const a = cx.node.attrs;
-    cx.emit('BatchNormalization', cx.node.name, {
-      axis: -1, momentum: 0.99, epsilon: a.epsilon, center: a.center, scale: a.scale,
-      beta_initializer: initializer('Zeros'), gamma_initializer: initializer('Ones'),
-      moving_mean_initializer: initializer('Zeros'), moving_variance_initializer: initializer('Ones'),
-      ...noRegularisers('beta_regularizer', 'gamma_regularizer', 'beta_constraint', 'gamma_constraint'),
-    }, cx.inputs.slice(0, 1));
+    cx.emit(
+      'BatchNormalization',
+      cx.node.name,
+      {
+        axis: -1,
+        momentum: 0.99,
+        epsilon: a.epsilon,
+        center: a.center,
+        scale: a.scale,
+        beta_initializer: initializer('Zeros'),
+        gamma_initializer: initializer('Ones'),
+        moving_mean_initializer: initializer('Zeros'),
+        moving_variance_initializer: initializer('Ones'),
+        ...noRegularisers('beta_regularizer', 'gamma_regularizer', 'beta_constraint', 'gamma_constraint'),
+      },
+      cx.inputs.slice(0, 1),
+    );
   },
-  activation: (cx) => writeActivation(cx as WriteContext<LeafKind>, cx.node.attrs, cx.inputs[0], cx.node.name),
+  activation: (cx) =>
+    writeActivation(cx as WriteContext<LeafKind>, cx.node.attrs, cx.inputs[0], cx.node.name),
   zeropad(cx) {
     const p = cx.node.attrs.padding;
-    cx.emit('ZeroPadding2D', cx.node.name, { padding: [[p.top, p.bottom], [p.left, p.right]], data_format: 'channels_last' }, cx.inputs.slice(0, 1));
+    cx.emit(
+      'ZeroPadding2D',
+      cx.node.name,
+      {
+        padding: [
+          [p.top, p.bottom],
+          [p.left, p.right],
+        ],
+        data_format: 'channels_last',
+      },
+      cx.inputs.slice(0, 1),
+    );
   },
   maxpool: writePool,
   avgpool: writePool,
   globalavgpool: (cx) => writeGlobalPool(cx, 'GlobalAveragePooling2D'),
   globalmaxpool: (cx) => writeGlobalPool(cx, 'GlobalMaxPooling2D'),
-  flatten: (cx) => void cx.emit('Flatten', cx.node.name, { data_format: 'channels_last' }, cx.inputs.slice(0, 1)),
+  flatten: (cx) =>
+    void cx.emit('Flatten', cx.node.name, { data_format: 'channels_last' }, cx.inputs.slice(0, 1)),
   dense(cx) {
     const a = cx.node.attrs;
     const activationName = denseActivationName(a.activation);
     const config = {
-      units: a.units, use_bias: a.bias, kernel_initializer: glorot(), bias_initializer: initializer('Zeros'),
-      ...noRegularisers('kernel_regularizer', 'bias_regularizer', 'activity_regularizer', 'kernel_constraint', 'bias_constraint'),
+      units: a.units,
+      use_bias: a.bias,
+      kernel_initializer: glorot(),
+      bias_initializer: initializer('Zeros'),
+      ...noRegularisers(
+        'kernel_regularizer',
+        'bias_regularizer',
+        'activity_regularizer',
+        'kernel_constraint',
+        'bias_constraint',
+      ),
     };
     if (activationName) {
       cx.emit('Dense', cx.node.name, { ...config, activation: activationName }, cx.inputs.slice(0, 1));
@@ -260,10 +395,21 @@ const KERAS_EXPORT: { [K in LeafKind]: Writer<K> } = {
     const linearName = cx.helperName('_linear');
     if (!linearName) return;
     cx.emit('Dense', linearName, { ...config, activation: 'linear' }, cx.inputs.slice(0, 1));
-    cx.weightLayout([{ name: 'kernel', shape: [cx.inShape[0], a.units] }, ...(a.bias ? [{ name: 'bias', shape: [a.units] }] : [])].map((w) => ({ ...w, layer: linearName })));
+    cx.weightLayout(
+      [
+        { name: 'kernel', shape: [cx.inShape[0], a.units] },
+        ...(a.bias ? [{ name: 'bias', shape: [a.units] }] : []),
+      ].map((w) => ({ ...w, layer: linearName })),
+    );
     writeActivation(cx as WriteContext<LeafKind>, a.activation, linearName, cx.node.name);
   },
-  dropout: (cx) => void cx.emit('Dropout', cx.node.name, { rate: cx.node.attrs.rate, noise_shape: null, seed: null }, cx.inputs.slice(0, 1)),
+  dropout: (cx) =>
+    void cx.emit(
+      'Dropout',
+      cx.node.name,
+      { rate: cx.node.attrs.rate, noise_shape: null, seed: null },
+      cx.inputs.slice(0, 1),
+    ),
   add(cx) {
     if (cx.inputs.length === 1) return cx.alias(cx.inputs[0]);
     const terms = [...cx.inputs];
@@ -274,13 +420,29 @@ const KERAS_EXPORT: { [K in LeafKind]: Writer<K> } = {
     }
     cx.emit('Add', cx.node.name, {}, terms);
   },
-  concat: (cx) => (cx.inputs.length === 1 ? cx.alias(cx.inputs[0]) : void cx.emit('Concatenate', cx.node.name, { axis: -1 }, cx.inputs)),
-  multiply: (cx) => (cx.inputs.length === 1 ? cx.alias(cx.inputs[0]) : void cx.emit('Multiply', cx.node.name, {}, cx.inputs)),
-  reshape: (cx) => void cx.emit('Reshape', cx.node.name, { target_shape: cx.node.attrs.shape }, cx.inputs.slice(0, 1)),
-  rescaling: (cx) => void cx.emit('Rescaling', cx.node.name, { scale: oneOrList(cx.node.attrs.scale), offset: oneOrList(cx.node.attrs.offset) }, cx.inputs.slice(0, 1)),
+  concat: (cx) =>
+    cx.inputs.length === 1
+      ? cx.alias(cx.inputs[0])
+      : void cx.emit('Concatenate', cx.node.name, { axis: -1 }, cx.inputs),
+  multiply: (cx) =>
+    cx.inputs.length === 1 ? cx.alias(cx.inputs[0]) : void cx.emit('Multiply', cx.node.name, {}, cx.inputs),
+  reshape: (cx) =>
+    void cx.emit('Reshape', cx.node.name, { target_shape: cx.node.attrs.shape }, cx.inputs.slice(0, 1)),
+  rescaling: (cx) =>
+    void cx.emit(
+      'Rescaling',
+      cx.node.name,
+      { scale: oneOrList(cx.node.attrs.scale), offset: oneOrList(cx.node.attrs.offset) },
+      cx.inputs.slice(0, 1),
+    ),
   normalization(cx) {
     const a = cx.node.attrs;
-    cx.emit('Normalization', cx.node.name, { axis: -1, mean: a.mean ?? null, variance: a.variance ?? null, invert: false }, cx.inputs.slice(0, 1));
+    cx.emit(
+      'Normalization',
+      cx.node.name,
+      { axis: -1, mean: a.mean ?? null, variance: a.variance ?? null, invert: false },
+      cx.inputs.slice(0, 1),
+    );
   },
 };
 
@@ -296,7 +458,10 @@ const SHARD_BYTES = 4 * 1024 * 1024;
  * naming `group1-shard<i>of<n>.bin`) and the shards (float32 little-endian, in manifest order), as
  * `tf.loadLayersModel` and tensorflowjs_converter read them. `bound` are our weights (bindWeights).
  */
-export function tfjsArtifacts(graph: Graph, bound: BoundWeight[]): { modelJson: TfjsModelJson; shards: { path: string; data: Uint8Array }[] } {
+export function tfjsArtifacts(
+  graph: Graph,
+  bound: BoundWeight[],
+): { modelJson: TfjsModelJson; shards: { path: string; data: Uint8Array }[] } {
   const { doc, sources } = exportTopology(graph);
   const byKey = new Map(bound.map((w) => [`${w.layer}/${w.weight}`, w]));
   const entries = doc.weightsManifest[0].weights;
@@ -313,8 +478,14 @@ export function tfjsArtifacts(graph: Graph, bound: BoundWeight[]): { modelJson: 
     }
   });
   const count = Math.max(1, Math.ceil(total / SHARD_BYTES));
-  const shards = Array.from({ length: count }, (_, i) => ({ path: `group1-shard${i + 1}of${count}.bin`, data: all.subarray(i * SHARD_BYTES, Math.min(total, (i + 1) * SHARD_BYTES)) }));
-  return { modelJson: { ...doc, weightsManifest: [{ paths: shards.map((s) => s.path), weights: entries }] }, shards };
+  const shards = Array.from({ length: count }, (_, i) => ({
+    path: `group1-shard${i + 1}of${count}.bin`,
+    data: all.subarray(i * SHARD_BYTES, Math.min(total, (i + 1) * SHARD_BYTES)),
+  }));
+  return {
+    modelJson: { ...doc, weightsManifest: [{ paths: shards.map((s) => s.path), weights: entries }] },
+    shards,
+  };
 }
 
 function exportTopology(graph: Graph): { doc: TfjsModelJson; sources: { layer: string; weight: string }[] } {
@@ -328,21 +499,43 @@ function exportTopology(graph: Graph): { doc: TfjsModelJson; sources: { layer: s
   const src = (name: string) => alias.get(name) ?? name;
   const weights: TfjsModelJson['weightsManifest'][0]['weights'] = [];
 
-  const layers: Json[] = [{
-    class_name: 'InputLayer',
-    config: { batch_input_shape: [null, ...graph.input], dtype: 'float32', sparse: false, ragged: false, name: INPUT_NAME },
-    name: INPUT_NAME,
-    inbound_nodes: [],
-  }];
+  const layers: Json[] = [
+    {
+      class_name: 'InputLayer',
+      config: {
+        batch_input_shape: [null, ...graph.input],
+        dtype: 'float32',
+        sparse: false,
+        ragged: false,
+        name: INPUT_NAME,
+      },
+      name: INPUT_NAME,
+      inbound_nodes: [],
+    },
+  ];
   const emit = (class_name: string, name: string, config: Json, inputs: string[]) => {
-    layers.push({ class_name, config: { ...base(name), ...config }, name, inbound_nodes: [inputs.map((i) => [i, 0, 0, {}])] });
+    layers.push({
+      class_name,
+      config: { ...base(name), ...config },
+      name,
+      inbound_nodes: [inputs.map((i) => [i, 0, 0, {}])],
+    });
     return name;
   };
 
   for (const { node, inputShapes, weights: ws } of shaped.nodes) {
     const traits = traitsOf(node.kind);
-    if ((traits.nonNegative as (a: unknown, i: boolean[]) => boolean)(node.attrs, node.inputs.map((i) => nonNegative.has(i)))) nonNegative.add(node.name);
-    let layout: { name: string; shape: number[]; layer?: string }[] = ws.map((w: WeightSpec) => ({ name: w.name, shape: w.shape }));
+    if (
+      (traits.nonNegative as (a: unknown, i: boolean[]) => boolean)(
+        node.attrs,
+        node.inputs.map((i) => nonNegative.has(i)),
+      )
+    )
+      nonNegative.add(node.name);
+    let layout: { name: string; shape: number[]; layer?: string }[] = ws.map((w: WeightSpec) => ({
+      name: w.name,
+      shape: w.shape,
+    }));
     const refuse = (why: string) => refusals.push({ layer: node.name, specPath: node.specPath, why });
     const helperName = (suffix: string) => {
       const name = `${node.name}${suffix}`;
@@ -362,7 +555,18 @@ function exportTopology(graph: Graph): { doc: TfjsModelJson; sources: { layer: s
       padFirst(input, p) {
         const padName = helperName('_pad');
         if (!padName) return input;
-        return emit('ZeroPadding2D', padName, { padding: [[p.top, p.bottom], [p.left, p.right]], data_format: 'channels_last' }, [input]);
+        return emit(
+          'ZeroPadding2D',
+          padName,
+          {
+            padding: [
+              [p.top, p.bottom],
+              [p.left, p.right],
+            ],
+            data_format: 'channels_last',
+          },
+          [input],
+        );
       },
       refuse,
       alias: (to) => void alias.set(node.name, to),
@@ -370,15 +574,29 @@ function exportTopology(graph: Graph): { doc: TfjsModelJson; sources: { layer: s
       weightLayout: (w) => void (layout = w),
     };
     (KERAS_EXPORT[node.kind] as Writer<LeafKind>)(cx);
-    weights.push(...layout.map((w) => ({ name: `${w.layer ?? node.name}/${w.name}`, shape: w.shape, dtype: 'float32' as const })));
+    weights.push(
+      ...layout.map((w) => ({
+        name: `${w.layer ?? node.name}/${w.name}`,
+        shape: w.shape,
+        dtype: 'float32' as const,
+      })),
+    );
     // Every layout lists the node's weights in our order (kernel, bias; gamma, beta, …), renamed or reshaped only.
     sources.push(...layout.map((_, i) => ({ layer: node.name, weight: ws[i].name })));
   }
 
   if (refusals.length) {
-    throw new AppError(422, 'NOT_EXPRESSIBLE_IN_KERAS',
+    throw new AppError(
+      422,
+      'NOT_EXPRESSIBLE_IN_KERAS',
       `cannot be written as a Keras/tfjs layers model: ${refusals.map((r) => `${r.specPath} (${r.layer}): ${r.why}`).join('; ')}`,
-      { field: refusals[0].specPath, received: refusals.map((r) => r.layer), expected: 'layers Keras can express exactly', refusals });
+      {
+        field: refusals[0].specPath,
+        received: refusals.map((r) => r.layer),
+        expected: 'layers Keras can express exactly',
+        refusals,
+      },
+    );
   }
 
   const doc: TfjsModelJson = {
@@ -387,7 +605,12 @@ function exportTopology(graph: Graph): { doc: TfjsModelJson; sources: { layer: s
     convertedBy: null,
     modelTopology: {
       class_name: 'Functional',
-      config: { name: graph.name, layers, input_layers: [[INPUT_NAME, 0, 0]], output_layers: [[src(graph.output), 0, 0]] },
+      config: {
+        name: graph.name,
+        layers,
+        input_layers: [[INPUT_NAME, 0, 0]],
+        output_layers: [[src(graph.output), 0, 0]],
+      },
       keras_version: KERAS_DIALECT,
       backend: 'tensorflow',
     },
@@ -395,4 +618,3 @@ function exportTopology(graph: Graph): { doc: TfjsModelJson; sources: { layer: s
   };
   return { doc, sources };
 }
-

@@ -39,7 +39,13 @@ import {
 } from '../errors.js';
 import { flattenModel, type FlatModel, type Wired } from './flatten.js';
 import { kerasClassLabel, Options, readerFor } from './layers.js';
-import { isObject, readBatchShape, readGivenInput, readKerasTopology, type KerasTopology } from './topology.js';
+import {
+  isObject,
+  readBatchShape,
+  readGivenInput,
+  readKerasTopology,
+  type KerasTopology,
+} from './topology.js';
 
 export { SUPPORTED_KERAS_CLASSES } from './layers.js';
 
@@ -49,13 +55,16 @@ export interface ImportOptions {
   input?: Shape3;
 }
 
-
 function parseIfText(json: unknown, field: string): unknown {
   if (typeof json !== 'string') return json;
   try {
     return JSON.parse(json);
   } catch (err) {
-    throw new InvalidModelConfigError(field, `${json.slice(0, 40)}…`, `JSON text (${(err as Error).message})`);
+    throw new InvalidModelConfigError(
+      field,
+      `${json.slice(0, 40)}…`,
+      `JSON text (${(err as Error).message})`,
+    );
   }
 }
 
@@ -74,8 +83,11 @@ function checkClasses(flat: FlatModel): void {
 function inputShape(flat: FlatModel, given: Shape3 | undefined, limits: SpecLimits): Shape3 {
   if (given) return readGivenInput(given, limits);
   if (!flat.declared) {
-    throw unsupportedInputShapeError(flat.shapeAt, undefined,
-      'the input shape: the model states none, so give it beside the model ("input": [height, width, channels]) or with --input H,W,C');
+    throw unsupportedInputShapeError(
+      flat.shapeAt,
+      undefined,
+      'the input shape: the model states none, so give it beside the model ("input": [height, width, channels]) or with --input H,W,C',
+    );
   }
   return readBatchShape(flat.declared.value, flat.declared.at, limits);
 }
@@ -83,11 +95,14 @@ function inputShape(flat: FlatModel, given: Shape3 | undefined, limits: SpecLimi
 /** Keeps the config's order if it is an execution order; otherwise a stable topological sort. */
 function executionOrder(wired: Wired[], layersAt: string): Wired[] {
   const available = new Set<string>([INPUT_NAME]);
-  if (wired.every((w) => {
-    const ok = w.inputs.every((i) => available.has(i));
-    available.add(w.entry.name);
-    return ok;
-  })) return wired;
+  if (
+    wired.every((w) => {
+      const ok = w.inputs.every((i) => available.has(i));
+      available.add(w.entry.name);
+      return ok;
+    })
+  )
+    return wired;
 
   const position = new Map(wired.map((w, i) => [w.entry.name, i]));
   const waiting = wired.map((w) => new Set(w.inputs.filter((i) => position.has(i))).size);
@@ -109,19 +124,34 @@ function executionOrder(wired: Wired[], layersAt: string): Wired[] {
   }
   if (order.length !== wired.length) {
     const stuck = wired.filter((w) => !order.includes(w)).map((w) => w.entry.name);
-    throw new InvalidModelConfigError(layersAt, stuck.slice(0, 20), 'layers without a cycle in their inbound nodes');
+    throw new InvalidModelConfigError(
+      layersAt,
+      stuck.slice(0, 20),
+      'layers without a cycle in their inbound nodes',
+    );
   }
   return order;
 }
 
-function buildGraph(topology: KerasTopology, top: Record<string, unknown>, prefix: string, options: Required<Pick<ImportOptions, 'limits'>> & ImportOptions): Graph {
+function buildGraph(
+  topology: KerasTopology,
+  top: Record<string, unknown>,
+  prefix: string,
+  options: Required<Pick<ImportOptions, 'limits'>> & ImportOptions,
+): Graph {
   const limits = options.limits;
   const flat = flattenModel(topology, top, prefix, limits);
   checkClasses(flat);
   const input = inputShape(flat, options.input, limits);
   const ordered = executionOrder(flat.wired, `${prefix}config.layers`);
   const output = flat.output;
-  if (output === INPUT_NAME) throw unsupportedModelError(`${prefix}config.output_layers`, output, 'the model output is its input; there is nothing to analyse', 'a layer after the input');
+  if (output === INPUT_NAME)
+    throw unsupportedModelError(
+      `${prefix}config.output_layers`,
+      output,
+      'the model output is its input; there is nothing to analyse',
+      'a layer after the input',
+    );
 
   const kerasNames = new Set(ordered.map((w) => w.entry.name));
 
@@ -137,23 +167,49 @@ function buildGraph(topology: KerasTopology, top: Record<string, unknown>, prefi
   for (const { entry, inputs, call, frozen, models } of ordered) {
     const inputNames = inputs.map((i) => tensorOf.get(i)!);
     const inputShapes = inputNames.map((n) => shapes.get(n));
-    const drafts = readerFor(entry)!({ layer: entry, inputShapes, call, opts: new Options(entry, problems, flat.dialect) });
+    const drafts = readerFor(entry)!({
+      layer: entry,
+      inputShapes,
+      call,
+      opts: new Options(entry, problems, flat.dialect),
+    });
     let previous = inputNames;
     let known = inputShapes.every((s) => s !== undefined);
     for (const d of drafts) {
       const name = `${entry.name}${d.suffix}`;
       if (d.suffix) {
-        if (kerasNames.has(name) || generated.has(name)) throw nameConflictError(d.at, name, `is also the name the importer gives ${entry.name}'s fused activation`);
+        if (kerasNames.has(name) || generated.has(name))
+          throw nameConflictError(
+            d.at,
+            name,
+            `is also the name the importer gives ${entry.name}'s fused activation`,
+          );
         generated.add(name);
       }
-      const node = { name, kind: d.kind, attrs: d.attrs, inputs: previous, blockPath: [], specPath: d.at, ...(frozen ? { trainable: false } : {}) } as GraphNode;
+      const node = {
+        name,
+        kind: d.kind,
+        attrs: d.attrs,
+        inputs: previous,
+        blockPath: [],
+        specPath: d.at,
+        ...(frozen ? { trainable: false } : {}),
+      } as GraphNode;
       if (models.length) modelsOf.set(name, models);
       nodes.push(node);
-      if (nodes.length > limits.maxLayers) throw new SpecLimitError(entry.at, `more than ${limits.maxLayers} layers`, `at most ${limits.maxLayers} layers`);
+      if (nodes.length > limits.maxLayers)
+        throw new SpecLimitError(
+          entry.at,
+          `more than ${limits.maxLayers} layers`,
+          `at most ${limits.maxLayers} layers`,
+        );
       let shape: TensorShape | undefined;
       if (known) {
         try {
-          shape = shapeNode(node, previous.map((p) => shapes.get(p)!)).outputShape;
+          shape = shapeNode(
+            node,
+            previous.map((p) => shapes.get(p)!),
+          ).outputShape;
         } catch (err) {
           shapeError ??= err;
           known = false;
@@ -169,8 +225,10 @@ function buildGraph(topology: KerasTopology, top: Record<string, unknown>, prefi
 
   const { blocks, blockPaths } = detectBlocks(nodes);
   // Nested models enclose everything detected inside them.
-  for (const node of nodes) node.blockPath = [...(modelsOf.get(node.name) ?? []), ...(blockPaths.get(node.name) ?? [])];
-  for (const b of blocks) b.blockPath = [...(modelsOf.get(b.type === 'residual' ? b.addNode : b.concatNode) ?? []), ...b.blockPath];
+  for (const node of nodes)
+    node.blockPath = [...(modelsOf.get(node.name) ?? []), ...(blockPaths.get(node.name) ?? [])];
+  for (const b of blocks)
+    b.blockPath = [...(modelsOf.get(b.type === 'residual' ? b.addNode : b.concatNode) ?? []), ...b.blockPath];
   return { name: topology.name, input, nodes, output: tensorOf.get(output)!, blocks };
 }
 
@@ -195,11 +253,15 @@ function readConfig(json: unknown, prefix: string, options: ImportOptions): Grap
  */
 export function graphFromTfjsModelJson(json: unknown, options: ImportOptions = {}): Graph {
   const doc = parseIfText(json, 'model.json');
-  if (!isObject(doc)) throw new InvalidModelConfigError('model.json', doc, 'a tfjs layers-model model.json object');
+  if (!isObject(doc))
+    throw new InvalidModelConfigError('model.json', doc, 'a tfjs layers-model model.json object');
   if (doc.format !== undefined && doc.format !== 'layers-model') {
-    throw new AppError(422, 'UNSUPPORTED_MODEL',
+    throw new AppError(
+      422,
+      'UNSUPPORTED_MODEL',
       `format: ${JSON.stringify(doc.format)} models hold a TensorFlow graph, not Keras layers; only "layers-model" can be analysed`,
-      { field: 'format', received: doc.format, expected: '"layers-model"' });
+      { field: 'format', received: doc.format, expected: '"layers-model"' },
+    );
   }
   let topology: unknown = doc;
   let prefix = '';
@@ -223,7 +285,8 @@ export type ModelFormat = 'tfjs-layers-model' | 'tfjs-graph-model' | 'keras-conf
 export function detectModelFormat(body: unknown): ModelFormat {
   if (!isObject(body)) return 'unknown';
   if (body.format === 'graph-model') return 'tfjs-graph-model';
-  if (body.format === 'layers-model' || body.modelTopology !== undefined || body.model_config !== undefined) return 'tfjs-layers-model';
+  if (body.format === 'layers-model' || body.modelTopology !== undefined || body.model_config !== undefined)
+    return 'tfjs-layers-model';
   if (typeof body.class_name === 'string' && body.config !== undefined) return 'keras-config';
   return 'unknown';
 }

@@ -22,7 +22,9 @@ import { InvalidModelConfigError, type ImportProblem } from '../errors.js';
 import { isObject, type KerasCall, type KerasDialect, type KerasLayerEntry } from './topology.js';
 
 /** One leaf layer a Keras layer becomes. The last draft's output is the Keras layer's output. */
-export type Draft = { [K in LeafKind]: { suffix: '' | '_activation'; kind: K; attrs: LeafAttrsByKind[K]; at: string } }[LeafKind];
+export type Draft = {
+  [K in LeafKind]: { suffix: '' | '_activation'; kind: K; attrs: LeafAttrsByKind[K]; at: string };
+}[LeafKind];
 
 export interface ReadContext {
   layer: KerasLayerEntry;
@@ -83,7 +85,13 @@ export class Options {
 
   /** A problem with the layer as a whole (its inputs), named by the layer entry's own path. */
   unsupportedAt(field: string, received: unknown, expected: string): void {
-    this.problems.push({ layer: this.layer.name, className: this.layer.className, field, received, expected });
+    this.problems.push({
+      layer: this.layer.name,
+      className: this.layer.className,
+      field,
+      received,
+      expected,
+    });
   }
 
   malformed(key: string, received: unknown, expected: string): never {
@@ -93,7 +101,8 @@ export class Options {
   int(key: string, fallback?: number, min = 1, max = 1_000_000): number {
     const v = this.cfg[key];
     if (v === undefined && fallback !== undefined) return fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.malformed(key, v, `an integer from ${min} to ${max}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      this.malformed(key, v, `an integer from ${min} to ${max}`);
     return v;
   }
 
@@ -101,7 +110,8 @@ export class Options {
   pair(key: string, fallback?: Pair, max = 1024): Pair {
     const v = this.cfg[key];
     if ((v === undefined || v === null) && fallback) return fallback;
-    const ok = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= max;
+    const ok = (n: unknown): n is number =>
+      typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= max;
     if (ok(v)) return [v, v];
     if (Array.isArray(v) && v.length === 2 && ok(v[0]) && ok(v[1])) return [v[0], v[1]];
     return this.malformed(key, v, `a positive integer up to ${max}, or [height, width]`);
@@ -117,7 +127,8 @@ export class Options {
   number(key: string, fallback: number, min: number, max: number): number {
     const v = this.cfg[key];
     if (v === undefined || v === null) return fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) this.malformed(key, v, `a number from ${min} to ${max}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max)
+      this.malformed(key, v, `a number from ${min} to ${max}`);
     return v;
   }
 
@@ -126,7 +137,11 @@ export class Options {
     const v = this.cfg[key];
     if (v === undefined || v === null) return fallback;
     const list = typeof v === 'number' ? [v] : v;
-    if (!Array.isArray(list) || list.length === 0 || list.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
+    if (
+      !Array.isArray(list) ||
+      list.length === 0 ||
+      list.some((x) => typeof x !== 'number' || !Number.isFinite(x))
+    ) {
       return this.malformed(key, v, 'a finite number or a non-empty list of finite numbers');
     }
     return list as number[];
@@ -152,13 +167,18 @@ export class Options {
     if (isObject(v) && typeof v.config === 'string') v = v.config;
     const a = typeof v === 'string' ? kerasActivation(v, this.dialect) : undefined;
     if (a) return a;
-    this.unsupported(key, this.cfg[key], 'one of relu, relu6, sigmoid, hard_sigmoid, tanh, softmax, linear, swish/silu, hard_swish/hard_silu, gelu, elu, leaky_relu');
+    this.unsupported(
+      key,
+      this.cfg[key],
+      'one of relu, relu6, sigmoid, hard_sigmoid, tanh, softmax, linear, swish/silu, hard_swish/hard_silu, gelu, elu, leaky_relu',
+    );
     return { function: 'linear' };
   }
 
   channelsLast(): void {
     const v = this.cfg.data_format;
-    if (v !== undefined && v !== null && v !== 'channels_last') this.unsupported('data_format', v, '"channels_last" (the only layout the analyzer reads)');
+    if (v !== undefined && v !== null && v !== 'channels_last')
+      this.unsupported('data_format', v, '"channels_last" (the only layout the analyzer reads)');
   }
 
   /**
@@ -194,15 +214,18 @@ function conv(cx: ReadContext): Draft[] {
   const filters = o.int('filters');
   const groups = o.int('groups', 1);
   if (filters % groups !== 0) o.malformed('groups', groups, `a divisor of filters (${filters})`);
-  return withActivation(cx, draft(cx, 'conv2d', {
-    filters,
-    kernel: o.pair('kernel_size'),
-    strides: o.pair('strides', [1, 1]),
-    padding: o.padding(),
-    dilation: o.pair('dilation_rate', [1, 1]),
-    groups,
-    bias: o.bool('use_bias', true),
-  }));
+  return withActivation(
+    cx,
+    draft(cx, 'conv2d', {
+      filters,
+      kernel: o.pair('kernel_size'),
+      strides: o.pair('strides', [1, 1]),
+      padding: o.padding(),
+      dilation: o.pair('dilation_rate', [1, 1]),
+      groups,
+      bias: o.bool('use_bias', true),
+    }),
+  );
 }
 
 function depthwise(cx: ReadContext): Draft[] {
@@ -213,15 +236,18 @@ function depthwise(cx: ReadContext): Draft[] {
   if (shape && shape.length !== 3) o.unsupportedAt(cx.layer.at, shape, 'a feature map [H, W, C] as input');
   // Unknown when an earlier layer failed; the import stops before this draft is used.
   const channels = shape && shape.length === 3 ? shape[2] : 1;
-  return withActivation(cx, draft(cx, 'conv2d', {
-    filters: channels * multiplier,
-    kernel: o.pair('kernel_size'),
-    strides: o.pair('strides', [1, 1]),
-    padding: o.padding(),
-    dilation: o.pair('dilation_rate', [1, 1]),
-    groups: channels,
-    bias: o.bool('use_bias', true),
-  }));
+  return withActivation(
+    cx,
+    draft(cx, 'conv2d', {
+      filters: channels * multiplier,
+      kernel: o.pair('kernel_size'),
+      strides: o.pair('strides', [1, 1]),
+      padding: o.padding(),
+      dilation: o.pair('dilation_rate', [1, 1]),
+      groups: channels,
+      bias: o.bool('use_bias', true),
+    }),
+  );
 }
 
 function pool(kind: 'maxpool' | 'avgpool'): LayerReader {
@@ -229,7 +255,15 @@ function pool(kind: 'maxpool' | 'avgpool'): LayerReader {
     const o = cx.opts;
     o.channelsLast();
     const size = o.pair('pool_size', [2, 2]);
-    return [draft(cx, kind, { pool: size, strides: o.pair('strides', size), padding: o.padding(), ceilMode: false, countIncludePad: false })];
+    return [
+      draft(cx, kind, {
+        pool: size,
+        strides: o.pair('strides', size),
+        padding: o.padding(),
+        ceilMode: false,
+        countIncludePad: false,
+      }),
+    ];
   };
 }
 
@@ -244,14 +278,33 @@ function zeroPadding(cx: ReadContext): Draft[] {
   const o = cx.opts;
   o.channelsLast();
   const v = cx.layer.config.padding ?? 1;
-  const n = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 10_000;
+  const n = (x: unknown): x is number =>
+    typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 10_000;
   let p: [number, number, number, number] | undefined;
   if (n(v)) p = [v, v, v, v];
   else if (Array.isArray(v) && v.length === 2 && n(v[0]) && n(v[1])) p = [v[0], v[0], v[1], v[1]];
-  else if (Array.isArray(v) && v.length === 2 && Array.isArray(v[0]) && Array.isArray(v[1]) && v[0].length === 2 && v[1].length === 2
-    && n(v[0][0]) && n(v[0][1]) && n(v[1][0]) && n(v[1][1])) p = [v[0][0], v[0][1], v[1][0], v[1][1]];
-  if (!p) return o.malformed('padding', v, 'n, [ph, pw] or [[top, bottom], [left, right]] of non-negative integers');
-  return [draft(cx, 'zeropad', { padding: { mode: 'explicit', top: p[0], bottom: p[1], left: p[2], right: p[3] } })];
+  else if (
+    Array.isArray(v) &&
+    v.length === 2 &&
+    Array.isArray(v[0]) &&
+    Array.isArray(v[1]) &&
+    v[0].length === 2 &&
+    v[1].length === 2 &&
+    n(v[0][0]) &&
+    n(v[0][1]) &&
+    n(v[1][0]) &&
+    n(v[1][1])
+  )
+    p = [v[0][0], v[0][1], v[1][0], v[1][1]];
+  if (!p)
+    return o.malformed(
+      'padding',
+      v,
+      'n, [ph, pw] or [[top, bottom], [left, right]] of non-negative integers',
+    );
+  return [
+    draft(cx, 'zeropad', { padding: { mode: 'explicit', top: p[0], bottom: p[1], left: p[2], right: p[3] } }),
+  ];
 }
 
 function dropout(cx: ReadContext): Draft[] {
@@ -259,7 +312,12 @@ function dropout(cx: ReadContext): Draft[] {
 }
 
 function atLeastTwoInputs(cx: ReadContext): void {
-  if (cx.inputShapes.length < 2) throw new InvalidModelConfigError(`${cx.layer.at}.inbound_nodes`, `${cx.inputShapes.length} input`, `at least two inputs to ${cx.layer.className}`);
+  if (cx.inputShapes.length < 2)
+    throw new InvalidModelConfigError(
+      `${cx.layer.at}.inbound_nodes`,
+      `${cx.inputShapes.length} input`,
+      `at least two inputs to ${cx.layer.className}`,
+    );
 }
 
 /** Keras' ReLU(max_value, negative_slope, threshold): relu, relu6, clip(0, max) or leaky_relu. */
@@ -271,7 +329,9 @@ function relu(cx: ReadContext): Draft[] {
   if (slope !== 0 && Number.isFinite(max)) o.unsupported('negative_slope', slope, '0 when max_value is set');
   if (slope !== 0) return [draft(cx, 'activation', { function: 'leaky_relu', alpha: slope })];
   if (max === 6) return [draft(cx, 'activation', { function: 'relu6' })];
-  return [draft(cx, 'activation', Number.isFinite(max) ? { function: 'clip', min: 0, max } : { function: 'relu' })];
+  return [
+    draft(cx, 'activation', Number.isFinite(max) ? { function: 'clip', min: 0, max } : { function: 'relu' }),
+  ];
 }
 
 type KerasReaders = Readonly<Record<string, LayerReader>>;
@@ -286,8 +346,15 @@ export const KERAS_IMPORT: { [K in LeafKind]: KerasReaders } = {
     BatchNormalization: (cx) => {
       const o = cx.opts;
       o.channelAxis('axis', -1, cx.inputShapes[0]);
-      if (o.bool('renorm', false)) o.unsupported('renorm', true, 'false (batch renormalisation adds weights we do not count)');
-      return [draft(cx, 'batchnorm', { epsilon: o.number('epsilon', 1e-3, 0, 1), center: o.bool('center', true), scale: o.bool('scale', true) })];
+      if (o.bool('renorm', false))
+        o.unsupported('renorm', true, 'false (batch renormalisation adds weights we do not count)');
+      return [
+        draft(cx, 'batchnorm', {
+          epsilon: o.number('epsilon', 1e-3, 0, 1),
+          center: o.bool('center', true),
+          scale: o.bool('scale', true),
+        }),
+      ];
     },
   },
   activation: {
@@ -296,7 +363,9 @@ export const KERAS_IMPORT: { [K in LeafKind]: KerasReaders } = {
     LeakyReLU: (cx) => {
       // Keras 2 and tfjs call the slope alpha, Keras 3 negative_slope; both default to 0.3.
       const key = cx.layer.config.negative_slope !== undefined ? 'negative_slope' : 'alpha';
-      return [draft(cx, 'activation', { function: 'leaky_relu', alpha: cx.opts.number(key, 0.3, -1e6, 1e6) })];
+      return [
+        draft(cx, 'activation', { function: 'leaky_relu', alpha: cx.opts.number(key, 0.3, -1e6, 1e6) }),
+      ];
     },
     ELU: (cx) => [draft(cx, 'activation', { function: 'elu', alpha: cx.opts.number('alpha', 1, -1e6, 1e6) })],
     Softmax: (cx) => {
@@ -320,9 +389,19 @@ export const KERAS_IMPORT: { [K in LeafKind]: KerasReaders } = {
       const o = cx.opts;
       const shape = cx.inputShapes[0];
       if (shape && shape.length !== 1) {
-        o.unsupportedAt(cx.layer.at, shape, 'a flat input [features] (Keras applies Dense per position on a feature map; flatten or pool first)');
+        o.unsupportedAt(
+          cx.layer.at,
+          shape,
+          'a flat input [features] (Keras applies Dense per position on a feature map; flatten or pool first)',
+        );
       }
-      return [draft(cx, 'dense', { units: o.int('units'), bias: o.bool('use_bias', true), activation: o.activation() })];
+      return [
+        draft(cx, 'dense', {
+          units: o.int('units'),
+          bias: o.bool('use_bias', true),
+          activation: o.activation(),
+        }),
+      ];
     },
   },
   // At inference SpatialDropout2D is the identity, like Dropout; it only drops whole channels in training.
@@ -349,7 +428,10 @@ export const KERAS_IMPORT: { [K in LeafKind]: KerasReaders } = {
     Reshape: (cx) => {
       const o = cx.opts;
       const target = cx.layer.config.target_shape;
-      const ok = Array.isArray(target) && target.every((d) => Number.isInteger(d) && (d === -1 || d >= 1)) && target.filter((d) => d === -1).length <= 1;
+      const ok =
+        Array.isArray(target) &&
+        target.every((d) => Number.isInteger(d) && (d === -1 || d >= 1)) &&
+        target.filter((d) => d === -1).length <= 1;
       if (!ok) return o.malformed('target_shape', target, 'a list of positive integers with at most one -1');
       if (target.length !== 1 && target.length !== 3) {
         o.unsupported('target_shape', target, '[C] or [H, W, C] (engines hold vectors and feature maps)');
@@ -359,17 +441,38 @@ export const KERAS_IMPORT: { [K in LeafKind]: KerasReaders } = {
     },
   },
   rescaling: {
-    Rescaling: (cx) => [draft(cx, 'rescaling', { scale: cx.opts.numbers('scale', undefined) ?? cx.opts.malformed('scale', undefined, 'a number or a list of numbers'), offset: cx.opts.numbers('offset', [0])! })],
+    Rescaling: (cx) => [
+      draft(cx, 'rescaling', {
+        scale:
+          cx.opts.numbers('scale', undefined) ??
+          cx.opts.malformed('scale', undefined, 'a number or a list of numbers'),
+        offset: cx.opts.numbers('offset', [0])!,
+      }),
+    ],
   },
   normalization: {
     Normalization: (cx) => {
       const o = cx.opts;
       o.channelAxis('axis', -1, cx.inputShapes[0]);
-      if (o.bool('invert', false)) o.unsupported('invert', true, 'false (the inverse, x·σ + μ, is not a kind we have)');
+      if (o.bool('invert', false))
+        o.unsupported('invert', true, 'false (the inverse, x·σ + μ, is not a kind we have)');
       const mean = o.numbers('mean', undefined);
       const variance = o.numbers('variance', undefined);
-      if ((mean === undefined) !== (variance === undefined)) o.unsupported(mean ? 'variance' : 'mean', null, 'mean and variance both given, or both left to the weights');
-      return [draft(cx, 'normalization', mean && variance ? { mean, variance, epsilon: NORMALIZATION_EPSILON } : { epsilon: NORMALIZATION_EPSILON })];
+      if ((mean === undefined) !== (variance === undefined))
+        o.unsupported(
+          mean ? 'variance' : 'mean',
+          null,
+          'mean and variance both given, or both left to the weights',
+        );
+      return [
+        draft(
+          cx,
+          'normalization',
+          mean && variance
+            ? { mean, variance, epsilon: NORMALIZATION_EPSILON }
+            : { epsilon: NORMALIZATION_EPSILON },
+        ),
+      ];
     },
   },
 };
@@ -380,13 +483,24 @@ type Arithmetic = 'add' | 'subtract' | 'multiply' | 'divide';
 
 /** TFOpLambda's `function` names for the arithmetic we read. */
 const TF_FUNCTIONS: Record<string, Arithmetic> = {
-  '__operators__.add': 'add', 'math.add': 'add',
-  'math.subtract': 'subtract', '__operators__.sub': 'subtract',
-  'math.multiply': 'multiply', '__operators__.mul': 'multiply',
-  'math.truediv': 'divide', '__operators__.truediv': 'divide', 'math.divide': 'divide',
+  '__operators__.add': 'add',
+  'math.add': 'add',
+  'math.subtract': 'subtract',
+  '__operators__.sub': 'subtract',
+  'math.multiply': 'multiply',
+  '__operators__.mul': 'multiply',
+  'math.truediv': 'divide',
+  '__operators__.truediv': 'divide',
+  'math.divide': 'divide',
 };
 /** keras.ops classes (module keras.src.ops.numpy) for the same. */
-const KERAS_OPS: Record<string, Arithmetic> = { Add: 'add', Subtract: 'subtract', Multiply: 'multiply', Divide: 'divide', TrueDivide: 'divide' };
+const KERAS_OPS: Record<string, Arithmetic> = {
+  Add: 'add',
+  Subtract: 'subtract',
+  Multiply: 'multiply',
+  Divide: 'divide',
+  TrueDivide: 'divide',
+};
 
 /**
  * x ⊕ c with a scalar constant c is `rescaling` (add: offset c; subtract: offset −c, or c − x:
@@ -399,11 +513,19 @@ function arithmetic(op: Arithmetic): LayerReader {
     const call = cx.call;
     const tensors = call?.refs.length ?? 0;
     const kw = call?.kwargs.y;
-    const constants = [...(call?.positional ?? []).flatMap((p, i) => ('value' in p ? [{ value: p.value, index: i }] : [])), ...(kw !== undefined ? [{ value: kw, index: 1 }] : [])];
-    if (tensors >= 2 && constants.length === 0 && (op === 'add' || op === 'multiply')) return [draft(cx, op, op === 'add' ? { scale: 1 } : {})];
+    const constants = [
+      ...(call?.positional ?? []).flatMap((p, i) => ('value' in p ? [{ value: p.value, index: i }] : [])),
+      ...(kw !== undefined ? [{ value: kw, index: 1 }] : []),
+    ];
+    if (tensors >= 2 && constants.length === 0 && (op === 'add' || op === 'multiply'))
+      return [draft(cx, op, op === 'add' ? { scale: 1 } : {})];
     const c = constants[0]?.value;
     if (tensors !== 1 || constants.length !== 1 || typeof c !== 'number' || !Number.isFinite(c)) {
-      o.unsupportedAt(`${cx.layer.at}.inbound_nodes`, { tensors, constants: constants.map((k) => k.value) }, `${op} of one tensor and one finite number, or (add, multiply) of tensors only`);
+      o.unsupportedAt(
+        `${cx.layer.at}.inbound_nodes`,
+        { tensors, constants: constants.map((k) => k.value) },
+        `${op} of one tensor and one finite number, or (add, multiply) of tensors only`,
+      );
       return [draft(cx, 'rescaling', { scale: [1], offset: [0] })];
     }
     const tensorFirst = call!.positional.findIndex((p) => 'tensor' in p) < constants[0].index;
@@ -411,26 +533,35 @@ function arithmetic(op: Arithmetic): LayerReader {
       case 'add':
         return [draft(cx, 'rescaling', { scale: [1], offset: [c] })];
       case 'subtract':
-        return [draft(cx, 'rescaling', tensorFirst ? { scale: [1], offset: [-c] } : { scale: [-1], offset: [c] })];
+        return [
+          draft(cx, 'rescaling', tensorFirst ? { scale: [1], offset: [-c] } : { scale: [-1], offset: [c] }),
+        ];
       case 'multiply':
         return [draft(cx, 'rescaling', { scale: [c], offset: [0] })];
       case 'divide':
-        if (!tensorFirst || c === 0) o.unsupportedAt(`${cx.layer.at}.inbound_nodes`, c, 'x / c with a non-zero constant c');
+        if (!tensorFirst || c === 0)
+          o.unsupportedAt(`${cx.layer.at}.inbound_nodes`, c, 'x / c with a non-zero constant c');
         return [draft(cx, 'rescaling', { scale: [c === 0 ? 1 : 1 / c], offset: [0] })];
     }
   };
 }
 
-const isOperation = (entry: KerasLayerEntry) => entry.module !== undefined && /^keras(\.src)?\.ops\b/.test(entry.module);
+const isOperation = (entry: KerasLayerEntry) =>
+  entry.module !== undefined && /^keras(\.src)?\.ops\b/.test(entry.module);
 
 /** The reader for a Keras layer entry: by class, or for operations by what they compute. */
 export function readerFor(entry: KerasLayerEntry): LayerReader | undefined {
-  if (isOperation(entry)) return Object.hasOwn(KERAS_OPS, entry.className) ? arithmetic(KERAS_OPS[entry.className]) : undefined;
+  if (isOperation(entry))
+    return Object.hasOwn(KERAS_OPS, entry.className) ? arithmetic(KERAS_OPS[entry.className]) : undefined;
   if (entry.className === 'TFOpLambda') {
     const fn = entry.config.function;
-    return typeof fn === 'string' && Object.hasOwn(TF_FUNCTIONS, fn) ? arithmetic(TF_FUNCTIONS[fn]) : undefined;
+    return typeof fn === 'string' && Object.hasOwn(TF_FUNCTIONS, fn)
+      ? arithmetic(TF_FUNCTIONS[fn])
+      : undefined;
   }
-  return Object.hasOwn(KERAS_LAYER_READERS, entry.className) ? KERAS_LAYER_READERS[entry.className] : undefined;
+  return Object.hasOwn(KERAS_LAYER_READERS, entry.className)
+    ? KERAS_LAYER_READERS[entry.className]
+    : undefined;
 }
 
 /** How an unsupported entry is named in errors: its class, or the operation it calls. */

@@ -85,13 +85,23 @@ const MODEL_CLASSES = new Set(['Functional', 'Model', 'Sequential']);
 const MAX_ARG_DEPTH = 32;
 
 function isRefLeaf(v: unknown): v is [string, number, number, ...unknown[]] {
-  return Array.isArray(v) && v.length >= 3 && typeof v[0] === 'string' && typeof v[1] === 'number' && typeof v[2] === 'number';
+  return (
+    Array.isArray(v) &&
+    v.length >= 3 &&
+    typeof v[0] === 'string' &&
+    typeof v[1] === 'number' &&
+    typeof v[2] === 'number'
+  );
 }
 
 function toRef(v: [string, number, number, ...unknown[]], at: string): KerasRef {
   const [layer, node, tensor] = v;
   if (!Number.isInteger(node) || node < 0 || !Number.isInteger(tensor) || tensor < 0) {
-    throw new InvalidModelConfigError(at, v, '[layer name, node index, tensor index] with non-negative integer indices');
+    throw new InvalidModelConfigError(
+      at,
+      v,
+      '[layer name, node index, tensor index] with non-negative integer indices',
+    );
   }
   return { layer, node, tensor };
 }
@@ -101,18 +111,32 @@ function readRefStructure(v: unknown, at: string): KerasRef[] {
   if (isRefLeaf(v)) return [toRef(v, at)];
   if (Array.isArray(v)) return v.flatMap((item, i) => readRefStructure(item, `${at}[${i}]`));
   if (isObject(v)) return Object.entries(v).flatMap(([k, item]) => readRefStructure(item, `${at}.${k}`));
-  throw new InvalidModelConfigError(at, v, '[layer name, node index, tensor index], or a list or dict of them');
+  throw new InvalidModelConfigError(
+    at,
+    v,
+    '[layer name, node index, tensor index], or a list or dict of them',
+  );
 }
 
 /** Every `__keras_tensor__` in a Keras 3 call's args and kwargs, in the order they appear. */
 function collectKerasTensors(v: unknown, at: string, out: KerasRef[], depth = 0): void {
-  if (depth > MAX_ARG_DEPTH) throw new InvalidModelConfigError(at, '(deeper nesting)', `call arguments nested at most ${MAX_ARG_DEPTH} deep`);
+  if (depth > MAX_ARG_DEPTH)
+    throw new InvalidModelConfigError(
+      at,
+      '(deeper nesting)',
+      `call arguments nested at most ${MAX_ARG_DEPTH} deep`,
+    );
   if (Array.isArray(v)) {
     v.forEach((item, i) => collectKerasTensors(item, `${at}[${i}]`, out, depth + 1));
   } else if (isObject(v)) {
     if (v.class_name === '__keras_tensor__') {
       const history = isObject(v.config) ? v.config.keras_history : undefined;
-      if (!isRefLeaf(history)) throw new InvalidModelConfigError(`${at}.config.keras_history`, history, '[layer name, node index, tensor index]');
+      if (!isRefLeaf(history))
+        throw new InvalidModelConfigError(
+          `${at}.config.keras_history`,
+          history,
+          '[layer name, node index, tensor index]',
+        );
       out.push(toRef(history, `${at}.config.keras_history`));
       return;
     }
@@ -127,7 +151,12 @@ function readCall(node: unknown, at: string): KerasCall {
   if (Array.isArray(node)) {
     // Keras 2: a list of [layer, node, tensor, kwargs?].
     const refs = node.map((ref, i) => {
-      if (!isRefLeaf(ref)) throw new InvalidModelConfigError(`${at}[${i}]`, ref, '[layer name, node index, tensor index, kwargs]');
+      if (!isRefLeaf(ref))
+        throw new InvalidModelConfigError(
+          `${at}[${i}]`,
+          ref,
+          '[layer name, node index, tensor index, kwargs]',
+        );
       return toRef(ref, `${at}[${i}]`);
     });
     const kwargs = node.length > 0 && isObject(node[0][3]) ? (node[0][3] as Json) : {};
@@ -143,10 +172,16 @@ function readCall(node: unknown, at: string): KerasCall {
       const history = isObject(arg.config) ? arg.config.keras_history : undefined;
       return { tensor: toRef(history as [string, number, number], `${at}.args[${i}].config.keras_history`) };
     });
-    const kwargs = isObject(node.kwargs) ? Object.fromEntries(Object.entries(node.kwargs).filter(([, v]) => !isKerasTensor(v))) : {};
+    const kwargs = isObject(node.kwargs)
+      ? Object.fromEntries(Object.entries(node.kwargs).filter(([, v]) => !isKerasTensor(v)))
+      : {};
     return { refs, positional, kwargs };
   }
-  throw new InvalidModelConfigError(at, node, 'a Keras 2 inbound node (a list of [layer, node, tensor, kwargs]) or a Keras 3 one ({"args": …, "kwargs": …})');
+  throw new InvalidModelConfigError(
+    at,
+    node,
+    'a Keras 2 inbound node (a list of [layer, node, tensor, kwargs]) or a Keras 3 one ({"args": …, "kwargs": …})',
+  );
 }
 
 function readEntry(raw: unknown, at: string, functional: boolean): KerasLayerEntry {
@@ -154,7 +189,7 @@ function readEntry(raw: unknown, at: string, functional: boolean): KerasLayerEnt
   if (typeof entry.class_name !== 'string' || entry.class_name === '') {
     throw new InvalidModelConfigError(`${at}.class_name`, entry.class_name, 'a layer class name');
   }
-  const config = expectObject(entry.config, `${at}.config`, 'the layer\'s config object');
+  const config = expectObject(entry.config, `${at}.config`, "the layer's config object");
   const name = entry.name ?? config.name;
   if (typeof name !== 'string' || name.length === 0 || name.length > 200) {
     throw new InvalidModelConfigError(`${at}.name`, name, 'a layer name of 1 to 200 characters');
@@ -164,18 +199,35 @@ function readEntry(raw: unknown, at: string, functional: boolean): KerasLayerEnt
     const inbound = expectArray(entry.inbound_nodes ?? [], `${at}.inbound_nodes`, 'a list of inbound nodes');
     calls = inbound.map((node, i) => readCall(node, `${at}.inbound_nodes[${i}]`));
   }
-  return { name, className: entry.class_name, ...(typeof entry.module === 'string' ? { module: entry.module } : {}), config, at, calls, raw: entry };
+  return {
+    name,
+    className: entry.class_name,
+    ...(typeof entry.module === 'string' ? { module: entry.module } : {}),
+    config,
+    at,
+    calls,
+    raw: entry,
+  };
 }
 
 /**
  * Reads the model's envelope and layer list. `prefix` is where the config sits in the submitted
  * JSON (`''` for a Keras config, `modelTopology.` for a tfjs model.json), so paths in errors are real.
  */
-export function readKerasTopology(json: unknown, prefix: string, limits: SpecLimits = DEFAULT_SPEC_LIMITS): KerasTopology {
+export function readKerasTopology(
+  json: unknown,
+  prefix: string,
+  limits: SpecLimits = DEFAULT_SPEC_LIMITS,
+): KerasTopology {
   const where = prefix.replace(/\.$/, '') || 'model';
-  const top = expectObject(json, where, 'a Keras model config {"class_name": "Functional" | "Sequential", "config": {...}}');
+  const top = expectObject(
+    json,
+    where,
+    'a Keras model config {"class_name": "Functional" | "Sequential", "config": {...}}',
+  );
   const cls = top.class_name;
-  if (typeof cls !== 'string') throw new InvalidModelConfigError(`${prefix}class_name`, cls, '"Functional", "Model" or "Sequential"');
+  if (typeof cls !== 'string')
+    throw new InvalidModelConfigError(`${prefix}class_name`, cls, '"Functional", "Model" or "Sequential"');
   if (!MODEL_CLASSES.has(cls)) {
     throw unsupportedModelError(
       `${prefix}class_name`,
@@ -186,7 +238,10 @@ export function readKerasTopology(json: unknown, prefix: string, limits: SpecLim
   }
   const sequential = cls === 'Sequential';
   // Keras before 2.2.3 wrote a Sequential config as the bare layer list.
-  const config: Json = sequential && Array.isArray(top.config) ? { layers: top.config } : expectObject(top.config, `${prefix}config`, 'the model config object');
+  const config: Json =
+    sequential && Array.isArray(top.config)
+      ? { layers: top.config }
+      : expectObject(top.config, `${prefix}config`, 'the model config object');
   const layersAt = Array.isArray(top.config) ? `${prefix}config` : `${prefix}config.layers`;
   const rawLayers = expectArray(config.layers, layersAt, 'the list of layers');
   if (rawLayers.length > limits.maxLayers) {
@@ -196,28 +251,45 @@ export function readKerasTopology(json: unknown, prefix: string, limits: SpecLim
   const seen = new Map<string, string>();
   for (const l of layers) {
     const before = seen.get(l.name);
-    if (before) throw new InvalidModelConfigError(`${l.at}.name`, l.name, `a name not already used (by ${before})`);
+    if (before)
+      throw new InvalidModelConfigError(`${l.at}.name`, l.name, `a name not already used (by ${before})`);
     seen.set(l.name, l.at);
   }
   const name = typeof config.name === 'string' && config.name.length <= 200 ? config.name : 'keras_model';
   const dialect = dialectOf(top, rawLayers);
   if (sequential) {
-    return { name, dialect, className: 'Sequential', layers, inputRefs: { refs: [], at: layersAt }, outputRefs: { refs: [], at: layersAt } };
+    return {
+      name,
+      dialect,
+      className: 'Sequential',
+      layers,
+      inputRefs: { refs: [], at: layersAt },
+      outputRefs: { refs: [], at: layersAt },
+    };
   }
   return {
     name,
     dialect,
     className: 'Functional',
     layers,
-    inputRefs: { refs: readRefStructure(config.input_layers, `${prefix}config.input_layers`), at: `${prefix}config.input_layers` },
-    outputRefs: { refs: readRefStructure(config.output_layers, `${prefix}config.output_layers`), at: `${prefix}config.output_layers` },
+    inputRefs: {
+      refs: readRefStructure(config.input_layers, `${prefix}config.input_layers`),
+      at: `${prefix}config.input_layers`,
+    },
+    outputRefs: {
+      refs: readRefStructure(config.output_layers, `${prefix}config.output_layers`),
+      at: `${prefix}config.output_layers`,
+    },
   };
 }
 
 function dialectOf(top: Json, rawLayers: unknown[]): KerasDialect {
   if (typeof top.keras_version === 'string') return top.keras_version.startsWith('3') ? 'keras3' : 'keras2';
   // Keras 3 writes `module` and `registered_name` beside every class_name.
-  return rawLayers.some((l) => isObject(l) && typeof l.module === 'string' && 'registered_name' in l) || 'module' in top ? 'keras3' : 'keras2';
+  return rawLayers.some((l) => isObject(l) && typeof l.module === 'string' && 'registered_name' in l) ||
+    'module' in top
+    ? 'keras3'
+    : 'keras2';
 }
 
 /**
@@ -228,16 +300,24 @@ export function readBatchShape(value: unknown, at: string, limits: SpecLimits = 
   const expected = 'an image input [None, height, width, channels] (channels_last)';
   if (!Array.isArray(value) || value.length !== 4) throw unsupportedInputShapeError(at, value, expected);
   if (value[0] !== null) {
-    throw unsupportedInputShapeError(`${at}[0]`, value[0], 'None (null) for the batch dimension: the analyzer reports per image and scales by the requested batch');
+    throw unsupportedInputShapeError(
+      `${at}[0]`,
+      value[0],
+      'None (null) for the batch dimension: the analyzer reports per image and scales by the requested batch',
+    );
   }
   const axes = ['height', 'width', 'channels'];
   return [1, 2, 3].map((i) => {
     const d = value[i];
     if (d === null) {
-      throw unsupportedInputShapeError(`${at}[${i}]`, d,
-        `a known ${axes[i - 1]}: the model leaves it open, so give the size to analyse at beside the model ("input": [height, width, channels]) or with --input H,W,C`);
+      throw unsupportedInputShapeError(
+        `${at}[${i}]`,
+        d,
+        `a known ${axes[i - 1]}: the model leaves it open, so give the size to analyse at beside the model ("input": [height, width, channels]) or with --input H,W,C`,
+      );
     }
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 1) throw new InvalidModelConfigError(`${at}[${i}]`, d, `a positive integer ${axes[i - 1]}`);
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 1)
+      throw new InvalidModelConfigError(`${at}[${i}]`, d, `a positive integer ${axes[i - 1]}`);
     const max = i === 3 ? 65_536 : limits.maxInputSide;
     if (d > max) throw new SpecLimitError(`${at}[${i}]`, d, `a ${axes[i - 1]} of at most ${max}`);
     return d;
@@ -255,10 +335,12 @@ export function declaredBatchShape(config: Json): { key: string; value: unknown 
 /** An input size the caller gives ([H, W, C]), for models saved with open sizes or to analyse at another size. */
 export function readGivenInput(value: unknown, limits: SpecLimits = DEFAULT_SPEC_LIMITS): Shape3 {
   const axes = ['height', 'width', 'channels'];
-  if (!Array.isArray(value) || value.length !== 3) throw new InvalidModelConfigError('input', value, '[height, width, channels]');
+  if (!Array.isArray(value) || value.length !== 3)
+    throw new InvalidModelConfigError('input', value, '[height, width, channels]');
   return value.map((d, i) => {
     const max = i === 2 ? 65_536 : limits.maxInputSide;
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 1) throw new InvalidModelConfigError(`input[${i}]`, d, `a positive integer ${axes[i]}`);
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 1)
+      throw new InvalidModelConfigError(`input[${i}]`, d, `a positive integer ${axes[i]}`);
     if (d > max) throw new SpecLimitError(`input[${i}]`, d, `a ${axes[i]} of at most ${max}`);
     return d;
   }) as Shape3;

@@ -16,23 +16,43 @@ import { outputLength, resolvePads, type Pads } from '../../spec/geometry.js';
 import { prepareForInference, type InferenceOptions } from '../../spec/passes/index.js';
 import { inferShapes, type ShapedGraph } from '../../spec/shapes.js';
 import { AppError } from '../../errors.js';
-import { INPUT_NAME, type Activation, type ActivationFn, type BoundWeight, type Graph, type GraphNode, type GraphNodeOf, type LeafKind, type TensorShape } from '../../spec/types.js';
+import {
+  INPUT_NAME,
+  type Activation,
+  type ActivationFn,
+  type BoundWeight,
+  type Graph,
+  type GraphNode,
+  type GraphNodeOf,
+  type LeafKind,
+  type TensorShape,
+} from '../../spec/types.js';
 import { permute } from '../../weights/permute.js';
-import { attr, DataType, encodeModel, type Attribute, type ModelDef, type NodeDef, type TensorDef } from './model.js';
+import {
+  attr,
+  DataType,
+  encodeModel,
+  type Attribute,
+  type ModelDef,
+  type NodeDef,
+  type TensorDef,
+} from './model.js';
 
 /** `logits` also names the output `logits` instead of `output`. */
 export type OnnxBuildOptions = InferenceOptions;
 
 export class UnsupportedByOnnxError extends AppError {
   constructor(node: GraphNode, why: string) {
-    super(422, 'UNSUPPORTED_BY_ENGINE', `${node.specPath} (${node.name}): ${why}`, { field: node.specPath, layer: node.name });
+    super(422, 'UNSUPPORTED_BY_ENGINE', `${node.specPath} (${node.name}): ${why}`, {
+      field: node.specPath,
+      layer: node.name,
+    });
   }
 }
 
 /** NHWC → NCHW and back. */
 const TO_NCHW = [0, 3, 1, 2];
 const TO_NHWC = [0, 2, 3, 1];
-
 
 /** Collects nodes and initializers with unique value names; knows each spec layer's shape and weights. */
 class Emitter {
@@ -132,7 +152,12 @@ class Emitter {
   }
 }
 
-type EmitActivation<F extends ActivationFn> = (e: Emitter, a: Extract<Activation, { function: F }>, x: string, output: string) => string;
+type EmitActivation<F extends ActivationFn> = (
+  e: Emitter,
+  a: Extract<Activation, { function: F }>,
+  x: string,
+  output: string,
+) => string;
 
 /** One entry per activation function (src/spec/activations.ts); opset 17 has all but GELU as one op. */
 const ACTIVATIONS: { [F in ActivationFn]: EmitActivation<F> } = {
@@ -145,15 +170,26 @@ const ACTIVATIONS: { [F in ActivationFn]: EmitActivation<F> } = {
   // Keras' softmax is over the last (channel) axis: axis 1 both for [N, C] and for NCHW.
   softmax: (e, _a, x, out) => e.op('Softmax', [x], [attr.int('axis', 1)], out),
   silu: (e, _a, x, out) => e.op('Mul', [x, e.op('Sigmoid', [x], [], `${out}_sigmoid`)], [], out),
-  hard_sigmoid: (e, a, x, out) => e.op('HardSigmoid', [x], [attr.float('alpha', a.alpha), attr.float('beta', a.beta)], out),
+  hard_sigmoid: (e, a, x, out) =>
+    e.op('HardSigmoid', [x], [attr.float('alpha', a.alpha), attr.float('beta', a.beta)], out),
   hard_swish: (e, _a, x, out) => e.op('HardSwish', [x], [], out),
   gelu(e, a, x, out) {
     // 0.5·x·(1 + erf(x/√2)), or 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
     let inner: string;
     if (a.approximate) {
       const cube = e.op('Mul', [x, e.op('Mul', [x, x], [], `${out}_sq`)], [], `${out}_cube`);
-      const poly = e.op('Add', [x, e.op('Mul', [cube, e.scalar(0.044715)], [], `${out}_c3`)], [], `${out}_poly`);
-      inner = e.op('Tanh', [e.op('Mul', [poly, e.scalar(Math.sqrt(2 / Math.PI))], [], `${out}_arg`)], [], `${out}_tanh`);
+      const poly = e.op(
+        'Add',
+        [x, e.op('Mul', [cube, e.scalar(0.044715)], [], `${out}_c3`)],
+        [],
+        `${out}_poly`,
+      );
+      inner = e.op(
+        'Tanh',
+        [e.op('Mul', [poly, e.scalar(Math.sqrt(2 / Math.PI))], [], `${out}_arg`)],
+        [],
+        `${out}_tanh`,
+      );
     } else {
       inner = e.op('Erf', [e.op('Mul', [x, e.scalar(Math.SQRT1_2)], [], `${out}_arg`)], [], `${out}_erf`);
     }
@@ -204,7 +240,11 @@ function pool(e: Emitter, node: GraphNodeOf<'maxpool'> | GraphNodeOf<'avgpool'>,
   if (!isAvg) e.keepPadBeforeMaxPool(input);
   // ONNX Runtime refuses pads as large as the window; such a max pool pads explicitly with −∞.
   if (Math.max(p.top, p.bottom) >= kh || Math.max(p.left, p.right) >= kw) {
-    if (isAvg) throw new UnsupportedByOnnxError(node, 'average pooling with padding as large as the window is not supported by the ONNX engine');
+    if (isAvg)
+      throw new UnsupportedByOnnxError(
+        node,
+        'average pooling with padding as large as the window is not supported by the ONNX engine',
+      );
     input = e.pad(input, p, Number.NEGATIVE_INFINITY, `${node.name}_pad`);
     inH += p.top + p.bottom;
     inW += p.left + p.right;
@@ -219,7 +259,12 @@ function pool(e: Emitter, node: GraphNodeOf<'maxpool'> | GraphNodeOf<'avgpool'>,
     ...(isAvg ? [attr.int('count_include_pad', countIncludePad)] : []),
   ];
   const sliced = fullH > oh || fullW > ow;
-  const y = e.op(isAvg ? 'AveragePool' : 'MaxPool', [input], attributes, sliced ? `${node.name}_full` : node.name);
+  const y = e.op(
+    isAvg ? 'AveragePool' : 'MaxPool',
+    [input],
+    attributes,
+    sliced ? `${node.name}_full` : node.name,
+  );
   if (!sliced) return y;
   // Ceil mode drops a last window that would start in the trailing padding; floor mode keeps it.
   const starts = e.int64s(`${node.name}/starts`, [0, 0]);
@@ -228,7 +273,13 @@ function pool(e: Emitter, node: GraphNodeOf<'maxpool'> | GraphNodeOf<'avgpool'>,
   return e.op('Slice', [y, starts, ends, axes], [], node.name);
 }
 
-function globalPool(e: Emitter, op: 'GlobalAveragePool' | 'GlobalMaxPool', node: GraphNode, x: string, keepdims: boolean): string {
+function globalPool(
+  e: Emitter,
+  op: 'GlobalAveragePool' | 'GlobalMaxPool',
+  node: GraphNode,
+  x: string,
+  keepdims: boolean,
+): string {
   if (keepdims) return e.op(op, [x], [], node.name); // [N, C, 1, 1]: the NCHW form of [1, 1, C]
   const pooled = e.op(op, [x], [], `${node.name}_nchw`);
   return e.op('Flatten', [pooled], [attr.int('axis', 1)], node.name);
@@ -246,7 +297,10 @@ function channelConstant(e: Emitter, name: string, values: number[], of: string)
 
 /** Reshapes to the per-image `shape` in row-major H, W, C order, whatever the layouts around it. */
 function reshapeNhwc(e: Emitter, node: GraphNode, x: string, shape: TensorShape): string {
-  const input = e.shape(node.inputs[0]).length === 3 ? e.op('Transpose', [x], [attr.ints('perm', TO_NHWC)], `${node.name}_nhwc`) : x;
+  const input =
+    e.shape(node.inputs[0]).length === 3
+      ? e.op('Transpose', [x], [attr.ints('perm', TO_NHWC)], `${node.name}_nhwc`)
+      : x;
   const target = e.int64s(`${node.name}/shape`, [0, ...shape]); // 0 keeps the batch size
   if (shape.length !== 3) return e.op('Reshape', [input, target], [], node.name);
   const y = e.op('Reshape', [input, target], [], `${node.name}_nhwc_out`);
@@ -260,26 +314,39 @@ const EMIT: { [K in LeafKind]: Emit<K> } = {
     const pads = resolvePads(a.padding, [h, w], a.kernel, a.strides, a.dilation);
     const k = e.weight(node, 'kernel'); // HWIO [kh, kw, Cin/groups, Cout]
     const kernel = permute(k.data, k.shape, [3, 2, 0, 1]).data; // OIHW
-    const inputs = [x, e.constant(`${node.name}/kernel`, [k.shape[3], k.shape[2], k.shape[0], k.shape[1]], kernel)];
+    const inputs = [
+      x,
+      e.constant(`${node.name}/kernel`, [k.shape[3], k.shape[2], k.shape[0], k.shape[1]], kernel),
+    ];
     if (a.bias) inputs.push(e.constant(`${node.name}/bias`, [a.filters], e.weight(node, 'bias').data));
-    return e.op('Conv', inputs, [
-      attr.ints('kernel_shape', a.kernel),
-      attr.ints('strides', a.strides),
-      attr.ints('dilations', a.dilation),
-      attr.ints('pads', [pads.top, pads.left, pads.bottom, pads.right]),
-      attr.int('group', a.groups),
-    ], node.name);
+    return e.op(
+      'Conv',
+      inputs,
+      [
+        attr.ints('kernel_shape', a.kernel),
+        attr.ints('strides', a.strides),
+        attr.ints('dilations', a.dilation),
+        attr.ints('pads', [pads.top, pads.left, pads.bottom, pads.right]),
+        attr.int('group', a.groups),
+      ],
+      node.name,
+    );
   },
   batchnorm(e, node, [x]) {
     const p = e.batchNormParams(node);
     const c = p.mean.length;
-    return e.op('BatchNormalization', [
-      x,
-      e.constant(`${node.name}/gamma`, [c], p.gamma),
-      e.constant(`${node.name}/beta`, [c], p.beta),
-      e.constant(`${node.name}/moving_mean`, [c], p.mean),
-      e.constant(`${node.name}/moving_variance`, [c], p.variance),
-    ], [attr.float('epsilon', p.epsilon)], node.name);
+    return e.op(
+      'BatchNormalization',
+      [
+        x,
+        e.constant(`${node.name}/gamma`, [c], p.gamma),
+        e.constant(`${node.name}/beta`, [c], p.beta),
+        e.constant(`${node.name}/moving_mean`, [c], p.mean),
+        e.constant(`${node.name}/moving_variance`, [c], p.variance),
+      ],
+      [attr.float('epsilon', p.epsilon)],
+      node.name,
+    );
   },
   activation: (e, node, [x]) => activation(e, node.attrs, x, node.name),
   zeropad: (e, node, [x]) => e.pad(x, node.attrs.padding, 0, node.name),
@@ -307,20 +374,37 @@ const EMIT: { [K in LeafKind]: Emit<K> } = {
     if (inputs.length === 1) return inputs[0];
     const terms = [...inputs];
     // Inception-ResNet: x + scale·y.
-    if (node.attrs.scale !== 1) terms[1] = e.op('Mul', [inputs[1], e.scalar(node.attrs.scale)], [], `${node.name}_scaled`);
+    if (node.attrs.scale !== 1)
+      terms[1] = e.op('Mul', [inputs[1], e.scalar(node.attrs.scale)], [], `${node.name}_scaled`);
     return e.op(terms.length === 2 ? 'Add' : 'Sum', terms, [], node.name);
   },
-  concat: (e, node, inputs) => (inputs.length === 1 ? inputs[0] : e.op('Concat', inputs, [attr.int('axis', 1)], node.name)),
+  concat: (e, node, inputs) =>
+    inputs.length === 1 ? inputs[0] : e.op('Concat', inputs, [attr.int('axis', 1)], node.name),
   multiply(e, node, inputs) {
     if (inputs.length === 1) return inputs[0];
     // Broadcasting [N, C, 1, 1] against [N, C, H, W] is ONNX's own (multidirectional) broadcasting.
-    return inputs.slice(1).reduce((p, y, i) => e.op('Mul', [p, y], [], i === inputs.length - 2 ? node.name : `${node.name}_${i}`), inputs[0]);
+    return inputs
+      .slice(1)
+      .reduce(
+        (p, y, i) => e.op('Mul', [p, y], [], i === inputs.length - 2 ? node.name : `${node.name}_${i}`),
+        inputs[0],
+      );
   },
   reshape: (e, node, [x]) => reshapeNhwc(e, node, x, e.shape(node.name)),
   rescaling(e, node, [x]) {
     const a = node.attrs;
-    const scaled = e.op('Mul', [x, channelConstant(e, `${node.name}/scale`, a.scale, node.inputs[0])], [], `${node.name}_scaled`);
-    return e.op('Add', [scaled, channelConstant(e, `${node.name}/offset`, a.offset, node.inputs[0])], [], node.name);
+    const scaled = e.op(
+      'Mul',
+      [x, channelConstant(e, `${node.name}/scale`, a.scale, node.inputs[0])],
+      [],
+      `${node.name}_scaled`,
+    );
+    return e.op(
+      'Add',
+      [scaled, channelConstant(e, `${node.name}/offset`, a.offset, node.inputs[0])],
+      [],
+      node.name,
+    );
   },
   normalization(e, node, [x]) {
     const a = node.attrs;
@@ -328,8 +412,18 @@ const EMIT: { [K in LeafKind]: Emit<K> } = {
     const variance = a.variance ?? Array.from(e.weight(node, 'variance').data);
     // (x − mean) / max(√var, ε), as a multiply by the reciprocal computed once in float64.
     const inv = variance.map((v) => 1 / Math.max(Math.sqrt(v), a.epsilon));
-    const centred = e.op('Sub', [x, channelConstant(e, `${node.name}/mean`, mean, node.inputs[0])], [], `${node.name}_centred`);
-    return e.op('Mul', [centred, channelConstant(e, `${node.name}/inv_std`, inv, node.inputs[0])], [], node.name);
+    const centred = e.op(
+      'Sub',
+      [x, channelConstant(e, `${node.name}/mean`, mean, node.inputs[0])],
+      [],
+      `${node.name}_centred`,
+    );
+    return e.op(
+      'Mul',
+      [centred, channelConstant(e, `${node.name}/inv_std`, inv, node.inputs[0])],
+      [],
+      node.name,
+    );
   },
 };
 
@@ -348,7 +442,14 @@ export function buildOnnxGraph(graph: Graph, bound: BoundWeight[], options: Onnx
   values.set(INPUT_NAME, e.op('Transpose', [INPUT_NAME], [attr.ints('perm', TO_NCHW)], `${INPUT_NAME}_nchw`));
   for (const node of g.nodes) {
     const emit = EMIT[node.kind] as Emit<LeafKind>;
-    values.set(node.name, emit(e, node as never, node.inputs.map((i) => values.get(i)!)));
+    values.set(
+      node.name,
+      emit(
+        e,
+        node as never,
+        node.inputs.map((i) => values.get(i)!),
+      ),
+    );
   }
 
   const outShape = shaped.shapes.get(g.output)!;
@@ -370,6 +471,10 @@ export function buildOnnxGraph(graph: Graph, bound: BoundWeight[], options: Onnx
 }
 
 /** Builds the ONNX model bytes for `graph` with its bound weights. */
-export function buildOnnxModel(graph: Graph, bound: BoundWeight[], options: OnnxBuildOptions = {}): Uint8Array {
+export function buildOnnxModel(
+  graph: Graph,
+  bound: BoundWeight[],
+  options: OnnxBuildOptions = {},
+): Uint8Array {
   return encodeModel(buildOnnxGraph(graph, bound, options));
 }

@@ -20,7 +20,18 @@ import { makeActivation } from '../../spec/activations.js';
 import { resolvePads } from '../../spec/geometry.js';
 import { DEFAULT_SPEC_LIMITS, type SpecLimits } from '../../spec/normalize.js';
 import { shapeNode } from '../../spec/shapes.js';
-import { INPUT_NAME, type Activation, type BoundWeight, type Graph, type GraphNode, type LeafAttrsByKind, type LeafKind, type Padding, type Shape3, type TensorShape } from '../../spec/types.js';
+import {
+  INPUT_NAME,
+  type Activation,
+  type BoundWeight,
+  type Graph,
+  type GraphNode,
+  type LeafAttrsByKind,
+  type LeafKind,
+  type Padding,
+  type Shape3,
+  type TensorShape,
+} from '../../spec/types.js';
 import { detectBlocks } from '../blocks.js';
 import { permute } from '../../weights/permute.js';
 import { ONNX_INT32, ONNX_INT64, type OnnxModel, type OnnxNode, type OnnxTensor } from './read.js';
@@ -97,8 +108,12 @@ class Importer {
   node!: OnnxNode;
   index = 0;
 
-  constructor(readonly model: OnnxModel, readonly limits: SpecLimits) {
-    for (const n of model.nodes) for (const i of n.inputs) if (i) this.readers.set(i, (this.readers.get(i) ?? 0) + 1);
+  constructor(
+    readonly model: OnnxModel,
+    readonly limits: SpecLimits,
+  ) {
+    for (const n of model.nodes)
+      for (const i of n.inputs) if (i) this.readers.set(i, (this.readers.get(i) ?? 0) + 1);
   }
 
   get at(): string {
@@ -115,9 +130,12 @@ class Importer {
 
   tensor(i: number): TensorValue {
     const v = this.value(this.node.inputs[i]);
-    if (v.t !== 'tensor') unsupported(`input ${i} (${this.node.inputs[i]}) is a constant where a tensor is expected`);
+    if (v.t !== 'tensor')
+      unsupported(`input ${i} (${this.node.inputs[i]}) is a constant where a tensor is expected`);
     if (v.chw && !['Gemm', 'MatMul', 'Dropout'].includes(this.node.opType)) {
-      unsupported(`reads a vector flattened in channel-major order (C, H, W), which only a Gemm or MatMul (after Dropout) can read here`);
+      unsupported(
+        `reads a vector flattened in channel-major order (C, H, W), which only a Gemm or MatMul (after Dropout) can read here`,
+      );
     }
     return v;
   }
@@ -139,7 +157,8 @@ class Importer {
   /** A shape target: integers known at import, where the first (the batch) may be unknown. */
   shapeTarget(i: number): number[] {
     const v = this.values.get(this.node.inputs[i]);
-    if (v?.t === 'ints' && v.values.slice(1).every((x): x is number => x !== null)) return [v.values[0] ?? 0, ...(v.values.slice(1) as number[])];
+    if (v?.t === 'ints' && v.values.slice(1).every((x): x is number => x !== null))
+      return [v.values[0] ?? 0, ...(v.values.slice(1) as number[])];
     return this.ints(i, 'the target shape');
   }
 
@@ -185,18 +204,44 @@ class Importer {
 
   /** A unique name: the module path of the node's weight when it has one, else the ONNX node's name. */
   nameFor(weight?: OnnxTensor): string {
-    const module = weight && !weight.name.includes('::') ? /^(.+)\.(weight|bias|scale)$/.exec(weight.name)?.[1] : undefined;
-    const base = module ?? (this.node.name.replace(/^\/+/, '') || this.node.outputs[0] || `${this.node.opType}_${this.index}`);
+    const module =
+      weight && !weight.name.includes('::')
+        ? /^(.+)\.(weight|bias|scale)$/.exec(weight.name)?.[1]
+        : undefined;
+    const base =
+      module ??
+      (this.node.name.replace(/^\/+/, '') || this.node.outputs[0] || `${this.node.opType}_${this.index}`);
     let name = base;
     for (let i = 1; this.taken.has(name); i++) name = `${base}_${i}`;
     this.taken.add(name);
     return name;
   }
 
-  emit<K extends LeafKind>(kind: K, attrs: LeafAttrsByKind[K], inputs: TensorValue[], name: string, layout: Layout): TensorValue {
-    if (this.nodes.length >= this.limits.maxLayers) throw new SpecLimitError(this.at, `more than ${this.limits.maxLayers} layers`, `at most ${this.limits.maxLayers} layers`);
-    const node = { name, kind, attrs, inputs: inputs.map((i) => i.node), blockPath: [], specPath: `${this.at} (${this.node.opType} ${this.node.name || this.node.outputs[0]})` } as GraphNode;
-    const { outputShape } = shapeNode(node, inputs.map((i) => i.shape));
+  emit<K extends LeafKind>(
+    kind: K,
+    attrs: LeafAttrsByKind[K],
+    inputs: TensorValue[],
+    name: string,
+    layout: Layout,
+  ): TensorValue {
+    if (this.nodes.length >= this.limits.maxLayers)
+      throw new SpecLimitError(
+        this.at,
+        `more than ${this.limits.maxLayers} layers`,
+        `at most ${this.limits.maxLayers} layers`,
+      );
+    const node = {
+      name,
+      kind,
+      attrs,
+      inputs: inputs.map((i) => i.node),
+      blockPath: [],
+      specPath: `${this.at} (${this.node.opType} ${this.node.name || this.node.outputs[0]})`,
+    } as GraphNode;
+    const { outputShape } = shapeNode(
+      node,
+      inputs.map((i) => i.shape),
+    );
     this.nodes.push(node);
     this.shapes.set(name, outputShape);
     return { t: 'tensor', node: name, shape: outputShape, layout };
@@ -213,7 +258,13 @@ class Importer {
 }
 
 /** What an ONNX pad list [top, left, bottom, right] and auto_pad mean as our padding. */
-function convPadding(im: Importer, inHW: [number, number], kernel: [number, number], strides: [number, number], dilation: [number, number]): Padding {
+function convPadding(
+  im: Importer,
+  inHW: [number, number],
+  kernel: [number, number],
+  strides: [number, number],
+  dilation: [number, number],
+): Padding {
   const auto = im.string('auto_pad', 'NOTSET');
   if (auto === 'VALID') return { mode: 'valid' };
   if (auto === 'SAME_UPPER') return { mode: 'same' };
@@ -224,13 +275,17 @@ function convPadding(im: Importer, inHW: [number, number], kernel: [number, numb
   }
   if (auto !== 'NOTSET' && auto !== '') unsupported(`auto_pad ${auto}`);
   const pads = im.intList('pads', [0, 0, 0, 0]);
-  if (pads.length !== 4 || pads.some((p) => p < 0)) unsupported(`pads ${JSON.stringify(pads)} (expected four non-negative values for 2-D)`);
+  if (pads.length !== 4 || pads.some((p) => p < 0))
+    unsupported(`pads ${JSON.stringify(pads)} (expected four non-negative values for 2-D)`);
   const [top, left, bottom, right] = pads;
-  return top + left + bottom + right === 0 ? { mode: 'valid' } : { mode: 'explicit', top, bottom, left, right };
+  return top + left + bottom + right === 0
+    ? { mode: 'valid' }
+    : { mode: 'explicit', top, bottom, left, right };
 }
 
 function featureMap(im: Importer, x: TensorValue): [number, number, number] {
-  if (x.layout !== 'nchw' || x.shape.length !== 3) unsupported(`needs an N×C×H×W feature map; received ${x.layout} ${JSON.stringify(x.shape)}`);
+  if (x.layout !== 'nchw' || x.shape.length !== 3)
+    unsupported(`needs an N×C×H×W feature map; received ${x.layout} ${JSON.stringify(x.shape)}`);
   void im;
   return x.shape as [number, number, number];
 }
@@ -244,7 +299,11 @@ function channelValues(x: TensorValue, c: OnnxTensor, values: number[]): number[
   if (values.length !== channels) return undefined;
   if (x.layout === 'nchw') {
     // [C, 1, 1] or [1, C, 1, 1] broadcast over channels.
-    if ((dims.length === 3 && ones(dims.slice(1))) || (dims.length === 4 && dims[0] === 1 && ones(dims.slice(2)))) return values;
+    if (
+      (dims.length === 3 && ones(dims.slice(1))) ||
+      (dims.length === 4 && dims[0] === 1 && ones(dims.slice(2)))
+    )
+      return values;
     return undefined;
   }
   if (x.layout === 'flat' && (dims.length === 1 || (dims.length === 2 && dims[0] === 1))) return values;
@@ -263,14 +322,23 @@ function arithmetic(op: Arithmetic) {
       const x = im.tensor(0);
       const y = im.tensor(1);
       if (x.layout !== y.layout) unsupported(`${op} of a ${x.layout} and a ${y.layout} tensor`);
-      im.setOutput(op === 'Add' ? im.emit('add', { scale: 1 }, [x, y], im.nameFor(), x.layout) : im.emit('multiply', {}, [x, y], im.nameFor(), x.layout));
+      im.setOutput(
+        op === 'Add'
+          ? im.emit('add', { scale: 1 }, [x, y], im.nameFor(), x.layout)
+          : im.emit('multiply', {}, [x, y], im.nameFor(), x.layout),
+      );
       return;
     }
     const tensorFirst = a.t === 'tensor';
     const x = im.tensor(tensorFirst ? 0 : 1);
     const c = im.constTensor(tensorFirst ? 1 : 0, 'the constant operand');
     // MatMul then Add of a vector: the dense layer's bias.
-    if (op === 'Add' && im.matmulDense.has(x.node) && im.readers.get(im.node.inputs[tensorFirst ? 0 : 1]) === 1 && c.dims.reduce((p, d) => p * d, 1) === x.shape[0]) {
+    if (
+      op === 'Add' &&
+      im.matmulDense.has(x.node) &&
+      im.readers.get(im.node.inputs[tensorFirst ? 0 : 1]) === 1 &&
+      c.dims.reduce((p, d) => p * d, 1) === x.shape[0]
+    ) {
       const dense = im.nodes.find((n) => n.name === x.node)!;
       if (dense.kind === 'dense' && !dense.attrs.bias) {
         dense.attrs = { ...dense.attrs, bias: true };
@@ -281,7 +349,8 @@ function arithmetic(op: Arithmetic) {
       }
     }
     const values = channelValues(x, c, im.floats(tensorFirst ? 1 : 0, 'the constant operand'));
-    if (!values) unsupported(`${op} with a constant of shape ${JSON.stringify(c.dims)} (one value, or one per channel)`);
+    if (!values)
+      unsupported(`${op} with a constant of shape ${JSON.stringify(c.dims)} (one value, or one per channel)`);
     let scale: number[];
     let offset: number[];
     switch (op) {
@@ -295,7 +364,8 @@ function arithmetic(op: Arithmetic) {
         [scale, offset] = [values, [0]];
         break;
       case 'Div':
-        if (!tensorFirst || values.some((v) => v === 0)) unsupported('Div other than a tensor by non-zero constants');
+        if (!tensorFirst || values.some((v) => v === 0))
+          unsupported('Div other than a tensor by non-zero constants');
         [scale, offset] = [values.map((v) => 1 / v), [0]];
         break;
     }
@@ -327,7 +397,8 @@ function pool(kind: 'maxpool' | 'avgpool') {
   return (im: Importer) => {
     const x = im.tensor(0);
     const [h, w] = featureMap(im, x);
-    if (im.node.outputs.length > 1 && im.node.outputs[1] !== '' && im.readers.has(im.node.outputs[1])) unsupported('MaxPool indices');
+    if (im.node.outputs.length > 1 && im.node.outputs[1] !== '' && im.readers.has(im.node.outputs[1]))
+      unsupported('MaxPool indices');
     const kernel = im.intList('kernel_shape', []) as [number, number];
     if (kernel.length !== 2) unsupported(`kernel_shape ${JSON.stringify(kernel)} (2-D pooling)`);
     const strides = im.intList('strides', [1, 1]) as [number, number];
@@ -336,7 +407,9 @@ function pool(kind: 'maxpool' | 'avgpool') {
     const ceilMode = im.int('ceil_mode', 0) === 1;
     if (ceilMode && padding.mode === 'same') unsupported('ceil_mode with auto_pad SAME');
     const countIncludePad = kind === 'avgpool' && im.int('count_include_pad', 0) === 1;
-    im.setOutput(im.emit(kind, { pool: kernel, strides, padding, ceilMode, countIncludePad }, [x], im.nameFor(), 'nchw'));
+    im.setOutput(
+      im.emit(kind, { pool: kernel, strides, padding, ceilMode, countIncludePad }, [x], im.nameFor(), 'nchw'),
+    );
   };
 }
 
@@ -346,7 +419,8 @@ const OPS: Record<string, (im: Importer) => void> = {
     const x = im.tensor(0);
     const [h, w] = featureMap(im, x);
     const weight = im.constTensor(1, 'the kernel W');
-    if (weight.dims.length !== 4) unsupported(`kernel of shape ${JSON.stringify(weight.dims)} (2-D convolution)`);
+    if (weight.dims.length !== 4)
+      unsupported(`kernel of shape ${JSON.stringify(weight.dims)} (2-D convolution)`);
     const [filters, perGroup, kh, kw] = weight.dims;
     const groups = im.int('group', 1);
     const strides = im.intList('strides', [1, 1]) as [number, number];
@@ -354,9 +428,20 @@ const OPS: Record<string, (im: Importer) => void> = {
     const padding = convPadding(im, [h, w], [kh, kw], strides, dilation);
     const bias = im.has(2) ? im.constTensor(2, 'the bias B') : undefined;
     const name = im.nameFor(weight);
-    const out = im.emit('conv2d', { filters, kernel: [kh, kw], strides, padding, dilation, groups, bias: bias !== undefined }, [x], name, 'nchw');
+    const out = im.emit(
+      'conv2d',
+      { filters, kernel: [kh, kw], strides, padding, dilation, groups, bias: bias !== undefined },
+      [x],
+      name,
+      'nchw',
+    );
     im.plan(name, [
-      { weight: 'kernel', source: weight, shape: [kh, kw, perGroup, filters], convert: (d) => permute(d, weight.dims, OIHW_TO_HWIO).data },
+      {
+        weight: 'kernel',
+        source: weight,
+        shape: [kh, kw, perGroup, filters],
+        convert: (d) => permute(d, weight.dims, OIHW_TO_HWIO).data,
+      },
       ...(bias ? [{ weight: 'bias', source: bias, shape: [filters] }] : []),
     ]);
     im.setOutput(out);
@@ -364,11 +449,20 @@ const OPS: Record<string, (im: Importer) => void> = {
   BatchNormalization(im) {
     const x = im.tensor(0);
     if (im.int('training_mode', 0) !== 0) unsupported('training_mode 1 (batch statistics)');
-    if (im.node.outputs.slice(1).some((o) => o !== '' && im.readers.has(o))) unsupported('running statistics as outputs (training mode)');
-    const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => im.constTensor(i, ['scale', 'B', 'input_mean', 'input_var'][i - 1]));
+    if (im.node.outputs.slice(1).some((o) => o !== '' && im.readers.has(o)))
+      unsupported('running statistics as outputs (training mode)');
+    const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) =>
+      im.constTensor(i, ['scale', 'B', 'input_mean', 'input_var'][i - 1]),
+    );
     const c = x.shape[x.shape.length - 1];
     const name = im.nameFor(scale);
-    const out = im.emit('batchnorm', { epsilon: im.float('epsilon', 1e-5), center: true, scale: true }, [x], name, x.layout);
+    const out = im.emit(
+      'batchnorm',
+      { epsilon: im.float('epsilon', 1e-5), center: true, scale: true },
+      [x],
+      name,
+      x.layout,
+    );
     im.plan(name, [
       { weight: 'gamma', source: scale, shape: [c] },
       { weight: 'beta', source: bias, shape: [c] },
@@ -380,7 +474,8 @@ const OPS: Record<string, (im: Importer) => void> = {
   Relu: (im) => im.activation({ function: 'relu' }),
   Sigmoid: (im) => im.activation({ function: 'sigmoid' }),
   Tanh: (im) => im.activation({ function: 'tanh' }),
-  HardSigmoid: (im) => im.activation({ function: 'hard_sigmoid', alpha: im.float('alpha', 0.2), beta: im.float('beta', 0.5) }),
+  HardSigmoid: (im) =>
+    im.activation({ function: 'hard_sigmoid', alpha: im.float('alpha', 0.2), beta: im.float('beta', 0.5) }),
   HardSwish: (im) => im.activation({ function: 'hard_swish' }),
   LeakyRelu: (im) => im.activation({ function: 'leaky_relu', alpha: im.float('alpha', 0.01) }),
   Elu: (im) => im.activation({ function: 'elu', alpha: im.float('alpha', 1) }),
@@ -400,7 +495,8 @@ const OPS: Record<string, (im: Importer) => void> = {
     const channel = x.layout === 'flat' ? axis === 1 || axis === -1 : axis === 1 || axis === -3;
     // Before opset 13 softmax flattens from `axis`: over C, H, W together unless H = W = 1.
     const flattening = im.model.opset < 13 && x.layout === 'nchw' && x.shape[0] * x.shape[1] > 1;
-    if (!channel || flattening) unsupported(`Softmax over axis ${axis} of a rank-${rank} tensor (only over channels)`);
+    if (!channel || flattening)
+      unsupported(`Softmax over axis ${axis} of a rank-${rank} tensor (only over channels)`);
     im.activation({ function: 'softmax' });
   },
   Add: arithmetic('Add'),
@@ -410,13 +506,19 @@ const OPS: Record<string, (im: Importer) => void> = {
   Concat(im) {
     const values = im.node.inputs.map((n) => im.value(n));
     if (values.every((v) => v.t === 'ints')) {
-      return im.setOutput({ t: 'ints', values: values.flatMap((v) => (v as IntsValue).values), scalar: false });
+      return im.setOutput({
+        t: 'ints',
+        values: values.flatMap((v) => (v as IntsValue).values),
+        scalar: false,
+      });
     }
     const xs = im.node.inputs.map((_, i) => im.tensor(i));
     const axis = im.int('axis', 1);
     const layout = xs[0].layout;
-    const channel = layout === 'nchw' ? axis === 1 || axis === -3 : layout === 'flat' && (axis === 1 || axis === -1);
-    if (!channel || xs.some((x) => x.layout !== layout)) unsupported(`Concat on axis ${axis} of ${layout} tensors (only the channel axis)`);
+    const channel =
+      layout === 'nchw' ? axis === 1 || axis === -3 : layout === 'flat' && (axis === 1 || axis === -1);
+    if (!channel || xs.some((x) => x.layout !== layout))
+      unsupported(`Concat on axis ${axis} of ${layout} tensors (only the channel axis)`);
     im.setOutput(im.emit('concat', {}, xs, im.nameFor(), layout));
   },
   MaxPool: pool('maxpool'),
@@ -435,14 +537,22 @@ const OPS: Record<string, (im: Importer) => void> = {
     const x = im.tensor(0);
     featureMap(im, x);
     const axes = im.has(1) ? im.ints(1, 'axes') : im.intList('axes', []);
-    const spatial = axes.map((a) => (a < 0 ? a + 4 : a)).sort().join(',') === '2,3';
-    if (!spatial) unsupported(`ReduceMean over axes ${JSON.stringify(axes)} (only over H and W, as global average pooling)`);
+    const spatial =
+      axes
+        .map((a) => (a < 0 ? a + 4 : a))
+        .sort()
+        .join(',') === '2,3';
+    if (!spatial)
+      unsupported(
+        `ReduceMean over axes ${JSON.stringify(axes)} (only over H and W, as global average pooling)`,
+      );
     const keepdims = im.int('keepdims', 1) === 1;
     im.setOutput(im.emit('globalavgpool', { keepdims }, [x], im.nameFor(), keepdims ? 'nchw' : 'flat'));
   },
   Flatten(im) {
     const x = im.tensor(0);
-    if (im.int('axis', 1) !== 1) unsupported(`Flatten axis ${im.int('axis', 1)} (only 1: keep the batch axis)`);
+    if (im.int('axis', 1) !== 1)
+      unsupported(`Flatten axis ${im.int('axis', 1)} (only 1: keep the batch axis)`);
     flattenTo(im, x);
   },
   Reshape(im) {
@@ -464,7 +574,9 @@ const OPS: Record<string, (im: Importer) => void> = {
       // [N, C, 1, 1] is our [1, 1, C]: the same elements in the same order.
       return im.setOutput(im.emit('reshape', { shape: [1, 1, target[0]] }, [x], im.nameFor(), 'nchw'));
     }
-    unsupported(`Reshape of ${JSON.stringify(onnxIn)} to ${JSON.stringify(raw)} (only to [N, K], or between [N, C] and [N, C, 1, 1])`);
+    unsupported(
+      `Reshape of ${JSON.stringify(onnxIn)} to ${JSON.stringify(raw)} (only to [N, K], or between [N, C] and [N, C, 1, 1])`,
+    );
   },
   Transpose(im) {
     const x = im.tensor(0);
@@ -479,20 +591,31 @@ const OPS: Record<string, (im: Importer) => void> = {
     if (im.string('mode', 'constant') !== 'constant') unsupported(`Pad mode ${im.string('mode', '')}`);
     const pads = im.has(1) ? im.ints(1, 'pads') : im.intList('pads', []);
     const value = im.has(2) ? im.floats(2, 'constant_value')[0] : im.float('value', 0);
-    if (pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5] || pads.some((p) => p < 0)) unsupported(`pads ${JSON.stringify(pads)} (only H and W, non-negative)`);
+    if (pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5] || pads.some((p) => p < 0))
+      unsupported(`pads ${JSON.stringify(pads)} (only H and W, non-negative)`);
     if (value !== 0) unsupported(`Pad with ${value} (only zeros)`);
-    im.setOutput(im.emit('zeropad', { padding: { mode: 'explicit', top: pads[2], left: pads[3], bottom: pads[6], right: pads[7] } }, [x], im.nameFor(), 'nchw'));
+    im.setOutput(
+      im.emit(
+        'zeropad',
+        { padding: { mode: 'explicit', top: pads[2], left: pads[3], bottom: pads[6], right: pads[7] } },
+        [x],
+        im.nameFor(),
+        'nchw',
+      ),
+    );
   },
   Gemm(im) {
     const x = im.tensor(0);
     if (x.layout !== 'flat') unsupported('Gemm of a feature map (flatten it first)');
-    if (im.int('transA', 0) !== 0 || im.float('alpha', 1) !== 1 || im.float('beta', 1) !== 1) unsupported('Gemm with transA, alpha or beta other than 0, 1, 1');
+    if (im.int('transA', 0) !== 0 || im.float('alpha', 1) !== 1 || im.float('beta', 1) !== 1)
+      unsupported('Gemm with transA, alpha or beta other than 0, 1, 1');
     const b = im.constTensor(1, 'the weight B');
     const transB = im.int('transB', 0) === 1;
     if (b.dims.length !== 2) unsupported(`weight B of shape ${JSON.stringify(b.dims)}`);
     const [inputs, units] = transB ? [b.dims[1], b.dims[0]] : b.dims;
     const c = im.has(2) ? im.constTensor(2, 'the bias C') : undefined;
-    if (c && c.dims.reduce((p, d) => p * d, 1) !== units) unsupported(`bias C of shape ${JSON.stringify(c.dims)} (one value per output)`);
+    if (c && c.dims.reduce((p, d) => p * d, 1) !== units)
+      unsupported(`bias C of shape ${JSON.stringify(c.dims)} (one value per output)`);
     denseFrom(im, x, b, inputs, units, transB, c);
   },
   MatMul(im) {
@@ -507,12 +630,16 @@ const OPS: Record<string, (im: Importer) => void> = {
     const x = im.tensor(0);
     const rate = im.has(1) ? im.floats(1, 'ratio')[0] : im.float('ratio', 0.5);
     // The identity at inference: a channel-major vector stays one.
-    im.setOutput({ ...im.emit('dropout', { rate: Math.min(Math.max(rate, 0), 0.999999) }, [x], im.nameFor(), x.layout), ...(x.chw ? { chw: x.chw } : {}) });
+    im.setOutput({
+      ...im.emit('dropout', { rate: Math.min(Math.max(rate, 0), 0.999999) }, [x], im.nameFor(), x.layout),
+      ...(x.chw ? { chw: x.chw } : {}),
+    });
   },
   Identity: (im) => im.setOutput(im.value(im.node.inputs[0])),
   Cast(im) {
     const v = im.value(im.node.inputs[0]);
-    if (v.t === 'tensor' && im.int('to', 1) !== 1) unsupported(`Cast of a tensor to type ${im.int('to', 1)} (only float32)`);
+    if (v.t === 'tensor' && im.int('to', 1) !== 1)
+      unsupported(`Cast of a tensor to type ${im.int('to', 1)} (only float32)`);
     im.setOutput(v);
   },
   Constant(im) {
@@ -520,12 +647,19 @@ const OPS: Record<string, (im: Importer) => void> = {
     const name = [...im.node.attrs.keys()][0];
     if (a?.type === 'tensor') {
       const t = a.value;
-      im.setOutput(t.dataType === ONNX_INT64 || t.dataType === ONNX_INT32 ? { t: 'ints', values: t.ints(), scalar: t.dims.length === 0 } : { t: 'const', tensor: t });
+      im.setOutput(
+        t.dataType === ONNX_INT64 || t.dataType === ONNX_INT32
+          ? { t: 'ints', values: t.ints(), scalar: t.dims.length === 0 }
+          : { t: 'const', tensor: t },
+      );
     } else if (a?.type === 'int' || a?.type === 'ints') {
       im.setOutput({ t: 'ints', values: a.type === 'int' ? [a.value] : a.value, scalar: a.type === 'int' });
     } else if (a?.type === 'float' || a?.type === 'floats') {
       const values = a.type === 'float' ? [a.value] : a.value;
-      im.setOutput({ t: 'const', tensor: constant(im.node.outputs[0], a.type === 'float' ? [] : [values.length], values) });
+      im.setOutput({
+        t: 'const',
+        tensor: constant(im.node.outputs[0], a.type === 'float' ? [] : [values.length], values),
+      });
     } else {
       unsupported(`Constant ${name ?? '(empty)'}`);
     }
@@ -540,7 +674,8 @@ const OPS: Record<string, (im: Importer) => void> = {
     if (data.t !== 'ints' || im.int('axis', 0) !== 0) unsupported('Gather of anything but constant integers');
     const indices = im.ints(1, 'indices');
     const given = im.values.get(im.node.inputs[1]);
-    const scalar = given?.t === 'ints' ? given.scalar : given?.t === 'const' && given.tensor.dims.length === 0;
+    const scalar =
+      given?.t === 'ints' ? given.scalar : given?.t === 'const' && given.tensor.dims.length === 0;
     const n = data.values.length;
     im.setOutput({ t: 'ints', values: indices.map((i) => data.values[i < 0 ? i + n : i]), scalar });
   },
@@ -566,28 +701,53 @@ const OPS: Record<string, (im: Importer) => void> = {
 };
 
 function constant(name: string, dims: number[], values: number[]): OnnxTensor {
-  return { name, dims, dataType: 1, hasData: true, floats: () => Float32Array.from(values), ints: () => values };
+  return {
+    name,
+    dims,
+    dataType: 1,
+    hasData: true,
+    floats: () => Float32Array.from(values),
+    ints: () => values,
+  };
 }
 
-function denseFrom(im: Importer, x: TensorValue, b: OnnxTensor, inputs: number, units: number, transB: boolean, c: OnnxTensor | undefined): string {
+function denseFrom(
+  im: Importer,
+  x: TensorValue,
+  b: OnnxTensor,
+  inputs: number,
+  units: number,
+  transB: boolean,
+  c: OnnxTensor | undefined,
+): string {
   if (x.shape[0] !== inputs) unsupported(`a weight for ${inputs} inputs reading ${x.shape[0]} values`);
   const name = im.nameFor(b);
-  const out = im.emit('dense', { units, bias: c !== undefined, activation: { function: 'linear' } }, [x], name, 'flat');
+  const out = im.emit(
+    'dense',
+    { units, bias: c !== undefined, activation: { function: 'linear' } },
+    [x],
+    name,
+    'flat',
+  );
   const chw = x.chw;
   im.plan(name, [
     {
-      weight: 'kernel', source: b, shape: [inputs, units],
+      weight: 'kernel',
+      source: b,
+      shape: [inputs, units],
       convert(data) {
         let kernel = transB ? permute(data, [units, inputs], [1, 0]).data : data; // [in, out]
         // The rows of a channel-major flatten, reordered to our H, W, C flatten.
         if (chw) {
           const [cc, h, w] = chw;
           const reordered = new Float32Array(kernel.length);
-          for (let hh = 0; hh < h; hh++) for (let ww = 0; ww < w; ww++) for (let ch = 0; ch < cc; ch++) {
-            const ours = (hh * w + ww) * cc + ch;
-            const theirs = (ch * h + hh) * w + ww;
-            reordered.set(kernel.subarray(theirs * units, (theirs + 1) * units), ours * units);
-          }
+          for (let hh = 0; hh < h; hh++)
+            for (let ww = 0; ww < w; ww++)
+              for (let ch = 0; ch < cc; ch++) {
+                const ours = (hh * w + ww) * cc + ch;
+                const theirs = (ch * h + hh) * w + ww;
+                reordered.set(kernel.subarray(theirs * units, (theirs + 1) * units), ours * units);
+              }
           kernel = reordered;
         }
         return kernel;
@@ -600,24 +760,49 @@ function denseFrom(im: Importer, x: TensorValue, b: OnnxTensor, inputs: number, 
 }
 
 /** The image input: [N, C, H, W] (or [N, H, W, C] when a Transpose to NCHW reads it), sizes from the file or the caller. */
-function imageInput(model: OnnxModel, options: OnnxImportOptions): { name: string; shape: Shape3; layout: Layout } {
+function imageInput(
+  model: OnnxModel,
+  options: OnnxImportOptions,
+): { name: string; shape: Shape3; layout: Layout } {
   const weightInputs = new Set(model.initializers.keys());
   const candidates = model.inputs.filter((i) => !weightInputs.has(i.name));
   const image = candidates[0];
-  if (!image) throw new AppError(422, 'UNSUPPORTED_MODEL', 'graph.input: the model has no input that is not a weight', { field: 'graph.input' });
+  if (!image)
+    throw new AppError(422, 'UNSUPPORTED_MODEL', 'graph.input: the model has no input that is not a weight', {
+      field: 'graph.input',
+    });
   if (image.dims.length !== 4) {
-    throw new AppError(422, 'UNSUPPORTED_MODEL', `graph.input[0] (${image.name}): expected an image batch [N, C, H, W]; received ${image.dims.length} dimensions`, { field: 'graph.input', received: image.dims });
+    throw new AppError(
+      422,
+      'UNSUPPORTED_MODEL',
+      `graph.input[0] (${image.name}): expected an image batch [N, C, H, W]; received ${image.dims.length} dimensions`,
+      { field: 'graph.input', received: image.dims },
+    );
   }
   const readers = model.nodes.filter((n) => n.inputs.includes(image.name));
-  const nhwc = readers.length > 0 && readers.every((n) => n.opType === 'Transpose' && n.attrs.get('perm')?.type === 'ints' && (n.attrs.get('perm')!.value as number[]).join(',') === '0,3,1,2');
+  const nhwc =
+    readers.length > 0 &&
+    readers.every(
+      (n) =>
+        n.opType === 'Transpose' &&
+        n.attrs.get('perm')?.type === 'ints' &&
+        (n.attrs.get('perm')!.value as number[]).join(',') === '0,3,1,2',
+    );
   const [, a, b, c] = image.dims;
   const hwc = nhwc ? [a, b, c] : [b, c, a];
   if (options.input) return { name: image.name, shape: options.input, layout: nhwc ? 'nhwc' : 'nchw' };
   const missing = hwc.findIndex((d) => typeof d !== 'number' || d < 1);
   if (missing >= 0) {
-    throw new AppError(422, 'UNSUPPORTED_INPUT_SHAPE',
+    throw new AppError(
+      422,
+      'UNSUPPORTED_INPUT_SHAPE',
       `graph.input[0] (${image.name}): the ${['height', 'width', 'channels'][missing]} is ${JSON.stringify(hwc[missing] ?? null)}; give the size to analyse at with ?input=H,W,C (HTTP), "input" beside the model, or --input H,W,C`,
-      { field: 'graph.input', received: image.dims, expected: 'known height, width and channels, or an input size from the caller' });
+      {
+        field: 'graph.input',
+        received: image.dims,
+        expected: 'known height, width and channels, or an input size from the caller',
+      },
+    );
   }
   return { name: image.name, shape: hwc as Shape3, layout: nhwc ? 'nhwc' : 'nchw' };
 }
@@ -628,12 +813,28 @@ export function graphFromOnnx(model: OnnxModel, options: OnnxImportOptions = {})
   const input = imageInput(model, options);
   const im = new Importer(model, limits);
   im.values.set(input.name, { t: 'tensor', node: INPUT_NAME, shape: input.shape, layout: input.layout });
-  for (const [name, t] of model.initializers) im.values.set(name, t.dataType === ONNX_INT64 || t.dataType === ONNX_INT32 ? { t: 'ints', values: t.ints(), scalar: t.dims.length === 0 } : { t: 'const', tensor: t });
+  for (const [name, t] of model.initializers)
+    im.values.set(
+      name,
+      t.dataType === ONNX_INT64 || t.dataType === ONNX_INT32
+        ? { t: 'ints', values: t.ints(), scalar: t.dims.length === 0 }
+        : { t: 'const', tensor: t },
+    );
   // Weights exported as graph inputs (export_params=False): their shapes, without values.
   for (const v of model.inputs) {
     if (v.name === input.name || im.values.has(v.name)) continue;
     const dims = v.dims.map((d) => (typeof d === 'number' ? d : -1));
-    im.values.set(v.name, { t: 'const', tensor: { name: v.name, dims, dataType: v.elemType, hasData: false, floats: () => new Float32Array(0), ints: () => [] } });
+    im.values.set(v.name, {
+      t: 'const',
+      tensor: {
+        name: v.name,
+        dims,
+        dataType: v.elemType,
+        hasData: false,
+        floats: () => new Float32Array(0),
+        ints: () => [],
+      },
+    });
   }
 
   const unknown = new Map<string, string[]>();
@@ -653,41 +854,81 @@ export function graphFromOnnx(model: OnnxModel, options: OnnxImportOptions = {})
   if (unknown.size || im.problems.length) throw unsupportedOps(unknown, im.problems);
 
   if (model.outputs.length !== 1) {
-    throw new AppError(422, 'UNSUPPORTED_MODEL', `graph.output: the model has ${model.outputs.length} outputs; only single-output models can be read`, { field: 'graph.output', received: model.outputs.map((o) => o.name) });
+    throw new AppError(
+      422,
+      'UNSUPPORTED_MODEL',
+      `graph.output: the model has ${model.outputs.length} outputs; only single-output models can be read`,
+      { field: 'graph.output', received: model.outputs.map((o) => o.name) },
+    );
   }
   const out = im.values.get(model.outputs[0].name);
   if (!out || out.t !== 'tensor' || out.node === INPUT_NAME) {
-    throw new AppError(422, 'UNSUPPORTED_MODEL', `graph.output (${model.outputs[0].name}): expected a computed tensor`, { field: 'graph.output' });
+    throw new AppError(
+      422,
+      'UNSUPPORTED_MODEL',
+      `graph.output (${model.outputs[0].name}): expected a computed tensor`,
+      { field: 'graph.output' },
+    );
   }
   if (out.chw) {
-    throw new AppError(422, 'UNSUPPORTED_OPS', `graph.output (${model.outputs[0].name}): a feature map flattened in channel-major order is the output; our flatten is H, W, C`, { field: 'graph.output' });
+    throw new AppError(
+      422,
+      'UNSUPPORTED_OPS',
+      `graph.output (${model.outputs[0].name}): a feature map flattened in channel-major order is the output; our flatten is H, W, C`,
+      { field: 'graph.output' },
+    );
   }
   const { blocks, blockPaths } = detectBlocks(im.nodes);
   for (const node of im.nodes) node.blockPath = blockPaths.get(node.name) ?? [];
-  const graph: Graph = { name: model.graphName, input: input.shape, nodes: im.nodes, output: out.node, blocks };
+  const graph: Graph = {
+    name: model.graphName,
+    input: input.shape,
+    nodes: im.nodes,
+    output: out.node,
+    blocks,
+  };
   const plans = [...im.weights.entries()];
   return {
     graph,
     hasWeights: plans.every(([, ps]) => ps.every((p) => p.source.hasData)),
     weights() {
-      return plans.flatMap(([layer, ps]) => ps.map((p) => {
-        if (!p.source.hasData) throw new AppError(422, 'MODEL_WITHOUT_WEIGHTS', `${p.source.name}: the ONNX file holds no values for this weight (exported with export_params=False?)`, { field: p.source.name });
-        const data = p.source.floats();
-        return { layer, weight: p.weight, shape: p.shape, data: p.convert ? p.convert(data) : data };
-      }));
+      return plans.flatMap(([layer, ps]) =>
+        ps.map((p) => {
+          if (!p.source.hasData)
+            throw new AppError(
+              422,
+              'MODEL_WITHOUT_WEIGHTS',
+              `${p.source.name}: the ONNX file holds no values for this weight (exported with export_params=False?)`,
+              { field: p.source.name },
+            );
+          const data = p.source.floats();
+          return { layer, weight: p.weight, shape: p.shape, data: p.convert ? p.convert(data) : data };
+        }),
+      );
     },
   };
 }
 
 function unsupportedOps(unknown: Map<string, string[]>, problems: Problem[]): AppError {
   const lines = [
-    ...[...unknown].map(([op, nodes]) => `${op} (${nodes.slice(0, 10).join(', ')}${nodes.length > 10 ? `, … ${nodes.length} in all` : ''}): no mapping`),
+    ...[...unknown].map(
+      ([op, nodes]) =>
+        `${op} (${nodes.slice(0, 10).join(', ')}${nodes.length > 10 ? `, … ${nodes.length} in all` : ''}): no mapping`,
+    ),
     ...problems.map((p) => `${p.opType} (${p.node}): ${p.why}`),
   ];
-  return new AppError(422, 'UNSUPPORTED_OPS', `unsupported ONNX operators: ${lines.join('; ')}. They would otherwise be counted as zero, so the model is refused.`, {
-    field: 'graph.node',
-    received: [...new Set([...unknown.keys(), ...problems.map((p) => p.opType)])],
-    expected: 'operators the importer maps (see src/interop/onnx/import.ts)',
-    unsupported: [...[...unknown].map(([opType, nodes]) => ({ opType, nodes, why: 'no mapping' })), ...problems.map((p) => ({ opType: p.opType, nodes: [p.node], why: p.why }))],
-  });
+  return new AppError(
+    422,
+    'UNSUPPORTED_OPS',
+    `unsupported ONNX operators: ${lines.join('; ')}. They would otherwise be counted as zero, so the model is refused.`,
+    {
+      field: 'graph.node',
+      received: [...new Set([...unknown.keys(), ...problems.map((p) => p.opType)])],
+      expected: 'operators the importer maps (see src/interop/onnx/import.ts)',
+      unsupported: [
+        ...[...unknown].map(([opType, nodes]) => ({ opType, nodes, why: 'no mapping' })),
+        ...problems.map((p) => ({ opType: p.opType, nodes: [p.node], why: p.why })),
+      ],
+    },
+  );
 }

@@ -28,7 +28,8 @@ export class ProtoWriter {
   /** Varint-encoded unsigned value; a negative int64 is written as its 64-bit two's complement (10 bytes). */
   private varint(value: number | bigint): void {
     if (typeof value === 'number') {
-      if (!Number.isSafeInteger(value)) throw new RangeError(`protobuf varint: ${value} is not a safe integer`);
+      if (!Number.isSafeInteger(value))
+        throw new RangeError(`protobuf varint: ${value} is not a safe integer`);
       if (value < 0) return this.varint(BigInt(value));
       while (value >= 0x80) {
         this.pending.push((value % 0x80) | 0x80);
@@ -51,7 +52,8 @@ export class ProtoWriter {
   }
 
   private tag(field: number, wireType: number): void {
-    if (!Number.isInteger(field) || field < 1 || field >= 2 ** 29) throw new RangeError(`protobuf field number ${field}`);
+    if (!Number.isInteger(field) || field < 1 || field >= 2 ** 29)
+      throw new RangeError(`protobuf field number ${field}`);
     this.varint(field * 8 + wireType);
   }
 

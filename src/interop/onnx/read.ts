@@ -67,7 +67,11 @@ export interface OnnxModel {
 
 export class InvalidOnnxError extends AppError {
   constructor(field: string, received: unknown, expected: string) {
-    super(400, 'INVALID_MODEL_FILE', `${field}: expected ${expected}; received ${describeValue(received)}`, { field, received: describeValue(received, 200), expected });
+    super(400, 'INVALID_MODEL_FILE', `${field}: expected ${expected}; received ${describeValue(received)}`, {
+      field,
+      received: describeValue(received, 200),
+      expected,
+    });
     this.name = 'InvalidOnnxError';
   }
 }
@@ -77,7 +81,8 @@ let modelType: protobuf.Type | undefined;
 /** The package root holds proto/ (tests and dev run from src/, the build from dist/src/). */
 function protoPath(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'proto', 'onnx.proto')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  while (!existsSync(path.join(dir, 'proto', 'onnx.proto')) && path.dirname(dir) !== dir)
+    dir = path.dirname(dir);
   return path.join(dir, 'proto', 'onnx.proto');
 }
 
@@ -89,9 +94,15 @@ function schema(): protobuf.Type {
 type Long = { toNumber(): number };
 type Json = Record<string, unknown>;
 
-const num = (v: unknown): number => (typeof v === 'number' ? v : v && typeof (v as Long).toNumber === 'function' ? (v as Long).toNumber() : Number(v ?? 0));
+const num = (v: unknown): number =>
+  typeof v === 'number'
+    ? v
+    : v && typeof (v as Long).toNumber === 'function'
+      ? (v as Long).toNumber()
+      : Number(v ?? 0);
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const text = (v: unknown): string => (typeof v === 'string' ? v : v instanceof Uint8Array ? new TextDecoder().decode(v) : '');
+const text = (v: unknown): string =>
+  typeof v === 'string' ? v : v instanceof Uint8Array ? new TextDecoder().decode(v) : '';
 
 function tensor(t: Json): OnnxTensor {
   const dims = list(t.dims).map(num);
@@ -102,7 +113,10 @@ function tensor(t: Json): OnnxTensor {
   const int64Data = list(t.int64Data);
   const int32Data = list(t.int32Data) as number[];
   const count = dims.reduce((a, b) => a * b, 1);
-  const hasData = raw !== undefined || floatData.length + doubleData.length + int64Data.length + int32Data.length > 0 || count === 0;
+  const hasData =
+    raw !== undefined ||
+    floatData.length + doubleData.length + int64Data.length + int32Data.length > 0 ||
+    count === 0;
   const view = () => new DataView(raw!.buffer, raw!.byteOffset, raw!.byteLength);
   return {
     name: typeof t.name === 'string' ? t.name : '',
@@ -123,8 +137,12 @@ function tensor(t: Json): OnnxTensor {
       return out;
     },
     ints() {
-      if (dataType === ONNX_INT64) return raw ? Array.from({ length: count }, (_, i) => Number(view().getBigInt64(i * 8, true))) : int64Data.map(num);
-      if (dataType === ONNX_INT32) return raw ? Array.from({ length: count }, (_, i) => view().getInt32(i * 4, true)) : int32Data;
+      if (dataType === ONNX_INT64)
+        return raw
+          ? Array.from({ length: count }, (_, i) => Number(view().getBigInt64(i * 8, true)))
+          : int64Data.map(num);
+      if (dataType === ONNX_INT32)
+        return raw ? Array.from({ length: count }, (_, i) => view().getInt32(i * 4, true)) : int32Data;
       return Array.from(this.floats());
     },
   };
@@ -173,11 +191,19 @@ export function readOnnxModel(bytes: Uint8Array, field = 'model'): OnnxModel {
   try {
     decoded = schema().decode(bytes) as unknown as Json;
   } catch (err) {
-    throw new InvalidOnnxError(field, `${bytes.byteLength} bytes that are not protobuf (${(err as Error).message})`, 'an ONNX model file (ModelProto)');
+    throw new InvalidOnnxError(
+      field,
+      `${bytes.byteLength} bytes that are not protobuf (${(err as Error).message})`,
+      'an ONNX model file (ModelProto)',
+    );
   }
   const graph = decoded.graph as Json | undefined;
   if (!graph || list(graph.node).length === 0) {
-    throw new InvalidOnnxError(field, `${bytes.byteLength} bytes without a graph`, 'an ONNX model file (ModelProto) with a graph of nodes');
+    throw new InvalidOnnxError(
+      field,
+      `${bytes.byteLength} bytes without a graph`,
+      'an ONNX model file (ModelProto) with a graph of nodes',
+    );
   }
   const opsets = list(decoded.opsetImport) as Json[];
   const defaultOpset = opsets.find((o) => !o.domain || o.domain === 'ai.onnx');
@@ -210,7 +236,10 @@ export function readOnnxModel(bytes: Uint8Array, field = 'model'): OnnxModel {
  * (`export_params=False`): `values` maps input names to float32 data. Used by tests and tools
  * that fill a weightless graph; the result is a normal ONNX file with its weights.
  */
-export function withInitializers(bytes: Uint8Array, values: Map<string, { dims: number[]; data: Float32Array }>): Uint8Array {
+export function withInitializers(
+  bytes: Uint8Array,
+  values: Map<string, { dims: number[]; data: Float32Array }>,
+): Uint8Array {
   const type = schema();
   const model = type.decode(bytes) as unknown as { graph: { input: Json[]; initializer: Json[] } };
   model.graph.input = model.graph.input.filter((i) => !values.has(String(i.name)));

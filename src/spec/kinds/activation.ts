@@ -1,5 +1,11 @@
 /** activation: an element-wise function (see ../activations.ts), 0 MACs and one element op per output. */
-import { ACTIVATION_NAMES, ACTIVATION_PARAMS, isNonNegative, makeActivation, type Activation } from '../activations.js';
+import {
+  ACTIVATION_NAMES,
+  ACTIVATION_PARAMS,
+  isNonNegative,
+  makeActivation,
+  type Activation,
+} from '../activations.js';
 import type { KindDef, Named } from './kind.js';
 import { noWeights, outputElements, passThrough, zero } from './shared.js';
 
@@ -14,17 +20,26 @@ export interface ActivationSpec extends Named {
 }
 
 export const activation: KindDef<Activation, ActivationSpec> = {
-  summary: 'An element-wise activation function (relu, relu6, sigmoid, tanh, softmax, silu, hard_sigmoid, hard_swish, gelu, leaky_relu, elu, linear).',
+  summary:
+    'An element-wise activation function (relu, relu6, sigmoid, tanh, softmax, silu, hard_sigmoid, hard_swish, gelu, leaky_relu, elu, linear).',
   stem: 'activation',
   authoring: {
     properties: {
       function: { type: 'string', enum: ACTIVATION_NAMES },
-      ...Object.fromEntries(ACTIVATION_PARAMS.map((p) => [p, p === 'approximate' ? { type: 'boolean' } : { type: 'number' }])),
+      ...Object.fromEntries(
+        ACTIVATION_PARAMS.map((p) => [p, p === 'approximate' ? { type: 'boolean' } : { type: 'number' }]),
+      ),
     },
     required: ['function'],
     read: (spec, at) => makeActivation(spec.function, spec, at),
     example: { kind: 'activation', function: 'hard_swish' },
   },
-  rule: { cost: 'zero', outputShape: passThrough, weights: noWeights, macs: zero, elementOps: outputElements },
+  rule: {
+    cost: 'zero',
+    outputShape: passThrough,
+    weights: noWeights,
+    macs: zero,
+    elementOps: outputElements,
+  },
   traits: { channelwise: true, mixesChannels: false, nonNegative: (a) => isNonNegative(a), arity: 'one' },
 };

@@ -19,7 +19,12 @@ export const add: KindDef<AddAttrs> = {
       const first = inputs[0];
       for (const other of inputs.slice(1)) {
         if (other.length !== first.length || other.some((d, i) => d !== first[i])) {
-          throw new SpecError(where, `shortcut ${fmt(first)} + body ${fmt(other)}`, 'matching shapes at the add (use a projection shortcut when the body changes the shape)', 'SHAPE_MISMATCH');
+          throw new SpecError(
+            where,
+            `shortcut ${fmt(first)} + body ${fmt(other)}`,
+            'matching shapes at the add (use a projection shortcut when the body changes the shape)',
+            'SHAPE_MISMATCH',
+          );
         }
       }
       return first;
@@ -28,5 +33,10 @@ export const add: KindDef<AddAttrs> = {
     macs: zero,
     elementOps: (inputs, out, a) => elements(out) * (inputs.length - 1) + (a.scale === 1 ? 0 : elements(out)),
   },
-  traits: { channelwise: false, mixesChannels: false, nonNegative: (a, inputs) => a.scale >= 0 && inputs.every(Boolean), arity: 'many' },
+  traits: {
+    channelwise: false,
+    mixesChannels: false,
+    nonNegative: (a, inputs) => a.scale >= 0 && inputs.every(Boolean),
+    arity: 'many',
+  },
 };

@@ -14,7 +14,12 @@ export const concat: KindDef<ConcatAttrs> = {
       const first = inputs[0];
       for (const other of inputs.slice(1)) {
         if (other.length !== first.length || other.slice(0, -1).some((d, i) => d !== first[i])) {
-          throw new SpecError(where, inputs.map(fmt).join(' ++ '), 'branch outputs with the same height and width', 'SHAPE_MISMATCH');
+          throw new SpecError(
+            where,
+            inputs.map(fmt).join(' ++ '),
+            'branch outputs with the same height and width',
+            'SHAPE_MISMATCH',
+          );
         }
       }
       const channels = inputs.reduce((sum, s) => sum + s[s.length - 1], 0);
@@ -24,5 +29,10 @@ export const concat: KindDef<ConcatAttrs> = {
     macs: zero,
     elementOps: zero,
   },
-  traits: { channelwise: false, mixesChannels: false, nonNegative: (_a, inputs) => inputs.every(Boolean), arity: 'many' },
+  traits: {
+    channelwise: false,
+    mixesChannels: false,
+    nonNegative: (_a, inputs) => inputs.every(Boolean),
+    arity: 'many',
+  },
 };

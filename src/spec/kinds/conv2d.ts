@@ -37,12 +37,21 @@ export const conv2d: KindDef<Conv2dAttrs, Conv2dSpec> = {
   summary: 'A 2-D convolution; grouped with `groups`, depthwise when groups equals the input channels.',
   stem: 'conv2d',
   authoring: {
-    properties: { filters: schema.posInt, kernel: schema.size, strides: schema.size, padding: schema.padding, dilation: schema.size, groups: schema.posInt, bias: schema.boolean },
+    properties: {
+      filters: schema.posInt,
+      kernel: schema.size,
+      strides: schema.size,
+      padding: schema.padding,
+      dilation: schema.size,
+      groups: schema.posInt,
+      bias: schema.boolean,
+    },
     required: ['filters', 'kernel'],
     read(spec, at) {
       const filters = positiveInt(spec.filters, `${at}.filters`);
       const groups = spec.groups === undefined ? 1 : positiveInt(spec.groups, `${at}.groups`);
-      if (filters % groups !== 0) throw new SpecError(`${at}.groups`, groups, `a divisor of filters (${filters})`);
+      if (filters % groups !== 0)
+        throw new SpecError(`${at}.groups`, groups, `a divisor of filters (${filters})`);
       return {
         filters,
         kernel: pair(spec.kernel, `${at}.kernel`, undefined, 1024),
@@ -60,7 +69,12 @@ export const conv2d: KindDef<Conv2dAttrs, Conv2dSpec> = {
     outputShape(inputs, a, where) {
       const s = featureMap(inputs, where, 'conv2d');
       if (s[2] % a.groups !== 0) {
-        throw new SpecError(where, `${s[2]} input channels`, `input channels divisible by groups (${a.groups})`, 'SHAPE_MISMATCH');
+        throw new SpecError(
+          where,
+          `${s[2]} input channels`,
+          `input channels divisible by groups (${a.groups})`,
+          'SHAPE_MISMATCH',
+        );
       }
       const [h, w] = windowOutput(s, a.kernel, a.strides, a.dilation, a.padding, false, where);
       return [h, w, a.filters];
@@ -68,14 +82,23 @@ export const conv2d: KindDef<Conv2dAttrs, Conv2dSpec> = {
     weights(inputs, a) {
       const cin = inputs[0][2];
       const perGroup = cin / a.groups;
-      const kernel: WeightSpec = { name: 'kernel', shape: [a.kernel[0], a.kernel[1], perGroup, a.filters], trainable: true, torch: { name: 'weight', perm: FROM_OIHW } };
+      const kernel: WeightSpec = {
+        name: 'kernel',
+        shape: [a.kernel[0], a.kernel[1], perGroup, a.filters],
+        trainable: true,
+        torch: { name: 'weight', perm: FROM_OIHW },
+      };
       // Keras stores a depthwise kernel as [kh, kw, C, multiplier]: the same elements in the same order.
-      if (a.groups === cin && a.groups > 1) kernel.kerasAliases = [{ name: 'depthwise_kernel', shape: [a.kernel[0], a.kernel[1], cin, a.filters / cin] }];
+      if (a.groups === cin && a.groups > 1)
+        kernel.kerasAliases = [
+          { name: 'depthwise_kernel', shape: [a.kernel[0], a.kernel[1], cin, a.filters / cin] },
+        ];
       const w = [kernel];
       if (a.bias) w.push({ name: 'bias', shape: [a.filters], trainable: true, torch: { name: 'bias' } });
       return w;
     },
-    macs: (inputs, out, a) => out[0] * out[1] * out[2] * (inputs[0][2] / a.groups) * a.kernel[0] * a.kernel[1],
+    macs: (inputs, out, a) =>
+      out[0] * out[1] * out[2] * (inputs[0][2] / a.groups) * a.kernel[0] * a.kernel[1],
     elementOps: (_i, out, a) => (a.bias ? elements(out) : 0),
     window: (a) => ({ kernel: a.kernel, strides: a.strides, dilation: a.dilation }),
   },

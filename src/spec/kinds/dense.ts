@@ -25,7 +25,11 @@ export const dense: KindDef<DenseAttrs, DenseSpec> = {
   summary: 'A fully connected layer on a vector, with an optional activation.',
   stem: 'dense',
   authoring: {
-    properties: { units: schema.posInt, bias: schema.boolean, activation: { type: 'string', enum: ACTIVATION_NAMES } },
+    properties: {
+      units: schema.posInt,
+      bias: schema.boolean,
+      activation: { type: 'string', enum: ACTIVATION_NAMES },
+    },
     required: ['units'],
     read: (spec, at) => ({
       units: positiveInt(spec.units, `${at}.units`),
@@ -38,17 +42,34 @@ export const dense: KindDef<DenseAttrs, DenseSpec> = {
     cost: 'counted',
     outputShape(inputs, a, where) {
       if (inputs[0].length !== 1) {
-        throw new SpecError(where, fmt(inputs[0]), 'a flat input [features] to dense (add flatten or global pooling before it)', 'SHAPE_MISMATCH');
+        throw new SpecError(
+          where,
+          fmt(inputs[0]),
+          'a flat input [features] to dense (add flatten or global pooling before it)',
+          'SHAPE_MISMATCH',
+        );
       }
       return [a.units];
     },
     weights(inputs, a) {
-      const w: WeightSpec[] = [{ name: 'kernel', shape: [inputs[0][0], a.units], trainable: true, torch: { name: 'weight', perm: [1, 0] } }];
+      const w: WeightSpec[] = [
+        {
+          name: 'kernel',
+          shape: [inputs[0][0], a.units],
+          trainable: true,
+          torch: { name: 'weight', perm: [1, 0] },
+        },
+      ];
       if (a.bias) w.push({ name: 'bias', shape: [a.units], trainable: true, torch: { name: 'bias' } });
       return w;
     },
     macs: (inputs, _o, a) => inputs[0][0] * a.units,
     elementOps: (_i, out, a) => (a.bias ? out[0] : 0) + (a.activation.function === 'linear' ? 0 : out[0]),
   },
-  traits: { channelwise: false, mixesChannels: true, nonNegative: (a) => isNonNegative(a.activation), arity: 'one' },
+  traits: {
+    channelwise: false,
+    mixesChannels: true,
+    nonNegative: (a) => isNonNegative(a.activation),
+    arity: 'one',
+  },
 };

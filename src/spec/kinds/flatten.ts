@@ -12,6 +12,12 @@ export const flatten: KindDef<FlattenAttrs, FlattenSpec> = {
   summary: 'Flattens a feature map to a vector, in height, width, channel order.',
   stem: 'flatten',
   authoring: { properties: {}, read: () => ({}), example: { kind: 'flatten' } },
-  rule: { cost: 'zero', outputShape: (inputs) => [elements(inputs[0])], weights: noWeights, macs: zero, elementOps: zero },
+  rule: {
+    cost: 'zero',
+    outputShape: (inputs) => [elements(inputs[0])],
+    weights: noWeights,
+    macs: zero,
+    elementOps: zero,
+  },
   traits: dataMovement(false),
 };

@@ -13,7 +13,9 @@ export interface GlobalPoolSpec<K extends 'globalavgpool' | 'globalmaxpool'> ext
   keepdims?: boolean;
 }
 
-export function globalPoolAuthoring<K extends 'globalavgpool' | 'globalmaxpool'>(example: GlobalPoolSpec<K>): Authoring<GlobalPoolAttrs, GlobalPoolSpec<K>> {
+export function globalPoolAuthoring<K extends 'globalavgpool' | 'globalmaxpool'>(
+  example: GlobalPoolSpec<K>,
+): Authoring<GlobalPoolAttrs, GlobalPoolSpec<K>> {
   return {
     properties: { keepdims: schema.boolean },
     read: (spec, at) => ({ keepdims: bool(spec.keepdims, `${at}.keepdims`, false) }),
@@ -30,5 +32,9 @@ export const globalPoolRule: LayerRule<GlobalPoolAttrs> = {
   weights: noWeights,
   macs: zero,
   elementOps: (inputs) => elements(inputs[0]),
-  window: (_a, inputs) => ({ kernel: [inputs[0][0], inputs[0][1]], strides: [inputs[0][0], inputs[0][1]], dilation: [1, 1] }),
+  window: (_a, inputs) => ({
+    kernel: [inputs[0][0], inputs[0][1]],
+    strides: [inputs[0][0], inputs[0][1]],
+    dilation: [1, 1],
+  }),
 };

@@ -1,5 +1,10 @@
 /** globalmaxpool: the maximum of each channel over H and W. */
-import { globalPoolAuthoring, globalPoolRule, type GlobalPoolAttrs, type GlobalPoolSpec } from './global-pooling.js';
+import {
+  globalPoolAuthoring,
+  globalPoolRule,
+  type GlobalPoolAttrs,
+  type GlobalPoolSpec,
+} from './global-pooling.js';
 import type { KindDef } from './kind.js';
 import { dataMovement } from './shared.js';
 

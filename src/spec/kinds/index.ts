@@ -61,10 +61,14 @@ export function kindOf<K extends LeafKind>(kind: K): KindDef<LeafAttrsByKind[K],
 }
 
 export const LEAF_KINDS = Object.keys(KINDS) as LeafKind[];
-export const AUTHORED_LEAF_KINDS = LEAF_KINDS.filter((k) => KINDS[k].authoring !== undefined) as AuthoredKind[];
+export const AUTHORED_LEAF_KINDS = LEAF_KINDS.filter(
+  (k) => KINDS[k].authoring !== undefined,
+) as AuthoredKind[];
 
 export function isAuthoredKind(kind: unknown): kind is AuthoredKind {
-  return typeof kind === 'string' && Object.hasOwn(KINDS, kind) && KINDS[kind as LeafKind].authoring !== undefined;
+  return (
+    typeof kind === 'string' && Object.hasOwn(KINDS, kind) && KINDS[kind as LeafKind].authoring !== undefined
+  );
 }
 
 export function ruleOf<K extends LeafKind>(kind: K): LayerRule<LeafAttrsByKind[K]> {

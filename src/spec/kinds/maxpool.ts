@@ -4,7 +4,8 @@ import { poolAuthoring, poolRule, type PoolAttrs, type PoolSpec } from './poolin
 import { dataMovement } from './shared.js';
 
 export const maxpool: KindDef<PoolAttrs, PoolSpec<'maxpool'>> = {
-  summary: 'Max pooling over sliding windows (TensorFlow "same", or explicit padding and ceil mode as PyTorch).',
+  summary:
+    'Max pooling over sliding windows (TensorFlow "same", or explicit padding and ceil mode as PyTorch).',
   stem: 'max_pooling2d',
   authoring: poolAuthoring({ kind: 'maxpool', pool: 3, strides: 2, padding: 1 }),
   rule: poolRule,

@@ -31,7 +31,12 @@ export const multiply: KindDef<MultiplyAttrs> = {
     outputShape(inputs, _a, where) {
       const out = broadcastShape(inputs);
       if (!out) {
-        throw new SpecError(where, inputs.map(fmt).join(' × '), 'inputs of the same rank whose sizes are equal or 1 on every axis (e.g. [H, W, C] × [1, 1, C])', 'SHAPE_MISMATCH');
+        throw new SpecError(
+          where,
+          inputs.map(fmt).join(' × '),
+          'inputs of the same rank whose sizes are equal or 1 on every axis (e.g. [H, W, C] × [1, 1, C])',
+          'SHAPE_MISMATCH',
+        );
       }
       return out;
     },
@@ -39,5 +44,10 @@ export const multiply: KindDef<MultiplyAttrs> = {
     macs: zero,
     elementOps: (inputs, out) => elements(out) * (inputs.length - 1),
   },
-  traits: { channelwise: false, mixesChannels: false, nonNegative: (_a, inputs) => inputs.every(Boolean), arity: 'many' },
+  traits: {
+    channelwise: false,
+    mixesChannels: false,
+    nonNegative: (_a, inputs) => inputs.every(Boolean),
+    arity: 'many',
+  },
 };

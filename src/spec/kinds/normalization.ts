@@ -25,18 +25,24 @@ export interface NormalizationSpec extends Named {
 export const NORMALIZATION_EPSILON = 1e-7;
 
 export const normalization: KindDef<NormalizationAttrs, NormalizationSpec> = {
-  summary: 'Per-channel (x - mean) / sqrt(variance), mean and variance as non-trainable weights or constants.',
+  summary:
+    'Per-channel (x - mean) / sqrt(variance), mean and variance as non-trainable weights or constants.',
   stem: 'normalization',
   authoring: {
     properties: { mean: schema.numbers, variance: schema.numbers },
     read(spec, at) {
       if ((spec.mean === undefined) !== (spec.variance === undefined)) {
         const missing = spec.mean === undefined ? 'mean' : 'variance';
-        throw new SpecError(`${at}.${missing}`, undefined, 'mean and variance given together (constants), or neither (weights)');
+        throw new SpecError(
+          `${at}.${missing}`,
+          undefined,
+          'mean and variance given together (constants), or neither (weights)',
+        );
       }
       if (spec.mean === undefined) return { epsilon: NORMALIZATION_EPSILON };
       const variance = numbers(spec.variance, `${at}.variance`, []);
-      if (variance.some((v) => v < 0)) throw new SpecError(`${at}.variance`, spec.variance, 'variances of 0 or more');
+      if (variance.some((v) => v < 0))
+        throw new SpecError(`${at}.variance`, spec.variance, 'variances of 0 or more');
       return { mean: numbers(spec.mean, `${at}.mean`, []), variance, epsilon: NORMALIZATION_EPSILON };
     },
     example: { kind: 'normalization', mean: [0.485, 0.456, 0.406], variance: [0.052, 0.05, 0.051] },

@@ -27,16 +27,28 @@ export interface PoolSpec<K extends 'maxpool' | 'avgpool' = 'maxpool' | 'avgpool
   countIncludePad?: boolean;
 }
 
-export function poolAuthoring<K extends 'maxpool' | 'avgpool'>(example: PoolSpec<K>): Authoring<PoolAttrs, PoolSpec<K>> {
+export function poolAuthoring<K extends 'maxpool' | 'avgpool'>(
+  example: PoolSpec<K>,
+): Authoring<PoolAttrs, PoolSpec<K>> {
   return {
-    properties: { pool: schema.size, strides: schema.size, padding: schema.padding, ceilMode: schema.boolean, countIncludePad: schema.boolean },
+    properties: {
+      pool: schema.size,
+      strides: schema.size,
+      padding: schema.padding,
+      ceilMode: schema.boolean,
+      countIncludePad: schema.boolean,
+    },
     required: ['pool'],
     read(spec, at) {
       const size = pair(spec.pool, `${at}.pool`);
       const ceilMode = bool(spec.ceilMode, `${at}.ceilMode`, false);
       const pad = padding(spec.padding, `${at}.padding`, 'valid');
       if (ceilMode && pad.mode === 'same') {
-        throw new SpecError(`${at}.ceilMode`, true, 'false when padding is "same" (ceil mode applies to valid or explicit padding)');
+        throw new SpecError(
+          `${at}.ceilMode`,
+          true,
+          'false when padding is "same" (ceil mode applies to valid or explicit padding)',
+        );
       }
       return {
         pool: size,

@@ -60,7 +60,12 @@ export function explicitPadding(value: unknown, at: string): ExplicitPadding {
       const pw = nonNegativeInt(value[1], `${at}[1]`);
       return { mode: 'explicit', top: ph, bottom: ph, left: pw, right: pw };
     }
-    if (Array.isArray(value[0]) && Array.isArray(value[1]) && value[0].length === 2 && value[1].length === 2) {
+    if (
+      Array.isArray(value[0]) &&
+      Array.isArray(value[1]) &&
+      value[0].length === 2 &&
+      value[1].length === 2
+    ) {
       return {
         mode: 'explicit',
         top: nonNegativeInt(value[0][0], `${at}[0][0]`),
@@ -84,7 +89,12 @@ export function padding(value: unknown, at: string, fallback: 'same' | 'valid'):
 export function numbers(value: unknown, at: string, fallback: number[]): number[] {
   if (value === undefined) return fallback;
   const list = typeof value === 'number' ? [value] : value;
-  if (!Array.isArray(list) || list.length === 0 || list.length > 65_536 || list.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
+  if (
+    !Array.isArray(list) ||
+    list.length === 0 ||
+    list.length > 65_536 ||
+    list.some((v) => typeof v !== 'number' || !Number.isFinite(v))
+  ) {
     throw new SpecError(at, value, 'a finite number or a non-empty list of finite numbers');
   }
   return list as number[];
@@ -98,12 +108,22 @@ export function activationName(value: unknown, layerAt: string, field: string, f
 // JSON Schema fragments for the same values.
 export const schema = {
   posInt: { type: 'integer', minimum: 1 },
-  size: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 2, maxItems: 2 }] },
+  size: {
+    anyOf: [
+      { type: 'integer', minimum: 1 },
+      { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 2, maxItems: 2 },
+    ],
+  },
   explicitPadding: {
     anyOf: [
       { type: 'integer', minimum: 0 },
       { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 2, maxItems: 2 },
-      { type: 'array', items: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 2, maxItems: 2 }, minItems: 2, maxItems: 2 },
+      {
+        type: 'array',
+        items: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 2, maxItems: 2 },
+        minItems: 2,
+        maxItems: 2,
+      },
     ],
   },
   padding: {
@@ -111,7 +131,12 @@ export const schema = {
       { type: 'string', enum: ['same', 'valid'] },
       { type: 'integer', minimum: 0 },
       { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 2, maxItems: 2 },
-      { type: 'array', items: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 2, maxItems: 2 }, minItems: 2, maxItems: 2 },
+      {
+        type: 'array',
+        items: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 2, maxItems: 2 },
+        minItems: 2,
+        maxItems: 2,
+      },
     ],
   },
   boolean: { type: 'boolean' },

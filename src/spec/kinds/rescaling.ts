@@ -23,7 +23,10 @@ export const rescaling: KindDef<RescalingAttrs, RescalingSpec> = {
   authoring: {
     properties: { scale: schema.numbers, offset: schema.numbers },
     required: ['scale'],
-    read: (spec, at) => ({ scale: numbers(spec.scale, `${at}.scale`, [1]), offset: numbers(spec.offset, `${at}.offset`, [0]) }),
+    read: (spec, at) => ({
+      scale: numbers(spec.scale, `${at}.scale`, [1]),
+      offset: numbers(spec.offset, `${at}.offset`, [0]),
+    }),
     example: { kind: 'rescaling', scale: 1 / 127.5, offset: -1 },
   },
   rule: {

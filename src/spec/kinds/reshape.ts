@@ -24,23 +24,38 @@ export function resolveReshape(input: TensorShape, target: number[], where: stri
   const total = elements(input);
   const out = target.includes(-1) ? target.map((d) => (d === -1 ? total / known : d)) : target;
   if (out.some((d) => !Number.isInteger(d) || d < 1) || elements(out) !== total) {
-    throw new SpecError(where, `${fmt(input)} (${total} elements) to ${fmt(target)}`, 'a target shape with the same number of elements', 'SHAPE_MISMATCH');
+    throw new SpecError(
+      where,
+      `${fmt(input)} (${total} elements) to ${fmt(target)}`,
+      'a target shape with the same number of elements',
+      'SHAPE_MISMATCH',
+    );
   }
   return out;
 }
 
 export const reshape: KindDef<ReshapeAttrs, ReshapeSpec> = {
-  summary: 'The same elements in a new shape ([C] or [H, W, C]), in row-major H, W, C order; one size may be -1.',
+  summary:
+    'The same elements in a new shape ([C] or [H, W, C]), in row-major H, W, C order; one size may be -1.',
   stem: 'reshape',
   authoring: {
-    properties: { shape: { type: 'array', items: { type: 'integer', minimum: -1 }, minItems: 1, maxItems: 3 } },
+    properties: {
+      shape: { type: 'array', items: { type: 'integer', minimum: -1 }, minItems: 1, maxItems: 3 },
+    },
     required: ['shape'],
     read(spec, at) {
       const shape = spec.shape;
-      const ok = Array.isArray(shape) && (shape.length === 1 || shape.length === 3)
-        && shape.every((d) => Number.isInteger(d) && (d === -1 || (d >= 1 && d <= 1e9)))
-        && shape.filter((d) => d === -1).length <= 1;
-      if (!ok) throw new SpecError(`${at}.shape`, shape, '[C] or [H, W, C] of positive integers, with at most one -1');
+      const ok =
+        Array.isArray(shape) &&
+        (shape.length === 1 || shape.length === 3) &&
+        shape.every((d) => Number.isInteger(d) && (d === -1 || (d >= 1 && d <= 1e9))) &&
+        shape.filter((d) => d === -1).length <= 1;
+      if (!ok)
+        throw new SpecError(
+          `${at}.shape`,
+          shape,
+          '[C] or [H, W, C] of positive integers, with at most one -1',
+        );
       return { shape: shape as number[] };
     },
     example: { kind: 'reshape', shape: [1, 1, -1] },

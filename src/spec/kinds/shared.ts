@@ -10,7 +10,12 @@ export const fmt = (s: TensorShape) => `[${s.join(', ')}]`;
 export function featureMap(inputs: TensorShape[], where: string, kind: string): [number, number, number] {
   const s = inputs[0];
   if (s.length !== 3) {
-    throw new SpecError(where, fmt(s), `a feature map [H, W, C] as input to ${kind} (got a flat tensor; spatial layers must come before flatten, global pooling and dense)`, 'SHAPE_MISMATCH');
+    throw new SpecError(
+      where,
+      fmt(s),
+      `a feature map [H, W, C] as input to ${kind} (got a flat tensor; spatial layers must come before flatten, global pooling and dense)`,
+      'SHAPE_MISMATCH',
+    );
   }
   return s as [number, number, number];
 }
@@ -45,7 +50,12 @@ export function windowOutput(
 export function perChannel(values: number[], inputs: TensorShape[], where: string, field: string): void {
   const c = inputs[0][inputs[0].length - 1];
   if (values.length !== 1 && values.length !== c) {
-    throw new SpecError(where, `${values.length} ${field} values`, `1 ${field} value or one per channel (${c})`, 'SHAPE_MISMATCH');
+    throw new SpecError(
+      where,
+      `${values.length} ${field} values`,
+      `1 ${field} value or one per channel (${c})`,
+      'SHAPE_MISMATCH',
+    );
   }
 }
 

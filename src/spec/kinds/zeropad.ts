@@ -20,7 +20,13 @@ export const zeropad: KindDef<ZeroPadAttrs, ZeroPadSpec> = {
     properties: { padding: schema.explicitPadding },
     required: ['padding'],
     read: (spec, at) => ({ padding: explicitPadding(spec.padding, `${at}.padding`) }),
-    example: { kind: 'zeropad', padding: [[0, 1], [0, 1]] },
+    example: {
+      kind: 'zeropad',
+      padding: [
+        [0, 1],
+        [0, 1],
+      ],
+    },
   },
   rule: {
     cost: 'zero',

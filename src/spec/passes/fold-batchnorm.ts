@@ -9,7 +9,11 @@
 import type { BoundWeight, Graph, GraphNode, GraphNodeOf } from '../graph.js';
 import { replaceNodes, readersOf, type Pass } from './graph-edit.js';
 
-function foldable(conv: GraphNode, graph: Graph, readers: Map<string, GraphNode[]>): GraphNodeOf<'batchnorm'> | undefined {
+function foldable(
+  conv: GraphNode,
+  graph: Graph,
+  readers: Map<string, GraphNode[]>,
+): GraphNodeOf<'batchnorm'> | undefined {
   if (conv.kind !== 'conv2d' || conv.name === graph.output) return undefined;
   const list = readers.get(conv.name) ?? [];
   const [only] = list;
@@ -31,7 +35,8 @@ export const foldBatchNorm: Pass = (graph, weights) => {
     const kernel = get(node.name, 'kernel');
     const mean = get(bn.name, 'moving_mean');
     const variance = get(bn.name, 'moving_variance');
-    if (!kernel || !mean || !variance) throw new Error(`foldBatchNorm: weights of ${node.name} or ${bn.name} are not bound`);
+    if (!kernel || !mean || !variance)
+      throw new Error(`foldBatchNorm: weights of ${node.name} or ${bn.name} are not bound`);
     const cout = node.attrs.filters;
     const gamma = bn.attrs.scale ? get(bn.name, 'gamma')!.data : undefined;
     const beta = bn.attrs.center ? get(bn.name, 'beta')!.data : undefined;

@@ -24,7 +24,11 @@ export interface Edit {
   dropped?: Set<string>;
 }
 
-export function replaceNodes(graph: Graph, weights: BoundWeight[], edit: Edit): { graph: Graph; weights: BoundWeight[] } {
+export function replaceNodes(
+  graph: Graph,
+  weights: BoundWeight[],
+  edit: Edit,
+): { graph: Graph; weights: BoundWeight[] } {
   const renamed = edit.renamed ?? new Map<string, string>();
   const dropped = edit.dropped ?? new Set<string>();
   const resolve = (name: string) => {

@@ -18,7 +18,11 @@ export interface InferenceOptions {
 }
 
 /** The graph and weights an engine builds for inference. */
-export function prepareForInference(graph: Graph, weights: BoundWeight[], options: InferenceOptions = {}): { graph: Graph; weights: BoundWeight[] } {
+export function prepareForInference(
+  graph: Graph,
+  weights: BoundWeight[],
+  options: InferenceOptions = {},
+): { graph: Graph; weights: BoundWeight[] } {
   let out = { graph, weights };
   if (options.logits) out = stripFinalSoftmax(out.graph, out.weights);
   if (options.foldBatchNorm ?? true) out = foldBatchNorm(out.graph, out.weights);

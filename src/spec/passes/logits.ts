@@ -21,7 +21,12 @@ export const stripFinalSoftmax: Pass = (graph, weights) => {
   const last = finalSoftmax(graph);
   if (!last) return { graph, weights };
   if (last.kind === 'dense') {
-    return replaceNodes(graph, weights, { replaced: new Map([[last.name, { ...last, attrs: { ...last.attrs, activation: LINEAR } }]]) });
+    return replaceNodes(graph, weights, {
+      replaced: new Map([[last.name, { ...last, attrs: { ...last.attrs, activation: LINEAR } }]]),
+    });
   }
-  return replaceNodes(graph, weights, { dropped: new Set([last.name]), renamed: new Map([[last.name, last.inputs[0]]]) });
+  return replaceNodes(graph, weights, {
+    dropped: new Set([last.name]),
+    renamed: new Map([[last.name, last.inputs[0]]]),
+  });
 };
