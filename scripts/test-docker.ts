@@ -81,7 +81,7 @@ function run(
       if (opts.must && code !== 0) {
         reject(
           new Error(
-            `${cmd} ${args.join(' ')} failed (${code ?? 'killed after ' + opts.timeoutMs + ' ms'}):\n${(stdout + stderr).slice(-3000)}`,
+            `${cmd} ${args.join(' ')} failed (${code ?? `killed after ${opts.timeoutMs} ms`}):\n${(stdout + stderr).slice(-3000)}`,
           ),
         );
       } else resolve(result);

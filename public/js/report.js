@@ -403,9 +403,8 @@ function layersSection(report, id) {
   const inception = new Map(report.blocks.inception.map((b) => [b.name, b]));
   const branchOf = new Map();
   for (const m of report.blocks.inception)
-    m.branches.forEach((b, i) =>
-      branchOf.set(b.name, { module: m, branch: b, color: PALETTE[i % PALETTE.length] }),
-    );
+    for (const [i, b] of m.branches.entries())
+      branchOf.set(b.name, { module: m, branch: b, color: PALETTE[i % PALETTE.length] });
   const tree = layerTree(report.layers);
   const groups = tree.filter((n) => n.type === 'group').length;
   // A single module's branch costs are already drawn above the table: do not repeat them.

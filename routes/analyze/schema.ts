@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noThenProperty: `then` here is JSON Schema's if/then keyword, not a thenable
 /** Request and response schemas for POST /analyze. */
 const shape = { type: 'array', items: { type: 'integer', minimum: 1 } };
 

@@ -69,7 +69,10 @@ export default async function architecturesRoute(app: FastifyInstance) {
         },
       },
     },
-    async () => ({ architectures: (cached ??= summarise()) }),
+    async () => {
+      cached ??= summarise();
+      return { architectures: cached };
+    },
   );
 
   // The architecture as a TensorFlow.js layers-model topology (Keras config), to take to other

@@ -8,9 +8,10 @@ import { AppError } from '../../src/errors.js';
 import { abortOnClose } from '../../src/serving/abort.js';
 import { assertFinite, softmax, topK } from '../../src/serving/postprocess.js';
 import { imageToTensor } from '../../src/serving/preprocess.js';
-import { servingBackend } from '../../src/serving/registry.js';
+import { isReady, servingBackend } from '../../src/serving/registry.js';
 import { modelNotReady, servedModel } from '../models/index.js';
 import { classifyQuery, classifyResponse, jsonBody } from './schema.js';
+import { defined } from '../../src/invariant.js';
 
 interface Upload {
   file: string;
@@ -161,9 +162,8 @@ async function collect(
     add({ file: 'body', bytes: request.body });
   } else {
     const body = request.body as { images: { b64: string; name?: string }[]; model?: string; topk?: number };
-    body.images.forEach((img, i) =>
-      add({ file: img.name ?? `images[${i}]`, bytes: decodeBase64(img.b64, i) }),
-    );
+    for (const [i, img] of body.images.entries())
+      add({ file: img.name ?? `images[${i}]`, bytes: decodeBase64(img.b64, i) });
     options.model = body.model ?? options.model;
     options.topk = body.topk ?? options.topk;
   }
@@ -199,7 +199,7 @@ export default async function classifyRoute(app: FastifyInstance) {
         // JSON bodies are checked here; multipart and raw bodies are checked part by part.
         if (!request.isMultipart() && !Buffer.isBuffer(request.body)) {
           if (!jsonBody.validate(request.body)) {
-            const e = jsonBody.validate.errors![0];
+            const e = defined(jsonBody.validate.errors?.[0], 'the schema error');
             const field = `body${e.instancePath.replace(/\//g, '.')}`;
             throw new AppError(400, 'VALIDATION_ERROR', `${field}: ${e.message}`, { field });
           }
@@ -212,8 +212,8 @@ export default async function classifyRoute(app: FastifyInstance) {
       const modelName = options.model || app.models.defaultModel;
       if (!modelName) throw new AppError(503, 'NO_MODELS', 'no model is served', { retryAfter: 5 });
       const m = servedModel(app, modelName);
-      if (m.state !== 'ready' || !m.batcher) throw modelNotReady(m);
-      const k = Math.min(options.topk ?? m.topk, m.classes!);
+      if (!isReady(m)) throw modelNotReady(m);
+      const k = Math.min(options.topk ?? m.topk, m.classes);
       const t0 = performance.now();
       // Listening from before decoding, so a client that leaves meanwhile is not computed for.
       const signal = abortOnClose(reply);
@@ -223,7 +223,7 @@ export default async function classifyRoute(app: FastifyInstance) {
       try {
         tensors = await Promise.all(
           uploads.map((u) =>
-            imageToTensor(u.bytes, u.file, m.preprocess!, { maxPixels: app.config.maxImagePixels }),
+            imageToTensor(u.bytes, u.file, m.preprocess, { maxPixels: app.config.maxImagePixels }),
           ),
         );
       } catch (err) {
@@ -248,7 +248,7 @@ export default async function classifyRoute(app: FastifyInstance) {
         backend: servingBackend(m),
         results: logits.map((l, i) => ({
           file: uploads[i].file,
-          predictions: topK(softmax(l), m.labels!, k),
+          predictions: topK(softmax(l), m.labels, k),
         })),
         timings: { decodeMs, queueMs: timings.queueMs, inferMs: timings.inferMs },
       };

@@ -1,7 +1,7 @@
 /** GET /models and GET /models/{name}: what each served model is, where it came from and how it runs. */
 import type { FastifyInstance } from 'fastify';
 import { AppError, closestNames } from '../../src/errors.js';
-import { servingBackend, type ServedModel } from '../../src/serving/registry.js';
+import { isReady, servingBackend, type ServedModel } from '../../src/serving/registry.js';
 
 export function describeModel(m: ServedModel) {
   return {
@@ -134,7 +134,7 @@ export default async function modelRoutes(app: FastifyInstance) {
     },
     async (request, reply) => {
       const m = servedModel(app, request.params.name);
-      if (m.state !== 'ready') throw modelNotReady(m);
+      if (!isReady(m)) throw modelNotReady(m);
       const bytes = await app.models.exportOnnx(m);
       reply.header('content-type', 'application/octet-stream');
       reply.header(

@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../src/errors.js';
 import { keepRefusedBodyReadable, notFoundBody, toErrorBody } from '../../src/plugins/errors.js';
 import { assertFinite, softmax } from '../../src/serving/postprocess.js';
-import { servingBackend, type ServedModel } from '../../src/serving/registry.js';
+import { isReady, type ReadyModel, servingBackend, type ServedModel } from '../../src/serving/registry.js';
 import { readiness } from '../health/index.js';
 import { modelNotReady, servedModel } from '../models/index.js';
 import { abortOnClose } from '../../src/serving/abort.js';
@@ -117,9 +117,9 @@ function flatten(data: unknown[], expected: number): Float32Array {
   return out;
 }
 
-function readyModel(app: FastifyInstance, name: string): ServedModel {
+function readyModel(app: FastifyInstance, name: string): ReadyModel {
   const m = servedModel(app, name);
-  if (m.state !== 'ready' || !m.batcher) throw modelNotReady(m);
+  if (!isReady(m)) throw modelNotReady(m);
   return m;
 }
 
@@ -244,7 +244,7 @@ export default async function kserveRoutes(app: FastifyInstance) {
     const m = readyModel(app, request.params.name);
     const body = request.body;
     const input = body.inputs[0];
-    const [h, w, c] = m.input!;
+    const [h, w, c] = m.input;
     const [n, ih, iw, ic] = input.shape;
     if (ih !== h || iw !== w || ic !== c || n < 1) {
       throw new AppError(
@@ -263,10 +263,10 @@ export default async function kserveRoutes(app: FastifyInstance) {
     const flat = flatten(input.data, n * h * w * c);
     const per = h * w * c;
     const images = Array.from({ length: n }, (_, i) => flat.slice(i * per, (i + 1) * per));
-    const { logits } = await m.batcher!.submit(images, abortOnClose(reply));
+    const { logits } = await m.batcher.submit(images, abortOnClose(reply));
     assertFinite(logits, m.name);
     const wanted = new Set<string>(body.outputs?.map((o) => o.name) ?? OUTPUTS);
-    const k = m.classes!;
+    const k = m.classes;
     const rows = (f: (l: Float32Array) => Float32Array) => logits.flatMap((l) => Array.from(f(l)));
     return {
       model_name: m.name,

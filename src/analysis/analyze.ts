@@ -12,6 +12,7 @@ import { bottleneckReport, inceptionReport, residualReport, topLayers } from './
 import { effectiveKernel } from '../spec/geometry.js';
 import { elements } from '../spec/kinds/shared.js';
 import { inferShapes, ruleFor, type ShapedGraph } from '../spec/shapes.js';
+import { lookup } from '../invariant.js';
 
 function receptiveFields(shaped: ShapedGraph): Map<string, { rf: Pair; jump: Pair }> {
   const fields = new Map<string, { rf: Pair; jump: Pair }>([[INPUT_NAME, { rf: [1, 1], jump: [1, 1] }]]);
@@ -96,7 +97,7 @@ export function analyzeGraph(graph: Graph, options: AnalyzeOptions = {}): Analys
   return {
     model: graph.name,
     input: graph.input,
-    output: shaped.shapes.get(graph.output)!,
+    output: lookup(shaped.shapes, graph.output, 'shape'),
     batch,
     conventions: CONVENTIONS,
     layers: rows,

@@ -5,14 +5,15 @@
 import { INPUT_NAME } from '../spec/types.js';
 import { elements } from '../spec/kinds/shared.js';
 import type { ShapedGraph } from '../spec/shapes.js';
+import { lookup } from '../invariant.js';
 
 export const BYTES_PER_ELEMENT = 4;
 
 export function peakActivationBytes(shaped: ShapedGraph, batch: number): { bytes: number; atLayer: string } {
   const lastReader = new Map<string, number>();
-  shaped.nodes.forEach((n, i) => n.node.inputs.forEach((name) => lastReader.set(name, i)));
+  for (const [i, n] of shaped.nodes.entries()) for (const name of n.node.inputs) lastReader.set(name, i);
   lastReader.set(shaped.graph.output, Number.POSITIVE_INFINITY);
-  const size = (name: string) => elements(shaped.shapes.get(name)!) * BYTES_PER_ELEMENT * batch;
+  const size = (name: string) => elements(lookup(shaped.shapes, name, 'shape')) * BYTES_PER_ELEMENT * batch;
 
   let live = size(INPUT_NAME);
   let peak = live;

@@ -6,7 +6,6 @@ import { kindsWhere } from '../spec/kinds/index.js';
 import type { Graph, TensorShape } from '../spec/types.js';
 import type {
   BottleneckRow,
-  BranchRow,
   InceptionRow,
   LayerRow,
   ResidualRow,
@@ -14,6 +13,7 @@ import type {
   TopLayerRow,
   Totals,
 } from './report-types.js';
+import { lookup } from '../invariant.js';
 
 const share = (part: number, whole: number) => (whole === 0 ? 0 : part / whole);
 
@@ -22,7 +22,7 @@ function rollup(names: string[], byName: Map<string, LayerRow>): Rollup {
   let macs = 0;
   let elementOps = 0;
   for (const n of names) {
-    const r = byName.get(n)!;
+    const r = lookup(byName, n, 'layer row');
     params += r.params;
     macs += r.macs;
     elementOps += r.elementOps;
@@ -33,11 +33,11 @@ function rollup(names: string[], byName: Map<string, LayerRow>): Rollup {
 function blockInputShape(names: string[], byName: Map<string, LayerRow>): TensorShape {
   const inside = new Set(names);
   for (const n of names) {
-    const r = byName.get(n)!;
+    const r = lookup(byName, n, 'layer row');
     const idx = r.inputs.findIndex((i) => !inside.has(i));
     if (idx >= 0) return r.inputShapes[idx];
   }
-  return byName.get(names[0])!.inputShapes[0];
+  return lookup(byName, names[0], 'layer row').inputShapes[0];
 }
 
 export function residualReport(graph: Graph, byName: Map<string, LayerRow>, totals: Totals): ResidualRow[] {
@@ -52,7 +52,7 @@ export function residualReport(graph: Graph, byName: Map<string, LayerRow>, tota
         shortcut: b.shortcut,
         preactivation: b.preactivation,
         inputShape: blockInputShape(b.nodes, byName),
-        outputShape: byName.get(b.nodes[b.nodes.length - 1])!.outputShape,
+        outputShape: lookup(byName, b.nodes[b.nodes.length - 1], 'layer row').outputShape,
         ...total,
         shortcutParams: sc.params,
         shortcutMacs: sc.macs,
@@ -66,7 +66,7 @@ export function inceptionReport(graph: Graph, byName: Map<string, LayerRow>, tot
   return graph.blocks.flatMap((b) => {
     if (b.type !== 'branches' || b.merge !== 'concat') return [];
     const total = rollup(b.nodes, byName);
-    const concat = byName.get(b.concatNode)!;
+    const concat = lookup(byName, b.concatNode, 'layer row');
     return [
       {
         name: b.name,
@@ -110,11 +110,11 @@ export function bottleneckReport(graph: Graph, byName: Map<string, LayerRow>): B
     if (kh * kw <= 1) continue;
     let source = nodes.get(node.inputs[0]);
     while (source && TRANSPARENT.has(source.kind)) source = nodes.get(source.inputs[0]);
-    if (!source || source.kind !== 'conv2d') continue;
+    if (source?.kind !== 'conv2d') continue;
     const red = source.attrs;
     if (red.kernel[0] !== 1 || red.kernel[1] !== 1 || red.groups !== 1) continue;
-    const reduction = byName.get(source.name)!;
-    const conv = byName.get(node.name)!;
+    const reduction = lookup(byName, source.name, 'layer row');
+    const conv = lookup(byName, node.name, 'layer row');
     const cin = reduction.inputShapes[0][2];
     if (red.filters >= cin) continue;
     const out = conv.outputShape;

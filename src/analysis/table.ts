@@ -29,7 +29,9 @@ export function formatReport(report: AnalysisReport, options: { layers?: boolean
         shape(r.outputShape),
         r.params ? n(r.params) : '--',
         r.macs ? n(r.macs) : '--',
-        r.receptiveField ? `${r.receptiveField[0]}/${r.receptiveFieldStride![0]}` : '',
+        r.receptiveField && r.receptiveFieldStride
+          ? `${r.receptiveField[0]}/${r.receptiveFieldStride[0]}`
+          : '',
       ]);
     }
     out.push(...render(rows, ['l', 'l', 'l', 'r', 'r', 'r']), rule);

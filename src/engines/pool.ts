@@ -160,7 +160,7 @@ export class InferencePool {
     };
     this.workers = Array.from({ length: size }, (_, i) => this.spawn(i));
     this.backend = Promise.all(this.workers.map((w) => w.ready)).then((choices) => {
-      this.workers.forEach((w) => (w.available = true));
+      for (const w of this.workers) w.available = true;
       return choices[0];
     });
   }

@@ -12,10 +12,11 @@ import { initBackend } from './tfjs/backend.js';
 import { ENGINES } from './table.js';
 import { buildOnnxModel } from '../interop/onnx/emit.js';
 import type { InferenceEngine, ModelPlan, WorkerInit, WorkerReply, WorkerRequest } from './types.js';
+import { defined } from '../invariant.js';
 
 const init = workerData as WorkerInit;
 const engines = new Map<string, InferenceEngine>();
-const port = parentPort!;
+const port = defined(parentPort, 'the parent port (this module runs in a worker thread)');
 const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
 async function load(plan: ModelPlan): Promise<{ keyStyle: string; format: string }> {

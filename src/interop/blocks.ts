@@ -28,6 +28,7 @@ import {
   type GraphNode,
   type ResidualBlockInfo,
 } from '../spec/types.js';
+import { defined } from '../invariant.js';
 
 export interface DetectedBlocks {
   blocks: BlockInfo[];
@@ -121,7 +122,7 @@ class Detector {
     const seen = new Set([start]);
     const stack = [start];
     while (stack.length) {
-      const i = stack.pop()!;
+      const i = defined(stack.pop(), 'a stacked node');
       for (const src of this.nodes[i].inputs) {
         const j = this.at(src);
         if (region.has(j) && !seen.has(j)) {
@@ -219,7 +220,7 @@ class Detector {
     const assigned = new Set<number>();
     const branches = paths.map((path, k) => {
       const own = path.filter((i) => !assigned.has(i));
-      own.forEach((i) => assigned.add(i));
+      for (const i of own) assigned.add(i);
       return { name: `${merge.name}_branch${k + 1}`, nodes: own.map((i) => this.nodes[i].name) };
     });
     return {

@@ -36,7 +36,7 @@ async function kerasH5Config(file: string): Promise<unknown> {
   await h5wasm.ready;
   const h5 = new h5wasm.File(file, 'r');
   try {
-    const config = h5.attrs['model_config']?.value;
+    const config = h5.attrs.model_config?.value;
     if (typeof config !== 'string') {
       throw new AppError(
         422,

@@ -183,7 +183,10 @@ export default fp(
         .replace(/:[^/]+/g, '[^/]+')
         .replace(/\*/g, '.*')}/?$`;
       let entry = routes.find((r) => r.pattern.source === source);
-      if (!entry) routes.push((entry = { pattern: new RegExp(source), methods: new Set() }));
+      if (!entry) {
+        entry = { pattern: new RegExp(source), methods: new Set() };
+        routes.push(entry);
+      }
       for (const m of [route.method].flat()) entry.methods.add(m);
     });
     app.decorate('allowedMethods', (path: string) =>

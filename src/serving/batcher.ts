@@ -184,7 +184,7 @@ export class Batcher {
         signal.addEventListener('abort', onAbort, { once: true });
         job.cleanup = () => signal.removeEventListener('abort', onAbort);
       }
-      images.forEach((_, index) => this.queue.push({ job, index }));
+      for (let index = 0; index < images.length; index++) this.queue.push({ job, index });
       arrival?.close(false); // no longer on its way: it is in the queue
       this.observer.depth?.(this.queue.length);
       this.schedule();
@@ -250,7 +250,7 @@ export class Batcher {
     this.observer.depth?.(this.queue.length);
     const n = slices.length;
     const input = new Float32Array(n * this.elementsPerImage);
-    slices.forEach((s, i) => input.set(s.job.images[s.index], i * this.elementsPerImage));
+    for (const [i, s] of slices.entries()) input.set(s.job.images[s.index], i * this.elementsPerImage);
     const started = performance.now();
     const queueMs = slices.map((s) => started - s.job.arrived);
     this.run(input, n)
@@ -295,6 +295,6 @@ export class Batcher {
     if (this.busy) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
-    waiters.forEach((w) => w());
+    for (const w of waiters) w();
   }
 }

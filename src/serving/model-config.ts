@@ -16,6 +16,7 @@ import { ZOO } from '../../models/index.js';
 import { describeValue } from '../errors.js';
 import { ARCHITECTURE_SPEC_SCHEMA } from '../spec/schema.js';
 import type { ArchitectureSpec, Shape3 } from '../spec/types.js';
+import { defined } from '../invariant.js';
 
 export type ResizeMode = 'stretch' | 'crop';
 export type Interpolation = 'bilinear' | 'bicubic' | 'lanczos3' | 'nearest';
@@ -205,7 +206,7 @@ export async function readModelConfig(dir: string): Promise<ModelConfig> {
     throw new ModelConfigError(`config.json: ${(err as Error).message}`);
   }
   if (!validate(raw)) {
-    const e = validate.errors![0];
+    const e = defined(validate.errors?.[0], 'the schema error');
     throw new ModelConfigError(
       `config.json${e.instancePath.replace(/\//g, '.')}: ${e.message}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}; received ${describeValue((e as { data?: unknown }).data)}`,
     );

@@ -27,6 +27,7 @@ import {
   type ModelConfig,
   type Preprocess,
 } from './model-config.js';
+import { defined } from '../invariant.js';
 
 export type ModelState = 'loading' | 'warming' | 'ready' | 'failed';
 
@@ -63,6 +64,30 @@ export interface ServedModel {
   warmupMs?: number;
   batching: BatchSettings;
   batcher?: Batcher;
+}
+
+/** A model that can answer: loading has set everything inference reads. */
+export type ReadyModel = ServedModel &
+  Required<
+    Pick<
+      ServedModel,
+      'config' | 'graph' | 'input' | 'classes' | 'labels' | 'preprocess' | 'weightsPath' | 'batcher'
+    >
+  >;
+
+/** Whether `m` answers requests now (narrows it to a ReadyModel). */
+export function isReady(m: ServedModel): m is ReadyModel {
+  return (
+    m.state === 'ready' &&
+    m.config !== undefined &&
+    m.graph !== undefined &&
+    m.input !== undefined &&
+    m.classes !== undefined &&
+    m.labels !== undefined &&
+    m.preprocess !== undefined &&
+    m.weightsPath !== undefined &&
+    m.batcher !== undefined
+  );
 }
 
 export type EngineChoice = EngineKind | 'auto';
@@ -193,7 +218,7 @@ export class ModelRegistry {
   private async load(model: ServedModel): Promise<void> {
     const started = performance.now();
     try {
-      const config = model.config!;
+      const config = defined(model.config, `${model.name}'s config`);
       const weightsPath = fileInFolder(model.dir, config.weights, 'weights');
       await stat(weightsPath).catch(() => {
         throw new Error(`weights: file ${config.weights} not found in ${model.dir}`);
@@ -331,11 +356,11 @@ export class ModelRegistry {
   }
 
   /** The model's ONNX graph with its weights (built in a worker). */
-  exportOnnx(model: ServedModel): Promise<Uint8Array> {
+  exportOnnx(model: ReadyModel): Promise<Uint8Array> {
     return this.pool.exportOnnx({
       name: model.name,
-      graph: model.graph!,
-      weightsPath: model.weightsPath!,
+      graph: model.graph,
+      weightsPath: model.weightsPath,
       engine: 'onnxruntime',
     });
   }
@@ -343,7 +368,7 @@ export class ModelRegistry {
   /** Stops new work and waits for queued and computing batches, up to `deadlineMs`. */
   async drain(deadlineMs: number): Promise<boolean> {
     const batchers = [...this.models.values()].flatMap((m) => (m.batcher ? [m.batcher] : []));
-    batchers.forEach((b) => b.close());
+    for (const b of batchers) b.close();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), deadlineMs)));
     const done = Promise.all(batchers.map((b) => b.idle())).then(() => true);

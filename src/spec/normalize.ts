@@ -4,7 +4,7 @@
  * membership for the rollup reports. Shapes are checked later, by the shape pass.
  */
 import { SpecError, SpecLimitError } from '../errors.js';
-import { COMPOSITE_KINDS, type ArchitectureSpec, type NodeSpec } from './authoring.js';
+import { COMPOSITE_KINDS, type ArchitectureSpec } from './authoring.js';
 import { INPUT_NAME, type Shape3 } from './basics.js';
 import type { BlockInfo, BranchMerge, Graph, GraphNode } from './graph.js';
 import {
@@ -16,6 +16,7 @@ import {
   type LeafKind,
 } from './kinds/index.js';
 import { positiveInt } from './kinds/read.js';
+import { defined } from '../invariant.js';
 
 export interface SpecLimits {
   /** Leaf layers after expanding repeats. */
@@ -31,7 +32,7 @@ export const DEFAULT_SPEC_LIMITS: SpecLimits = { maxLayers: 20_000, maxInputSide
 /** Kinds whose weights mix channels: a shortcut holding one is a projection. */
 const MIXES_CHANNELS = kindsWhere('mixesChannels');
 
-const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_.\-]{0,199}$/;
+const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,199}$/;
 
 /** Names generated inside a named composite start with its name; counters are per scope and stem. */
 class Scope {
@@ -172,7 +173,7 @@ function walkNode(b: GraphBuilder, raw: unknown, input: string, ctx: Context, at
   const kind = spec.kind;
   if (isAuthoredKind(kind)) {
     const def = kindOf(kind);
-    const attrs = def.authoring!.read(spec, at);
+    const attrs = defined(def.authoring, `${kind}'s authoring reader`).read(spec, at);
     const name = b.name(spec.name, def.stem, ctx, at);
     return b.emit(kind, attrs, [input], name, ctx, at);
   }

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noThenProperty: `then` here is JSON Schema's if/then keyword, not a thenable
 /**
  * JSON Schema for the authoring spec: the first, structural check on the route (types, required
  * fields, no misspelt properties, known kinds). The second, semantic check is normalizeSpec plus
@@ -6,6 +7,7 @@
  */
 import { COMPOSITE_KINDS } from './authoring.js';
 import { AUTHORED_LEAF_KINDS, KINDS } from './kinds/index.js';
+import { defined } from '../invariant.js';
 
 const posInt = { type: 'integer', minimum: 1 };
 const name = { type: 'string', minLength: 1, maxLength: 200 };
@@ -22,7 +24,7 @@ function leaf(properties: Record<string, unknown>, required: string[] = []) {
 
 const leafDefinitions = Object.fromEntries(
   AUTHORED_LEAF_KINDS.map((kind) => {
-    const authoring = KINDS[kind].authoring!;
+    const authoring = defined(KINDS[kind].authoring, `${kind}'s authoring reader`);
     return [kind, leaf(authoring.properties, authoring.required)];
   }),
 );

@@ -35,7 +35,7 @@ export async function readKerasH5(filePath: string): Promise<Map<string, RawTens
       file.get('model_weights') instanceof h5wasm.Group
         ? (file.get('model_weights') as InstanceType<typeof h5wasm.Group>)
         : file;
-    const layerNames = strings(root.attrs['layer_names']?.value);
+    const layerNames = strings(root.attrs.layer_names?.value);
     if (layerNames.length === 0)
       throw new WeightsError('keras-h5: no layer_names attribute; not a Keras weights file');
     const tensors = new Map<string, RawTensor>();
@@ -45,7 +45,7 @@ export async function readKerasH5(filePath: string): Promise<Map<string, RawTens
         throw new WeightsError(
           `keras-h5: layer_names lists ${layer} but the file has no such group (truncated?)`,
         );
-      for (const weightName of strings(group.attrs['weight_names']?.value)) {
+      for (const weightName of strings(group.attrs.weight_names?.value)) {
         const dataset = group.get(weightName);
         if (!(dataset instanceof h5wasm.Dataset))
           throw new WeightsError(`keras-h5: ${layer}/${weightName} is listed but missing (truncated?)`);

@@ -8,7 +8,8 @@ import { parse, parseAllDocuments } from 'yaml';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, testConfig } from '../../src/config.js';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML manifests, walked by known paths
+type Obj = Record<string, any>;
 
 const ROOT = new URL('../../', import.meta.url);
 const read = (file: string) => readFileSync(new URL(file, ROOT), 'utf8');
@@ -22,7 +23,7 @@ const k8sFiles = readdirSync(new URL(K8S_DIR, ROOT)).filter(
   (f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml',
 );
 const k8s = k8sFiles.flatMap((f) => yamlDocs(K8S_DIR + f));
-const kustomization = parse(read(K8S_DIR + 'kustomization.yaml')) as Obj;
+const kustomization = parse(read(`${K8S_DIR}kustomization.yaml`)) as Obj;
 const byKind = (kind: string) => {
   const found = k8s.filter((d) => d.kind === kind);
   if (found.length !== 1) throw new Error(`expected one ${kind} in ${K8S_DIR}, found ${found.length}`);
@@ -79,7 +80,11 @@ const PLATFORM_VARS: Record<string, string> = {
 /** Every variable name loadConfig reads, observed rather than parsed out of the source. */
 function namesLoadConfigReads(): Set<string> {
   const seen = new Set<string>();
-  loadConfig(new Proxy({}, { get: (_t, key) => (typeof key === 'string' && seen.add(key), undefined) }));
+  const recordRead = (_target: object, key: string | symbol) => {
+    if (typeof key === 'string') seen.add(key);
+    return undefined;
+  };
+  loadConfig(new Proxy({}, { get: recordRead }));
   return seen;
 }
 

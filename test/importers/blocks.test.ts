@@ -108,7 +108,7 @@ t.test('on random DAGs detection never throws and every block is consistent', as
       for (const b of blocks) {
         if (labels.has(b.name)) return false;
         labels.add(b.name);
-        if (b.type === 'branches') b.branches.forEach((br) => labels.add(br.name));
+        if (b.type === 'branches') for (const br of b.branches) labels.add(br.name);
       }
       for (const b of blocks) {
         const inside = new Set(b.nodes);

@@ -3,7 +3,7 @@
 // and Keras 3 operations / Keras 2 TFOpLambda arithmetic in the layer list.
 import t from 'tap';
 import { analyzeGraph } from '../../src/analysis/analyze.js';
-import { AppError } from '../../src/errors.js';
+import type { AppError } from '../../src/errors.js';
 import { graphFromKerasConfig } from '../../src/interop/keras/import.js';
 import { buildApp } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';

@@ -408,7 +408,7 @@ t.test(`bad-input battery: ${cases.length} cases, every answer a 4xx JSON error`
   t.equal((await app.pool.memory())[0].numTensors, before, 'no tensors leaked in the worker');
 });
 
-t.test('fuzzed /classify and /v2 bodies never produce a 5xx', async (t) => {
+t.test('fuzzed /classify and /v2 bodies never produce a 5xx', async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.oneof(

@@ -43,7 +43,7 @@ t.test('a full batch leaves at once; each caller gets its own row', async (t) =>
   const results = await Promise.all(Array.from({ length: 8 }, (_, i) => b.submit([image(i)])));
   t.ok(performance.now() - started < 5000, 'did not wait for the delay window');
   t.same(engine.batches, [8], 'one batch of 8');
-  results.forEach((r, i) => t.equal(r.logits[0][0], 3 * i, `caller ${i} got its own result`));
+  for (const [i, r] of results.entries()) t.equal(r.logits[0][0], 3 * i, `caller ${i} got its own result`);
 });
 
 t.test('a partial batch leaves after maxDelayMs from the first arrival', async (t) => {

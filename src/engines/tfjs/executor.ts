@@ -22,6 +22,7 @@ import {
 } from '../../spec/types.js';
 import { applyActivation, fusable } from './activations.js';
 import { paddedPool } from './padded-pool.js';
+import { lookup } from '../../invariant.js';
 
 export interface ExecutorOptions extends InferenceOptions {
   /** Fuse the activation that directly follows a conv or dense into it (default true). */
@@ -263,7 +264,10 @@ export class TfjsExecutor {
     const shaped = inferShapes(g);
     const weights = new Map(prepared.weights.map((w) => [`${w.layer}/${w.weight}`, w]));
     const tensors: tf.Tensor[] = [];
-    const keep = <T extends tf.Tensor>(t: T) => (tensors.push(t), t);
+    const keep = <T extends tf.Tensor>(t: T) => {
+      tensors.push(t);
+      return t;
+    };
     const readers = new Map<string, GraphNode[]>();
     for (const n of g.nodes) for (const i of n.inputs) readers.set(i, [...(readers.get(i) ?? []), n]);
 
@@ -320,8 +324,8 @@ export class TfjsExecutor {
     return tf.tidy(() => {
       const values = new Map<string, tf.Tensor>([[INPUT_NAME, x]]);
       for (const { node, op } of this.steps)
-        values.set(node.name, op(node.inputs.map((n) => values.get(n)!)));
-      return values.get(this.output)!;
+        values.set(node.name, op(node.inputs.map((n) => lookup(values, n, 'tensor'))));
+      return lookup(values, this.output, 'tensor');
     });
   }
 

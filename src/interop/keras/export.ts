@@ -571,7 +571,9 @@ function exportTopology(graph: Graph): { doc: TfjsModelJson; sources: { layer: s
       refuse,
       alias: (to) => void alias.set(node.name, to),
       nonNegative: (name) => nonNegative.has(name),
-      weightLayout: (w) => void (layout = w),
+      weightLayout: (w) => {
+        layout = w;
+      },
     };
     (KERAS_EXPORT[node.kind] as Writer<LeafKind>)(cx);
     weights.push(

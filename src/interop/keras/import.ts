@@ -46,6 +46,7 @@ import {
   readKerasTopology,
   type KerasTopology,
 } from './topology.js';
+import { defined, lookup } from '../../invariant.js';
 
 export { SUPPORTED_KERAS_CLASSES } from './layers.js';
 
@@ -118,7 +119,7 @@ function executionOrder(wired: Wired[], layersAt: string): Wired[] {
   const order: Wired[] = [];
   while (ready.length) {
     ready.sort((a, b) => a - b);
-    const i = ready.shift()!;
+    const i = defined(ready.shift(), 'a ready layer');
     order.push(wired[i]);
     for (const r of readers.get(wired[i].entry.name) ?? []) if (--waiting[r] === 0) ready.push(r);
   }
@@ -165,9 +166,12 @@ function buildGraph(
 
   const modelsOf = new Map<string, string[]>();
   for (const { entry, inputs, call, frozen, models } of ordered) {
-    const inputNames = inputs.map((i) => tensorOf.get(i)!);
+    const inputNames = inputs.map((i) => lookup(tensorOf, i, 'spec node'));
     const inputShapes = inputNames.map((n) => shapes.get(n));
-    const drafts = readerFor(entry)!({
+    const drafts = defined(
+      readerFor(entry),
+      `a reader for ${entry.at}`,
+    )({
       layer: entry,
       inputShapes,
       call,
@@ -208,7 +212,7 @@ function buildGraph(
         try {
           shape = shapeNode(
             node,
-            previous.map((p) => shapes.get(p)!),
+            previous.map((p) => defined(shapes.get(p), `${p}'s shape`)),
           ).outputShape;
         } catch (err) {
           shapeError ??= err;
@@ -229,7 +233,7 @@ function buildGraph(
     node.blockPath = [...(modelsOf.get(node.name) ?? []), ...(blockPaths.get(node.name) ?? [])];
   for (const b of blocks)
     b.blockPath = [...(modelsOf.get(b.type === 'residual' ? b.addNode : b.concatNode) ?? []), ...b.blockPath];
-  return { name: topology.name, input, nodes, output: tensorOf.get(output)!, blocks };
+  return { name: topology.name, input, nodes, output: lookup(tensorOf, output, 'spec node'), blocks };
 }
 
 /**

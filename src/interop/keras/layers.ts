@@ -20,6 +20,7 @@ import { NORMALIZATION_EPSILON } from '../../spec/kinds/normalization.js';
 import type { LeafAttrsByKind, LeafKind, Pair, Padding, TensorShape } from '../../spec/types.js';
 import { InvalidModelConfigError, type ImportProblem } from '../errors.js';
 import { isObject, type KerasCall, type KerasDialect, type KerasLayerEntry } from './topology.js';
+import { defined } from '../../invariant.js';
 
 /** One leaf layer a Keras layer becomes. The last draft's output is the Keras layer's output. */
 export type Draft = {
@@ -446,7 +447,7 @@ export const KERAS_IMPORT: { [K in LeafKind]: KerasReaders } = {
         scale:
           cx.opts.numbers('scale', undefined) ??
           cx.opts.malformed('scale', undefined, 'a number or a list of numbers'),
-        offset: cx.opts.numbers('offset', [0])!,
+        offset: cx.opts.numbers('offset', [0]) ?? [0],
       }),
     ],
   },
@@ -528,7 +529,9 @@ function arithmetic(op: Arithmetic): LayerReader {
       );
       return [draft(cx, 'rescaling', { scale: [1], offset: [0] })];
     }
-    const tensorFirst = call!.positional.findIndex((p) => 'tensor' in p) < constants[0].index;
+    const tensorFirst =
+      defined(call, `${cx.layer.at}'s call arguments`).positional.findIndex((p) => 'tensor' in p) <
+      constants[0].index;
     switch (op) {
       case 'add':
         return [draft(cx, 'rescaling', { scale: [1], offset: [c] })];

@@ -127,7 +127,7 @@ function collectKerasTensors(v: unknown, at: string, out: KerasRef[], depth = 0)
       `call arguments nested at most ${MAX_ARG_DEPTH} deep`,
     );
   if (Array.isArray(v)) {
-    v.forEach((item, i) => collectKerasTensors(item, `${at}[${i}]`, out, depth + 1));
+    for (const [i, item] of v.entries()) collectKerasTensors(item, `${at}[${i}]`, out, depth + 1);
   } else if (isObject(v)) {
     if (v.class_name === '__keras_tensor__') {
       const history = isObject(v.config) ? v.config.keras_history : undefined;

@@ -37,6 +37,7 @@ import {
   type NodeDef,
   type TensorDef,
 } from './model.js';
+import { defined, lookup } from '../../invariant.js';
 
 /** `logits` also names the output `logits` instead of `output`. */
 export type OnnxBuildOptions = InferenceOptions;
@@ -82,7 +83,7 @@ class Emitter {
 
   /** Per-image shape of a spec value: [H, W, C] for a feature map (NCHW inside the model), [C] when flat. */
   shape(specName: string): TensorShape {
-    return this.shaped.shapes.get(specName)!;
+    return lookup(this.shaped.shapes, specName, 'shape');
   }
 
   weight(node: GraphNode, name: string): BoundWeight {
@@ -141,7 +142,7 @@ class Emitter {
 
   /** A batch norm's gamma, beta, mean and variance; absent gamma/beta (scale/center off) are 1/0. */
   batchNormParams(node: GraphNodeOf<'batchnorm'>) {
-    const c = this.shape(node.name).at(-1)!;
+    const c = defined(this.shape(node.name).at(-1), `${node.name}'s channel count`);
     return {
       gamma: node.attrs.scale ? this.weight(node, 'gamma').data : new Float32Array(c).fill(1),
       beta: node.attrs.center ? this.weight(node, 'beta').data : new Float32Array(c),
@@ -447,13 +448,13 @@ export function buildOnnxGraph(graph: Graph, bound: BoundWeight[], options: Onnx
       emit(
         e,
         node as never,
-        node.inputs.map((i) => values.get(i)!),
+        node.inputs.map((i) => lookup(values, i, 'ONNX value')),
       ),
     );
   }
 
-  const outShape = shaped.shapes.get(g.output)!;
-  const last = values.get(g.output)!;
+  const outShape = lookup(shaped.shapes, g.output, 'shape');
+  const last = lookup(values, g.output, 'ONNX value');
   if (outShape.length === 3) e.op('Transpose', [last], [attr.ints('perm', TO_NHWC)], outputName, true);
   else e.op('Identity', [last], [], outputName, true);
 

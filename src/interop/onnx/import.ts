@@ -35,6 +35,7 @@ import {
 import { detectBlocks } from '../blocks.js';
 import { permute } from '../../weights/permute.js';
 import { ONNX_INT32, ONNX_INT64, type OnnxModel, type OnnxNode, type OnnxTensor } from './read.js';
+import { defined, lookup } from '../../invariant.js';
 
 type Layout = 'nchw' | 'nhwc' | 'flat';
 
@@ -142,7 +143,7 @@ class Importer {
 
   constTensor(i: number, what: string): OnnxTensor {
     const v = this.values.get(this.node.inputs[i]);
-    if (!v || v.t !== 'const') unsupported(`${what} (input ${i}) must be a constant or an initializer`);
+    if (v?.t !== 'const') unsupported(`${what} (input ${i}) must be a constant or an initializer`);
     return v.tensor;
   }
 
@@ -339,10 +340,17 @@ function arithmetic(op: Arithmetic) {
       im.readers.get(im.node.inputs[tensorFirst ? 0 : 1]) === 1 &&
       c.dims.reduce((p, d) => p * d, 1) === x.shape[0]
     ) {
-      const dense = im.nodes.find((n) => n.name === x.node)!;
+      const dense = defined(
+        im.nodes.find((n) => n.name === x.node),
+        `the dense node ${x.node}`,
+      );
       if (dense.kind === 'dense' && !dense.attrs.bias) {
         dense.attrs = { ...dense.attrs, bias: true };
-        im.weights.get(dense.name)!.push({ weight: 'bias', source: c, shape: [x.shape[0]] });
+        lookup(im.weights, dense.name, 'weight list').push({
+          weight: 'bias',
+          source: c,
+          shape: [x.shape[0]],
+        });
         im.matmulDense.delete(x.node);
         im.setOutput(x);
         return;
@@ -387,7 +395,10 @@ function foldInts(im: Importer, op: Arithmetic, a: IntsValue, b: IntsValue): voi
 
 /** Flatten of a map to [N, K]: our H, W, C flatten, marked channel-major when ONNX's order differs. */
 function flattenTo(im: Importer, x: TensorValue): void {
-  if (x.layout === 'flat') return im.setOutput(x);
+  if (x.layout === 'flat') {
+    im.setOutput(x);
+    return;
+  }
   const node = im.emit('flatten', {}, [x], im.nameFor(), 'flat');
   const [h, w, c] = x.shape;
   im.setOutput(x.layout === 'nchw' && h * w > 1 ? { ...node, chw: [c, h, w] } : node);
@@ -782,12 +793,12 @@ function imageInput(
   const readers = model.nodes.filter((n) => n.inputs.includes(image.name));
   const nhwc =
     readers.length > 0 &&
-    readers.every(
-      (n) =>
-        n.opType === 'Transpose' &&
-        n.attrs.get('perm')?.type === 'ints' &&
-        (n.attrs.get('perm')!.value as number[]).join(',') === '0,3,1,2',
-    );
+    readers.every((n) => {
+      const perm = n.attrs.get('perm');
+      return (
+        n.opType === 'Transpose' && perm?.type === 'ints' && (perm.value as number[]).join(',') === '0,3,1,2'
+      );
+    });
   const [, a, b, c] = image.dims;
   const hwc = nhwc ? [a, b, c] : [b, c, a];
   if (options.input) return { name: image.name, shape: options.input, layout: nhwc ? 'nhwc' : 'nchw' };
@@ -862,7 +873,7 @@ export function graphFromOnnx(model: OnnxModel, options: OnnxImportOptions = {})
     );
   }
   const out = im.values.get(model.outputs[0].name);
-  if (!out || out.t !== 'tensor' || out.node === INPUT_NAME) {
+  if (out?.t !== 'tensor' || out.node === INPUT_NAME) {
     throw new AppError(
       422,
       'UNSUPPORTED_MODEL',

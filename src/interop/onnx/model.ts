@@ -72,8 +72,8 @@ function leBytes(data: Float32Array | BigInt64Array): Uint8Array {
   if (littleEndian) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const out = new Uint8Array(data.byteLength);
   const view = new DataView(out.buffer);
-  if (data instanceof Float32Array) data.forEach((v, i) => view.setFloat32(i * 4, v, true));
-  else data.forEach((v, i) => view.setBigInt64(i * 8, v, true));
+  if (data instanceof Float32Array) for (const [i, v] of data.entries()) view.setFloat32(i * 4, v, true);
+  else for (const [i, v] of data.entries()) view.setBigInt64(i * 8, v, true);
   return out;
 }
 

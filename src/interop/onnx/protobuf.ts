@@ -30,7 +30,10 @@ export class ProtoWriter {
     if (typeof value === 'number') {
       if (!Number.isSafeInteger(value))
         throw new RangeError(`protobuf varint: ${value} is not a safe integer`);
-      if (value < 0) return this.varint(BigInt(value));
+      if (value < 0) {
+        this.varint(BigInt(value));
+        return;
+      }
       while (value >= 0x80) {
         this.pending.push((value % 0x80) | 0x80);
         value = Math.floor(value / 0x80);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { AppError, describeValue } from '../../errors.js';
+import { defined } from '../../invariant.js';
 
 /** TensorProto.DataType values we read. */
 export const ONNX_FLOAT = 1;
@@ -117,7 +118,10 @@ function tensor(t: Json): OnnxTensor {
     raw !== undefined ||
     floatData.length + doubleData.length + int64Data.length + int32Data.length > 0 ||
     count === 0;
-  const view = () => new DataView(raw!.buffer, raw!.byteOffset, raw!.byteLength);
+  const view = () => {
+    const bytes = defined(raw, 'raw_data');
+    return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
   return {
     name: typeof t.name === 'string' ? t.name : '',
     dims,
@@ -132,7 +136,7 @@ function tensor(t: Json): OnnxTensor {
         if (raw) for (let i = 0; i < count; i++) out[i] = view().getFloat64(i * 8, true);
         else out.set(doubleData.slice(0, count));
       } else {
-        this.ints().forEach((v, i) => (out[i] = v));
+        out.set(this.ints().slice(0, count));
       }
       return out;
     },

@@ -4,7 +4,7 @@
  */
 import type { KindDef, Named } from './kind.js';
 import { numbers, schema } from './read.js';
-import { noWeights, outputElements, passThrough, perChannel, zero } from './shared.js';
+import { noWeights, outputElements, perChannel, zero } from './shared.js';
 
 export interface RescalingAttrs {
   scale: number[];

@@ -8,6 +8,7 @@
  */
 import type { BoundWeight, Graph, GraphNode, GraphNodeOf } from '../graph.js';
 import { replaceNodes, readersOf, type Pass } from './graph-edit.js';
+import { defined } from '../../invariant.js';
 
 function foldable(
   conv: GraphNode,
@@ -38,9 +39,9 @@ export const foldBatchNorm: Pass = (graph, weights) => {
     if (!kernel || !mean || !variance)
       throw new Error(`foldBatchNorm: weights of ${node.name} or ${bn.name} are not bound`);
     const cout = node.attrs.filters;
-    const gamma = bn.attrs.scale ? get(bn.name, 'gamma')!.data : undefined;
-    const beta = bn.attrs.center ? get(bn.name, 'beta')!.data : undefined;
-    const bias = node.attrs.bias ? get(node.name, 'bias')!.data : undefined;
+    const gamma = bn.attrs.scale ? defined(get(bn.name, 'gamma'), `${bn.name}/gamma`).data : undefined;
+    const beta = bn.attrs.center ? defined(get(bn.name, 'beta'), `${bn.name}/beta`).data : undefined;
+    const bias = node.attrs.bias ? defined(get(node.name, 'bias'), `${node.name}/bias`).data : undefined;
     const scales = new Float64Array(cout);
     const newBias = new Float32Array(cout);
     for (let o = 0; o < cout; o++) {

@@ -4,6 +4,7 @@
  * never changed.
  */
 import type { BoundWeight, Graph, GraphNode } from '../graph.js';
+import { lookup } from '../../invariant.js';
 
 /** A rewrite of a graph and its bound weights into an equivalent pair. */
 export type Pass = (graph: Graph, weights: BoundWeight[]) => { graph: Graph; weights: BoundWeight[] };
@@ -33,7 +34,7 @@ export function replaceNodes(
   const dropped = edit.dropped ?? new Set<string>();
   const resolve = (name: string) => {
     let n = name;
-    for (let hops = 0; renamed.has(n) && hops <= renamed.size; hops++) n = renamed.get(n)!;
+    for (let hops = 0; renamed.has(n) && hops <= renamed.size; hops++) n = lookup(renamed, n, 'renamed node');
     return n;
   };
   const nodes = graph.nodes
