@@ -22,6 +22,16 @@ export interface Config {
   analyzeMaxLayers: number;
   /** Largest total MACs /analyze accepts (counts above 2^53 would lose exactness). */
   analyzeMaxMacs: number;
+  /** Analysis worker threads (0: analyses run on the event loop). */
+  analyzeWorkers: number;
+  /** Analyses that may wait for a worker before /analyze answers 503. */
+  analyzeQueue: number;
+  /** Running time per analysis, in ms; past it the analysis is stopped and answered 413. */
+  analyzeTimeoutMs: number;
+  /** Heap per analysis worker, in MB; an analysis needing more is answered 413. */
+  analyzeMemoryMb: number;
+  /** Layer rows in one /analyze response; longer reports are paged (`offset`, `limit`). */
+  analyzeMaxResponseLayers: number;
   /** Whether to load and serve the models of modelsDir (off: an analysis-only service). */
   serveModels: boolean;
   defaultModel?: string;
@@ -139,6 +149,12 @@ function readAll(env: Env): Config {
     modelUploadLimit: int(env, 'MODEL_UPLOAD_LIMIT', 256 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
     analyzeMaxLayers: int(env, 'ANALYZE_MAX_LAYERS', 20_000, 1, 1_000_000),
     analyzeMaxMacs: int(env, 'ANALYZE_MAX_MACS', 1e15, 1, Number.MAX_SAFE_INTEGER),
+    // One thread: analyses are rare and short next to inference, which keeps the other cores.
+    analyzeWorkers: int(env, 'ANALYZE_WORKERS', 1, 0, 16),
+    analyzeQueue: int(env, 'ANALYZE_QUEUE', 16, 0, 10_000),
+    analyzeTimeoutMs: int(env, 'ANALYZE_TIMEOUT_MS', 5_000, 10, 600_000),
+    analyzeMemoryMb: int(env, 'ANALYZE_MEMORY_MB', 512, 64, 16_384),
+    analyzeMaxResponseLayers: int(env, 'ANALYZE_MAX_RESPONSE_LAYERS', 2_000, 1, 1_000_000),
     serveModels: bool(env, 'SERVE_MODELS', true),
     defaultModel: env.DEFAULT_MODEL || undefined,
     onlyModels: list(env, 'MODELS'),

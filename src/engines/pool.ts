@@ -3,23 +3,12 @@
  * goes to the worker with the fewest batches in flight, so both cores compute while the main
  * thread keeps serving health checks, metrics and /analyze.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { BackendChoice, BackendName } from './tfjs/backend.js';
 import type { EngineKind, ModelPlan, WorkerInit, WorkerMemory, WorkerReply, WorkerRequest } from './types.js';
 import { WeightsError } from '../weights/types.js';
-
-// Under tsx (tests, dev) the worker is the .ts source; in the build it is the compiled .js.
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.url);
-
-/** From the build, the compiled worker; from source (tests, dev), a bootstrap that registers tsx first. */
-function spawnWorker(workerData: WorkerInit): Worker {
-  if (!FROM_SOURCE) return new Worker(WORKER_URL, { workerData });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData });
-}
+import { spawnWorker } from '../spawn-worker.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -166,7 +155,11 @@ export class InferencePool {
   }
 
   private spawn(index: number): PoolWorker {
-    return new PoolWorker(index, spawnWorker(this.init), (w, code) => void this.replace(w, code));
+    return new PoolWorker(
+      index,
+      spawnWorker(import.meta.url, 'worker', this.init),
+      (w, code) => void this.replace(w, code),
+    );
   }
 
   /** A worker died (out of memory, a crash, a hang): start another and reload every model into it. */
