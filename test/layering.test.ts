@@ -1,4 +1,4 @@
-// Imports point down only (ARCHITECTURE.md): a module may import from its own layer or the layers
+// Imports point down only (docs/ARCHITECTURE.md): a module may import from its own layer or the layers
 // below it, never from one above. Cycles are checked apart, by madge (`npm run check:cycles`).
 import t from 'tap';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
