@@ -1,6 +1,6 @@
 /**
  * Every setting comes from the environment, is validated here at start-up, and a bad value stops
- * the start with a message that names the variable. Documented in the README's configuration table.
+ * the start with a message that names the variable. Documented in docs/configuration.md, whose table a test checks against this file.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
