@@ -98,7 +98,7 @@ export class AnalysisPool {
     worker.on('exit', (code) => {
       if (!this.closed && this.slots.includes(slot)) this.lost(slot, new Error(`exited with code ${code}`));
     });
-    // A spare worker must not keep the process alive on its own.
+    // An idle worker must not keep the process alive on its own; holdWhileBusy refs it while jobs wait.
     worker.unref();
     return slot;
   }
@@ -108,12 +108,29 @@ export class AnalysisPool {
       if (slot.running || !slot.ready) continue;
       let next = this.waiting.shift();
       // A client that left while its job waited costs nothing more.
-      while (next?.signal?.aborted) next = this.waiting.shift();
-      if (!next) return;
+      while (next?.signal?.aborted) {
+        next.reject(new AppError(499, 'CLIENT_CLOSED_REQUEST', 'the client closed the request'));
+        next = this.waiting.shift();
+      }
+      if (!next) break;
       const timer = setTimeout(() => this.overtime(slot), this.options.timeoutMs);
       slot.running = { ...next, timer };
       const transfer = next.job.kind === 'file' ? [next.job.bytes.buffer as ArrayBuffer] : [];
       slot.worker.postMessage({ id: next.id, job: next.job }, transfer);
+    }
+    this.holdWhileBusy();
+  }
+
+  /**
+   * While a job waits or runs, the workers keep the process alive: a caller awaiting an answer with
+   * nothing else on the event loop (a script, a test through app.inject) would otherwise see the
+   * process exit before a starting worker says it is ready.
+   */
+  private holdWhileBusy(): void {
+    const busy = this.waiting.length > 0 || this.slots.some((s) => s.running);
+    for (const slot of this.slots) {
+      if (busy) slot.worker.ref();
+      else slot.worker.unref();
     }
   }
 
