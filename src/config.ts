@@ -56,6 +56,16 @@ export interface Config {
   bodyLimit: number;
   maxImagesPerRequest: number;
   maxImagePixels: number;
+  /** Decode cost per image, in megapixels of JPEG (src/serving/decode-cost.ts). */
+  maxDecodeCost: number;
+  /** Decode cost per request, the sum over its images. */
+  maxRequestDecodeCost: number;
+  /** Images decoded at once, shared fairly between requests. */
+  decodeConcurrency: number;
+  /** Decoder memory in flight, in MB (each decode's estimate from its header). */
+  decodeMemoryMb: number;
+  /** A decode running longer is stopped (a backstop behind the cost bound), in seconds. */
+  decodeTimeoutS: number;
   /** Accepted API keys; empty means no authentication. */
   apiKeys: string[];
   /** Origins allowed by CORS; empty means CORS is off. */
@@ -173,6 +183,11 @@ function readAll(env: Env): Config {
     bodyLimit: int(env, 'BODY_LIMIT', 32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxImagesPerRequest: int(env, 'MAX_IMAGES_PER_REQUEST', 32, 1, 1024),
     maxImagePixels: int(env, 'MAX_IMAGE_PIXELS', 100_000_000, 1, 2 ** 32),
+    maxDecodeCost: int(env, 'MAX_DECODE_COST', 100, 1, 100_000),
+    maxRequestDecodeCost: int(env, 'MAX_REQUEST_DECODE_COST', 400, 1, 1_000_000),
+    decodeConcurrency: int(env, 'DECODE_CONCURRENCY', workers(env), 1, 64),
+    decodeMemoryMb: int(env, 'DECODE_MEMORY_MB', 256, 16, 65_536),
+    decodeTimeoutS: int(env, 'DECODE_TIMEOUT_S', 10, 1, 3600),
     apiKeys: list(env, 'API_KEYS'),
     corsOrigins: list(env, 'CORS_ORIGINS'),
     // After SIGTERM, answers carry Connection: close for this long before the listener closes, so

@@ -7,11 +7,13 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { InferencePool } from '../engines/pool.js';
 import { ModelRegistry } from '../serving/registry.js';
+import { DecodeScheduler } from '../serving/decode-scheduler.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     models: ModelRegistry;
     pool: InferencePool;
+    decoder: DecodeScheduler;
   }
 }
 
@@ -68,6 +70,7 @@ export default fp(
     );
     app.decorate('pool', pool);
     app.decorate('models', registry);
+    app.decorate('decoder', new DecodeScheduler(c.decodeConcurrency, c.decodeMemoryMb * 1024 * 1024));
     await registry.discover();
     pool.backend.then(
       (b) =>
