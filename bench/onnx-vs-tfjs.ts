@@ -11,7 +11,7 @@ import { TfjsExecutor } from '../src/engines/tfjs/executor.js';
 import { buildOnnxModel } from '../src/interop/onnx/emit.js';
 import { OnnxEngine } from '../src/engines/onnxruntime.js';
 import { normalizeSpec } from '../src/spec/normalize.js';
-import { randomInput, randomWeights } from '../test/helpers/onnx.js';
+import { randomInput, randomWeights } from './lib/random.js';
 
 const ITERATIONS = Math.max(1, Number(process.argv[2] ?? 5));
 const WARMUP = 2;

@@ -26,7 +26,7 @@ import { OnnxEngine } from '../src/engines/onnxruntime.js';
 import { useThreadedWasm } from '../src/engines/tfjs/wasm-threads.js';
 import { normalizeSpec } from '../src/spec/normalize.js';
 import { writeSafetensors } from '../src/weights/safetensors.js';
-import { randomInput, randomWeights } from '../test/helpers/onnx.js';
+import { randomInput, randomWeights } from './lib/random.js';
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, 'http-only': { type: 'boolean', default: false } },

@@ -9,7 +9,8 @@ import { TfjsExecutor } from '../../../src/engines/tfjs/executor.js';
 import { normalizeSpec } from '../../../src/spec/normalize.js';
 import { bindWeights } from '../../../src/weights/bind.js';
 import { backendReady, maxAbs, maxAbsDiff, readFixtureTensors } from '../../helpers/engine.js';
-import { randomInput, randomWeights, runTfjs } from '../../helpers/onnx.js';
+import { runTfjs } from '../../helpers/onnx.js';
+import { randomInput, randomWeights } from '../../../bench/lib/random.js';
 
 t.before(async () => {
   await backendReady();

@@ -12,7 +12,7 @@ import { normalizeSpec } from '../../../src/spec/normalize.js';
 import type { ArchitectureSpec } from '../../../src/spec/types.js';
 import { bindWeights } from '../../../src/weights/bind.js';
 import { backendReady, maxAbs, maxAbsDiff, predict, readFixtureTensors } from '../../helpers/engine.js';
-import { randomWeights } from '../../helpers/onnx.js';
+import { randomWeights } from '../../../bench/lib/random.js';
 import { PARITY_CASES } from '../../helpers/parity-cases.js';
 
 const TOL = 1e-4;
