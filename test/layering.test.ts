@@ -18,7 +18,7 @@ const LAYERS: [rank: number, prefixes: string[]][] = [
   [5, ['src/serving/', 'src/services/', 'src/config.ts']],
   [6, ['src/plugins/', 'routes/']],
   [7, ['src/app.ts']],
-  [8, ['src/cli/', 'src/server.ts']],
+  [8, ['src/cli/', 'src/server.ts', 'src/shutdown.ts']],
 ];
 
 function rankOf(rel: string): number | undefined {
