@@ -29,7 +29,7 @@ function misplaced(files: string[], folderExists: (rel: string) => boolean): str
   return files.filter((file) => {
     const dir = path.posix.dirname(path.posix.relative('test', file));
     if (dir === '.') return false;
-    if (dir.split('/')[0] in ALLOWED) return false;
+    if (Object.hasOwn(ALLOWED, dir.split('/')[0])) return false;
     return !folderExists(mirrored(dir));
   });
 }
