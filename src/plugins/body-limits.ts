@@ -45,7 +45,8 @@ export function bodyTooLarge(limit: number): AppError {
 
 /** Reads and discards what is left of a refused body, within bounds, so the client can read our answer. */
 export function drainRefusedBody(req: IncomingMessage, limit: number): void {
-  if (req.complete || req.socket.destroyed) return;
+  // readableEnded too: app.inject's requests never set `complete`, and their socket has no destroy().
+  if (req.complete || req.readableEnded || req.socket.destroyed) return;
   const socket = req.socket;
   const start = socket.bytesRead;
   const began = Date.now();
