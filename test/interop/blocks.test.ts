@@ -1,4 +1,4 @@
-// Block detection on imported graphs (src/importers/blocks.ts): symbolic tests, no arithmetic.
+// Block detection on imported graphs (src/interop/blocks.ts): symbolic tests, no arithmetic.
 // Known shapes come back as blocks; odd wiring gives fewer blocks, never an exception; and on
 // random DAGs every detected block is internally consistent.
 import t from 'tap';

@@ -1,13 +1,13 @@
-// tfjs' threaded wasm build in Node (src/engine/wasm-threads.ts): a worker started with
+// tfjs' threaded wasm build in Node (src/engines/tfjs/wasm-threads.ts): a worker started with
 // TFJS_WASM_THREADS=2 reports two XNNPACK threads and computes what the single-threaded build
 // computes, on a default model with its trained weights.
 import t from 'tap';
-import { InferencePool } from '../../src/engines/pool.js';
-import { ZOO } from '../../models/index.js';
-import { normalizeSpec } from '../../src/spec/normalize.js';
+import { InferencePool } from '../../../src/engines/pool.js';
+import { ZOO } from '../../../models/index.js';
+import { normalizeSpec } from '../../../src/spec/normalize.js';
 
 const graph = normalizeSpec(ZOO.get('fashion_resnet')!.build());
-const weightsPath = new URL('../../models/fashion-resnet/weights.safetensors', import.meta.url).pathname;
+const weightsPath = new URL('../../../models/fashion-resnet/weights.safetensors', import.meta.url).pathname;
 const plan = { name: 'fashion-resnet', graph, weightsPath, engine: 'tfjs' as const };
 
 /** Four 28x28 grey images with values in [−1, 1], the same every run. */

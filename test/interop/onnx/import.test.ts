@@ -4,22 +4,23 @@
 // multipart file; what cannot be mapped is a 422 listing every op type with its nodes.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { buildApp } from '../../src/app.js';
-import { testConfig } from '../../src/config.js';
-import { analyzeTarget } from '../../src/services/analysis.js';
-import { readOnnxModel } from '../../src/interop/onnx/read.js';
-import { graphFromOnnx } from '../../src/interop/onnx/import.js';
-import { buildOnnxModel } from '../../src/interop/onnx/emit.js';
-import { normalizeSpec } from '../../src/spec/normalize.js';
-import { inferShapes } from '../../src/spec/shapes.js';
-import { ZOO } from '../../models/index.js';
-import { analyzeGraph } from '../../src/analysis/analyze.js';
-import { fixture } from '../helpers/engine.js';
-import { randomInput, randomWeights, relativeError, rng, runOnnx, runTfjs } from '../helpers/onnx.js';
-import { attr, DataType, encodeModel } from '../../src/interop/onnx/model.js';
-import { OnnxEngine as Session } from '../../src/engines/onnxruntime.js';
-import { permute } from '../../src/weights/permute.js';
-import { backendReady } from '../helpers/engine.js';
+import { buildApp } from '../../../src/app.js';
+import { testConfig } from '../../../src/config.js';
+import { analyzeTarget } from '../../../src/services/analysis.js';
+import { readOnnxModel } from '../../../src/interop/onnx/read.js';
+import { graphFromOnnx } from '../../../src/interop/onnx/import.js';
+import { buildOnnxModel } from '../../../src/interop/onnx/emit.js';
+import { normalizeSpec } from '../../../src/spec/normalize.js';
+import { inferShapes } from '../../../src/spec/shapes.js';
+import { ZOO } from '../../../models/index.js';
+import { analyzeGraph } from '../../../src/analysis/analyze.js';
+import { fixture } from '../../helpers/engine.js';
+import { relativeError, runOnnx, runTfjs } from '../../helpers/onnx.js';
+import { randomInput, randomWeights, rng } from '../../../bench/lib/random.js';
+import { attr, DataType, encodeModel } from '../../../src/interop/onnx/model.js';
+import { OnnxEngine as Session } from '../../../src/engines/onnxruntime.js';
+import { permute } from '../../../src/weights/permute.js';
+import { backendReady } from '../../helpers/engine.js';
 
 /** ONNX Runtime on a file as it is (NCHW input), the independent side. */
 class OnnxEngine {

@@ -3,7 +3,7 @@
 // plus the cases ONNX needs beyond them: negative int64, fixed32 floats, long length prefixes and
 // large byte chunks passed through untouched.
 import t from 'tap';
-import { ProtoWriter } from '../../src/interop/onnx/protobuf.js';
+import { ProtoWriter } from '../../../src/interop/onnx/protobuf.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 

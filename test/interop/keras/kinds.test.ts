@@ -2,13 +2,13 @@
 // the kind that computes it (with Keras 2's and Keras 3's differing definitions of hard_sigmoid),
 // written back by the exporter, and weights stored under Keras' names bind.
 import t from 'tap';
-import { analyzeGraph } from '../../src/analysis/analyze.js';
-import { tfjsModelJsonFromGraph } from '../../src/interop/keras/export.js';
-import { graphFromKerasConfig, graphFromTfjsModelJson } from '../../src/interop/keras/import.js';
-import { normalizeSpec } from '../../src/spec/normalize.js';
-import { inferShapes } from '../../src/spec/shapes.js';
-import type { ArchitectureSpec } from '../../src/spec/types.js';
-import { bindWeights } from '../../src/weights/bind.js';
+import { analyzeGraph } from '../../../src/analysis/analyze.js';
+import { tfjsModelJsonFromGraph } from '../../../src/interop/keras/export.js';
+import { graphFromKerasConfig, graphFromTfjsModelJson } from '../../../src/interop/keras/import.js';
+import { normalizeSpec } from '../../../src/spec/normalize.js';
+import { inferShapes } from '../../../src/spec/shapes.js';
+import type { ArchitectureSpec } from '../../../src/spec/types.js';
+import { bindWeights } from '../../../src/weights/bind.js';
 
 type LayerDef = [name: string, className: string, config: Record<string, unknown>, inputs: string[]];
 

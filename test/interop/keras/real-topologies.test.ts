@@ -5,8 +5,8 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { analyzeTarget } from '../../src/services/analysis.js';
-import { cliInput, readRealCases, realTopologiesDir } from '../helpers/real-topologies.js';
+import { analyzeTarget } from '../../../src/services/analysis.js';
+import { cliInput, readRealCases, realTopologiesDir } from '../../helpers/real-topologies.js';
 
 const dir = realTopologiesDir();
 if (!dir) {

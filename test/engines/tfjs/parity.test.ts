@@ -5,15 +5,15 @@
 // Tolerance: 1e-4 relative to the largest output magnitude (float32 accumulation-order noise).
 import t, { type Test } from 'tap';
 import * as tf from '@tensorflow/tfjs';
-import { ZOO } from '../../models/index.js';
-import { TfjsExecutor } from '../../src/engines/tfjs/executor.js';
-import { inferShapes } from '../../src/spec/shapes.js';
-import { normalizeSpec } from '../../src/spec/normalize.js';
-import type { ArchitectureSpec } from '../../src/spec/types.js';
-import { bindWeights } from '../../src/weights/bind.js';
-import { backendReady, maxAbs, maxAbsDiff, predict, readFixtureTensors } from '../helpers/engine.js';
-import { randomWeights } from '../helpers/onnx.js';
-import { PARITY_CASES } from '../helpers/parity-cases.js';
+import { ZOO } from '../../../models/index.js';
+import { TfjsExecutor } from '../../../src/engines/tfjs/executor.js';
+import { inferShapes } from '../../../src/spec/shapes.js';
+import { normalizeSpec } from '../../../src/spec/normalize.js';
+import type { ArchitectureSpec } from '../../../src/spec/types.js';
+import { bindWeights } from '../../../src/weights/bind.js';
+import { backendReady, maxAbs, maxAbsDiff, predict, readFixtureTensors } from '../../helpers/engine.js';
+import { randomWeights } from '../../../bench/lib/random.js';
+import { PARITY_CASES } from '../../helpers/parity-cases.js';
 
 const TOL = 1e-4;
 

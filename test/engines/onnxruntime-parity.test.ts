@@ -1,5 +1,5 @@
 // Numeric parity of the ONNX Runtime engine with an independent implementation: the PyTorch
-// fixtures of test/engine/parity.test.ts (torchvision modules, random weights and BN statistics,
+// fixtures of test/engines/tfjs/parity.test.ts (torchvision modules, random weights and BN statistics,
 // made by scripts/reference/torch_parity.py). Same specs, same strict binding of the torchvision
 // state_dict, but run through buildOnnxModel + OnnxEngine, with BN folding on (the default) and off.
 // Tolerance: 1e-4 relative to the largest output magnitude (float32 accumulation-order noise).

@@ -7,7 +7,8 @@ import { inferShapes } from '../../src/spec/shapes.js';
 import { buildOnnxModel } from '../../src/interop/onnx/emit.js';
 import { OnnxEngine } from '../../src/engines/onnxruntime.js';
 import { normalizeSpec } from '../../src/spec/normalize.js';
-import { randomInput, randomWeights, relativeError } from '../helpers/onnx.js';
+import { relativeError } from '../helpers/onnx.js';
+import { randomInput, randomWeights } from '../../bench/lib/random.js';
 
 const graph = normalizeSpec({
   input: [6, 6, 2],

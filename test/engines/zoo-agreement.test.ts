@@ -10,7 +10,8 @@ import { buildOnnxGraph } from '../../src/interop/onnx/emit.js';
 import { normalizeSpec } from '../../src/spec/normalize.js';
 import type { Shape3 } from '../../src/spec/types.js';
 import { backendReady } from '../helpers/engine.js';
-import { randomInput, randomWeights, relativeError, runOnnx, runTfjs } from '../helpers/onnx.js';
+import { relativeError, runOnnx, runTfjs } from '../helpers/onnx.js';
+import { randomInput, randomWeights } from '../../bench/lib/random.js';
 
 const TOL = 1e-4;
 

@@ -18,16 +18,17 @@ import {
   act,
   bn,
   zeroPad,
-} from '../../models/layers.js';
-import { outputLength, resolvePads, type Pads } from '../../src/spec/geometry.js';
-import { inferShapes } from '../../src/spec/shapes.js';
-import { buildOnnxGraph } from '../../src/interop/onnx/emit.js';
-import { normalizeSpec } from '../../src/spec/normalize.js';
-import type { ArchitectureSpec, Pair, Shape3 } from '../../src/spec/types.js';
-import type { BoundWeight } from '../../src/weights/bind.js';
-import type { RawTensor } from '../../src/weights/types.js';
-import { backendReady } from '../helpers/engine.js';
-import { randomInput, randomWeights, relativeError, runOnnx, runTfjs } from '../helpers/onnx.js';
+} from '../../../models/layers.js';
+import { outputLength, resolvePads, type Pads } from '../../../src/spec/geometry.js';
+import { inferShapes } from '../../../src/spec/shapes.js';
+import { buildOnnxGraph } from '../../../src/interop/onnx/emit.js';
+import { normalizeSpec } from '../../../src/spec/normalize.js';
+import type { ArchitectureSpec, Pair, Shape3 } from '../../../src/spec/types.js';
+import type { BoundWeight } from '../../../src/weights/bind.js';
+import type { RawTensor } from '../../../src/weights/types.js';
+import { backendReady } from '../../helpers/engine.js';
+import { relativeError, runOnnx, runTfjs } from '../../helpers/onnx.js';
+import { randomInput, randomWeights } from '../../../bench/lib/random.js';
 
 const TOL = 1e-5;
 

@@ -3,13 +3,13 @@
 // itself loads the exported topologies to the same parameter counts; and each rewrite rule
 // (ZeroPadding2D in front of padded convs and pools, same-padding, ceil mode, depthwise) is exact.
 import t from 'tap';
-import { ZOO } from '../../models/index.js';
-import { analyzeGraph, type AnalysisReport } from '../../src/analysis/analyze.js';
-import { AppError } from '../../src/errors.js';
-import { tfjsModelJsonFromGraph, type TfjsModelJson } from '../../src/interop/keras/export.js';
-import { detectModelFormat, graphFromTfjsModelJson } from '../../src/interop/keras/import.js';
-import { normalizeSpec } from '../../src/spec/normalize.js';
-import type { ArchitectureSpec, Graph, NodeSpec } from '../../src/spec/types.js';
+import { ZOO } from '../../../models/index.js';
+import { analyzeGraph, type AnalysisReport } from '../../../src/analysis/analyze.js';
+import { AppError } from '../../../src/errors.js';
+import { tfjsModelJsonFromGraph, type TfjsModelJson } from '../../../src/interop/keras/export.js';
+import { detectModelFormat, graphFromTfjsModelJson } from '../../../src/interop/keras/import.js';
+import { normalizeSpec } from '../../../src/spec/normalize.js';
+import type { ArchitectureSpec, Graph, NodeSpec } from '../../../src/spec/types.js';
 
 /** Zoo models Keras cannot express, and why (none at present; the rules below show what is refused). */
 const INEXPRESSIBLE: Record<string, RegExp> = {};
@@ -157,7 +157,7 @@ for (const entry of ZOO.values()) {
 }
 
 // tfjs-layers loading every exported zoo topology to the analyzer's shapes and parameter counts:
-// test/engine/builder-agreement.test.ts.
+// test/analysis/builder-agreement.test.ts.
 
 // --- the rewrite rules, one by one ------------------------------------------------------------------
 

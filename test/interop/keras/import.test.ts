@@ -5,18 +5,18 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { analyzeGraph, type AnalysisReport, type LayerRow } from '../../src/analysis/analyze.js';
+import { analyzeGraph, type AnalysisReport, type LayerRow } from '../../../src/analysis/analyze.js';
 import {
   detectModelFormat,
   graphFromKerasConfig,
   graphFromTfjsModelJson,
-} from '../../src/interop/keras/import.js';
-import { normalizeSpec } from '../../src/spec/normalize.js';
-import type { ArchitectureSpec, NodeSpec } from '../../src/spec/types.js';
-import { backendReady } from '../helpers/engine.js';
+} from '../../../src/interop/keras/import.js';
+import { normalizeSpec } from '../../../src/spec/normalize.js';
+import type { ArchitectureSpec, NodeSpec } from '../../../src/spec/types.js';
+import { backendReady } from '../../helpers/engine.js';
 
 const fixture = (name: string): Record<string, unknown> =>
-  JSON.parse(readFileSync(new URL(`../fixtures/keras-configs/${name}`, import.meta.url), 'utf8'));
+  JSON.parse(readFileSync(new URL(`../../fixtures/keras-configs/${name}`, import.meta.url), 'utf8'));
 
 // --- closed-form costs (a MAC is one multiply-add; the bias is not a MAC) ---------------------
 const convParams = (k: number, cin: number, cout: number, bias: boolean) =>
@@ -195,7 +195,7 @@ t.test('Keras 3 serialisation of the same ResNet gives the same graph as Keras 2
 
 t.test('a model.to_json() string is read like the parsed object', async (t) => {
   const text = readFileSync(
-    new URL('../fixtures/keras-configs/small_resnet.keras3.json', import.meta.url),
+    new URL('../../fixtures/keras-configs/small_resnet.keras3.json', import.meta.url),
     'utf8',
   );
   t.same(graphFromKerasConfig(text), graphFromKerasConfig(JSON.parse(text)));

@@ -2,9 +2,9 @@
 // status a client can act on, and a message and detail that name the field and the value. Plus the
 // single-layer mappings (DepthwiseConv2D, ReLU(6), fused activations) checked against their formulas.
 import t from 'tap';
-import { analyzeGraph } from '../../src/analysis/analyze.js';
-import { AppError } from '../../src/errors.js';
-import { graphFromKerasConfig, graphFromTfjsModelJson } from '../../src/interop/keras/import.js';
+import { analyzeGraph } from '../../../src/analysis/analyze.js';
+import { AppError } from '../../../src/errors.js';
+import { graphFromKerasConfig, graphFromTfjsModelJson } from '../../../src/interop/keras/import.js';
 
 type LayerDef = [name: string, className: string, config: Record<string, unknown>, inputs: string[]];
 

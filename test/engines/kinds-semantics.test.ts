@@ -10,7 +10,8 @@ import type { ArchitectureSpec, NodeSpec } from '../../src/spec/types.js';
 import type { BoundWeight } from '../../src/weights/bind.js';
 import type { RawTensor } from '../../src/weights/types.js';
 import { backendReady } from '../helpers/engine.js';
-import { randomInput, randomWeights, relativeError, runOnnx, runTfjs } from '../helpers/onnx.js';
+import { relativeError, runOnnx, runTfjs } from '../helpers/onnx.js';
+import { randomInput, randomWeights } from '../../bench/lib/random.js';
 
 const TOL = 1e-5;
 

@@ -2,11 +2,11 @@
 // Functional), frozen layers, open input sizes given by the caller, configs saved as JSON text,
 // and Keras 3 operations / Keras 2 TFOpLambda arithmetic in the layer list.
 import t from 'tap';
-import { analyzeGraph } from '../../src/analysis/analyze.js';
-import type { AppError } from '../../src/errors.js';
-import { graphFromKerasConfig } from '../../src/interop/keras/import.js';
-import { buildApp } from '../../src/app.js';
-import { testConfig } from '../../src/config.js';
+import { analyzeGraph } from '../../../src/analysis/analyze.js';
+import type { AppError } from '../../../src/errors.js';
+import { graphFromKerasConfig } from '../../../src/interop/keras/import.js';
+import { buildApp } from '../../../src/app.js';
+import { testConfig } from '../../../src/config.js';
 
 const inputLayer = (name: string, shape: unknown[] = [null, 8, 8, 3]) => ({
   class_name: 'InputLayer',

@@ -3,13 +3,14 @@
 // small input, and matches PyTorch on the parity fixtures.
 import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
-import { ZOO } from '../../models/index.js';
-import { inferShapes } from '../../src/spec/shapes.js';
-import { TfjsExecutor } from '../../src/engines/tfjs/executor.js';
-import { normalizeSpec } from '../../src/spec/normalize.js';
-import { bindWeights } from '../../src/weights/bind.js';
-import { backendReady, maxAbs, maxAbsDiff, readFixtureTensors } from '../helpers/engine.js';
-import { randomInput, randomWeights, runTfjs } from '../helpers/onnx.js';
+import { ZOO } from '../../../models/index.js';
+import { inferShapes } from '../../../src/spec/shapes.js';
+import { TfjsExecutor } from '../../../src/engines/tfjs/executor.js';
+import { normalizeSpec } from '../../../src/spec/normalize.js';
+import { bindWeights } from '../../../src/weights/bind.js';
+import { backendReady, maxAbs, maxAbsDiff, readFixtureTensors } from '../../helpers/engine.js';
+import { runTfjs } from '../../helpers/onnx.js';
+import { randomInput, randomWeights } from '../../../bench/lib/random.js';
 
 t.before(async () => {
   await backendReady();
