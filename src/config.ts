@@ -42,6 +42,8 @@ export interface Config {
   engine: EngineKind | 'auto';
   /** ONNX Runtime intra-op threads per session (default: WORKERS; see InferencePool.batchesInFlight). */
   onnxThreads: number;
+  /** Nice value of inference and analysis threads, so the event loop runs first (src/thread-priority.ts). */
+  backgroundNice: number;
   /** tfjs wasm threads per worker (above 1: tfjs' threaded build, see src/engine/wasm-threads.ts). */
   wasmThreads: number;
   /** Inference worker threads. */
@@ -173,6 +175,7 @@ function readAll(env: Env): Config {
     // WORKERS is also the number of cores the service plans for (in a container, set it to the CPU
     // limit: Node counts the host's cores). One ONNX Runtime session uses all of them by default.
     onnxThreads: int(env, 'ONNX_THREADS', workers(env), 1, 64),
+    backgroundNice: int(env, 'BACKGROUND_NICE', 10, 0, 19),
     workers: workers(env),
     wasmThreads: int(env, 'TFJS_WASM_THREADS', 1, 1, 8),
     maxBatch: int(env, 'MAX_BATCH', 8, 1, 256),

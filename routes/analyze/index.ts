@@ -59,6 +59,7 @@ export default async function analyzeRoute(app: FastifyInstance) {
       queue: app.config.analyzeQueue,
       timeoutMs: app.config.analyzeTimeoutMs,
       memoryMb: app.config.analyzeMemoryMb,
+      nice: app.config.backgroundNice,
     },
     app.log,
   );

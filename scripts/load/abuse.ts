@@ -29,7 +29,9 @@ const HEAVY_SPEC = JSON.stringify({
       {
         kind: 'repeat',
         count: 9999,
-        layers: [{ kind: 'repeat', count: 2, layers: [{ kind: 'conv2d', filters: 4, kernel: 3 }] }],
+        layers: [
+          { kind: 'repeat', count: 2, layers: [{ kind: 'conv2d', filters: 4, kernel: 3, padding: 'same' }] },
+        ],
       },
     ],
   },

@@ -1,5 +1,6 @@
 /** What every load-test phase shares: the server process, its readiness, its metrics, a checklist. */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 
@@ -84,32 +85,23 @@ export function request(
   });
 }
 
-/** Probes /health/live and /health/ready every `everyMs` until stopped; latencies in ms. */
+/** Probes /health/live and /health/ready every `everyMs` from its own process until stopped; latencies in ms. */
 export function healthProbe(
   base: string,
   everyMs = 50,
 ): { stop: () => Promise<{ live: number[]; ready: number[] }> } {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
-  const live: number[] = [];
-  const ready: number[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const [l, r] = await Promise.all([
-        request(agent, `${base}/health/live`),
-        request(agent, `${base}/health/ready`),
-      ]);
-      live.push(l.ms);
-      ready.push(r.ms);
-      await new Promise((res) => setTimeout(res, everyMs));
-    }
-  })();
+  // fork() passes this process's loader flags on, so the prober runs from its .ts source under tsx.
+  const child = fork(fileURLToPath(new URL('./health-probe.ts', import.meta.url)), [base, String(everyMs)]);
+  const result = new Promise<{ live: number[]; ready: number[] }>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as { live: number[]; ready: number[] }));
+    child.once('exit', (code) =>
+      reject(new Error(`the health prober exited with code ${code} before reporting`)),
+    );
+  });
   return {
-    stop: async () => {
-      running = false;
-      await loop;
-      agent.destroy();
-      return { live, ready };
+    stop: () => {
+      child.send('stop');
+      return result;
     },
   };
 }

@@ -9,6 +9,7 @@ import type { BackendChoice, BackendName } from './tfjs/backend.js';
 import type { EngineKind, ModelPlan, WorkerInit, WorkerMemory, WorkerReply, WorkerRequest } from './types.js';
 import { WeightsError } from '../weights/types.js';
 import { spawnWorker } from '../spawn-worker.js';
+import type { PriorityResult } from '../thread-priority.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -25,6 +26,8 @@ class PoolWorker {
   /** False until the worker has started and every loaded model is in it again (after a respawn). */
   available = false;
   readonly ready: Promise<BackendChoice>;
+  /** The nice value the worker took, once it is ready. */
+  priority?: PriorityResult;
   exited = false;
 
   constructor(
@@ -39,6 +42,7 @@ class PoolWorker {
       );
       worker.on('message', (msg: WorkerReply) => {
         if (msg.type === 'ready') {
+          this.priority = msg.priority;
           resolve(msg.backend);
           return;
         }
@@ -121,6 +125,8 @@ export interface PoolOptions {
   onnxThreads?: number;
   /** tfjs wasm threads per worker (1: the single-threaded build). */
   wasmThreads?: number;
+  /** Nice value of the worker threads, so the event loop runs first (src/thread-priority.ts). */
+  nice?: number;
   /** A batch not answered in this time means the worker hangs; it is restarted. */
   hangTimeoutMs?: number;
   /** Told when a worker died and when its replacement is serving again. */
@@ -146,6 +152,7 @@ export class InferencePool {
       backend: options.backend,
       onnxThreads: options.onnxThreads ?? size,
       wasmThreads: options.wasmThreads ?? 1,
+      nice: options.nice ?? 0,
     };
     this.workers = Array.from({ length: size }, (_, i) => this.spawn(i));
     this.backend = Promise.all(this.workers.map((w) => w.ready)).then((choices) => {
@@ -184,6 +191,11 @@ export class InferencePool {
 
   get size(): number {
     return this.workers.length;
+  }
+
+  /** The nice value the workers took (every worker asks for the same one), once one is ready. */
+  get priority(): PriorityResult | undefined {
+    return this.workers.find((w) => w.priority)?.priority;
   }
 
   private threadsPerBatch(engine: EngineKind): number {

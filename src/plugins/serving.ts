@@ -25,6 +25,7 @@ export default fp(
       backend: c.tfjsBackend,
       onnxThreads: c.onnxThreads,
       wasmThreads: c.wasmThreads,
+      nice: c.backgroundNice,
       // A batch still unanswered well past the request deadline means a hung worker: replace it.
       hangTimeoutMs: 2 * c.requestTimeoutMs,
       onWorkerEvent: (e) =>
@@ -75,7 +76,7 @@ export default fp(
     pool.backend.then(
       (b) =>
         app.log.info(
-          { backend: b.name, skipped: b.skipped, wasm: b.wasm, workers: pool.size },
+          { backend: b.name, skipped: b.skipped, wasm: b.wasm, workers: pool.size, priority: pool.priority },
           'tfjs backend selected',
         ),
       (err) => app.log.error({ err }, 'no tfjs backend could start'),

@@ -19,6 +19,8 @@ export interface AnalysisPoolOptions {
   timeoutMs: number;
   /** Heap per worker, in MB (V8's old generation). */
   memoryMb: number;
+  /** Nice value of the worker threads, so the event loop runs first (src/thread-priority.ts). */
+  nice: number;
 }
 
 export type AnalysisReply =
@@ -89,9 +91,14 @@ export class AnalysisPool {
   }
 
   private spawn(): Slot {
-    const worker = spawnWorker(import.meta.url, 'analysis-worker', null, {
-      resourceLimits: { maxOldGenerationSizeMb: this.options.memoryMb },
-    });
+    const worker = spawnWorker(
+      import.meta.url,
+      'analysis-worker',
+      { nice: this.options.nice },
+      {
+        resourceLimits: { maxOldGenerationSizeMb: this.options.memoryMb },
+      },
+    );
     const slot: Slot = { worker, ready: false };
     worker.on('message', (reply: AnalysisReply) => this.settle(slot, reply));
     worker.on('error', (err) => this.lost(slot, err));

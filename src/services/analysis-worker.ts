@@ -2,13 +2,15 @@
  * An analysis worker thread: answers AnalysisJobs one at a time with the report's JSON bytes, so a
  * costly analysis (tens of thousands of layers, a large ONNX file) never holds the event loop.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { AppError } from '../errors.js';
 import { defined } from '../invariant.js';
 import { type AnalysisJob, runAnalysisJob } from './analysis-job.js';
 import type { AnalysisReply } from './analysis-pool.js';
+import { yieldThreadPriority } from '../thread-priority.js';
 
 const port = defined(parentPort, 'the parent port (this module runs in a worker thread)');
+yieldThreadPriority((workerData as { nice: number }).nice);
 
 port.on('message', ({ id, job }: { id: number; job: AnalysisJob }) => {
   let reply: AnalysisReply;
