@@ -83,9 +83,12 @@ RUN apt-get update \
 # it closes. Without it, under mixed load (synchronous /analyze work keeping the event loop busy),
 # `docker stop` reset requests already on the wire and, when a large response was still being
 # written at close(), left a keep-alive connection open until the drain deadline (exit 1).
+# HEALTH_PORT: the health probes are answered on a port of their own by a thread of their own, so
+# they stay prompt however busy the main event loop is (docs/deployment.md#health-probes).
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
+    HEALTH_PORT=3001 \
     MODELS_DIR=/models \
     SHUTDOWN_DELAY_MS=2000
 
@@ -102,11 +105,11 @@ COPY --from=build /out/models /models
 VOLUME /models
 
 USER 10001:10001
-EXPOSE 3000
+EXPOSE 3000 3001
 
 # Ready = every model loaded and warmed up, not draining. No curl in slim: node's fetch.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/ready',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HEALTH_PORT||process.env.PORT||3000)+'/health/ready',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
 ENTRYPOINT ["tini", "-s", "--"]
 CMD ["node", "dist/src/server.js"]

@@ -17,7 +17,8 @@ import jsonDepth from './plugins/json-depth.js';
 import { ARCHITECTURE_SPEC_SCHEMA } from './spec/schema.js';
 import analyzeRoute from '../routes/analyze/index.js';
 import architecturesRoute from '../routes/architectures/index.js';
-import healthRoutes from '../routes/health/index.js';
+import healthRoutes, { readyAnswer } from '../routes/health/index.js';
+import healthPort from './plugins/health-port.js';
 import modelRoutes from '../routes/models/index.js';
 import classifyRoute from '../routes/classify/index.js';
 import kserveRoutes from '../routes/v2/index.js';
@@ -87,6 +88,18 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   await app.register(metrics);
   if (config.serveModels) await app.register(serving);
   await app.register(healthRoutes);
+  if (config.healthPort !== undefined) {
+    await app.register(healthPort, {
+      host: config.host,
+      port: config.healthPort,
+      stallMs: config.livenessStallMs,
+      // Ready also means the main port takes requests: not before listen(), nor once it has closed.
+      snapshot: async () =>
+        app.server.listening
+          ? readyAnswer(app)
+          : { statusCode: 503, body: { status: 'not_listening', reason: 'the main port is not listening' } },
+    });
+  }
   await app.register(modelRoutes);
   if (config.serveModels) await app.register(classifyRoute);
   await app.register(kserveRoutes, { prefix: '/v2' });

@@ -12,6 +12,10 @@ import type { EngineKind } from './engines/types.js';
 export interface Config {
   host: string;
   port: number;
+  /** A second port, served by a thread of its own, that answers only the health probes; undefined: off. */
+  healthPort?: number;
+  /** Past this long without the event loop turning, the health port answers 503 (stalled). */
+  livenessStallMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   modelsDir: string;
   /** Largest request body for JSON routes such as /analyze, in bytes. */
@@ -157,6 +161,11 @@ function readAll(env: Env): Config {
   return {
     host: env.HOST && env.HOST !== '' ? env.HOST : '0.0.0.0',
     port: int(env, 'PORT', 3000, 0, 65535),
+    healthPort:
+      env.HEALTH_PORT === undefined || env.HEALTH_PORT === ''
+        ? undefined
+        : int(env, 'HEALTH_PORT', 0, 0, 65535),
+    livenessStallMs: int(env, 'LIVENESS_STALL_MS', 10_000, 100, 3_600_000),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
     modelsDir: env.MODELS_DIR && env.MODELS_DIR !== '' ? path.resolve(env.MODELS_DIR) : DEFAULT_MODELS_DIR,
     analyzeBodyLimit: int(env, 'ANALYZE_BODY_LIMIT', 1024 * 1024, 1024, 64 * 1024 * 1024),

@@ -45,6 +45,26 @@ function modelHealth(app: FastifyInstance): ModelHealth[] {
   }));
 }
 
+/** GET /health/ready's status and body; the health port (src/plugins/health-port.ts) publishes the same. */
+export async function readyAnswer(
+  app: FastifyInstance,
+): Promise<{ statusCode: 200 | 503; body: Record<string, unknown> }> {
+  const r = readiness(app);
+  const tfjsBackend = app.hasDecorator('pool')
+    ? (await app.pool.backend.catch(() => undefined))?.name
+    : undefined;
+  return {
+    statusCode: r.ready ? 200 : 503,
+    body: {
+      status: r.status,
+      models: modelHealth(app),
+      ...(r.reason ? { reason: r.reason } : {}),
+      ...(tfjsBackend ? { tfjsBackend } : {}),
+      ...(app.hasDecorator('pool') ? { workers: { live: app.pool.liveWorkers, size: app.pool.size } } : {}),
+    },
+  };
+}
+
 const healthBody = {
   type: 'object',
   properties: {
@@ -84,19 +104,10 @@ export default async function healthRoutes(app: FastifyInstance) {
     '/health/ready',
     { schema: { response: { 200: healthBody, 503: healthBody } } },
     async (_request, reply) => {
-      const r = readiness(app);
-      const tfjsBackend = app.hasDecorator('pool')
-        ? (await app.pool.backend.catch(() => undefined))?.name
-        : undefined;
-      reply.code(r.ready ? 200 : 503);
-      if (!r.ready) reply.header('retry-after', '1');
-      return {
-        status: r.status,
-        models: modelHealth(app),
-        ...(r.reason ? { reason: r.reason } : {}),
-        ...(tfjsBackend ? { tfjsBackend } : {}),
-        ...(app.hasDecorator('pool') ? { workers: { live: app.pool.liveWorkers, size: app.pool.size } } : {}),
-      };
+      const { statusCode, body } = await readyAnswer(app);
+      reply.code(statusCode);
+      if (statusCode !== 200) reply.header('retry-after', '1');
+      return body;
     },
   );
 }

@@ -15,9 +15,17 @@ export class Checklist {
   }
 }
 
+/** The server as the image runs it: health probes on their own port, the one after `port`. */
 export function startServer(port: number, env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, ['dist/src/server.js'], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      HEALTH_PORT: String(port + 1),
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
 }
@@ -116,4 +124,38 @@ export function rssSampler(pid: number, everyMs = 100): { stop: () => { peak: nu
       return { peak: Math.max(...samples), samples };
     },
   };
+}
+
+type Latencies = { p50: number; p99: number; max: number };
+export interface HealthReport {
+  /** HEALTH_PORT, where the manifests send the probes. */
+  healthPort: { live: Latencies; ready: Latencies };
+  /** The main port's own /health routes, behind the requests the event loop is handling. */
+  mainPort: { live: Latencies; ready: Latencies };
+}
+
+const latencies = (ms: number[]): Latencies => ({ p50: pct(ms, 50), p99: pct(ms, 99), max: Math.max(...ms) });
+
+/** Probes both the health port and the main port's /health routes, each from a process of its own. */
+export function probeHealth(port: number): { stop: () => Promise<HealthReport> } {
+  const health = healthProbe(`http://127.0.0.1:${port + 1}`);
+  const main = healthProbe(`http://127.0.0.1:${port}`);
+  return {
+    stop: async () => {
+      const [h, m] = await Promise.all([health.stop(), main.stop()]);
+      return {
+        healthPort: { live: latencies(h.live), ready: latencies(h.ready) },
+        mainPort: { live: latencies(m.live), ready: latencies(m.ready) },
+      };
+    },
+  };
+}
+
+/** The issue's bar: probes where the manifests send them answer within 50 ms at the 99th percentile. */
+export function checkHealth(checks: Checklist, phase: string, report: HealthReport): void {
+  const { live, ready } = report.healthPort;
+  checks.check(
+    live.p99 < 50 && ready.p99 < 50,
+    `${phase}: health-port p99 under 50 ms (live ${live.p99.toFixed(1)}, ready ${ready.p99.toFixed(1)}; main port ${report.mainPort.live.p99.toFixed(1)}, ${report.mainPort.ready.p99.toFixed(1)})`,
+  );
 }

@@ -162,17 +162,33 @@ t.test('probe paths are real routes: liveness 200, readiness exists', async (t) 
   t.equal(container.startupProbe.httpGet.path, '/health/ready', 'started = models loaded and warmed up');
   t.match(isvcContainer.readinessProbe.httpGet.path, /^\/v2\/health\/ready$/);
   const healthcheck = instructions('HEALTHCHECK').join(' ');
-  // the URL is built as 'http://127.0.0.1:' + PORT + '/health/ready': take the quoted path
+  // the URL is built as 'http://127.0.0.1:' + (HEALTH_PORT||PORT) + '/health/ready': take the quoted path
   const path = /['"](\/[\w/-]+)['"]/.exec(healthcheck)?.[1];
   t.equal(path, '/health/ready', 'the Dockerfile HEALTHCHECK asks readiness');
+  t.match(
+    healthcheck,
+    /process\.env\.HEALTH_PORT\|\|process\.env\.PORT/,
+    'on the health port when there is one',
+  );
   t.equal((await app.inject('/health/ready')).statusCode, 200, 'and an app with nothing to load is ready');
 });
 
 t.test('ports line up: EXPOSE = PORT = containerPort = Service targetPort = compose', async (t) => {
   const defaultPort = loadConfig({}).port;
   const imagePort = Number(dockerEnv.PORT ?? defaultPort);
-  t.same(instructions('EXPOSE').map(Number), [imagePort], 'EXPOSE is the image PORT');
+  const imageHealthPort = Number(dockerEnv.HEALTH_PORT);
+  t.same(
+    instructions('EXPOSE').join(' ').split(/\s+/).map(Number),
+    [imagePort, imageHealthPort],
+    'EXPOSE is the image PORT and HEALTH_PORT',
+  );
   t.equal(imagePort, 3000);
+  t.equal(imageHealthPort, 3001);
+  t.equal(
+    loadConfig(dockerEnv).healthPort,
+    imageHealthPort,
+    'the image HEALTH_PORT is one the server accepts',
+  );
 
   const http = container.ports.find((p: Obj) => p.name === 'http');
   t.ok(http, 'the Deployment names its port http');
@@ -181,9 +197,16 @@ t.test('ports line up: EXPOSE = PORT = containerPort = Service targetPort = comp
     Number(deploymentEnv.PORT ?? imagePort),
     'containerPort is the PORT the server listens on',
   );
+  const health = container.ports.find((p: Obj) => p.name === 'health');
+  t.ok(health, 'the Deployment names its health port');
+  t.equal(
+    health.containerPort,
+    Number(deploymentEnv.HEALTH_PORT ?? imageHealthPort),
+    'the health containerPort is the HEALTH_PORT the server listens on',
+  );
   for (const probe of [container.startupProbe, container.readinessProbe, container.livenessProbe]) {
     const p = probe.httpGet.port;
-    t.ok(p === http.name || p === http.containerPort, `probe port ${p} is the container port`);
+    t.ok(p === health.name || p === health.containerPort, `probe port ${p} is the health port`);
   }
   const target = service.spec.ports[0].targetPort;
   t.ok(
