@@ -11,7 +11,7 @@ import { TfjsExecutor } from '../src/engines/tfjs/executor.js';
 import { buildOnnxModel } from '../src/interop/onnx/emit.js';
 import { OnnxEngine } from '../src/engines/onnxruntime.js';
 import { normalizeSpec } from '../src/spec/normalize.js';
-import { randomInput, randomWeights } from '../test/helpers/onnx.js';
+import { randomInput, randomWeights } from './lib/random.js';
 
 const ITERATIONS = Math.max(1, Number(process.argv[2] ?? 5));
 const WARMUP = 2;
@@ -35,9 +35,10 @@ const results: Record<string, number> = {};
 
 const buildStart = Date.now();
 const modelBytes = buildOnnxModel(graph, bound, { logits: true });
-console.log(
-  `resnet50_tv 224x224x3, batch 1; ONNX model ${(modelBytes.length / 2 ** 20).toFixed(1)} MiB built in ${Date.now() - buildStart} ms; ${cpus().length} CPUs; ${WARMUP} warm-up + ${ITERATIONS} timed runs, median`,
-);
+const mib = (modelBytes.length / 2 ** 20).toFixed(1);
+const built = `ONNX model ${mib} MiB built in ${Date.now() - buildStart} ms`;
+const runs = `${WARMUP} warm-up + ${ITERATIONS} timed runs, median`;
+console.log(`resnet50_tv 224x224x3, batch 1; ${built}; ${cpus().length} CPUs; ${runs}`);
 
 for (const threads of [1, 2]) {
   const engine = await OnnxEngine.create(modelBytes, { intraOpNumThreads: threads });

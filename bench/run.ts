@@ -26,7 +26,8 @@ import { OnnxEngine } from '../src/engines/onnxruntime.js';
 import { useThreadedWasm } from '../src/engines/tfjs/wasm-threads.js';
 import { normalizeSpec } from '../src/spec/normalize.js';
 import { writeSafetensors } from '../src/weights/safetensors.js';
-import { randomInput, randomWeights } from '../test/helpers/onnx.js';
+import { randomInput, randomWeights } from './lib/random.js';
+import { table } from './lib/table.js';
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, 'http-only': { type: 'boolean', default: false } },
@@ -52,10 +53,16 @@ async function timeRuns(run: () => Promise<unknown>, runs: number): Promise<numb
 // ---- 1. model level -------------------------------------------------------------------------
 async function modelLevel(): Promise<Record<string, Record<string, number>>> {
   const backend = await initBackend();
-  log(
-    `\n== model level (tfjs backend: ${backend.name}${backend.wasm ? `, simd ${backend.wasm.simd}, threads ${backend.wasm.threads}` : ''}) ==`,
-  );
-  log('model               engine          batch  ms/batch  images/s');
+  const wasm = backend.wasm ? `, simd ${backend.wasm.simd}, threads ${backend.wasm.threads}` : '';
+  log(`\n== model level (tfjs backend: ${backend.name}${wasm}) ==`);
+  const rows = table([
+    { title: 'model', width: 18, align: 'left' },
+    { title: 'engine', width: 14, align: 'left' },
+    { title: 'batch' },
+    { title: 'ms/batch', width: 8 },
+    { title: 'images/s', width: 8 },
+  ]);
+  log(rows.header);
   const results: Record<string, Record<string, number>> = {};
   const models = HTTP_ONLY
     ? ['resnet50_tv']
@@ -95,9 +102,7 @@ async function modelLevel(): Promise<Record<string, Record<string, number>>> {
         const ms = await timeRuns(run, runs);
         await dispose();
         results[name][`${engine}@${batch}`] = ms;
-        log(
-          `${name.padEnd(19)} ${engine.padEnd(15)} ${String(batch).padStart(5)}  ${ms.toFixed(1).padStart(8)}  ${((1000 * batch) / ms).toFixed(1).padStart(8)}`,
-        );
+        log(rows.row(name, engine, batch, ms.toFixed(1), ((1000 * batch) / ms).toFixed(1)));
       }
     }
     executor.dispose();
@@ -144,9 +149,8 @@ async function tfjsSteps(): Promise<Record<string, number>> {
   let previous: number | undefined;
   const report = (label: string, ms: number) => {
     results[label] = ms;
-    log(
-      `${label.padEnd(44)} ${ms.toFixed(1).padStart(8)} ms  ${previous ? `${(previous / ms).toFixed(2)}x vs previous step` : ''}`,
-    );
+    const vsPrevious = previous ? `${(previous / ms).toFixed(2)}x vs previous step` : '';
+    log(`${label.padEnd(44)} ${ms.toFixed(1).padStart(8)} ms  ${vsPrevious}`);
     previous = ms;
   };
   for (const [label, run] of steps) report(label, await run());
@@ -257,6 +261,9 @@ async function sustainedAnchor(
   return { imagesPerS: n / elapsed, cpuMsPerImage: (cpu.user + cpu.system) / 1000 / n };
 }
 
+const rate = (r: { rps: number; p50: number; p99: number }) =>
+  `${r.rps.toFixed(0)} requests/s, p50 ${r.p50} ms, p99 ${r.p99} ms`;
+
 async function httpLevel() {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-models-'));
   const graph = normalizeSpec(ZOO.get('resnet50_tv')!.build());
@@ -290,15 +297,23 @@ async function httpLevel() {
   const results: Record<string, unknown> = {};
   const anchor = await sustainedAnchor(buildOnnxModel(graph, bound, { logits: true }), seconds);
   results.anchor = anchor;
+  const what = 'POST /classify, resnet50_tv, 224x224 JPEG (decode + resize included)';
+  log(`\n== HTTP level: ${what}, ${seconds} s per point ==`);
   log(
-    `\n== HTTP level: POST /classify, resnet50_tv, 224x224 JPEG (decode + resize included), ${seconds} s per point ==`,
+    `anchor: in-process ONNX Runtime, 2 threads, batch 1, sustained for ${seconds} s = ` +
+      `${anchor.imagesPerS.toFixed(2)} images/s (${anchor.cpuMsPerImage.toFixed(1)} ms CPU per image)`,
   );
-  log(
-    `anchor: in-process ONNX Runtime, 2 threads, batch 1, sustained for ${seconds} s = ${anchor.imagesPerS.toFixed(2)} images/s (${anchor.cpuMsPerImage.toFixed(1)} ms CPU per image)`,
-  );
-  log(
-    'arrangement                concurrency  images/s  p50 ms  p99 ms  ratio-to-anchor  non-2xx  server CPU ms/image',
-  );
+  const rows = table([
+    { title: 'arrangement', width: 25, align: 'left' },
+    { title: 'concurrency' },
+    { title: 'images/s' },
+    { title: 'p50 ms' },
+    { title: 'p99 ms' },
+    { title: 'ratio-to-anchor' },
+    { title: 'non-2xx' },
+    { title: 'server CPU ms/image' },
+  ]);
+  log(rows.header);
   let port = 3950;
   for (const a of arrangements) {
     const child = serve({ ...a.env, MODELS_DIR: dir }, ++port);
@@ -313,7 +328,16 @@ async function httpLevel() {
         const ratio = r.rps / anchor.imagesPerS;
         results[`${a.name}@${c}`] = { ...r, ratio, cpuMsPerImage };
         log(
-          `${a.name.padEnd(26)} ${String(c).padStart(11)}  ${r.rps.toFixed(2).padStart(8)}  ${String(r.p50).padStart(6)}  ${String(r.p99).padStart(6)}  ${ratio.toFixed(2).padStart(15)}  ${String(r.non2xx).padStart(7)}  ${cpuMsPerImage.toFixed(1).padStart(19)}`,
+          rows.row(
+            a.name,
+            c,
+            r.rps.toFixed(2),
+            r.p50,
+            r.p99,
+            ratio.toFixed(2),
+            r.non2xx,
+            cpuMsPerImage.toFixed(1),
+          ),
         );
       }
       if (a === arrangements[0]) {
@@ -325,9 +349,8 @@ async function httpLevel() {
           'application/json',
         );
         results.analyzeResnet152 = analyze;
-        log(
-          `\nPOST /analyze resnet152 (repeated request, served from the report cache): ${analyze.rps.toFixed(0)} requests/s, p50 ${analyze.p50} ms, p99 ${analyze.p99} ms (4 connections)`,
-        );
+        const cached = 'repeated request, served from the report cache';
+        log(`\nPOST /analyze resnet152 (${cached}): ${rate(analyze)} (4 connections)`);
         // Every request different (batch varies), so each one is analysed and serialised afresh.
         let n = 0;
         const fresh = await autocannon({
@@ -346,15 +369,14 @@ async function httpLevel() {
             },
           ],
         });
-        results.analyzeResnet152Uncached = {
+        const uncached = {
           rps: fresh.requests.average,
           p50: fresh.latency.p50,
           p99: fresh.latency.p99,
           non2xx: fresh.non2xx,
         };
-        log(
-          `POST /analyze resnet152 (every request new, no cache): ${fresh.requests.average.toFixed(0)} requests/s, p50 ${fresh.latency.p50} ms, p99 ${fresh.latency.p99} ms`,
-        );
+        results.analyzeResnet152Uncached = uncached;
+        log(`POST /analyze resnet152 (every request new, no cache): ${rate(uncached)}`);
       }
     } finally {
       await stop(child);
@@ -370,58 +392,66 @@ async function startup() {
   const child = serve({}, port);
   try {
     const readyMs = await untilReady(port);
-    log(
-      `\n== start-up: ready with the default models in ${(performance.now() - t0).toFixed(0)} ms (spawn to 200 from /health/ready) ==`,
-    );
+    const spawnToReady = `${(performance.now() - t0).toFixed(0)} ms (spawn to 200 from /health/ready)`;
+    log(`\n== start-up: ready with the default models in ${spawnToReady} ==`);
     return { readyMs };
   } finally {
     await stop(child);
   }
 }
 
-log(
-  `convnet-serve bench — ${new Date().toISOString()} — ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
-);
+type Point = { rps: number; p50: number; ratio: number; cpuMsPerImage: number };
+type HttpResults = Record<string, Point> & { anchor: { imagesPerS: number; cpuMsPerImage: number } };
+
+const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
+log(`convnet-serve bench — ${new Date().toISOString()} — ${machine}, Node ${process.version}`);
 const models = await modelLevel();
 out.models = models;
 if (!HTTP_ONLY) out.tfjsSteps = await tfjsSteps();
 const anchorMs = models.resnet50_tv['onnxruntime-2t@1'];
 out.http = await httpLevel();
 out.startup = await startup();
-const tfjsKey = Object.keys(models.resnet50_tv).find((k) => k.startsWith('tfjs-') && k.endsWith('@1'))!;
-const http = out.http as Record<string, { ratio: number; p50: number; cpuMsPerImage: number }> & {
-  anchor: { imagesPerS: number; cpuMsPerImage: number };
-};
+
+const http = out.http as HttpResults;
 const served = http['default: ORT 2 threads@4'];
+const times = (ratio: number, digits = 3) => `${ratio.toFixed(digits)}x`;
+const oneStream = 'on resnet50_tv, batch 1, one stream in-process';
 log('\n== targets (ratios from this run) ==');
 log(
-  `/classify resnet50_tv over HTTP at concurrency 4, default arrangement, vs in-process ORT (2 threads, batch 1, sustained): ${served.ratio.toFixed(2)}x (target >= 1.0)`,
+  '/classify resnet50_tv over HTTP at concurrency 4, default arrangement, ' +
+    `vs in-process ORT (2 threads, batch 1, sustained): ${times(served.ratio, 2)} (target >= 1.0)`,
 );
 // Where the difference goes: the CPU each image costs the server (inference plus decoding,
 // resizing, HTTP and batching; the anchor's figure includes ORT's default idle spinning) and how
 // much of the machine the server kept busy.
 const busy = (rps: number, cpuMs: number) => ((100 * rps * cpuMs) / (1000 * cpus().length)).toFixed(0);
+const anchorBusy = busy(http.anchor.imagesPerS, http.anchor.cpuMsPerImage);
+const servedBusy = busy(served.rps, served.cpuMsPerImage);
 log(
-  `  CPU per image: in-process ${http.anchor.cpuMsPerImage.toFixed(1)} ms, cores busy ${busy(http.anchor.imagesPerS, http.anchor.cpuMsPerImage)}%; served ${served.cpuMsPerImage.toFixed(1)} ms, server process busy ${busy((served as unknown as { rps: number }).rps, served.cpuMsPerImage)}% of the cores (the load generator shares them)`,
+  `  CPU per image: in-process ${http.anchor.cpuMsPerImage.toFixed(1)} ms, cores busy ${anchorBusy}%; ` +
+    `served ${served.cpuMsPerImage.toFixed(1)} ms, server process busy ${servedBusy}% of the cores ` +
+    '(the load generator shares them)',
 );
+const tfjsKey = Object.keys(models.resnet50_tv).find((k) => k.startsWith('tfjs-') && k.endsWith('@1'))!;
+const tfjsRatio = times(anchorMs / models.resnet50_tv[tfjsKey]);
+log(`tfjs ${tfjsKey.replace('@1', '')} vs ORT 2 threads ${oneStream}: ${tfjsRatio} (target >= 0.25)`);
 log(
-  `tfjs ${tfjsKey.replace('@1', '')} vs ORT 2 threads on resnet50_tv, batch 1, one stream in-process: ${(anchorMs / models.resnet50_tv[tfjsKey]).toFixed(3)}x (target >= 0.25)`,
-);
-log(
-  `tfjs engine as served (2 wasm workers, /classify at concurrency 4) vs the in-process ORT anchor: ${http['2 workers x tfjs wasm@4'].ratio.toFixed(3)}x`,
+  'tfjs engine as served (2 wasm workers, /classify at concurrency 4) vs the in-process ORT anchor: ' +
+    times(http['2 workers x tfjs wasm@4'].ratio),
 );
 const threadedStep = Object.entries((out.tfjsSteps ?? {}) as Record<string, number>).find(([k]) =>
   k.includes('wasm threads'),
 );
-if (threadedStep)
+if (threadedStep) {
+  const servedAt = (c: number) => times(http[`tfjs wasm 2 threads@${c}`].ratio);
   log(
-    `tfjs wasm with 2 threads vs ORT 2 threads on resnet50_tv, batch 1, one stream in-process: ${(anchorMs / threadedStep[1]).toFixed(3)}x; served at concurrency 1 / 4: ${http['tfjs wasm 2 threads@1'].ratio.toFixed(3)}x / ${http['tfjs wasm 2 threads@4'].ratio.toFixed(3)}x`,
+    `tfjs wasm with 2 threads vs ORT 2 threads ${oneStream}: ${times(anchorMs / threadedStep[1])}; ` +
+      `served at concurrency 1 / 4: ${servedAt(1)} / ${servedAt(4)}`,
   );
-log(
-  `/analyze resnet152 p50: ${http.analyzeResnet152.p50} ms repeated, ${http.analyzeResnet152Uncached.p50} ms uncached (target < 5 ms)`,
-);
-log(
-  `ready with the default models: ${((out.startup as { readyMs: number }).readyMs / 1000).toFixed(2)} s (target < 5 s)`,
-);
+}
+const { analyzeResnet152: repeated, analyzeResnet152Uncached: uncached } = http;
+log(`/analyze resnet152 p50: ${repeated.p50} ms repeated, ${uncached.p50} ms uncached (target < 5 ms)`);
+const readyS = ((out.startup as { readyMs: number }).readyMs / 1000).toFixed(2);
+log(`ready with the default models: ${readyS} s (target < 5 s)`);
 console.log(`\n${JSON.stringify(out)}`);
 process.exit(0);

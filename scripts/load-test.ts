@@ -7,20 +7,29 @@
  *     checks tensors are back to their count and resident memory growth is bounded.
  *  2. drain: 64 concurrent clients, SIGTERM after 5 s. Every request sent before the signal must
  *     complete (200 or 503), and the process must exit 0 within the drain deadline.
- * Usage: npm run test:load [-- --duration 20 --connections 64]
+ *  3. mixed: 64 connections of mixed traffic (scripts/load/mixed.ts); health p99 and memory.
+ *  4. abuse: decompression bombs and 19,999-layer analyses beside an ordinary client
+ *     (scripts/load/abuse.ts); health p99, the ordinary client's latency, peak memory.
+ * Usage: npm run test:load [-- --duration 20 --connections 64 --phases load,drain,mixed,abuse]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { abusePhase } from './load/abuse.js';
+import { Checklist } from './load/common.js';
+import { mixedPhase } from './load/mixed.js';
 
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '20' },
     connections: { type: 'string', default: '64' },
     port: { type: 'string', default: '3917' },
+    phases: { type: 'string', default: 'load,drain,mixed,abuse' },
   },
 });
+const PHASES = new Set(values.phases.split(','));
+const checklist = new Checklist();
 const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
 const PORT = Number(values.port);
@@ -28,11 +37,7 @@ const BASE = `http://127.0.0.1:${PORT}`;
 const SAMPLE = readFileSync(new URL('../test/fixtures/fashion/0_9.png', import.meta.url));
 const DRAIN_TIMEOUT_MS = 30_000;
 
-let failures = 0;
-function check(ok: boolean, what: string): void {
-  console.log(`${ok ? 'PASS' : 'FAIL'}  ${what}`);
-  if (!ok) failures++;
-}
+const check = (ok: boolean, what: string) => checklist.check(ok, what);
 
 function startServer(): ChildProcess {
   const child = spawn(process.execPath, ['dist/src/server.js'], {
@@ -231,7 +236,10 @@ async function drainPhase(): Promise<void> {
   check(at - signalAt < DRAIN_TIMEOUT_MS, 'exited within the drain deadline');
 }
 
-await loadPhase();
-await drainPhase();
+if (PHASES.has('load')) await loadPhase();
+if (PHASES.has('drain')) await drainPhase();
+if (PHASES.has('mixed')) await mixedPhase(PORT, DURATION, CONNECTIONS, checklist);
+if (PHASES.has('abuse')) await abusePhase(PORT, DURATION, checklist);
+const { failures } = checklist;
 console.log(failures === 0 ? 'load test: all checks passed' : `load test: ${failures} check(s) failed`);
 process.exit(failures === 0 ? 0 : 1);

@@ -1,6 +1,6 @@
 /**
  * Every setting comes from the environment, is validated here at start-up, and a bad value stops
- * the start with a message that names the variable. Documented in the README's configuration table.
+ * the start with a message that names the variable. Documented in docs/configuration.md, whose table a test checks against this file.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -24,6 +24,16 @@ export interface Config {
   analyzeMaxLayers: number;
   /** Largest total MACs /analyze accepts (counts above 2^53 would lose exactness). */
   analyzeMaxMacs: number;
+  /** Analysis worker threads (0: analyses run on the event loop). */
+  analyzeWorkers: number;
+  /** Analyses that may wait for a worker before /analyze answers 503. */
+  analyzeQueue: number;
+  /** Running time per analysis, in ms; past it the analysis is stopped and answered 413. */
+  analyzeTimeoutMs: number;
+  /** Heap per analysis worker, in MB; an analysis needing more is answered 413. */
+  analyzeMemoryMb: number;
+  /** Layer rows in one /analyze response; longer reports are paged (`offset`, `limit`). */
+  analyzeMaxResponseLayers: number;
   /** Whether to load and serve the models of modelsDir (off: an analysis-only service). */
   serveModels: boolean;
   defaultModel?: string;
@@ -34,6 +44,8 @@ export interface Config {
   engine: EngineKind | 'auto';
   /** ONNX Runtime intra-op threads per session (default: WORKERS; see InferencePool.batchesInFlight). */
   onnxThreads: number;
+  /** Nice value of inference and analysis threads, so the event loop runs first (src/thread-priority.ts). */
+  backgroundNice: number;
   /** tfjs wasm threads per worker (above 1: tfjs' threaded build, see src/engine/wasm-threads.ts). */
   wasmThreads: number;
   /** Inference worker threads. */
@@ -48,6 +60,16 @@ export interface Config {
   bodyLimit: number;
   maxImagesPerRequest: number;
   maxImagePixels: number;
+  /** Decode cost per image, in megapixels of JPEG (src/serving/decode-cost.ts). */
+  maxDecodeCost: number;
+  /** Decode cost per request, the sum over its images. */
+  maxRequestDecodeCost: number;
+  /** Images decoded at once, shared fairly between requests. */
+  decodeConcurrency: number;
+  /** Decoder memory in flight, in MB (each decode's estimate from its header). */
+  decodeMemoryMb: number;
+  /** A decode running longer is stopped (a backstop behind the cost bound), in seconds. */
+  decodeTimeoutS: number;
   /** Accepted API keys; empty means no authentication. */
   apiKeys: string[];
   /** Origins allowed by CORS; empty means CORS is off. */
@@ -148,6 +170,12 @@ function readAll(env: Env, stdoutIsTTY: boolean): Config {
     modelUploadLimit: int(env, 'MODEL_UPLOAD_LIMIT', 256 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
     analyzeMaxLayers: int(env, 'ANALYZE_MAX_LAYERS', 20_000, 1, 1_000_000),
     analyzeMaxMacs: int(env, 'ANALYZE_MAX_MACS', 1e15, 1, Number.MAX_SAFE_INTEGER),
+    // One thread: analyses are rare and short next to inference, which keeps the other cores.
+    analyzeWorkers: int(env, 'ANALYZE_WORKERS', 1, 0, 16),
+    analyzeQueue: int(env, 'ANALYZE_QUEUE', 16, 0, 10_000),
+    analyzeTimeoutMs: int(env, 'ANALYZE_TIMEOUT_MS', 5_000, 10, 600_000),
+    analyzeMemoryMb: int(env, 'ANALYZE_MEMORY_MB', 512, 64, 16_384),
+    analyzeMaxResponseLayers: int(env, 'ANALYZE_MAX_RESPONSE_LAYERS', 2_000, 1, 1_000_000),
     serveModels: bool(env, 'SERVE_MODELS', true),
     defaultModel: env.DEFAULT_MODEL || undefined,
     onlyModels: list(env, 'MODELS'),
@@ -156,6 +184,7 @@ function readAll(env: Env, stdoutIsTTY: boolean): Config {
     // WORKERS is also the number of cores the service plans for (in a container, set it to the CPU
     // limit: Node counts the host's cores). One ONNX Runtime session uses all of them by default.
     onnxThreads: int(env, 'ONNX_THREADS', workers(env), 1, 64),
+    backgroundNice: int(env, 'BACKGROUND_NICE', 10, 0, 19),
     workers: workers(env),
     wasmThreads: int(env, 'TFJS_WASM_THREADS', 1, 1, 8),
     maxBatch: int(env, 'MAX_BATCH', 8, 1, 256),
@@ -166,6 +195,11 @@ function readAll(env: Env, stdoutIsTTY: boolean): Config {
     bodyLimit: int(env, 'BODY_LIMIT', 32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxImagesPerRequest: int(env, 'MAX_IMAGES_PER_REQUEST', 32, 1, 1024),
     maxImagePixels: int(env, 'MAX_IMAGE_PIXELS', 100_000_000, 1, 2 ** 32),
+    maxDecodeCost: int(env, 'MAX_DECODE_COST', 100, 1, 100_000),
+    maxRequestDecodeCost: int(env, 'MAX_REQUEST_DECODE_COST', 400, 1, 1_000_000),
+    decodeConcurrency: int(env, 'DECODE_CONCURRENCY', workers(env), 1, 64),
+    decodeMemoryMb: int(env, 'DECODE_MEMORY_MB', 256, 16, 65_536),
+    decodeTimeoutS: int(env, 'DECODE_TIMEOUT_S', 10, 1, 3600),
     apiKeys: list(env, 'API_KEYS'),
     corsOrigins: list(env, 'CORS_ORIGINS'),
     // After SIGTERM, answers carry Connection: close for this long before the listener closes, so

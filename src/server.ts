@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { hardDeadlineMs } from './shutdown.js';
 
 /** A bad setting (a variable, a missing MODELS_DIR) stops the start with a message naming it. */
 async function start(): Promise<{ config: Config; app: FastifyInstance }> {
@@ -35,13 +36,10 @@ async function main(): Promise<void> {
       { signal, drainTimeoutMs: config.drainTimeoutMs },
       'draining: readiness is 503, finishing in-flight work',
     );
-    const deadline = setTimeout(
-      () => {
-        app.log.error('drain deadline passed with work still running; exiting 1');
-        process.exit(1);
-      },
-      config.shutdownDelayMs + config.drainTimeoutMs + 5_000,
-    );
+    const deadline = setTimeout(() => {
+      app.log.error('drain deadline passed with work still running; exiting 1');
+      process.exit(1);
+    }, hardDeadlineMs(config));
     deadline.unref();
     setTimeout(() => {
       // Node closes only the keep-alive connections idle at the moment close() is called; one whose

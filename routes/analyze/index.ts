@@ -11,8 +11,11 @@ import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, describeValue } from '../../src/errors.js';
 import { parseJsonBody } from '../../src/plugins/json-depth.js';
-import { analyzeTarget, compareTargets, type AnalyzeTarget } from '../../src/services/analysis.js';
+import type { AnalyzeTarget } from '../../src/services/analysis.js';
+import type { AnalysisJob, LayerPage } from '../../src/services/analysis-job.js';
+import { AnalysisPool } from '../../src/services/analysis-pool.js';
 import { ReportCache } from '../../src/services/report-cache.js';
+import { abortOnClose } from '../../src/serving/abort.js';
 import type { Shape3 } from '../../src/spec/types.js';
 import { analyzeBody, analyzeQuery, analyzeResponse } from './schema.js';
 
@@ -21,6 +24,9 @@ type AnalyzeRequest = Record<string, unknown> | string | Buffer;
 interface AnalyzeQuery {
   input?: string;
   batch?: string;
+  layers?: 'all' | 'none';
+  offset?: string;
+  limit?: string;
 }
 
 function parseInput(text: string | undefined, field: string): Shape3 | undefined {
@@ -37,34 +43,6 @@ function parseInput(text: string | undefined, field: string): Shape3 | undefined
   return parts as Shape3;
 }
 
-/** A file's bytes as a target: JSON text (a Keras config or tfjs model.json) or an ONNX model. */
-function fileTarget(bytes: Buffer, input: Shape3 | undefined, field: string): AnalyzeTarget | string {
-  if (bytes.length === 0)
-    throw new AppError(400, 'EMPTY_BODY', `${field}: expected a model file; received an empty one`, {
-      field,
-      received: '',
-      expected: 'an ONNX file or model JSON',
-    });
-  const first = bytes.subarray(0, 64).toString('utf8').trimStart()[0];
-  if (first === '{' || first === '"') {
-    let json: unknown;
-    try {
-      json = JSON.parse(bytes.toString('utf8'));
-    } catch (err) {
-      throw new AppError(400, 'INVALID_JSON', `${field}: expected valid JSON; ${(err as Error).message}`, {
-        field,
-        expected: 'valid JSON',
-      });
-    }
-    if (typeof json === 'string') return json;
-    return (input ? { ...(json as Record<string, unknown>), input } : json) as AnalyzeTarget;
-  }
-  return {
-    onnx: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-    ...(input ? { input } : {}),
-  };
-}
-
 export default async function analyzeRoute(app: FastifyInstance) {
   const baseLimits = { maxLayers: app.config.analyzeMaxLayers, maxMacs: app.config.analyzeMaxMacs };
   // Unknown names are answered with the closest built-in and served names.
@@ -74,6 +52,31 @@ export default async function analyzeRoute(app: FastifyInstance) {
   });
   const cache = new ReportCache();
   const uploadLimit = app.config.modelUploadLimit;
+  const maxRows = app.config.analyzeMaxResponseLayers;
+  const pool = new AnalysisPool(
+    {
+      workers: app.config.analyzeWorkers,
+      queue: app.config.analyzeQueue,
+      timeoutMs: app.config.analyzeTimeoutMs,
+      memoryMb: app.config.analyzeMemoryMb,
+      nice: app.config.backgroundNice,
+    },
+    app.log,
+  );
+  app.addHook('onClose', () => pool.close());
+
+  function pageOf(query: AnalyzeQuery): LayerPage {
+    const limit = query.limit === undefined ? maxRows : Number(query.limit);
+    if (limit > maxRows) {
+      throw new AppError(
+        400,
+        'VALIDATION_ERROR',
+        `limit: expected at most ${maxRows} layer rows (ANALYZE_MAX_RESPONSE_LAYERS); received ${query.limit}`,
+        { field: 'limit', received: query.limit, expected: `an integer from 1 to ${maxRows}` },
+      );
+    }
+    return { layers: query.layers ?? 'all', offset: Number(query.offset ?? 0), limit };
+  }
 
   // In this route's scope: JSON keeps the small limit, model files get theirs.
   app.removeContentTypeParser('application/json');
@@ -217,9 +220,19 @@ export default async function analyzeRoute(app: FastifyInstance) {
           },
         );
       }
-      let json: string | undefined;
+      const page = pageOf(request.query);
+      let bytes: Uint8Array | undefined;
       if (Buffer.isBuffer(body)) {
-        json = JSON.stringify(analyzeTarget(fileTarget(body, input, 'body'), { batch, limits: limitsNow() }));
+        // A fresh copy, transferred to the worker: the parser's buffer may share memory with others.
+        const job = {
+          kind: 'file',
+          bytes: new Uint8Array(body),
+          input,
+          batch,
+          page,
+          limits: limitsNow(),
+        } as const;
+        bytes = await pool.run(job, abortOnClose(reply));
       } else {
         const servedNames =
           typeof body === 'object' &&
@@ -227,38 +240,36 @@ export default async function analyzeRoute(app: FastifyInstance) {
           [body, ...(Array.isArray(body.compare) ? body.compare : [])]
             .map((t) => (typeof t === 'string' ? t : (t as { model?: unknown })?.model))
             .some((name) => typeof name === 'string' && app.models.get(name)?.graph !== undefined);
-        const key = typeof body === 'string' || servedNames ? undefined : ReportCache.keyFor(body);
-        json = key === undefined ? undefined : cache.get(key);
-        if (json === undefined) {
-          // Serialised here with JSON.stringify: the documented response schema has alternatives
-          // (report | comparison), which would make Fastify's serializer validate each one, several
-          // times the cost of the analysis itself.
-          json = JSON.stringify(analyze(body));
-          if (key !== undefined) cache.set(key, json);
+        const key =
+          typeof body === 'string' || servedNames
+            ? undefined
+            : ReportCache.keyFor(body, JSON.stringify(page));
+        bytes = key === undefined ? undefined : cache.get(key);
+        if (bytes === undefined) {
+          // Analysed and serialised in a worker. Not through Fastify's serializer: the documented
+          // response schema has alternatives (report | comparison), which would make it validate each
+          // one, several times the cost of the analysis itself.
+          bytes = await pool.run(jobFor(body, page), abortOnClose(reply));
+          if (key !== undefined) cache.set(key, bytes);
         }
       }
       reply.type('application/json; charset=utf-8');
-      return json;
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },
   );
 
-  function analyze(body: Record<string, unknown> | string) {
+  /** The request as a job for the analysis pool, with served models resolved to their graphs here. */
+  function jobFor(body: Record<string, unknown> | string, page: LayerPage): AnalysisJob {
     const limits = limitsNow();
-    if (typeof body === 'string') return analyzeTarget(body, { limits });
+    if (typeof body === 'string') return { kind: 'target', target: body, limits, page };
+    const batch = typeof body.batch === 'number' ? body.batch : undefined;
     if (Array.isArray(body.compare)) {
       // A side may be just a name: "resnet50" is {"model": "resnet50"}.
       const [a, b] = body.compare.map((t, i) =>
         resolveServed(typeof t === 'string' ? { model: t } : t, `compare[${i}].`),
       );
-      const { reports, comparison } = compareTargets(a, b, {
-        batch: body.batch as number | undefined,
-        limits,
-      });
-      return { comparison, reports };
+      return { kind: 'compare', targets: [a, b], batch, limits, page };
     }
-    return analyzeTarget(resolveServed(body, ''), {
-      batch: typeof body.batch === 'number' ? body.batch : undefined,
-      limits,
-    });
+    return { kind: 'target', target: resolveServed(body, ''), batch, limits, page };
   }
 }

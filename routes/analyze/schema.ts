@@ -151,6 +151,18 @@ export const analyzeQuery = {
       pattern: '^[1-9][0-9]{0,4}$',
       description: 'Batch size for the peak-activation estimate of an uploaded model file (default 1)',
     },
+    layers: {
+      type: 'string',
+      enum: ['all', 'none'],
+      description:
+        'none: totals and block reports without the per-layer rows (default all, paged past ANALYZE_MAX_RESPONSE_LAYERS)',
+    },
+    offset: { type: 'string', pattern: '^[0-9]{1,7}$', description: 'First layer row to return (default 0)' },
+    limit: {
+      type: 'string',
+      pattern: '^[1-9][0-9]{0,6}$',
+      description: 'Layer rows to return, at most ANALYZE_MAX_RESPONSE_LAYERS (its value by default)',
+    },
   },
 } as const;
 
@@ -193,6 +205,19 @@ export const reportSchema = {
     blocks: { type: 'object', additionalProperties: true },
     bottlenecks: { type: 'array', items: { type: 'object', additionalProperties: true } },
     topLayers: { type: 'array', items: { type: 'object', additionalProperties: true } },
+    layersPage: {
+      type: 'object',
+      description:
+        'Present when `layers` holds only part of the rows: which part, and where the next page starts',
+      required: ['offset', 'limit', 'returned', 'total'],
+      properties: {
+        offset: { type: 'integer' },
+        limit: { type: 'integer' },
+        returned: { type: 'integer' },
+        total: { type: 'integer' },
+        next: { type: 'integer' },
+      },
+    },
   },
 } as const;
 
@@ -229,4 +254,5 @@ export const analyzeResponse = {
   404: { ...errorSchema, 'x-examples': analyzeErrorExamples[404] },
   413: errorSchema,
   415: errorSchema,
+  503: errorSchema,
 } as const;

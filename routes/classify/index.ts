@@ -7,7 +7,8 @@ import multipart from '@fastify/multipart';
 import { AppError } from '../../src/errors.js';
 import { abortOnClose } from '../../src/serving/abort.js';
 import { assertFinite, softmax, topK } from '../../src/serving/postprocess.js';
-import { imageToTensor } from '../../src/serving/preprocess.js';
+import { decodeImage, probeImage } from '../../src/serving/preprocess.js';
+import type { Preprocess } from '../../src/serving/model-config.js';
 import { isReady, servingBackend } from '../../src/serving/registry.js';
 import { modelNotReady, servedModel } from '../models/index.js';
 import { classifyQuery, classifyResponse, jsonBody, RAW_TYPES } from './schema.js';
@@ -165,6 +166,36 @@ async function collect(
   return { uploads, options };
 }
 
+/**
+ * The request's images as tensors: headers read first, so an image or a request past its decode
+ * budget is refused before any pixel is decoded; then decoded in turns shared fairly with other requests.
+ */
+async function decodeAll(
+  app: FastifyInstance,
+  uploads: { bytes: Uint8Array; file: string }[],
+  preprocess: Preprocess,
+  signal: AbortSignal,
+): Promise<Float32Array[]> {
+  const c = app.config;
+  const limits = { maxPixels: c.maxImagePixels, maxCost: c.maxDecodeCost, timeoutSeconds: c.decodeTimeoutS };
+  const images = await Promise.all(uploads.map((u) => probeImage(u.bytes, u.file, limits)));
+  const cost = images.reduce((sum, image) => sum + image.decode.cost, 0);
+  if (cost > c.maxRequestDecodeCost) {
+    throw new AppError(
+      413,
+      'REQUEST_TOO_COSTLY',
+      `images: expected images that cost at most ${c.maxRequestDecodeCost} to decode together (MAX_REQUEST_DECODE_COST, in megapixels of JPEG); these ${images.length} cost ${Math.ceil(cost)}`,
+      { field: 'images', cost: Math.ceil(cost), limit: c.maxRequestDecodeCost },
+    );
+  }
+  const session = app.decoder.session(signal);
+  return Promise.all(
+    images.map((image) =>
+      session.run(image.decode.cost, image.decode.memoryBytes, () => decodeImage(image, preprocess)),
+    ),
+  );
+}
+
 export default async function classifyRoute(app: FastifyInstance) {
   await app.register(multipart, {
     limits: {
@@ -219,11 +250,7 @@ export default async function classifyRoute(app: FastifyInstance) {
       const arrival = m.batcher.expect(uploads.length);
       let tensors: Float32Array[];
       try {
-        tensors = await Promise.all(
-          uploads.map((u) =>
-            imageToTensor(u.bytes, u.file, m.preprocess, { maxPixels: app.config.maxImagePixels }),
-          ),
-        );
+        tensors = await decodeAll(app, uploads, m.preprocess, signal);
       } catch (err) {
         arrival.cancel();
         throw err;

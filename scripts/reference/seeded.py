@@ -1,7 +1,7 @@
 """Seeded pseudo-random tensors that TypeScript reproduces bit for bit (test/helpers/seeded.ts).
 
 Big parity fixtures would otherwise mean committing tens of megabytes of random weights. Instead
-both sides draw them from mulberry32 (the generator in test/helpers/onnx.ts), in state_dict order,
+both sides draw them from mulberry32 (the generator in bench/lib/random.ts), in state_dict order,
 and only the keys, shapes and PyTorch's outputs are committed.
 
 mulberry32's state advances by a constant, so draw i is a closed-form function of i and the

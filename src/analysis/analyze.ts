@@ -11,22 +11,38 @@ import type { AnalysisReport, LayerRow, Totals } from './report-types.js';
 import { bottleneckReport, inceptionReport, residualReport, topLayers } from './reports.js';
 import { effectiveKernel } from '../spec/geometry.js';
 import { elements } from '../spec/kinds/shared.js';
-import { inferShapes, ruleFor, type ShapedGraph } from '../spec/shapes.js';
+import { exact } from '../spec/exact.js';
+import { inferShapes, ruleFor, type ShapedGraph, where } from '../spec/shapes.js';
 import { lookup } from '../invariant.js';
 
 function receptiveFields(shaped: ShapedGraph): Map<string, { rf: Pair; jump: Pair }> {
   const fields = new Map<string, { rf: Pair; jump: Pair }>([[INPUT_NAME, { rf: [1, 1], jump: [1, 1] }]]);
   for (const { node, inputShapes, outputShape } of shaped.nodes) {
     if (outputShape.length !== 3) continue;
-    const ins = node.inputs.map((n) => fields.get(n)).filter((f) => f !== undefined);
-    if (ins.length === 0) continue;
-    const rf: Pair = [Math.max(...ins.map((f) => f.rf[0])), Math.max(...ins.map((f) => f.rf[1]))];
-    const jump: Pair = [Math.max(...ins.map((f) => f.jump[0])), Math.max(...ins.map((f) => f.jump[1]))];
+    const known = node.inputs.flatMap((n, i) => {
+      const f = fields.get(n);
+      return f ? [{ ...f, shape: inputShapes[i] }] : [];
+    });
+    if (known.length === 0) continue;
+    // Where inputs meet, the field is the largest; the stride comes from the inputs on the output's
+    // grid. A broadcast input (a squeeze-excitation scale, 1x1) sees the whole map but steps no grid.
+    const onGrid = known.filter((f) => f.shape[0] === outputShape[0] && f.shape[1] === outputShape[1]);
+    const stepping = onGrid.length ? onGrid : known;
+    const rf: Pair = [Math.max(...known.map((f) => f.rf[0])), Math.max(...known.map((f) => f.rf[1]))];
+    const jump: Pair = [
+      Math.max(...stepping.map((f) => f.jump[0])),
+      Math.max(...stepping.map((f) => f.jump[1])),
+    ];
     const window = ruleFor(node).window?.(node.attrs, inputShapes);
     if (window) {
       for (const axis of [0, 1] as const) {
-        rf[axis] += (effectiveKernel(window.kernel[axis], window.dilation[axis]) - 1) * jump[axis];
-        jump[axis] *= window.strides[axis];
+        const at = where(node);
+        rf[axis] = exact(
+          rf[axis] + (effectiveKernel(window.kernel[axis], window.dilation[axis]) - 1) * jump[axis],
+          at,
+          'a receptive field',
+        );
+        jump[axis] = exact(jump[axis] * window.strides[axis], at, 'a receptive-field stride');
       }
     }
     fields.set(node.name, { rf, jump });
@@ -38,8 +54,15 @@ export function layerRows(shaped: ShapedGraph): LayerRow[] {
   const fields = receptiveFields(shaped);
   return shaped.nodes.map(({ node, inputShapes, outputShape, weights }, index) => {
     const rule = ruleFor(node);
-    const trainableParams = weights.filter((w) => w.trainable).reduce((s, w) => s + elements(w.shape), 0);
-    const nonTrainableParams = weights.filter((w) => !w.trainable).reduce((s, w) => s + elements(w.shape), 0);
+    const at = where(node);
+    const count = (pick: (w: (typeof weights)[number]) => boolean) =>
+      exact(
+        weights.filter(pick).reduce((s, w) => s + elements(w.shape), 0),
+        at,
+        'parameters',
+      );
+    const trainableParams = count((w) => w.trainable);
+    const nonTrainableParams = count((w) => !w.trainable);
     const outputElements = elements(outputShape);
     const field = fields.get(node.name);
     return {
@@ -50,34 +73,36 @@ export function layerRows(shaped: ShapedGraph): LayerRow[] {
       inputs: node.inputs,
       inputShapes,
       outputShape,
-      params: trainableParams + nonTrainableParams,
+      params: exact(trainableParams + nonTrainableParams, at, 'parameters'),
       trainableParams,
       nonTrainableParams,
       weights,
-      macs: rule.macs(inputShapes, outputShape, node.attrs),
-      elementOps: rule.elementOps(inputShapes, outputShape, node.attrs),
+      macs: exact(rule.macs(inputShapes, outputShape, node.attrs), at, 'MACs'),
+      elementOps: exact(rule.elementOps(inputShapes, outputShape, node.attrs), at, 'element operations'),
       outputElements,
-      outputBytes: outputElements * BYTES_PER_ELEMENT,
+      outputBytes: exact(outputElements * BYTES_PER_ELEMENT, at, 'output bytes'),
       ...(field ? { receptiveField: field.rf, receptiveFieldStride: field.jump } : {}),
     };
   });
 }
 
 export function totalsOf(rows: LayerRow[], shaped: ShapedGraph, batch: number): Totals {
-  const sum = (pick: (r: LayerRow) => number) => rows.reduce((s, r) => s + pick(r), 0);
-  const macs = sum((r) => r.macs);
-  const params = sum((r) => r.params);
+  // Each running sum is checked as it grows: past 2^53 an addition may round, and a later one would hide it.
+  const sum = (pick: (r: LayerRow) => number, total: string) =>
+    rows.reduce((s, r) => exact(s + pick(r), `totals.${total}`, `a total of ${total}`), 0);
+  const macs = sum((r) => r.macs, 'macs');
+  const params = sum((r) => r.params, 'params');
   const peak = peakActivationBytes(shaped, batch);
   return {
     layers: rows.length,
     params,
-    trainableParams: sum((r) => r.trainableParams),
-    nonTrainableParams: sum((r) => r.nonTrainableParams),
+    trainableParams: sum((r) => r.trainableParams, 'trainableParams'),
+    nonTrainableParams: sum((r) => r.nonTrainableParams, 'nonTrainableParams'),
     macs,
-    flops: 2 * macs,
-    elementOps: sum((r) => r.elementOps),
-    weightBytes: params * BYTES_PER_ELEMENT,
-    activationBytesPerImage: sum((r) => r.outputBytes),
+    flops: exact(2 * macs, 'totals.flops', 'a total of FLOPs'),
+    elementOps: sum((r) => r.elementOps, 'elementOps'),
+    weightBytes: exact(params * BYTES_PER_ELEMENT, 'totals.weightBytes', 'a total of weight bytes'),
+    activationBytesPerImage: sum((r) => r.outputBytes, 'activationBytesPerImage'),
     peakActivationBytes: peak.bytes,
     peakActivationLayer: peak.atLayer,
   };

@@ -1,4 +1,4 @@
-/** The counting conventions, written once and returned with every report (and quoted in the README). */
+/** The counting conventions, written once and returned with every report (and quoted in the README and docs/analysis.md). */
 export const CONVENTIONS = {
   mac: 'A MAC is one multiply-accumulate (one multiply plus one add). FLOPs are reported as 2·MACs.',
   conv2d:

@@ -6,6 +6,7 @@ import { INPUT_NAME } from '../spec/types.js';
 import { elements } from '../spec/kinds/shared.js';
 import type { ShapedGraph } from '../spec/shapes.js';
 import { lookup } from '../invariant.js';
+import { exact } from '../spec/exact.js';
 
 export const BYTES_PER_ELEMENT = 4;
 
@@ -13,13 +14,20 @@ export function peakActivationBytes(shaped: ShapedGraph, batch: number): { bytes
   const lastReader = new Map<string, number>();
   for (const [i, n] of shaped.nodes.entries()) for (const name of n.node.inputs) lastReader.set(name, i);
   lastReader.set(shaped.graph.output, Number.POSITIVE_INFINITY);
-  const size = (name: string) => elements(lookup(shaped.shapes, name, 'shape')) * BYTES_PER_ELEMENT * batch;
+  const what = `activation bytes for a batch of ${batch}`;
+  const size = (name: string) =>
+    exact(
+      elements(lookup(shaped.shapes, name, 'shape')) * BYTES_PER_ELEMENT * batch,
+      'totals.peakActivationBytes',
+      what,
+    );
 
   let live = size(INPUT_NAME);
   let peak = live;
   let atLayer = INPUT_NAME;
   shaped.nodes.forEach((n, i) => {
-    live += size(n.node.name);
+    // Checked as it grows: memory freed later cannot make an inexact sum exact again.
+    live = exact(live + size(n.node.name), 'totals.peakActivationBytes', what);
     if (live > peak) {
       peak = live;
       atLayer = n.node.name;

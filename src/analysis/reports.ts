@@ -14,6 +14,7 @@ import type {
   Totals,
 } from './report-types.js';
 import { lookup } from '../invariant.js';
+import { exact } from '../spec/exact.js';
 
 const share = (part: number, whole: number) => (whole === 0 ? 0 : part / whole);
 
@@ -118,7 +119,8 @@ export function bottleneckReport(graph: Graph, byName: Map<string, LayerRow>): B
     const cin = reduction.inputShapes[0][2];
     if (red.filters >= cin) continue;
     const out = conv.outputShape;
-    const macsWithout = out[0] * out[1] * out[2] * cin * kh * kw;
+    const at = `bottlenecks (${node.name})`;
+    const macsWithout = exact(out[0] * out[1] * out[2] * cin * kh * kw, at, 'MACs without the reduction');
     const macsWith = reduction.macs + conv.macs;
     rows.push({
       conv: node.name,
@@ -132,7 +134,11 @@ export function bottleneckReport(graph: Graph, byName: Map<string, LayerRow>): B
       convMacs: conv.macs,
       macsWith,
       ratio: macsWith / macsWithout,
-      paramsWithout: kh * kw * cin * node.attrs.filters + (node.attrs.bias ? node.attrs.filters : 0),
+      paramsWithout: exact(
+        kh * kw * cin * node.attrs.filters + (node.attrs.bias ? node.attrs.filters : 0),
+        at,
+        'parameters without the reduction',
+      ),
       paramsWith: reduction.trainableParams + conv.trainableParams,
     });
   }

@@ -121,6 +121,8 @@ async function classifyCommand(args: string[]): Promise<void> {
     const body = res.json();
     if (res.statusCode !== 200)
       throw new AppError(res.statusCode, body.code ?? 'ERROR', body.message ?? res.body);
+    // The service names a raw body "body"; here the image has a name, the one given.
+    for (const r of body.results) r.file = positionals[0];
     if (values.json) {
       process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
     } else {
@@ -213,11 +215,20 @@ async function main(argv: string[]): Promise<void> {
     case 'serve':
       await import('../server.js');
       return;
-    default:
-      process.stderr.write(`${USAGE}\n`);
-      process.exitCode = command === undefined || command === '--help' ? 0 : 2;
+    default: {
+      // Asked for (no command, --help): the usage is the answer, on stdout. Otherwise it is an error.
+      const asked = command === undefined || command === '--help' || command === '-h';
+      (asked ? process.stdout : process.stderr).write(`${USAGE}\n`);
+      process.exitCode = asked ? 0 : 2;
+    }
   }
 }
+
+// A reader that stops early (`| head`) closes the pipe: that ends the output, it is not a failure.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 main(process.argv.slice(2)).catch((err) => {
   process.stderr.write(`convnet-serve: ${err instanceof Error ? err.message : String(err)}\n`);

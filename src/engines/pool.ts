@@ -3,23 +3,13 @@
  * goes to the worker with the fewest batches in flight, so both cores compute while the main
  * thread keeps serving health checks, metrics and /analyze.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { BackendChoice, BackendName } from './tfjs/backend.js';
 import type { EngineKind, ModelPlan, WorkerInit, WorkerMemory, WorkerReply, WorkerRequest } from './types.js';
 import { WeightsError } from '../weights/types.js';
-
-// Under tsx (tests, dev) the worker is the .ts source; in the build it is the compiled .js.
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.url);
-
-/** From the build, the compiled worker; from source (tests, dev), a bootstrap that registers tsx first. */
-function spawnWorker(workerData: WorkerInit): Worker {
-  if (!FROM_SOURCE) return new Worker(WORKER_URL, { workerData });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData });
-}
+import { spawnWorker } from '../spawn-worker.js';
+import type { PriorityResult } from '../thread-priority.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -36,6 +26,8 @@ class PoolWorker {
   /** False until the worker has started and every loaded model is in it again (after a respawn). */
   available = false;
   readonly ready: Promise<BackendChoice>;
+  /** The nice value the worker took, once it is ready. */
+  priority?: PriorityResult;
   exited = false;
 
   constructor(
@@ -50,6 +42,7 @@ class PoolWorker {
       );
       worker.on('message', (msg: WorkerReply) => {
         if (msg.type === 'ready') {
+          this.priority = msg.priority;
           resolve(msg.backend);
           return;
         }
@@ -132,6 +125,8 @@ export interface PoolOptions {
   onnxThreads?: number;
   /** tfjs wasm threads per worker (1: the single-threaded build). */
   wasmThreads?: number;
+  /** Nice value of the worker threads, so the event loop runs first (src/thread-priority.ts). */
+  nice?: number;
   /** A batch not answered in this time means the worker hangs; it is restarted. */
   hangTimeoutMs?: number;
   /** Told when a worker died and when its replacement is serving again. */
@@ -157,6 +152,7 @@ export class InferencePool {
       backend: options.backend,
       onnxThreads: options.onnxThreads ?? size,
       wasmThreads: options.wasmThreads ?? 1,
+      nice: options.nice ?? 0,
     };
     this.workers = Array.from({ length: size }, (_, i) => this.spawn(i));
     this.backend = Promise.all(this.workers.map((w) => w.ready)).then((choices) => {
@@ -166,7 +162,11 @@ export class InferencePool {
   }
 
   private spawn(index: number): PoolWorker {
-    return new PoolWorker(index, spawnWorker(this.init), (w, code) => void this.replace(w, code));
+    return new PoolWorker(
+      index,
+      spawnWorker(import.meta.url, 'worker', this.init),
+      (w, code) => void this.replace(w, code),
+    );
   }
 
   /** A worker died (out of memory, a crash, a hang): start another and reload every model into it. */
@@ -191,6 +191,11 @@ export class InferencePool {
 
   get size(): number {
     return this.workers.length;
+  }
+
+  /** The nice value the workers took (every worker asks for the same one), once one is ready. */
+  get priority(): PriorityResult | undefined {
+    return this.workers.find((w) => w.priority)?.priority;
   }
 
   private threadsPerBatch(engine: EngineKind): number {

@@ -1,5 +1,6 @@
 /** Messages between the main thread and inference workers, and what an engine must do. */
 import type { Graph } from '../spec/types.js';
+import type { PriorityResult } from '../thread-priority.js';
 import type { BackendChoice, BackendName } from './tfjs/backend.js';
 
 export type EngineKind = 'tfjs' | 'onnxruntime';
@@ -23,6 +24,8 @@ export interface WorkerInit {
   backend?: BackendName;
   onnxThreads: number;
   wasmThreads: number;
+  /** The nice value worker threads take (src/thread-priority.ts). */
+  nice: number;
 }
 
 export type WorkerRequest =
@@ -35,7 +38,7 @@ export type WorkerRequest =
   | { type: 'memory'; id: number };
 
 export type WorkerReply =
-  | { type: 'ready'; backend: BackendChoice }
+  | { type: 'ready'; backend: BackendChoice; priority: PriorityResult }
   | { type: 'result'; id: number; ok: true; value: unknown }
   | { type: 'result'; id: number; ok: false; error: string; problems?: Record<string, unknown>[] };
 

@@ -13,8 +13,11 @@ import { ENGINES } from './table.js';
 import { buildOnnxModel } from '../interop/onnx/emit.js';
 import type { InferenceEngine, ModelPlan, WorkerInit, WorkerReply, WorkerRequest } from './types.js';
 import { defined } from '../invariant.js';
+import { yieldThreadPriority } from '../thread-priority.js';
 
 const init = workerData as WorkerInit;
+// First, so that the compute threads ONNX Runtime and tfjs create from this thread inherit it.
+const priority = yieldThreadPriority(init.nice);
 const engines = new Map<string, InferenceEngine>();
 const port = defined(parentPort, 'the parent port (this module runs in a worker thread)');
 const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
@@ -89,4 +92,4 @@ async function handle(msg: WorkerRequest): Promise<void> {
 
 const backend = await initBackend(init.backend, init.wasmThreads);
 port.on('message', (msg: WorkerRequest) => void handle(msg));
-reply({ type: 'ready', backend });
+reply({ type: 'ready', backend, priority });

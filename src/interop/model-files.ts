@@ -5,7 +5,7 @@
  * (safetensors, Keras weight H5, tfjs manifests) are read by src/weights/load.ts; ONNX weights are
  * read here, because their names come from the graph the importer builds.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import h5wasm from 'h5wasm/node';
 import { AppError } from '../errors.js';
 import type { Graph, Shape3 } from '../spec/types.js';
@@ -21,14 +21,15 @@ import { readOnnxModel } from './onnx/read.js';
 export type ModelFileFormat = 'onnx' | 'tfjs-layers-model' | 'keras-h5';
 
 /** ONNX has no magic number; a ModelProto starts with ir_version (field 1, varint) and is checked by decoding. */
-const looksLikeOnnx = (bytes: Uint8Array) => bytes.length > 2 && bytes[0] === 0x08 && !isSafetensors(bytes);
+const looksLikeOnnx = (start: Uint8Array, fileLength: number) =>
+  start.length > 2 && start[0] === 0x08 && !isSafetensors(start, fileLength);
 
 /** Which kind of model file holds a topology, judged by its bytes. */
 export async function modelFileFormat(file: string): Promise<ModelFileFormat | undefined> {
   const start = await readHead(file, 4096);
   if (isHdf5(start)) return 'keras-h5';
   if (isTfjsManifest(start)) return 'tfjs-layers-model';
-  if (looksLikeOnnx(start)) return 'onnx';
+  if (looksLikeOnnx(start, (await stat(file)).size)) return 'onnx';
   return undefined;
 }
 

@@ -9,6 +9,7 @@
  *   so the client finishes sending and reads the answer; past that bound the socket is closed.
  */
 import type { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.js';
@@ -45,7 +46,8 @@ export function bodyTooLarge(limit: number): AppError {
 
 /** Reads and discards what is left of a refused body, within bounds, so the client can read our answer. */
 export function drainRefusedBody(req: IncomingMessage, limit: number): void {
-  if (req.complete || req.socket.destroyed) return;
+  // Only a real connection has bytes to drain (app.inject's stand-in socket has neither bytesRead nor destroy).
+  if (!(req.socket instanceof Socket) || req.complete || req.socket.destroyed) return;
   const socket = req.socket;
   const start = socket.bytesRead;
   const began = Date.now();

@@ -7,11 +7,13 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { InferencePool } from '../engines/pool.js';
 import { ModelRegistry } from '../serving/registry.js';
+import { DecodeScheduler } from '../serving/decode-scheduler.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     models: ModelRegistry;
     pool: InferencePool;
+    decoder: DecodeScheduler;
   }
 }
 
@@ -23,6 +25,7 @@ export default fp(
       backend: c.tfjsBackend,
       onnxThreads: c.onnxThreads,
       wasmThreads: c.wasmThreads,
+      nice: c.backgroundNice,
       // A batch still unanswered well past the request deadline means a hung worker: replace it.
       hangTimeoutMs: 2 * c.requestTimeoutMs,
       onWorkerEvent: (e) =>
@@ -68,11 +71,12 @@ export default fp(
     );
     app.decorate('pool', pool);
     app.decorate('models', registry);
+    app.decorate('decoder', new DecodeScheduler(c.decodeConcurrency, c.decodeMemoryMb * 1024 * 1024));
     await registry.discover();
     pool.backend.then(
       (b) =>
         app.log.info(
-          { backend: b.name, skipped: b.skipped, wasm: b.wasm, workers: pool.size },
+          { backend: b.name, skipped: b.skipped, wasm: b.wasm, workers: pool.size, priority: pool.priority },
           'tfjs backend selected',
         ),
       (err) => app.log.error({ err }, 'no tfjs backend could start'),

@@ -109,7 +109,7 @@ export function graphFor(
   try {
     return normalizeSpec(spec, { ...DEFAULT_SPEC_LIMITS, maxLayers: limits.maxLayers });
   } catch (err) {
-    throw isSpecTarget(target) ? prefixField(err, `${field}spec.`) : err;
+    throw isSpecTarget(target) ? prefixField(err, `${field}spec.`, field) : err;
   }
 }
 
@@ -159,11 +159,17 @@ function decodeJsonText(text: string, field: string): ImportedTarget {
   return value as ImportedTarget;
 }
 
-/** Spec errors name paths inside the spec; in a request they live under `spec.` (or `compare[i].spec.`). */
-function prefixField(err: unknown, prefix: string): unknown {
+/**
+ * Spec errors name paths inside the spec; in a request they live under `spec.` (or `compare[i].spec.`).
+ * A report total past the exact range names the report's field (`totals.macs`), which is not in the spec.
+ */
+function prefixField(err: unknown, prefix: string, reportPrefix: string): unknown {
   if (!(err instanceof SpecError) && !(err instanceof SpecLimitError)) return err;
-  const detail = { ...err.detail, field: `${prefix}${err.detail.field ?? ''}` };
-  return new AppError(err.statusCode, err.code, `${prefix}${err.message}`, detail);
+  const field = err.detail.field ?? '';
+  const inReport = field.startsWith('totals.') || field.startsWith('bottlenecks');
+  const chosen = inReport ? reportPrefix : prefix;
+  const detail = { ...err.detail, field: `${chosen}${field}` };
+  return new AppError(err.statusCode, err.code, `${chosen}${err.message}`, detail);
 }
 
 export function analyzeTarget(
@@ -180,15 +186,15 @@ export function analyzeTarget(
       !isOnnxTarget(target) &&
       !isGraphTarget(target) &&
       isSpecTarget(target)
-      ? prefixField(err, `${options.field ?? ''}spec.`)
+      ? prefixField(err, `${options.field ?? ''}spec.`, options.field ?? '')
       : err;
   }
-  const worst = report.layers.find((r) => !Number.isSafeInteger(r.macs) || !Number.isSafeInteger(r.params));
-  if (worst || report.totals.macs > limits.maxMacs || !Number.isSafeInteger(report.totals.flops)) {
+  // Every count is exact by now (the analyzer refuses any past 2^53); this is the work limit.
+  if (report.totals.macs > limits.maxMacs) {
     throw new SpecLimitError(
-      `${options.field ?? ''}${worst ? `layer ${worst.name}` : 'totals.macs'}`,
-      worst ? worst.macs : report.totals.macs,
-      `a network of at most ${limits.maxMacs} MACs`,
+      `${options.field ?? ''}totals.macs`,
+      report.totals.macs,
+      `a network of at most ${limits.maxMacs} MACs (ANALYZE_MAX_MACS)`,
     );
   }
   return report;

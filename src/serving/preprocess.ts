@@ -5,13 +5,17 @@
  * grey for 1-channel models), then the image is resized (stretch, or shorter side + centre crop)
  * and normalised as the model's `preprocess` says.
  */
-import sharp, { type KernelEnum, type OutputInfo } from 'sharp';
+import sharp, { type KernelEnum, type Metadata, type OutputInfo } from 'sharp';
 import { AppError } from '../errors.js';
+import { type DecodeCost, decodeCost } from './decode-cost.js';
+import { type ImageFormat, SUPPORTED_FORMATS, sniffFormat } from './image-format.js';
 import type { Interpolation, Preprocess } from './model-config.js';
 
-// Images here are small and requests many: one libvips thread per operation, with libuv running
-// several operations at once, leaves the cores to inference instead of oversubscribing them.
+// Images here are small and requests many: one libvips thread per operation, with the decode
+// scheduler bounding how many run at once, leaves the cores to inference instead of oversubscribing
+// them. No operation cache: every image is new, and cached pipelines would hold their memory.
 sharp.concurrency(1);
+sharp.cache(false);
 
 /** Our filter names (the training libraries' words) as libvips kernels. */
 const KERNELS: Record<Interpolation, keyof KernelEnum> = {
@@ -21,40 +25,54 @@ const KERNELS: Record<Interpolation, keyof KernelEnum> = {
   nearest: 'nearest',
 };
 
-export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif';
-export const SUPPORTED_FORMATS: readonly ImageFormat[] = ['jpeg', 'png', 'gif', 'webp', 'tiff', 'avif'];
-
-const ascii = (bytes: Uint8Array, start: number, end: number) =>
-  String.fromCharCode(...bytes.subarray(start, end));
-
-/** The format from the first bytes, or null when it is none we accept. */
-export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
-  if (bytes.length < 12) return null;
-  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
-  if (bytes[0] === 0x89 && ascii(bytes, 1, 4) === 'PNG') return 'png';
-  if (ascii(bytes, 0, 4) === 'GIF8') return 'gif';
-  if (ascii(bytes, 0, 4) === 'RIFF' && ascii(bytes, 8, 12) === 'WEBP') return 'webp';
-  if (
-    (bytes[0] === 0x49 && bytes[1] === 0x49 && bytes[2] === 0x2a && bytes[3] === 0) ||
-    (bytes[0] === 0x4d && bytes[1] === 0x4d && bytes[2] === 0 && bytes[3] === 0x2a)
-  )
-    return 'tiff';
-  if (ascii(bytes, 4, 8) === 'ftyp' && /avi[fs]/.test(ascii(bytes, 8, Math.min(bytes.length, 32))))
-    return 'avif';
-  return null;
-}
-
 export interface DecodeLimits {
   maxPixels: number;
+  /** Per image, in megapixels of JPEG (see decode-cost.ts); unbounded when absent. */
+  maxCost?: number;
+  /** libvips stops a decode that runs longer (whole seconds; a backstop behind the cost bound). */
+  timeoutSeconds?: number;
 }
 
-/** Decodes and preprocesses one image; errors name the file. */
-export async function imageToTensor(
+/** An image whose header has been read and whose decode cost is known and within bounds. */
+export interface ProbedImage {
+  bytes: Uint8Array;
+  file: string;
+  format: ImageFormat;
+  width: number;
+  height: number;
+  decode: DecodeCost;
+  limits: DecodeLimits;
+}
+
+/** Every decode reads the first frame or page only, sequentially, within the pixel limit. */
+const decodeOptions = (limits: DecodeLimits) =>
+  ({ limitInputPixels: limits.maxPixels, failOn: 'error', pages: 1, sequentialRead: true }) as const;
+
+function tooLarge(file: string, limits: DecodeLimits): AppError {
+  return new AppError(
+    413,
+    'IMAGE_TOO_LARGE',
+    `${file}: expected at most ${limits.maxPixels} pixels; the image has more`,
+    { file, field: 'image', limitPixels: limits.maxPixels },
+  );
+}
+
+function corrupt(file: string, format: ImageFormat, err: unknown): AppError {
+  const message = (err as Error).message;
+  return new AppError(
+    400,
+    'CORRUPT_IMAGE',
+    `${file}: the ${format} image cannot be decoded (${message.split('\n')[0]})`,
+    { file, field: 'image', format },
+  );
+}
+
+/** Reads the image's header only: its format, size and what decoding it will cost. Errors name the file. */
+export async function probeImage(
   bytes: Uint8Array,
   file: string,
-  p: Preprocess,
   limits: DecodeLimits,
-): Promise<Float32Array> {
+): Promise<ProbedImage> {
   if (bytes.length === 0)
     throw new AppError(400, 'EMPTY_IMAGE', `${file}: expected image bytes; received an empty file`, {
       file,
@@ -69,8 +87,44 @@ export async function imageToTensor(
       { file, field: 'image', expected: SUPPORTED_FORMATS.join(', ') },
     );
   }
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, decodeOptions(limits)).metadata();
+  } catch (err) {
+    if (/pixel limit/i.test((err as Error).message)) throw tooLarge(file, limits);
+    throw corrupt(file, format, err);
+  }
+  const width = meta.width ?? 0;
+  const height = meta.pageHeight ?? meta.height ?? 0;
+  if (width < 1 || height < 1) throw corrupt(file, format, new Error('no image size in its header'));
+  if (width * height > limits.maxPixels) throw tooLarge(file, limits);
+  const decode = decodeCost(format, width * height);
+  if (limits.maxCost !== undefined && decode.cost > limits.maxCost) {
+    throw new AppError(
+      413,
+      'IMAGE_TOO_COSTLY',
+      `${file}: expected an image that costs at most ${limits.maxCost} to decode (MAX_DECODE_COST, in megapixels of JPEG); this ${width}x${height} ${format} costs ${Math.ceil(decode.cost)}`,
+      { file, field: 'image', format, width, height, cost: Math.ceil(decode.cost), limit: limits.maxCost },
+    );
+  }
+  return { bytes, file, format, width, height, decode, limits };
+}
+
+/** Decodes and preprocesses one image; errors name the file. */
+export async function imageToTensor(
+  bytes: Uint8Array,
+  file: string,
+  p: Preprocess,
+  limits: DecodeLimits,
+): Promise<Float32Array> {
+  return decodeImage(await probeImage(bytes, file, limits), p);
+}
+
+/** Decodes a probed image and preprocesses it as the model's `preprocess` says. */
+export async function decodeImage(image: ProbedImage, p: Preprocess): Promise<Float32Array> {
+  const { bytes, file, format, limits } = image;
   const [h, w] = p.size;
-  const options = { limitInputPixels: limits.maxPixels, failOn: 'error', pages: 1 } as const;
+  const options = decodeOptions(limits);
   let raw: { data: Buffer; info: OutputInfo };
   let g: ResizeGeometry;
   let plan: ResamplePlan;
@@ -83,23 +137,20 @@ export async function imageToTensor(
     img = p.channels === 1 ? img.toColourspace('b-w') : img.toColourspace('srgb');
     if (plan.resize) img = img.resize({ ...plan.resize, fit: 'fill' });
     if (plan.extract) img = img.extract({ left: g.left, top: g.top, width: w, height: h });
+    if (limits.timeoutSeconds) img = img.timeout({ seconds: limits.timeoutSeconds });
     raw = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (err) {
     const message = (err as Error).message;
-    if (/pixel limit/i.test(message)) {
+    if (/pixel limit/i.test(message)) throw tooLarge(file, limits);
+    if (/timeout/i.test(message)) {
       throw new AppError(
         413,
-        'IMAGE_TOO_LARGE',
-        `${file}: expected at most ${limits.maxPixels} pixels; the image has more`,
-        { file, field: 'image', limitPixels: limits.maxPixels },
+        'IMAGE_TOO_COSTLY',
+        `${file}: expected an image that decodes within ${limits.timeoutSeconds} s; this ${format} took longer`,
+        { file, field: 'image', format },
       );
     }
-    throw new AppError(
-      400,
-      'CORRUPT_IMAGE',
-      `${file}: the ${format} image cannot be decoded (${message.split('\n')[0]})`,
-      { file, field: 'image', format },
-    );
+    throw corrupt(file, format, err);
   }
   const channels = raw.info.channels;
   if (

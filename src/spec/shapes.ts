@@ -8,6 +8,8 @@ import { INPUT_NAME } from './basics.js';
 import type { Graph, GraphNode } from './graph.js';
 import { ruleOf, type LeafKind } from './kinds/index.js';
 import type { LayerRule, WeightSpec } from './kinds/kind.js';
+import { elements } from './kinds/shared.js';
+import { exact } from './exact.js';
 
 export interface ShapedNode {
   node: GraphNode;
@@ -35,8 +37,13 @@ export function shapeNode(
   inputShapes: TensorShape[],
 ): { outputShape: TensorShape; weights: WeightSpec[] } {
   const rule = ruleFor(node);
-  const outputShape = rule.outputShape(inputShapes, node.attrs, where(node));
+  const at = where(node);
+  const outputShape = rule.outputShape(inputShapes, node.attrs, at);
   const weights = rule.weights(inputShapes, node.attrs);
+  const axes = outputShape.length === 3 ? ['output height', 'output width', 'output channels'] : [];
+  for (const [i, d] of outputShape.entries()) exact(d, at, axes[i] ?? `output dimension ${i}`);
+  exact(elements(outputShape), at, 'output elements');
+  for (const w of weights) exact(elements(w.shape), at, `${w.name} elements`);
   // A layer an imported model froze keeps its weights, but none of them train.
   return {
     outputShape,

@@ -26,10 +26,11 @@ const DECODERS: Record<string, { bytes: number; read: (view: DataView, offset: n
   },
 };
 
-export function isSafetensors(bytes: Uint8Array): boolean {
+/** `bytes` may be the start of a file of `fileLength` bytes: a header longer than the start still counts. */
+export function isSafetensors(bytes: Uint8Array, fileLength = bytes.length): boolean {
   if (bytes.length < 10) return false;
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  return n > 1 && n <= Math.min(MAX_HEADER, bytes.length - 8) && bytes[8] === 0x7b; // '{'
+  return n > 1 && n <= Math.min(MAX_HEADER, fileLength - 8) && bytes[8] === 0x7b; // '{'
 }
 
 export function readSafetensors(

@@ -819,6 +819,38 @@ t.test('receptive field: where branches meet, the larger field is kept', async (
   t.same(row(r, 'res_add').receptiveField, [9, 9], 'add keeps the body over the identity shortcut');
 });
 
+t.test(
+  'receptive field: a broadcast squeeze-excitation scale widens the field, not the stride',
+  async (t) => {
+    const r = analyze(
+      [16, 16, 4],
+      [
+        { kind: 'conv2d', name: 'c', filters: 4, kernel: 3, strides: 2, padding: 'same' }, // rf 3, jump 2, 8x8
+        {
+          kind: 'branches',
+          name: 'se',
+          merge: 'multiply',
+          branches: [
+            { name: 'x', layers: [] },
+            {
+              name: 'scale',
+              layers: [
+                { kind: 'globalavgpool', name: 'squeeze', keepdims: true }, // 3 + 7·2 = 17, jump 16
+                { kind: 'conv2d', name: 'excite', filters: 4, kernel: 1 },
+              ],
+            },
+          ],
+        },
+        { kind: 'conv2d', name: 'after', filters: 4, kernel: 3, padding: 'same' }, // 17 + 2·2 = 21
+      ],
+    );
+    t.same(row(r, 'squeeze').receptiveField, [17, 17], 'the pool covers the whole 8x8 map');
+    t.same(row(r, 'se').receptiveField, [17, 17], 'the scale reaches the whole map');
+    t.same(row(r, 'se').receptiveFieldStride, [2, 2], "the stride stays the map's, not the pool's 16");
+    t.same(row(r, 'after').receptiveField, [21, 21]);
+  },
+);
+
 // ---------------------------------------------------------------------------------------------
 // memory
 // ---------------------------------------------------------------------------------------------

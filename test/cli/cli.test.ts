@@ -110,6 +110,29 @@ t.test('classify works without a server', async (t) => {
   const body = JSON.parse(stdout);
   t.equal(body.model, 'small-h5');
   t.equal(body.results[0].predictions.length, 3);
+  t.equal(body.results[0].file, image, 'each result names the image it is for');
+});
+
+t.test('usage on stdout when asked for, on stderr with exit 2 for an unknown command', async (t) => {
+  for (const args of [[], ['--help']]) {
+    const { stdout, stderr } = await cli(...args);
+    t.match(stdout, /^usage:/, `${args.join(' ') || 'no arguments'}: usage on stdout`);
+    t.equal(stderr, '');
+  }
+  const wrong = await cli('analyse').catch((err: { code: number; stdout: string; stderr: string }) => err);
+  t.match(wrong, { code: 2, stdout: '', stderr: /^usage:/ });
+});
+
+t.test('a reader that stops early ends the output quietly', async (t) => {
+  // `| head -1`: the pipe closes after the first line; EPIPE must not surface as a crash.
+  const { stdout, stderr } = await run('bash', [
+    '-o',
+    'pipefail',
+    '-c',
+    `${process.execPath} --import tsx ${CLI} analyze resnet152 --json | head -1`,
+  ]);
+  t.equal(stdout.split('\n').filter(Boolean).length, 1);
+  t.notMatch(stderr, /EPIPE|Error/);
 });
 
 t.test(

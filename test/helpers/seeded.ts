@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { RawTensor } from '../../src/weights/types.js';
 import { fixture, readFixtureTensors } from './engine.js';
-import { rng } from './onnx.js';
+import { rng } from '../../bench/lib/random.js';
 
 export interface SeededFixture {
   model: string;

@@ -105,25 +105,13 @@ t.test('{model, input, classes, includeTop} are honoured', async (t) => {
   t.same(keras.output, [7, 7, 2048]);
 });
 
-/** The architecture-spec example in the README, which must stay true. */
-function readmeSpec(): { name: string; input: number[]; layers: unknown[] } {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const blocks = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]);
-  const spec = blocks
-    .map((b) => {
-      try {
-        return JSON.parse(b);
-      } catch {
-        return undefined;
-      }
-    })
-    .find((j) => j && Array.isArray(j.layers) && Array.isArray(j.input));
-  if (!spec) throw new Error('no example spec in README.md');
-  return spec;
+/** The architecture-spec example (examples/tiny-spec.json, shown in docs/spec.md), which must stay true. */
+function exampleSpec(): { name: string; input: number[]; layers: unknown[] } {
+  return JSON.parse(readFileSync(new URL('../../examples/tiny-spec.json', import.meta.url), 'utf8'));
 }
 
-t.test('{spec}: the README example spec analyses, with figures computed by hand', async (t) => {
-  const spec = readmeSpec();
+t.test('{spec}: the example spec analyses, with figures computed by hand', async (t) => {
+  const spec = exampleSpec();
   const res = await post({ spec });
   t.equal(res.statusCode, 200, res.body.slice(0, 300));
   const r = res.json();
@@ -159,7 +147,7 @@ t.test('{spec}: the README example spec analyses, with figures computed by hand'
       'global_average_pooling2d',
       'dense',
     ],
-    'generated names as the README describes',
+    'generated names as docs/spec.md describes',
   );
   t.equal(r.blocks.residual.length, 1);
   t.equal(r.blocks.residual[0].name, 'block1');
@@ -239,8 +227,8 @@ t.test('batch scales the peak activation memory linearly', async (t) => {
     t.equal(r.totals.peakActivationBytes, perImage * (batch ?? 1), `batch ${batch ?? 'default'}`);
     t.equal(r.totals.peakActivationLayer, 'conv5x5');
   }
-  const spec = (await post({ spec: readmeSpec(), batch: 3 })).json();
-  const one = (await post({ spec: readmeSpec() })).json();
+  const spec = (await post({ spec: exampleSpec(), batch: 3 })).json();
+  const one = (await post({ spec: exampleSpec() })).json();
   t.equal(spec.totals.peakActivationBytes, 3 * one.totals.peakActivationBytes, 'the same for a spec');
   const cmp = (
     await post({ compare: [{ model: 'seed_5x5' }, { model: 'seed_5x5_bottleneck' }], batch: 2 })

@@ -5,7 +5,7 @@
  * `{[K in LeafKind]: …}`, so adding a kind here without an entry there fails to compile.
  *
  * To add a kind: write `<kind>.ts` (a KindDef), list it here, add its entry to each backend table
- * (ARCHITECTURE.md lists them), and test it.
+ * (docs/ARCHITECTURE.md lists them), and test it.
  */
 import { activation } from './activation.js';
 import { add } from './add.js';
