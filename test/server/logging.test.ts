@@ -3,68 +3,36 @@
 // lines at debug, so at the default level a burst of probes writes nothing while an /analyze request
 // writes its two lines, carrying the request id. Both formats end with the drain's last line, in
 // order: what is logged just before process.exit(0) is written before the process ends.
-import t from 'tap';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import t, { type Test } from 'tap';
 import { loadConfig } from '../../src/config.js';
+import { serverProcess } from '../helpers/server-process.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const PROBES = ['/health/live', '/health/ready', '/metrics', '/v2/health/live', '/v2/health/ready'];
 
-interface Run {
-  /** Everything written to stdout, from start to exit. */
-  stdout: string;
-  stderr: string;
-  code: number | null;
-}
-
 /**
- * Starts `node dist/src/server.js` on a free port (PORT=0, read back from the listening line), makes
- * a burst of probe requests then one /analyze request, sends SIGTERM and waits for the exit.
+ * Starts the built server with no models, makes a burst of probe requests then one /analyze
+ * request, and stops it with SIGTERM: what it wrote, from start to exit.
  */
-async function runServer(env: Record<string, string>): Promise<Run> {
-  const { LOG_FORMAT: _format, LOG_LEVEL: _level, FORCE_COLOR: _force, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['dist/src/server.js'], {
-    cwd: root,
-    env: {
-      ...inherited,
-      NO_COLOR: '1',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      SERVE_MODELS: 'false',
-      SHUTDOWN_DELAY_MS: '0',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+async function runServer(t: Test, env: Record<string, string | undefined>) {
+  const server = await serverProcess(t, {
+    LOG_FORMAT: undefined,
+    FORCE_COLOR: undefined,
+    NO_COLOR: '1',
+    SERVE_MODELS: 'false',
+    ...env,
   });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  // 'close', not 'exit': stdout is read to its end.
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (d) => {
-      stdout += d;
-      const m = /listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout);
-      if (m) resolve(Number(m[1]));
-    });
-    child.on('exit', () => reject(new Error(`the server exited before listening:\n${stdout}`)));
-  });
-  const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 20; i++) {
     for (const probe of PROBES)
-      await (await fetch(base + probe, { headers: { 'x-request-id': `probe-${i}` } })).text();
+      await (await fetch(server.url + probe, { headers: { 'x-request-id': `probe-${i}` } })).text();
   }
-  const analyzed = await fetch(`${base}/analyze`, {
+  const analyzed = await fetch(`${server.url}/analyze`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-request-id': 'analyze-1' },
     body: JSON.stringify({ model: 'resnet18' }),
   });
   await analyzed.text();
   if (analyzed.status !== 200) throw new Error(`/analyze answered ${analyzed.status}`);
-  child.kill('SIGTERM');
-  const code = await exited; // before reading stdout, which grows until the end
-  return { stdout, stderr, code };
+  return server.stop();
 }
 
 const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
@@ -81,7 +49,7 @@ t.test('LOG_FORMAT defaults to pretty at a terminal and to JSON otherwise, and i
 });
 
 t.test('not a terminal, no LOG_FORMAT: JSON lines; probes at debug, /analyze at info', async (t) => {
-  const run = await runServer({ LOG_LEVEL: 'debug' });
+  const run = await runServer(t, { LOG_LEVEL: 'debug' });
   t.equal(run.code, 0, 'SIGTERM: exit 0');
   t.equal(run.stderr, '', 'nothing on stderr');
   const entries = lines(run.stdout).map((line) => {
@@ -123,7 +91,7 @@ t.test('not a terminal, no LOG_FORMAT: JSON lines; probes at debug, /analyze at 
 });
 
 t.test('LOG_FORMAT=pretty: readable lines; probes silent at info, /analyze shown', async (t) => {
-  const run = await runServer({ LOG_FORMAT: 'pretty' });
+  const run = await runServer(t, { LOG_FORMAT: 'pretty', LOG_LEVEL: 'info' });
   t.equal(run.code, 0, 'SIGTERM: exit 0');
   t.equal(run.stderr, '', 'nothing on stderr');
   const all = lines(run.stdout);
