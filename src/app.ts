@@ -10,6 +10,7 @@ import { constants as zlibConstants } from 'node:zlib';
 import auth from './plugins/auth.js';
 import bodyLimits from './plugins/body-limits.js';
 import errorPolicy, { toErrorBody } from './plugins/errors.js';
+import { clientErrorHandler } from './plugins/client-errors.js';
 import openapi, { exampleKeyword } from './plugins/openapi.js';
 import requestIdPlugin, { requestId } from './plugins/request-id.js';
 import jsonDepth from './plugins/json-depth.js';
@@ -45,8 +46,15 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
         .code(status)
         .send({ ...body, statusCode: status });
     },
-    // Slow uploads must not hold memory and sockets forever (nor stall a drain).
-    requestTimeout: config.requestTimeoutMs + 30_000,
+    // A slow client must not hold memory and a socket for long (nor stall a drain): the whole request
+    // must arrive within CLIENT_TIMEOUT_MS, checked every second (Node checks every 30 s by default,
+    // which let a slow client hold its socket for the timeout plus up to 30 s).
+    requestTimeout: config.clientTimeoutMs,
+    http: {
+      headersTimeout: config.clientTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, config.clientTimeoutMs),
+    },
+    clientErrorHandler: clientErrorHandler(config.clientTimeoutMs),
     ajv: {
       // verbose: errors carry the offending value, so a 400 can say what it received.
       customOptions: {

@@ -70,6 +70,8 @@ export interface Config {
   decodeMemoryMb: number;
   /** A decode running longer is stopped (a backstop behind the cost bound), in seconds. */
   decodeTimeoutS: number;
+  /** The whole request (headers and body) must arrive within this, in ms; then 408 and the socket closes. */
+  clientTimeoutMs: number;
   /** Accepted API keys; empty means no authentication. */
   apiKeys: string[];
   /** Origins allowed by CORS; empty means CORS is off. */
@@ -200,6 +202,7 @@ function readAll(env: Env, stdoutIsTTY: boolean): Config {
     decodeConcurrency: int(env, 'DECODE_CONCURRENCY', workers(env), 1, 64),
     decodeMemoryMb: int(env, 'DECODE_MEMORY_MB', 256, 16, 65_536),
     decodeTimeoutS: int(env, 'DECODE_TIMEOUT_S', 10, 1, 3600),
+    clientTimeoutMs: int(env, 'CLIENT_TIMEOUT_MS', 30_000, 1000, 3_600_000),
     apiKeys: list(env, 'API_KEYS'),
     corsOrigins: list(env, 'CORS_ORIGINS'),
     // After SIGTERM, answers carry Connection: close for this long before the listener closes, so

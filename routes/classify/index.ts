@@ -121,10 +121,20 @@ async function collect(
     // @fastify/multipart limits each file; the request as a whole is held to BODY_LIMIT here.
     const limit = app.config.bodyLimit;
     let total = 0;
+    let cutShort: Error | undefined;
     try {
       for await (const part of request.parts()) {
         if (part.type === 'file') {
-          const bytes = await part.toBuffer();
+          let bytes: Buffer;
+          try {
+            bytes = await part.toBuffer();
+          } catch (err) {
+            // A file the parser destroyed because the body passed a limit (too many fields before
+            // it): the iterator's next step throws the limit's own error, which names it.
+            if ((err as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw err;
+            cutShort = err as Error;
+            continue;
+          }
           total += bytes.length;
           if (total > limit)
             throw new AppError(
@@ -147,6 +157,7 @@ async function collect(
           options.topk = parseTopk(part.value, 'topk');
         }
       }
+      if (cutShort) throw cutShort;
     } catch (err) {
       throw multipartError(err as Error & { code?: string; statusCode?: number }, app.config.bodyLimit, max);
     }

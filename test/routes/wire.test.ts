@@ -5,6 +5,7 @@
 import t from 'tap';
 import http from 'node:http';
 import zlib from 'node:zlib';
+import { readFileSync } from 'node:fs';
 import { servingApp } from '../helpers/app.js';
 
 const app = await servingApp({ modelsDir: new URL('../../models/', import.meta.url).pathname, workers: 1 });
@@ -147,4 +148,28 @@ t.test('a wrong method on a known route is a 405 naming the allowed ones', async
     t.match(json(r).code ?? json(r).error, /METHOD_NOT_ALLOWED|expected/, 'says which methods');
   }
   t.equal((await request('GET', '/no/such/route')).status, 404, 'an unknown path stays a 404');
+});
+
+t.test('too many multipart fields is one 413, whatever follows them', async (t) => {
+  const png = new Blob([readFileSync(new URL('../fixtures/fashion/0_9.png', import.meta.url))], {
+    type: 'image/png',
+  });
+  const cases: [string, FormData][] = [];
+  for (const [what, fields, fileFirst] of [
+    ['21 fields', 21, undefined],
+    ['21 fields, then an image', 21, false],
+    ['an image, then 21 fields', 21, true],
+    ['5,000 fields, then an image', 5000, false],
+  ] as const) {
+    const form = new FormData();
+    if (fileFirst === true) form.append('image', png, 'a.png');
+    for (let i = 0; i < fields; i++) form.append(`f${i}`, 'x');
+    if (fileFirst === false) form.append('image', png, 'a.png');
+    cases.push([what, form]);
+  }
+  for (const [what, form] of cases) {
+    const res = await fetch(`http://127.0.0.1:${port}/classify`, { method: 'POST', body: form });
+    t.equal(res.status, 413, what);
+    t.match(await res.json(), { code: 'TOO_MANY_FIELDS', field: 'body' }, what);
+  }
 });
