@@ -11,9 +11,10 @@ import auth from './plugins/auth.js';
 import bodyLimits from './plugins/body-limits.js';
 import errorPolicy, { toErrorBody } from './plugins/errors.js';
 import { clientErrorHandler } from './plugins/client-errors.js';
-import openapi from './plugins/openapi.js';
+import openapi, { exampleKeyword } from './plugins/openapi.js';
 import requestIdPlugin, { requestId } from './plugins/request-id.js';
 import jsonDepth from './plugins/json-depth.js';
+import { loggerOptions, ProbeLogController } from './plugins/logging.js';
 import { ARCHITECTURE_SPEC_SCHEMA } from './spec/schema.js';
 import analyzeRoute from '../routes/analyze/index.js';
 import architecturesRoute from '../routes/architectures/index.js';
@@ -35,7 +36,8 @@ declare module 'fastify' {
 
 export async function buildApp(config: Config): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: config.logLevel },
+    logger: loggerOptions(config),
+    logController: new ProbeLogController(),
     genReqId: requestId,
     // Errors Fastify raises before routing (a malformed URL, an over-long parameter) follow the same policy.
     frameworkErrors: (error, _request, reply) => {
@@ -63,6 +65,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
         removeAdditional: false,
         useDefaults: false,
       },
+      plugins: [exampleKeyword],
     },
   });
   app.decorate('config', config);

@@ -2,7 +2,7 @@
  * Every setting comes from the environment, is validated here at start-up, and a bad value stops
  * the start with a message that names the variable. Documented in docs/configuration.md, whose table a test checks against this file.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -17,6 +17,8 @@ export interface Config {
   /** Past this long without the event loop turning, the health port answers 503 (stalled). */
   livenessStallMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** `json`: one JSON object per line, for a collector; `pretty`: pino-pretty's readable lines, for a terminal. */
+  logFormat: 'json' | 'pretty';
   modelsDir: string;
   /** Largest request body for JSON routes such as /analyze, in bytes. */
   analyzeBodyLimit: number;
@@ -89,6 +91,11 @@ function packageRoot(): string {
   return dir;
 }
 const REPO_ROOT = packageRoot();
+
+/** The package's own name, version and licence, read once from package.json (the only place they are written). */
+export const PACKAGE: { name: string; version: string; description: string; license: string } = JSON.parse(
+  readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'),
+);
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export class ConfigError extends Error {
@@ -143,8 +150,9 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
 /** The repository's own models/ folder, which holds the default models. */
 export const DEFAULT_MODELS_DIR = path.join(REPO_ROOT, 'models');
 
-export function loadConfig(env: Env = process.env): Config {
-  const config = readAll(env);
+/** `stdoutIsTTY` picks the default LOG_FORMAT: pretty for a person at a terminal, JSON for a collector. */
+export function loadConfig(env: Env = process.env, stdoutIsTTY = process.stdout.isTTY === true): Config {
+  const config = readAll(env, stdoutIsTTY);
   if (config.queueLimit < config.maxImagesPerRequest) {
     throw new ConfigError(
       'QUEUE_LIMIT',
@@ -157,7 +165,7 @@ export function loadConfig(env: Env = process.env): Config {
 
 const workers = (env: Env) => int(env, 'WORKERS', Math.min(availableParallelism(), 8), 1, 64);
 
-function readAll(env: Env): Config {
+function readAll(env: Env, stdoutIsTTY: boolean): Config {
   return {
     host: env.HOST && env.HOST !== '' ? env.HOST : '0.0.0.0',
     port: int(env, 'PORT', 3000, 0, 65535),
@@ -167,6 +175,7 @@ function readAll(env: Env): Config {
         : int(env, 'HEALTH_PORT', 0, 0, 65535),
     livenessStallMs: int(env, 'LIVENESS_STALL_MS', 10_000, 100, 3_600_000),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
+    logFormat: oneOf(env, 'LOG_FORMAT', stdoutIsTTY ? 'pretty' : 'json', ['json', 'pretty'] as const),
     modelsDir: env.MODELS_DIR && env.MODELS_DIR !== '' ? path.resolve(env.MODELS_DIR) : DEFAULT_MODELS_DIR,
     analyzeBodyLimit: int(env, 'ANALYZE_BODY_LIMIT', 1024 * 1024, 1024, 64 * 1024 * 1024),
     modelUploadLimit: int(env, 'MODEL_UPLOAD_LIMIT', 256 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
@@ -213,5 +222,5 @@ function readAll(env: Env): Config {
 
 /** Config for tests and embedders: defaults, overridden field by field. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
-  return { ...loadConfig({}), logLevel: 'silent', serveModels: false, ...overrides };
+  return { ...loadConfig({}, false), logLevel: 'silent', serveModels: false, ...overrides };
 }

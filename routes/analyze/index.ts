@@ -168,7 +168,15 @@ export default async function analyzeRoute(app: FastifyInstance) {
   app.post<{ Body: AnalyzeRequest; Querystring: AnalyzeQuery }>(
     '/analyze',
     {
-      schema: { body: analyzeBody, querystring: analyzeQuery, response: analyzeResponse },
+      schema: {
+        tags: ['analyze'],
+        summary: 'Analyse an architecture',
+        description:
+          'Exact per-layer shapes, parameters, MACs, element operations and memory, their totals, residual and inception blocks, and the 1x1 bottlenecks in front of k×k convs. The body is a built-in architecture `{"model"}` (GET /architectures) or a served model, an architecture spec `{"spec"}`, two of these `{"compare": [A, B]}`, or a Keras `model.to_json()` / TensorFlow.js model.json. A model file (ONNX, Keras or tfjs JSON) may also come as the raw body (application/octet-stream) or a multipart file, with `input` and `batch` in the query string.',
+        body: analyzeBody,
+        querystring: analyzeQuery,
+        response: analyzeResponse,
+      },
       // The error policy states the limit of the body's type in a 413.
       config: {
         bodyLimits: {

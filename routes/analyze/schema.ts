@@ -1,5 +1,7 @@
 // biome-ignore-all lint/suspicious/noThenProperty: `then` here is JSON Schema's if/then keyword, not a thenable
 /** Request and response schemas for POST /analyze. */
+import { analyzeErrorExamples, analyzeRequestExamples, analyzeResponseExamples } from './examples.js';
+
 const shape = { type: 'array', items: { type: 'integer', minimum: 1 } };
 
 export const modelTarget = {
@@ -115,6 +117,7 @@ const configAsText = {
 
 /** A model file uploaded as the raw body or a multipart file: checked by the importer, not here. */
 export const analyzeBody = {
+  'x-examples': analyzeRequestExamples,
   if: { type: 'string' },
   then: configAsText,
   else: {
@@ -233,6 +236,7 @@ export const errorSchema = {
 export const analyzeResponse = {
   200: {
     description: 'A report, or for {compare} the two reports and their deltas',
+    'x-examples': analyzeResponseExamples,
     anyOf: [
       reportSchema,
       {
@@ -246,8 +250,8 @@ export const analyzeResponse = {
       },
     ],
   },
-  400: errorSchema,
-  404: errorSchema,
+  400: { ...errorSchema, 'x-examples': analyzeErrorExamples[400] },
+  404: { ...errorSchema, 'x-examples': analyzeErrorExamples[404] },
   413: errorSchema,
   415: errorSchema,
   503: errorSchema,

@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { ZOO } from '../../models/index.js';
 import { analyzeTarget, graphFor, UnknownModelError } from '../../src/services/analysis.js';
 import { tfjsModelJsonFromGraph } from '../../src/interop/keras/export.js';
+import { errorSchema } from '../analyze/schema.js';
+import { architecturesResponseExamples, modelJsonResponseExamples } from './examples.js';
 
 interface ArchitectureSummary {
   name: string;
@@ -42,9 +44,14 @@ export default async function architecturesRoute(app: FastifyInstance) {
     '/architectures',
     {
       schema: {
+        tags: ['analyze'],
+        summary: 'List the built-in architectures',
+        description:
+          'Every architecture POST /analyze and GET /architectures/{name}/model.json know by name, with its family, reference, default input, classes, parameters and MACs at that input.',
         response: {
           200: {
             type: 'object',
+            'x-examples': architecturesResponseExamples,
             properties: {
               architectures: {
                 type: 'array',
@@ -81,7 +88,35 @@ export default async function architecturesRoute(app: FastifyInstance) {
   app.get<{ Params: { name: string } }>(
     '/architectures/:name/model.json',
     {
-      schema: { params: { type: 'object', properties: { name: { type: 'string', maxLength: 200 } } } },
+      schema: {
+        tags: ['analyze'],
+        summary: 'An architecture as a TensorFlow.js model.json',
+        description:
+          'The topology as a TensorFlow.js layers-model (a Keras config), to load in other runtimes. Its weightsManifest names every weight and its shape, without shards: the weights are yours. An architecture Keras cannot express (a scaled add, a size-changing ceil-mode pool) is a 422.',
+        params: {
+          type: 'object',
+          properties: { name: { type: 'string', maxLength: 200, examples: ['seed_5x5'] } },
+        },
+        response: {
+          200: {
+            description: 'A TensorFlow.js layers-model model.json without weight files',
+            type: 'object',
+            additionalProperties: true,
+            required: ['format', 'modelTopology', 'weightsManifest'],
+            'x-examples': modelJsonResponseExamples,
+            properties: {
+              format: { type: 'string' },
+              generatedBy: { type: 'string' },
+              convertedBy: { type: ['string', 'null'] },
+              modelTopology: { type: 'object', additionalProperties: true },
+              weightsManifest: { type: 'array', items: { type: 'object', additionalProperties: true } },
+            },
+          },
+          400: errorSchema,
+          404: errorSchema,
+          422: errorSchema,
+        },
+      },
     },
     async (request) => {
       if (!ZOO.has(request.params.name)) throw new UnknownModelError(request.params.name, 'name');

@@ -11,7 +11,7 @@ import { decodeImage, probeImage } from '../../src/serving/preprocess.js';
 import type { Preprocess } from '../../src/serving/model-config.js';
 import { isReady, servingBackend } from '../../src/serving/registry.js';
 import { modelNotReady, servedModel } from '../models/index.js';
-import { classifyQuery, classifyResponse, jsonBody } from './schema.js';
+import { classifyQuery, classifyResponse, jsonBody, RAW_TYPES } from './schema.js';
 import { defined } from '../../src/invariant.js';
 
 interface Upload {
@@ -23,15 +23,6 @@ interface Options {
   topk?: number;
 }
 
-const RAW_TYPES = [
-  'image/jpeg',
-  'image/png',
-  'image/webp',
-  'image/gif',
-  'image/tiff',
-  'image/avif',
-  'application/octet-stream',
-];
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function decodeBase64(text: string, index: number): Uint8Array {
@@ -236,7 +227,14 @@ export default async function classifyRoute(app: FastifyInstance) {
     '/classify',
     {
       bodyLimit: app.config.bodyLimit,
-      schema: { querystring: classifyQuery, response: classifyResponse },
+      schema: {
+        tags: ['classify'],
+        summary: 'Classify images',
+        description:
+          'Top-k labels for one or more images, from the default model or `model`. The images come as multipart/form-data files, as a raw image body (JPEG, PNG, WebP, GIF, TIFF, AVIF), or as JSON `{"images": [{"b64": ...}]}`. `model` and `topk` may be query parameters, multipart fields or JSON fields. Images of one request are batched with other requests.',
+        querystring: classifyQuery,
+        response: classifyResponse,
+      },
       preValidation: async (request) => {
         // JSON bodies are checked here; multipart and raw bodies are checked part by part.
         if (!request.isMultipart() && !Buffer.isBuffer(request.body)) {

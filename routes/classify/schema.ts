@@ -1,5 +1,17 @@
 /** Schemas for POST /classify. The JSON form is checked in preValidation (multipart and raw bodies are not JSON). */
 import { Ajv } from 'ajv';
+import { classifyErrorExamples, classifyRequestExamples, classifyResponseExamples } from './examples.js';
+
+/** Content types of a raw image body. */
+export const RAW_TYPES = [
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'image/gif',
+  'image/tiff',
+  'image/avif',
+  'application/octet-stream',
+];
 
 export const classifyJsonSchema = {
   type: 'object',
@@ -24,11 +36,33 @@ export const classifyJsonSchema = {
 const ajv = new Ajv({ allErrors: false });
 export const jsonBody = { schema: classifyJsonSchema, validate: ajv.compile(classifyJsonSchema) };
 
+const image = { type: 'string', format: 'binary' } as const;
+
+/**
+ * The body as the OpenAPI document describes it, one schema per content type. Fastify validates
+ * none of it: the JSON form is checked in preValidation, the others part by part.
+ */
+export const classifyDocBody = {
+  content: {
+    'application/json': { schema: { ...classifyJsonSchema, 'x-examples': classifyRequestExamples } },
+    'multipart/form-data': {
+      schema: {
+        type: 'object',
+        description: 'One or more image files (any field name), and optional model and topk fields',
+        properties: { image, model: { type: 'string' }, topk: { type: 'integer' } },
+      },
+    },
+    ...Object.fromEntries(
+      RAW_TYPES.map((type) => [type, { schema: { ...image, description: 'One image as the whole body' } }]),
+    ),
+  },
+};
+
 export const classifyQuery = {
   type: 'object',
   properties: {
-    model: { type: 'string', maxLength: 200 },
-    topk: { type: 'string', pattern: '^[0-9]{1,4}$' },
+    model: { type: 'string', maxLength: 200, examples: ['fashion-resnet'] },
+    topk: { type: 'string', pattern: '^[0-9]{1,4}$', examples: ['3'] },
   },
 } as const;
 
@@ -46,6 +80,7 @@ const error = {
 export const classifyResponse = {
   200: {
     type: 'object',
+    'x-examples': classifyResponseExamples,
     properties: {
       model: { type: 'string' },
       backend: { type: ['string', 'null'] },
@@ -82,7 +117,7 @@ export const classifyResponse = {
   400: error,
   404: error,
   413: error,
-  415: error,
+  415: { ...error, 'x-examples': classifyErrorExamples[415] },
   503: error,
   504: error,
 } as const;

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { servingBackend } from '../../src/serving/registry.js';
+import { liveResponseExamples, readyResponseExamples } from './examples.js';
 
 interface ModelHealth {
   name: string;
@@ -95,14 +96,39 @@ export default async function healthRoutes(app: FastifyInstance) {
   app.get(
     '/health/live',
     {
-      schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } },
+      config: { probe: true },
+      schema: {
+        tags: ['health'],
+        summary: 'Liveness',
+        description:
+          'The process is up and answering, whether or not its models are loaded yet: for a liveness probe. Readiness is GET /health/ready.',
+        response: {
+          200: {
+            type: 'object',
+            properties: { status: { type: 'string' } },
+            'x-examples': liveResponseExamples,
+          },
+        },
+      },
     },
     async () => ({ status: 'live' }),
   );
 
   app.get(
     '/health/ready',
-    { schema: { response: { 200: healthBody, 503: healthBody } } },
+    {
+      config: { probe: true },
+      schema: {
+        tags: ['health'],
+        summary: 'Readiness',
+        description:
+          'Every configured model is loaded and warmed up, an inference worker runs, and the service is not draining. A 503 (with Retry-After) names what is not ready. Both answers list every model with its state, engine and backend.',
+        response: {
+          200: { ...healthBody, 'x-examples': readyResponseExamples },
+          503: { ...healthBody, description: 'Not ready: loading, a model failed, no worker, or draining' },
+        },
+      },
+    },
     async (_request, reply) => {
       const { statusCode, body } = await readyAnswer(app);
       reply.code(statusCode);

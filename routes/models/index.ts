@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError, closestNames } from '../../src/errors.js';
 import { isReady, servingBackend, type ServedModel } from '../../src/serving/registry.js';
+import { modelErrorExamples, modelResponseExamples, modelsResponseExamples } from './examples.js';
 
 export function describeModel(m: ServedModel) {
   return {
@@ -83,14 +84,24 @@ const errorSchema = {
   },
 };
 
+const nameParams = {
+  type: 'object',
+  properties: { name: { type: 'string', maxLength: 200, examples: ['fashion-resnet'] } },
+};
+
 export default async function modelRoutes(app: FastifyInstance) {
   app.get(
     '/models',
     {
       schema: {
+        tags: ['models'],
+        summary: 'List the served models',
+        description:
+          'Every model folder of MODELS_DIR the service serves, with its state (loading, warming, ready, failed), and the default model of POST /classify.',
         response: {
           200: {
             type: 'object',
+            'x-examples': modelsResponseExamples,
             properties: {
               default: { type: ['string', 'null'] },
               models: { type: 'array', items: modelSchema },
@@ -109,8 +120,15 @@ export default async function modelRoutes(app: FastifyInstance) {
     '/models/:name',
     {
       schema: {
-        params: { type: 'object', properties: { name: { type: 'string', maxLength: 200 } } },
-        response: { 200: modelSchema, 404: errorSchema },
+        tags: ['models'],
+        summary: 'Describe a served model',
+        description:
+          'Its architecture and where it came from, input size, classes, preprocessing, the engine that runs it and why (per-engine timings), parameters and MACs, the weights file, load and warm-up times, and its batching settings.',
+        params: nameParams,
+        response: {
+          200: { ...modelSchema, 'x-examples': modelResponseExamples },
+          404: { ...errorSchema, 'x-examples': modelErrorExamples[404] },
+        },
       },
     },
     async (request) => describeModel(servedModel(app, request.params.name)),
@@ -120,7 +138,12 @@ export default async function modelRoutes(app: FastifyInstance) {
     '/models/:name/model.onnx',
     {
       schema: {
-        params: { type: 'object', properties: { name: { type: 'string', maxLength: 200 } } },
+        tags: ['models'],
+        summary: 'Export a served model as ONNX',
+        description:
+          'The model with its weights as an ONNX file (opset 17), to run in ONNX Runtime or elsewhere. It takes an NHWC float32 tensor named "input", already preprocessed as GET /models/{name} describes.',
+        params: nameParams,
+        produces: ['application/octet-stream'],
         response: {
           200: {
             type: 'string',

@@ -11,8 +11,19 @@ import { isReady, type ReadyModel, servingBackend, type ServedModel } from '../.
 import { readiness } from '../health/index.js';
 import { modelNotReady, servedModel } from '../models/index.js';
 import { abortOnClose } from '../../src/serving/abort.js';
+import { PACKAGE } from '../../src/config.js';
+import {
+  inferRequestExamples,
+  inferResponseExamples,
+  modelMetadataExamples,
+  modelReadyExamples,
+  serverLiveExamples,
+  serverMetadataExamples,
+  serverReadyExamples,
+  v2ErrorExamples,
+} from './examples.js';
 
-const VERSION = '0.1.0';
+const TAGS = ['kserve-v2'];
 
 interface InferInput {
   name: string;
@@ -35,6 +46,7 @@ const JSON_BYTES_PER_ELEMENT = 32;
 
 const inferSchema = {
   type: 'object',
+  'x-examples': inferRequestExamples,
   required: ['inputs'],
   properties: {
     id: { type: 'string', maxLength: 256 },
@@ -183,9 +195,12 @@ export default async function kserveRoutes(app: FastifyInstance) {
     '/',
     {
       schema: {
+        tags: TAGS,
+        summary: 'Server metadata',
         response: {
           200: {
             type: 'object',
+            'x-examples': serverMetadataExamples,
             properties: {
               name: { type: 'string' },
               version: { type: 'string' },
@@ -195,17 +210,39 @@ export default async function kserveRoutes(app: FastifyInstance) {
         },
       },
     },
-    async () => ({ name: 'convnet-serve', version: VERSION, extensions: [] }),
+    async () => ({ name: PACKAGE.name, version: PACKAGE.version, extensions: [] }),
   );
   app.get(
     '/health/live',
-    { schema: { response: { 200: { type: 'object', properties: { live: { type: 'boolean' } } } } } },
+    {
+      config: { probe: true },
+      schema: {
+        tags: TAGS,
+        summary: 'Server liveness',
+        description: "As GET /health/live, in the protocol's form.",
+        response: {
+          200: {
+            type: 'object',
+            properties: { live: { type: 'boolean' } },
+            'x-examples': serverLiveExamples,
+          },
+        },
+      },
+    },
     async () => ({ live: true }),
   );
   const readyBody = { type: 'object', properties: { ready: { type: 'boolean' } } };
   app.get(
     '/health/ready',
-    { schema: { response: { 200: readyBody, 503: readyBody } } },
+    {
+      config: { probe: true },
+      schema: {
+        tags: TAGS,
+        summary: 'Server readiness',
+        description: "As GET /health/ready, in the protocol's form: 503 until every model is ready.",
+        response: { 200: { ...readyBody, 'x-examples': serverReadyExamples }, 503: readyBody },
+      },
+    },
     async (_request, reply) => {
       const r = readiness(app);
       reply.code(r.ready ? 200 : 503);
@@ -214,21 +251,45 @@ export default async function kserveRoutes(app: FastifyInstance) {
   );
 
   type Named = FastifyRequest<{ Params: { name: string } }>;
-  const params = { type: 'object', properties: { name: { type: 'string', maxLength: 200 } } };
-  app.get(
-    '/models/:name',
-    { schema: { params, response: { 200: modelMetadata, ...errors } } },
-    async (request: Named) => metadata(servedModel(app, request.params.name)),
+  const name = { type: 'string', maxLength: 200, examples: ['fashion-resnet'] };
+  const params = { type: 'object', properties: { name } };
+  // Any version is accepted: every model has the one version "1".
+  const versionedParams = {
+    type: 'object',
+    properties: { name, version: { type: 'string', examples: ['1'] } },
+  };
+  const metadataSchema = {
+    tags: TAGS,
+    summary: 'Model metadata',
+    description:
+      'The input tensor (NHWC FP32, already preprocessed as `parameters.preprocess` says), the two outputs, the engine and backend.',
+    params,
+    response: { 200: { ...modelMetadata, 'x-examples': modelMetadataExamples }, ...errors },
+  };
+  app.get('/models/:name', { schema: metadataSchema }, async (request: Named) =>
+    metadata(servedModel(app, request.params.name)),
   );
   app.get(
     '/models/:name/versions/:version',
-    { schema: { params, response: { 200: modelMetadata, ...errors } } },
+    { schema: { ...metadataSchema, summary: 'Model metadata, by version', params: versionedParams } },
     async (request: Named) => metadata(servedModel(app, request.params.name)),
   );
   const modelReady = { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } };
   app.get(
     '/models/:name/ready',
-    { schema: { params, response: { 200: modelReady, 503: modelReady, 404: errorBody } } },
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Model readiness',
+        description: '503 while the model loads or warms up, when it failed, or while the service drains.',
+        params,
+        response: {
+          200: { ...modelReady, 'x-examples': modelReadyExamples },
+          503: modelReady,
+          404: { ...errorBody, 'x-examples': v2ErrorExamples[404] },
+        },
+      },
+    },
     async (request: Named, reply) => {
       const m = servedModel(app, request.params.name);
       const ready = m.state === 'ready' && !app.draining;
@@ -284,7 +345,19 @@ export default async function kserveRoutes(app: FastifyInstance) {
   };
   const inferOptions = {
     bodyLimit: app.config.bodyLimit,
-    schema: { params, body: inferSchema, response: { 200: inferResponse, ...errors } },
+    schema: {
+      tags: TAGS,
+      summary: 'Infer',
+      description:
+        'One FP32 tensor [N, H, W, C], already preprocessed (GET /v2/models/{name} gives the size and the preprocessing), flat or nested in `data`. Answers `logits` (before softmax) and `probabilities`, or those named in `outputs`. Batched with other requests, as POST /classify is.',
+      params,
+      body: inferSchema,
+      response: {
+        200: { ...inferResponse, 'x-examples': inferResponseExamples },
+        ...errors,
+        404: { ...errorBody, 'x-examples': v2ErrorExamples[404] },
+      },
+    },
     // Parsed JSON numbers take ~5x their text in memory: refuse a body larger than this model's
     // biggest legitimate request before parsing it.
     preParsing: async (request: FastifyRequest<{ Params: { name: string } }>) => {
@@ -304,5 +377,12 @@ export default async function kserveRoutes(app: FastifyInstance) {
     },
   };
   app.post('/models/:name/infer', inferOptions, infer);
-  app.post('/models/:name/versions/:version/infer', inferOptions, infer);
+  app.post(
+    '/models/:name/versions/:version/infer',
+    {
+      ...inferOptions,
+      schema: { ...inferOptions.schema, summary: 'Infer, by version', params: versionedParams },
+    },
+    infer,
+  );
 }

@@ -20,6 +20,25 @@ declare module 'fastify' {
   }
 }
 
+/** Lines of a real /metrics answer (the service serving models/, after a few requests), abridged. */
+const METRICS_EXAMPLE = `# HELP http_requests_total HTTP requests by route, method and status
+# TYPE http_requests_total counter
+http_requests_total{route="/classify",method="POST",status="200"} 1
+http_requests_total{route="/classify",method="POST",status="415"} 1
+http_requests_total{route="/analyze",method="POST",status="200"} 4
+http_requests_total{route="/analyze",method="POST",status="400"} 1
+# HELP model_inferences_total Images inferred
+# TYPE model_inferences_total counter
+model_inferences_total{model="fashion-resnet"} 2
+# HELP model_queue_depth Images waiting in the batching queue
+# TYPE model_queue_depth gauge
+model_queue_depth{model="fashion-resnet"} 0
+# HELP model_ready 1 when the model is loaded and warmed up
+# TYPE model_ready gauge
+model_ready{model="fashion-inception",state="ready"} 1
+model_ready{model="fashion-resnet",state="ready"} 1
+`;
+
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export default fp(
@@ -145,17 +164,37 @@ export default fp(
       httpDuration.observe({ route, method: request.method }, reply.elapsedTime / 1000);
     });
 
-    app.get('/metrics', { schema: { hide: true } as object }, async (_request, reply) => {
-      if (app.hasDecorator('pool')) {
-        const memory = await app.pool.memory().catch(() => []);
-        memory.forEach((m, i) => {
-          tensors.set({ worker: String(i) }, m.numTensors);
-          tensorBytes.set({ worker: String(i) }, m.numBytes);
-        });
-      }
-      reply.type(registry.contentType);
-      return registry.metrics();
-    });
+    app.get(
+      '/metrics',
+      {
+        config: { probe: true },
+        schema: {
+          tags: ['ops'],
+          summary: 'Prometheus metrics',
+          description:
+            "HTTP requests and latency by route; per model: images inferred, batch sizes, queue and compute time, queue depth, refusals by reason, load and warm-up time, readiness; the workers' tfjs tensors; event-loop lag and process metrics.",
+          produces: ['text/plain'],
+          response: {
+            200: {
+              description: 'Prometheus text exposition format (version 0.0.4)',
+              type: 'string',
+              'x-examples': { abridged: { summary: 'Some of the lines (abridged)', value: METRICS_EXAMPLE } },
+            },
+          },
+        },
+      },
+      async (_request, reply) => {
+        if (app.hasDecorator('pool')) {
+          const memory = await app.pool.memory().catch(() => []);
+          memory.forEach((m, i) => {
+            tensors.set({ worker: String(i) }, m.numTensors);
+            tensorBytes.set({ worker: String(i) }, m.numBytes);
+          });
+        }
+        reply.type(registry.contentType);
+        return registry.metrics();
+      },
+    );
   },
   { name: 'metrics' },
 );

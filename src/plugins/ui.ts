@@ -14,7 +14,7 @@ import fastifyStatic from '@fastify/static';
  * `public/` sits at the repository root. This file runs from `src/plugins/` under tsx and from
  * `dist/src/plugins/` once compiled, so look upwards for it instead of fixing the depth.
  */
-function findPublicDir(): string {
+export function publicDir(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
     dir = path.dirname(dir);
@@ -25,7 +25,8 @@ function findPublicDir(): string {
 }
 
 // blob: for the preview of a picked image (an object URL); styles only from files, so no inline CSS.
-const CSP = [
+// The Swagger UI at /docs has the same policy (src/plugins/openapi.ts).
+export const CSP = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",
@@ -46,7 +47,7 @@ export default async function ui(app: FastifyInstance) {
     reply.header('referrer-policy', 'no-referrer');
     return payload;
   });
-  await app.register(fastifyStatic, { root: findPublicDir(), prefix: '/ui/', index: false });
+  await app.register(fastifyStatic, { root: publicDir(), prefix: '/ui/', index: false });
   // The page's own URL; its assets are revalidated (max-age 0) so an upgrade is seen at once.
   app.get('/', { schema: { hide: true } as object }, (_request, reply) => reply.sendFile('index.html'));
 }
