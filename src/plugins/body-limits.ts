@@ -9,7 +9,6 @@
  *   so the client finishes sending and reads the answer; past that bound the socket is closed.
  */
 import type { IncomingMessage } from 'node:http';
-import { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.js';
@@ -46,8 +45,10 @@ export function bodyTooLarge(limit: number): AppError {
 
 /** Reads and discards what is left of a refused body, within bounds, so the client can read our answer. */
 export function drainRefusedBody(req: IncomingMessage, limit: number): void {
-  // Only a real connection has bytes to drain (app.inject's stand-in socket has neither bytesRead nor destroy).
-  if (!(req.socket instanceof Socket) || req.complete || req.socket.destroyed) return;
+  // Nothing to drain once the body has been read to its end (app.inject's requests never set
+  // `complete`, only `readableEnded`), and nothing to close on a stand-in socket without destroy().
+  if (req.complete || req.readableEnded || req.socket.destroyed || typeof req.socket.destroy !== 'function')
+    return;
   const socket = req.socket;
   const start = socket.bytesRead;
   const began = Date.now();
