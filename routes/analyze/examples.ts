@@ -2,6 +2,8 @@
  * Examples for the OpenAPI document, recorded from the service: every request is one it accepts
  * and every response is what it answered (test/routes/openapi.test.ts asks again and compares).
  */
+import { CONVENTIONS } from '../../src/analysis/conventions.js';
+
 export const analyzeRequestExamples = {
   seed5x5: {
     summary: 'A built-in architecture: one 5x5 conv on 28x28x192 (120,422,400 MACs)',
@@ -51,20 +53,8 @@ export const analyzeResponseExamples = {
       input: [28, 28, 192],
       output: [28, 28, 32],
       batch: 1,
-      conventions: {
-        mac: 'A MAC is one multiply-accumulate (one multiply plus one add). FLOPs are reported as 2·MACs.',
-        conv2d:
-          'conv2d MACs = Hout·Wout·Cout·(Cin/groups)·kh·kw per image (depthwise: groups = Cin); the bias is not a MAC.',
-        dense: 'dense MACs = in·out per image; the bias is not a MAC.',
-        zeroMacLayers:
-          'Bias, batch norm, activations, pooling, add, multiply, concat, zero padding, flatten, reshape, rescaling, normalization and dropout count 0 MACs. Their work is reported apart as elementOps: one per output element for bias, batch norm, activation, rescaling and normalization; one per output element and extra input for add and multiply (one more for a scaled add); one per window element for pooling, one per input element for global pooling, 0 for pure data movement.',
-        params:
-          'Parameters are the elements of every weight tensor. Batch-norm moving mean and variance are non-trainable parameters (the Keras and tfjs convention); gamma and beta are trainable. torchvision calls the moving statistics buffers, so its "parameters" equal our trainable parameters. A layer an imported Keras or tfjs model marks "trainable": false (itself or through an enclosing model) keeps its weights, all counted as non-trainable, as Keras\' model.summary() prints them.',
-        memory:
-          'Activations are float32 (4 bytes). outputBytes is per image. Peak activation memory walks the layers in execution order, keeps each tensor alive until its last reader has run, counts the input and output of the running layer, and multiplies by the batch size; weights, gradients and backend workspace are excluded and no in-place reuse is assumed.',
-        receptiveField:
-          'Receptive field and its stride (jump) per spatial axis, from the network input: rf += (k_eff − 1)·jump, jump ·= stride; padding does not change them; where branches meet, the largest is reported.',
-      },
+      // Every report carries the conventions as written once in the analyzer.
+      conventions: CONVENTIONS,
       layers: [
         {
           index: 0,

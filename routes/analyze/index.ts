@@ -263,13 +263,14 @@ export default async function analyzeRoute(app: FastifyInstance) {
     const limits = limitsNow();
     if (typeof body === 'string') return { kind: 'target', target: body, limits, page };
     const batch = typeof body.batch === 'number' ? body.batch : undefined;
+    const training = body.training as AnalysisJob['training'];
     if (Array.isArray(body.compare)) {
       // A side may be just a name: "resnet50" is {"model": "resnet50"}.
       const [a, b] = body.compare.map((t, i) =>
         resolveServed(typeof t === 'string' ? { model: t } : t, `compare[${i}].`),
       );
-      return { kind: 'compare', targets: [a, b], batch, limits, page };
+      return { kind: 'compare', targets: [a, b], batch, training, limits, page };
     }
-    return { kind: 'target', target: resolveServed(body, ''), batch, limits, page };
+    return { kind: 'target', target: resolveServed(body, ''), batch, training, limits, page };
   }
 }

@@ -41,6 +41,23 @@ const batch = {
   description: 'Batch size for the peak-activation estimate (default 1)',
 };
 
+/** Training costs for one step (CONVENTIONS.training); the optimizer defaults to adam, the batch to `batch`. */
+const training = {
+  type: 'object',
+  additionalProperties: false,
+  description:
+    'Adds a "training" section: bytes of weights, gradients, optimizer state and the activations kept for the backward pass, and MACs per training step',
+  properties: {
+    batch: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65_536,
+      description: 'Images per step (default: `batch`, else 1)',
+    },
+    optimizer: { type: 'string', enum: ['sgd', 'momentum', 'adam'], description: 'Default adam' },
+  },
+} as const;
+
 /**
  * A Keras model.to_json() config or a tfjs layers-model model.json, checked by the importer, with
  * an optional `input` [H, W, C] beside it: the size to analyse at (needed when the model leaves it open).
@@ -90,6 +107,7 @@ const compareTarget = {
       maxItems: 2,
     },
     batch,
+    training,
   },
 } as const;
 
@@ -100,11 +118,11 @@ const compareTarget = {
  */
 const analyzeOwnBody = {
   if: { required: ['spec'] },
-  then: { ...specTarget, properties: { ...specTarget.properties, batch } },
+  then: { ...specTarget, properties: { ...specTarget.properties, batch, training } },
   else: {
     if: { required: ['compare'] },
     then: compareTarget,
-    else: { ...modelTarget, properties: { ...modelTarget.properties, batch } },
+    else: { ...modelTarget, properties: { ...modelTarget.properties, batch, training } },
   },
 } as const;
 

@@ -14,6 +14,7 @@ import { elements } from '../spec/kinds/shared.js';
 import { exact } from '../spec/exact.js';
 import { inferShapes, ruleFor, type ShapedGraph, where } from '../spec/shapes.js';
 import { lookup } from '../invariant.js';
+import { type Optimizer, trainingReport } from './training.js';
 
 function receptiveFields(shaped: ShapedGraph): Map<string, { rf: Pair; jump: Pair }> {
   const fields = new Map<string, { rf: Pair; jump: Pair }>([[INPUT_NAME, { rf: [1, 1], jump: [1, 1] }]]);
@@ -110,6 +111,8 @@ export function totalsOf(rows: LayerRow[], shaped: ShapedGraph, batch: number): 
 
 export interface AnalyzeOptions {
   batch?: number;
+  /** Training costs for one step: `batch` defaults to the analysis batch. */
+  training?: { batch?: number; optimizer: Optimizer };
 }
 
 /** Analyses a graph: shapes, per-layer costs, totals and the cost reports. Throws SpecError on bad specs. */
@@ -119,6 +122,12 @@ export function analyzeGraph(graph: Graph, options: AnalyzeOptions = {}): Analys
   const rows = layerRows(shaped);
   const totals = totalsOf(rows, shaped, batch);
   const byName = new Map(rows.map((r) => [r.name, r]));
+  const training = options.training
+    ? trainingReport(shaped, rows, {
+        batch: options.training.batch ?? batch,
+        optimizer: options.training.optimizer,
+      })
+    : undefined;
   return {
     model: graph.name,
     input: graph.input,
@@ -133,5 +142,6 @@ export function analyzeGraph(graph: Graph, options: AnalyzeOptions = {}): Analys
     },
     bottlenecks: bottleneckReport(graph, byName),
     topLayers: topLayers(rows, totals, 10),
+    ...(training ? { training } : {}),
   };
 }

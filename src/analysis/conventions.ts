@@ -18,6 +18,17 @@ export const CONVENTIONS = {
     'Activations are float32 (4 bytes). outputBytes is per image. Peak activation memory walks the layers in execution order, ' +
     'keeps each tensor alive until its last reader has run, counts the input and output of the running layer, and multiplies by ' +
     'the batch size; weights, gradients and backend workspace are excluded and no in-place reuse is assumed.',
+  training:
+    'With "training": bytes of weights (every parameter), gradients (trainable parameters), optimizer state (float32 per trainable ' +
+    'parameter: sgd none, momentum one buffer, adam two moments plus one step counter per trainable tensor, as PyTorch keeps them) ' +
+    'and of the activations kept for the backward pass, all float32 and for the batch. What each kind keeps follows PyTorch autograd ' +
+    'on the CPU: conv and dense their input; batch norm its input and a mean and inverse std per channel; relu, sigmoid, tanh and ' +
+    'softmax their output, other activations their input; max pooling its input and int64 indices; average and global pooling ' +
+    'their input; multiply its inputs; dropout a float32 mask; add, concat, padding, flatten, reshape, rescaling and normalization ' +
+    'nothing. A tensor kept by several layers counts once; layers whose output needs no gradient keep nothing. MACs per step: the ' +
+    'forward MACs, the input-gradient MACs (equal to the forward MACs of each conv and dense whose input needs a gradient) and the ' +
+    'weight-gradient MACs (equal to the forward MACs of each conv and dense with trainable weights), all for the batch. Transient ' +
+    'tensors of the backward pass and backend workspace are not included.',
   receptiveField:
     'Receptive field and its stride (jump) per spatial axis, from the network input: rf += (k_eff − 1)·jump, jump ·= stride; ' +
     'padding does not change them; where branches meet, the largest is reported.',

@@ -25,6 +25,27 @@ export interface LayerRow {
   /** Receptive field [h, w] and its stride [h, w], for layers whose output is a feature map. */
   receptiveField?: Pair;
   receptiveFieldStride?: Pair;
+  /** With a training analysis: what this layer adds to one step, for the batch. */
+  training?: {
+    /** Bytes this layer keeps for the backward pass that no earlier layer already keeps. */
+    savedBytes: number;
+    backwardInputMacs: number;
+    backwardWeightMacs: number;
+  };
+}
+
+/** One training step's memory and MACs, for the batch (CONVENTIONS.training). */
+export interface TrainingReport {
+  batch: number;
+  optimizer: 'sgd' | 'momentum' | 'adam';
+  bytes: {
+    weights: number;
+    gradients: number;
+    optimizerState: number;
+    savedActivations: number;
+    total: number;
+  };
+  macs: { forward: number; backwardInput: number; backwardWeights: number; step: number };
 }
 
 export interface Totals {
@@ -53,6 +74,8 @@ export interface AnalysisReport {
   blocks: BlockReports;
   bottlenecks: BottleneckRow[];
   topLayers: TopLayerRow[];
+  /** Present when the request asked for training costs. */
+  training?: TrainingReport;
 }
 
 export interface Rollup {

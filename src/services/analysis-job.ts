@@ -7,7 +7,13 @@
 import { AppError } from '../errors.js';
 import type { AnalysisReport } from '../analysis/analyze.js';
 import type { Shape3 } from '../spec/types.js';
-import { type AnalyzeLimits, type AnalyzeTarget, analyzeTarget, compareTargets } from './analysis.js';
+import {
+  type AnalyzeLimits,
+  type AnalyzeTarget,
+  analyzeTarget,
+  compareTargets,
+  type TrainingRequest,
+} from './analysis.js';
 
 /** Which layer rows a response carries: all of them (up to `limit`), a page, or none. */
 export interface LayerPage {
@@ -20,6 +26,7 @@ export type AnalysisJob = {
   limits: AnalyzeLimits;
   page: LayerPage;
   batch?: number;
+  training?: TrainingRequest;
 } & (
   | { kind: 'target'; target: AnalyzeTarget | string }
   | { kind: 'compare'; targets: [AnalyzeTarget, AnalyzeTarget] }
@@ -38,7 +45,7 @@ export interface LayersPage {
 }
 
 export function runAnalysisJob(job: AnalysisJob): Uint8Array {
-  const options = { batch: job.batch, limits: job.limits };
+  const options = { batch: job.batch, training: job.training, limits: job.limits };
   let body: unknown;
   if (job.kind === 'compare') {
     const { reports, comparison } = compareTargets(job.targets[0], job.targets[1], options);

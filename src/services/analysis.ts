@@ -13,6 +13,13 @@ import { graphFromOnnx } from '../interop/onnx/import.js';
 import { readOnnxModel } from '../interop/onnx/read.js';
 import { analyzeGraph, type AnalysisReport } from '../analysis/analyze.js';
 import { compareReports, type Comparison } from '../analysis/compare.js';
+import type { Optimizer } from '../analysis/training.js';
+
+/** A request's `training`: both fields optional (the optimizer defaults to adam, the batch to the analysis batch). */
+export interface TrainingRequest {
+  batch?: number;
+  optimizer?: Optimizer;
+}
 
 export interface ModelTarget {
   model: string;
@@ -174,13 +181,17 @@ function prefixField(err: unknown, prefix: string, reportPrefix: string): unknow
 
 export function analyzeTarget(
   target: AnalyzeTarget | string,
-  options: { batch?: number; limits?: AnalyzeLimits; field?: string } = {},
+  options: { batch?: number; training?: TrainingRequest; limits?: AnalyzeLimits; field?: string } = {},
 ): AnalysisReport {
   const limits = options.limits ?? DEFAULT_ANALYZE_LIMITS;
   const graph = graphFor(target, limits, options.field ?? '');
   let report: AnalysisReport;
   try {
-    report = analyzeGraph(graph, { batch: options.batch });
+    const training = options.training && {
+      batch: options.training.batch,
+      optimizer: options.training.optimizer ?? 'adam',
+    };
+    report = analyzeGraph(graph, { batch: options.batch, training });
   } catch (err) {
     throw typeof target !== 'string' &&
       !isOnnxTarget(target) &&
@@ -203,7 +214,7 @@ export function analyzeTarget(
 export function compareTargets(
   a: AnalyzeTarget,
   b: AnalyzeTarget,
-  options: { batch?: number; limits?: AnalyzeLimits } = {},
+  options: { batch?: number; training?: TrainingRequest; limits?: AnalyzeLimits } = {},
 ) {
   const ra = analyzeTarget(a, { ...options, field: 'compare[0].' });
   const rb = analyzeTarget(b, { ...options, field: 'compare[1].' });

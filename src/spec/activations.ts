@@ -57,22 +57,28 @@ interface FunctionInfo {
   numbers?: Record<string, number>;
   /** Boolean parameters with their defaults. */
   flags?: Record<string, boolean>;
+  /**
+   * What its backward pass reads, as PyTorch's autograd saves it: the output (relu, sigmoid, tanh,
+   * softmax), the input (the rest; an in-place variant saves a copy of its input, the same bytes),
+   * or nothing (linear).
+   */
+  backwardReads: 'input' | 'output' | 'nothing';
 }
 
 export const ACTIVATIONS: { [F in ActivationFn]: FunctionInfo } = {
-  relu: { nonNegative: true },
-  relu6: { nonNegative: true },
-  sigmoid: { nonNegative: true },
-  tanh: { nonNegative: false },
-  softmax: { nonNegative: true },
-  linear: { nonNegative: false },
-  silu: { nonNegative: false },
-  hard_sigmoid: { nonNegative: true, numbers: { alpha: 1 / 6, beta: 0.5 } },
-  hard_swish: { nonNegative: false },
-  gelu: { nonNegative: false, flags: { approximate: false } },
-  leaky_relu: { nonNegative: false, numbers: { alpha: 0.01 } },
-  elu: { nonNegative: false, numbers: { alpha: 1 } },
-  clip: { nonNegative: (p) => p.min >= 0, numbers: { min: 0, max: 6 } },
+  relu: { nonNegative: true, backwardReads: 'output' },
+  relu6: { nonNegative: true, backwardReads: 'input' },
+  sigmoid: { nonNegative: true, backwardReads: 'output' },
+  tanh: { nonNegative: false, backwardReads: 'output' },
+  softmax: { nonNegative: true, backwardReads: 'output' },
+  linear: { nonNegative: false, backwardReads: 'nothing' },
+  silu: { nonNegative: false, backwardReads: 'input' },
+  hard_sigmoid: { nonNegative: true, numbers: { alpha: 1 / 6, beta: 0.5 }, backwardReads: 'input' },
+  hard_swish: { nonNegative: false, backwardReads: 'input' },
+  gelu: { nonNegative: false, flags: { approximate: false }, backwardReads: 'input' },
+  leaky_relu: { nonNegative: false, numbers: { alpha: 0.01 }, backwardReads: 'input' },
+  elu: { nonNegative: false, numbers: { alpha: 1 }, backwardReads: 'input' },
+  clip: { nonNegative: (p) => p.min >= 0, numbers: { min: 0, max: 6 }, backwardReads: 'input' },
 };
 
 /** Every name a spec may use: the functions and their aliases. */

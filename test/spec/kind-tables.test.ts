@@ -26,12 +26,12 @@ const ACTIVATION_TABLES = [
 
 const PROBE_KIND = `
 import type { KindDef, Named } from './kind.js';
-import { noWeights, passThrough, zero } from './shared.js';
+import { noWeights, passThrough, savesNothing, zero } from './shared.js';
 export interface ProbeSpec extends Named { kind: 'probe' }
 export const probe: KindDef<{ strength: number }, ProbeSpec> = {
   summary: 'a probe', stem: 'probe',
   authoring: { properties: {}, read: () => ({ strength: 1 }), example: { kind: 'probe' } },
-  rule: { cost: 'zero', outputShape: passThrough, weights: noWeights, macs: zero, elementOps: zero },
+  rule: { cost: 'zero', outputShape: passThrough, weights: noWeights, macs: zero, elementOps: zero, saves: savesNothing },
   traits: { channelwise: true, mixesChannels: false, nonNegative: () => false, arity: 'one' },
 };
 `;
@@ -106,7 +106,7 @@ t.test(
       ),
       'export const ACTIVATIONS:',
       '\n};',
-      '\n  probe_fn: { nonNegative: false },',
+      "\n  probe_fn: { nonNegative: false, backwardReads: 'input' },",
     );
     t.not(activations, read('src/spec/activations.ts'), 'the probe function is declared');
     const errors = compileWith(new Map([[at('src/spec/activations.ts'), activations]]));

@@ -1,5 +1,6 @@
 /** activation: an element-wise function (see ../activations.ts), 0 MACs and one element op per output. */
 import {
+  ACTIVATIONS,
   ACTIVATION_NAMES,
   ACTIVATION_PARAMS,
   isNonNegative,
@@ -7,7 +8,15 @@ import {
   type Activation,
 } from '../activations.js';
 import type { KindDef, Named } from './kind.js';
-import { noWeights, outputElements, passThrough, zero } from './shared.js';
+import {
+  noWeights,
+  outputElements,
+  passThrough,
+  savesInput,
+  savesNothing,
+  savesOutput,
+  zero,
+} from './shared.js';
 
 export interface ActivationSpec extends Named {
   kind: 'activation';
@@ -40,6 +49,10 @@ export const activation: KindDef<Activation, ActivationSpec> = {
     weights: noWeights,
     macs: zero,
     elementOps: outputElements,
+    saves(_inputs, _output, a) {
+      const reads = ACTIVATIONS[a.function].backwardReads;
+      return reads === 'nothing' ? savesNothing() : reads === 'input' ? savesInput() : savesOutput();
+    },
   },
   traits: { channelwise: true, mixesChannels: false, nonNegative: (a) => isNonNegative(a), arity: 'one' },
 };

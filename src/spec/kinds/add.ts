@@ -4,7 +4,7 @@
  */
 import { SpecError } from '../../errors.js';
 import type { KindDef } from './kind.js';
-import { elements, fmt, noWeights, zero } from './shared.js';
+import { elements, fmt, noWeights, savesNothing, zero } from './shared.js';
 
 export interface AddAttrs {
   scale: number;
@@ -32,6 +32,8 @@ export const add: KindDef<AddAttrs> = {
     weights: noWeights,
     macs: zero,
     elementOps: (inputs, out, a) => elements(out) * (inputs.length - 1) + (a.scale === 1 ? 0 : elements(out)),
+    // The gradient passes through unchanged (times a constant scale).
+    saves: savesNothing,
   },
   traits: {
     channelwise: false,

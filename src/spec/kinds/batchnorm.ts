@@ -48,6 +48,17 @@ export const batchnorm: KindDef<BatchNormAttrs, BatchNormSpec> = {
     },
     macs: zero,
     elementOps: outputElements,
+    // Training-mode batch norm keeps its input and the batch's mean and inverse std per channel.
+    saves: (inputs) => ({
+      tensors: [{ input: 0 }],
+      own: [
+        {
+          what: 'batch mean and inverse std',
+          bytes: 2 * 4 * inputs[0][inputs[0].length - 1],
+          perImage: false,
+        },
+      ],
+    }),
   },
   traits: { channelwise: true, mixesChannels: false, nonNegative: () => false, arity: 'one' },
 };

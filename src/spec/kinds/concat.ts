@@ -1,7 +1,7 @@
 /** concat: concatenation on the channel axis, from `branches` (inception modules); pure data movement. */
 import { SpecError } from '../../errors.js';
 import type { KindDef } from './kind.js';
-import { fmt, noWeights, zero } from './shared.js';
+import { fmt, noWeights, savesNothing, zero } from './shared.js';
 
 export type ConcatAttrs = Record<string, never>;
 
@@ -28,6 +28,7 @@ export const concat: KindDef<ConcatAttrs> = {
     weights: noWeights,
     macs: zero,
     elementOps: zero,
+    saves: savesNothing,
   },
   traits: {
     channelwise: false,

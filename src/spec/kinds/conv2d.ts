@@ -7,7 +7,7 @@ import { SpecError } from '../../errors.js';
 import type { Padding, PaddingInput, Pair, SizeInput } from '../basics.js';
 import type { KindDef, Named, WeightSpec } from './kind.js';
 import { bool, pair, padding, positiveInt, schema } from './read.js';
-import { elements, featureMap, windowOutput } from './shared.js';
+import { elements, featureMap, savesInput, windowOutput } from './shared.js';
 
 export interface Conv2dAttrs {
   filters: number;
@@ -100,6 +100,8 @@ export const conv2d: KindDef<Conv2dAttrs, Conv2dSpec> = {
     macs: (inputs, out, a) =>
       out[0] * out[1] * out[2] * (inputs[0][2] / a.groups) * a.kernel[0] * a.kernel[1],
     elementOps: (_i, out, a) => (a.bias ? elements(out) : 0),
+    // The weight gradient reads the input; the input gradient reads the weights (parameters, not counted).
+    saves: savesInput,
     window: (a) => ({ kernel: a.kernel, strides: a.strides, dilation: a.dilation }),
   },
   traits: { channelwise: false, mixesChannels: true, nonNegative: () => false, arity: 'one' },

@@ -3,7 +3,7 @@
  * Keras puts the classifier's softmax inside the Dense layer, so dense carries an activation.
  */
 import { SpecError } from '../../errors.js';
-import { ACTIVATION_NAMES, isNonNegative, type Activation } from '../activations.js';
+import { ACTIVATIONS, ACTIVATION_NAMES, isNonNegative, type Activation } from '../activations.js';
 import type { KindDef, Named, WeightSpec } from './kind.js';
 import { activationName, bool, positiveInt, schema } from './read.js';
 import { fmt } from './shared.js';
@@ -65,6 +65,17 @@ export const dense: KindDef<DenseAttrs, DenseSpec> = {
     },
     macs: (inputs, _o, a) => inputs[0][0] * a.units,
     elementOps: (_i, out, a) => (a.bias ? out[0] : 0) + (a.activation.function === 'linear' ? 0 : out[0]),
+    // The weight gradient reads the input. A fused activation keeps what the activation kind would:
+    // its output, or its input, which here is a tensor of the layer's own (the pre-activation sum).
+    saves(_inputs, output, a) {
+      const reads = ACTIVATIONS[a.activation.function].backwardReads;
+      if (reads === 'output') return { tensors: [{ input: 0 }, 'output'], own: [] };
+      if (reads === 'nothing') return { tensors: [{ input: 0 }], own: [] };
+      return {
+        tensors: [{ input: 0 }],
+        own: [{ what: 'pre-activation', bytes: 4 * output[0], perImage: true }],
+      };
+    },
   },
   traits: {
     channelwise: false,

@@ -1,7 +1,7 @@
 /** dropout: the identity at inference; kept so names and layer lists match the source model. */
 import type { KindDef, Named } from './kind.js';
 import { finiteNumber } from './read.js';
-import { dataMovement, noWeights, passThrough, zero } from './shared.js';
+import { dataMovement, elements, noWeights, passThrough, zero } from './shared.js';
 
 export interface DropoutAttrs {
   rate: number;
@@ -21,6 +21,17 @@ export const dropout: KindDef<DropoutAttrs, DropoutSpec> = {
     read: (spec, at) => ({ rate: finiteNumber(spec.rate, `${at}.rate`, 0.5, 0, 0.999999) }),
     example: { kind: 'dropout', rate: 0.2 },
   },
-  rule: { cost: 'zero', outputShape: passThrough, weights: noWeights, macs: zero, elementOps: zero },
+  rule: {
+    cost: 'zero',
+    outputShape: passThrough,
+    weights: noWeights,
+    macs: zero,
+    elementOps: zero,
+    // PyTorch on the CPU keeps the scaled mask as float32, one per element (a fused GPU kernel keeps 1 byte).
+    saves: (inputs) => ({
+      tensors: [],
+      own: [{ what: 'mask (float32)', bytes: 4 * elements(inputs[0]), perImage: true }],
+    }),
+  },
   traits: dataMovement(true),
 };

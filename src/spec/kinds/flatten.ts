@@ -1,6 +1,6 @@
 /** flatten: a feature map to a vector in H, W, C order (Keras' channels-last flatten). */
 import type { KindDef, Named } from './kind.js';
-import { dataMovement, elements, noWeights, zero } from './shared.js';
+import { dataMovement, elements, noWeights, savesNothing, zero } from './shared.js';
 
 export type FlattenAttrs = Record<string, never>;
 
@@ -18,6 +18,7 @@ export const flatten: KindDef<FlattenAttrs, FlattenSpec> = {
     weights: noWeights,
     macs: zero,
     elementOps: zero,
+    saves: savesNothing,
   },
   traits: dataMovement(false),
 };

@@ -23,7 +23,8 @@ export function globalPoolAuthoring<K extends 'globalavgpool' | 'globalmaxpool'>
   };
 }
 
-export const globalPoolRule: LayerRule<GlobalPoolAttrs> = {
+/** The rule both global poolings share; each adds what it keeps for the backward pass. */
+export const globalPoolRule: Omit<LayerRule<GlobalPoolAttrs>, 'saves'> = {
   cost: 'zero',
   outputShape(inputs, a, where) {
     const c = featureMap(inputs, where, 'global pooling')[2];

@@ -6,12 +6,13 @@ import {
   type GlobalPoolSpec,
 } from './global-pooling.js';
 import type { KindDef } from './kind.js';
-import { dataMovement } from './shared.js';
+import { dataMovement, savesInput } from './shared.js';
 
 export const globalavgpool: KindDef<GlobalPoolAttrs, GlobalPoolSpec<'globalavgpool'>> = {
   summary: 'Global average pooling: [H, W, C] → [C], or [1, 1, C] with keepdims.',
   stem: 'global_average_pooling2d',
   authoring: globalPoolAuthoring({ kind: 'globalavgpool' }),
-  rule: globalPoolRule,
+  // PyTorch's mean keeps the whole input, though the gradient needs only its shape.
+  rule: { ...globalPoolRule, saves: savesInput },
   traits: dataMovement(false),
 };

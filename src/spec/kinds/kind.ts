@@ -28,6 +28,20 @@ export interface Window {
   dilation: Pair;
 }
 
+/** A tensor of the graph a layer keeps for its backward pass: one of its inputs, or its output. */
+export type SavedTensor = { input: number } | 'output';
+
+/**
+ * What a layer keeps from its forward pass until its backward pass (CONVENTIONS.training), as
+ * PyTorch's autograd keeps it on the CPU: the reference is scripts/reference/torch_training.py.
+ */
+export interface Saved {
+  /** Tensors of the graph; one tensor kept by several layers counts once. */
+  tensors: SavedTensor[];
+  /** Tensors of its own that no other layer holds, in bytes: per image, or once per batch. */
+  own: { what: string; bytes: number; perImage: boolean }[];
+}
+
 /**
  * The analysis rule of a kind: pure arithmetic, no tensors. Conventions (src/analysis/conventions.ts):
  * conv MACs = Hout·Wout·Cout·(Cin/groups)·kh·kw, dense MACs = in·out, every other kind 0 MACs with
@@ -44,6 +58,8 @@ export interface LayerRule<A> {
   elementOps(inputs: TensorShape[], output: TensorShape, attrs: A): number;
   /** Present for layers that slide a window over H and W; global pooling uses the whole input. */
   window?(attrs: A, inputs: TensorShape[]): Window;
+  /** What the layer keeps for the backward pass when training. */
+  saves(inputs: TensorShape[], output: TensorShape, attrs: A): Saved;
 }
 
 export interface KindTraits<A> {

@@ -43,6 +43,8 @@ export const multiply: KindDef<MultiplyAttrs> = {
     weights: noWeights,
     macs: zero,
     elementOps: (inputs, out) => elements(out) * (inputs.length - 1),
+    // Each factor's gradient is the product of the others: every input is kept.
+    saves: (inputs) => ({ tensors: inputs.map((_s, input) => ({ input })), own: [] }),
   },
   traits: {
     channelwise: false,

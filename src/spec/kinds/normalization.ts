@@ -6,7 +6,7 @@
 import { SpecError } from '../../errors.js';
 import type { KindDef, Named, WeightSpec } from './kind.js';
 import { numbers, schema } from './read.js';
-import { outputElements, passThrough, perChannel, zero } from './shared.js';
+import { outputElements, passThrough, perChannel, savesNothing, zero } from './shared.js';
 
 export interface NormalizationAttrs {
   /** Constants; absent when they are weights. */
@@ -65,6 +65,8 @@ export const normalization: KindDef<NormalizationAttrs, NormalizationSpec> = {
     },
     macs: zero,
     elementOps: outputElements,
+    // A subtract and a divide by constants: the gradient needs no forward tensor.
+    saves: savesNothing,
   },
   traits: { channelwise: true, mixesChannels: false, nonNegative: () => false, arity: 'one' },
 };

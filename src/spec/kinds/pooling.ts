@@ -62,7 +62,8 @@ export function poolAuthoring<K extends 'maxpool' | 'avgpool'>(
   };
 }
 
-export const poolRule: LayerRule<PoolAttrs> = {
+/** The rule both poolings share; each adds what it keeps for the backward pass. */
+export const poolRule: Omit<LayerRule<PoolAttrs>, 'saves'> = {
   cost: 'zero',
   outputShape(inputs, a, where) {
     const s = featureMap(inputs, where, 'pooling');

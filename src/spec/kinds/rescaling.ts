@@ -4,7 +4,7 @@
  */
 import type { KindDef, Named } from './kind.js';
 import { numbers, schema } from './read.js';
-import { noWeights, outputElements, perChannel, zero } from './shared.js';
+import { noWeights, outputElements, perChannel, savesNothing, zero } from './shared.js';
 
 export interface RescalingAttrs {
   scale: number[];
@@ -39,6 +39,8 @@ export const rescaling: KindDef<RescalingAttrs, RescalingSpec> = {
     weights: noWeights,
     macs: zero,
     elementOps: outputElements,
+    // A multiply and an add by constants: the gradient needs no forward tensor.
+    saves: savesNothing,
   },
   traits: {
     channelwise: true,

@@ -6,7 +6,7 @@
 import { SpecError } from '../../errors.js';
 import type { TensorShape } from '../basics.js';
 import type { KindDef, Named } from './kind.js';
-import { dataMovement, elements, fmt, noWeights, zero } from './shared.js';
+import { dataMovement, elements, fmt, noWeights, savesNothing, zero } from './shared.js';
 
 export interface ReshapeAttrs {
   /** The target per-image shape as written; at most one −1. */
@@ -66,6 +66,7 @@ export const reshape: KindDef<ReshapeAttrs, ReshapeSpec> = {
     weights: noWeights,
     macs: zero,
     elementOps: zero,
+    saves: savesNothing,
   },
   traits: dataMovement(false),
 };

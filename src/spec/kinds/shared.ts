@@ -2,7 +2,7 @@
 import { SpecError } from '../../errors.js';
 import type { Pair, Padding, TensorShape } from '../basics.js';
 import { effectiveKernel, outputLength, resolvePads } from '../geometry.js';
-import type { KindTraits, WeightSpec } from './kind.js';
+import type { KindTraits, Saved, WeightSpec } from './kind.js';
 
 export const elements = (shape: TensorShape): number => shape.reduce((a, b) => a * b, 1);
 export const fmt = (s: TensorShape) => `[${s.join(', ')}]`;
@@ -60,6 +60,16 @@ export function perChannel(values: number[], inputs: TensorShape[], where: strin
 }
 
 export const noWeights = (): WeightSpec[] => [];
+/** Layers whose backward pass needs no forward tensor: sums, copies, views, affine maps by constants. */
+export const savesNothing = (): Saved => ({ tensors: [], own: [] });
+export const savesInput = (): Saved => ({ tensors: [{ input: 0 }], own: [] });
+export const savesOutput = (): Saved => ({ tensors: ['output'], own: [] });
+/** PyTorch's max-pool indices: one int64 per output element. */
+export const indicesOf = (output: TensorShape) => ({
+  what: 'indices (int64)',
+  bytes: 8 * elements(output),
+  perImage: true,
+});
 export const zero = () => 0;
 export const outputElements = (_i: TensorShape[], output: TensorShape) => elements(output);
 export const passThrough = (inputs: TensorShape[]) => inputs[0];

@@ -2,7 +2,7 @@
 import type { ExplicitPadding, PaddingInput } from '../basics.js';
 import type { KindDef, Named } from './kind.js';
 import { explicitPadding, schema } from './read.js';
-import { dataMovement, featureMap, noWeights, zero } from './shared.js';
+import { dataMovement, featureMap, noWeights, savesNothing, zero } from './shared.js';
 
 export interface ZeroPadAttrs {
   padding: ExplicitPadding;
@@ -38,6 +38,7 @@ export const zeropad: KindDef<ZeroPadAttrs, ZeroPadSpec> = {
     weights: noWeights,
     macs: zero,
     elementOps: zero,
+    saves: savesNothing,
     window: () => ({ kernel: [1, 1], strides: [1, 1], dilation: [1, 1] }),
   },
   traits: dataMovement(true),
