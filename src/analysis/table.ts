@@ -45,6 +45,14 @@ export function formatReport(report: AnalysisReport, options: { layers?: boolean
     `Weights: ${mb(t.weightBytes)}; activations per image: ${mb(t.activationBytesPerImage)}; peak activations (batch ${report.batch}): ${mb(t.peakActivationBytes)} at ${t.peakActivationLayer}`,
     rule,
   );
+  if (report.training) {
+    const { bytes, macs, batch, optimizer } = report.training;
+    out.push(
+      `Training step (batch ${batch}, ${optimizer}): weights ${mb(bytes.weights)} + gradients ${mb(bytes.gradients)} + optimizer state ${mb(bytes.optimizerState)} + saved activations ${mb(bytes.savedActivations)} = ${mb(bytes.total)}`,
+      `MACs per step: forward ${n(macs.forward)} + input gradients ${n(macs.backwardInput)} + weight gradients ${n(macs.backwardWeights)} = ${n(macs.step)}`,
+      rule,
+    );
+  }
   if (report.bottlenecks.length) {
     const rows = [
       ['Bottleneck (k×k conv ← 1x1 reduction)', 'Input', 'Reduced to', 'MACs without', 'MACs with', 'Ratio'],

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * convnet-serve command line.
- *   convnet-serve analyze <name|spec.json|model.json|model.onnx> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--json]
+ *   convnet-serve analyze <name|spec.json|model.json|model.onnx> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--training sgd|momentum|adam] [--json]
  *   convnet-serve serve            (same as npm start)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,12 +9,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { analyzeTarget, graphFor, type AnalyzeTarget } from '../services/analysis.js';
 import { formatReport } from '../analysis/table.js';
+import { OPTIMIZERS, type Optimizer } from '../analysis/training.js';
 import { detectModelFormat } from '../interop/keras/import.js';
 import { AppError } from '../errors.js';
 import type { Shape3 } from '../spec/types.js';
 
 const USAGE = `usage:
-  convnet-serve analyze <name|spec.json|model.json|model.onnx> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--json]
+  convnet-serve analyze <name|spec.json|model.json|model.onnx> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--training sgd|momentum|adam] [--json]
   convnet-serve classify <image> [--model NAME] [--models-dir DIR] [--topk K] [--json]
   convnet-serve export <name|spec.json> --format onnx|tfjs [--weights FILE] --out FILE|DIR
   convnet-serve serve`;
@@ -52,6 +53,7 @@ function analyzeCommand(args: string[]): void {
       classes: { type: 'string' },
       'no-top': { type: 'boolean' },
       batch: { type: 'string' },
+      training: { type: 'string' },
       json: { type: 'boolean' },
     },
   });
@@ -80,7 +82,18 @@ function analyzeCommand(args: string[]): void {
       includeTop: values['no-top'] ? false : undefined,
     };
   }
-  const report = analyzeTarget(target, { batch: positive(values.batch, '--batch') });
+  const optimizer = values.training;
+  if (optimizer !== undefined && !(OPTIMIZERS as readonly string[]).includes(optimizer)) {
+    throw new AppError(
+      400,
+      'BAD_ARGUMENT',
+      `--training: expected one of ${OPTIMIZERS.join(', ')}; received ${JSON.stringify(optimizer)}`,
+    );
+  }
+  const report = analyzeTarget(target, {
+    batch: positive(values.batch, '--batch'),
+    training: optimizer === undefined ? undefined : { optimizer: optimizer as Optimizer },
+  });
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
 }
 

@@ -47,6 +47,13 @@ t.test('analyze prints a torchinfo-like table with totals and the bottleneck rep
       .stdout,
   );
   t.equal(keras.totals.params, 34_826, 'a tfjs model.json is analysed like a spec');
+  const training = await cli('analyze', 'resnet18', '--training', 'momentum', '--batch', '2');
+  t.match(training.stdout, /Training step \(batch 2, momentum\): weights 44\.63 MB \+ gradients 44\.59 MB/);
+  t.match(training.stdout, /MACs per step: forward 3,628,146,688 \+ input gradients 3,392,118,784/);
+  await t.rejects(
+    cli('analyze', 'resnet18', '--training', 'lbfgs'),
+    /--training: expected one of sgd, momentum, adam/,
+  );
   await t.rejects(
     cli('analyze', 'resnet5'),
     /Did you mean "resnet50".*Available: /,
