@@ -14,6 +14,8 @@ export interface Config {
   port: number;
   /** A second port, served by a thread of its own, that answers only the health probes; undefined: off. */
   healthPort?: number;
+  /** Readiness needs every configured model ready ('all') or at least one ('any'). */
+  readiness: 'all' | 'any';
   /** Past this long without the event loop turning, the health port answers 503 (stalled). */
   livenessStallMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -174,6 +176,7 @@ function readAll(env: Env, stdoutIsTTY: boolean): Config {
         ? undefined
         : int(env, 'HEALTH_PORT', 0, 0, 65535),
     livenessStallMs: int(env, 'LIVENESS_STALL_MS', 10_000, 100, 3_600_000),
+    readiness: oneOf(env, 'READINESS', 'all', ['all', 'any'] as const),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
     logFormat: oneOf(env, 'LOG_FORMAT', stdoutIsTTY ? 'pretty' : 'json', ['json', 'pretty'] as const),
     modelsDir: env.MODELS_DIR && env.MODELS_DIR !== '' ? path.resolve(env.MODELS_DIR) : DEFAULT_MODELS_DIR,

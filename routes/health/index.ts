@@ -19,8 +19,9 @@ interface ModelHealth {
 export interface Readiness {
   ready: boolean;
   reason?: string;
-  status: 'ready' | 'not_ready' | 'draining';
-  /** The models that keep the service from being ready. */
+  /** `degraded`: ready under READINESS=any while some models are not. */
+  status: 'ready' | 'degraded' | 'not_ready' | 'draining';
+  /** The models that are not ready (under READINESS=all, those that keep the service from being ready). */
   notReady: { name: string; state: string; error?: string }[];
 }
 
@@ -30,9 +31,13 @@ export function readiness(app: FastifyInstance): Readiness {
   if (app.hasDecorator('pool') && app.pool.liveWorkers === 0) {
     return { ready: false, status: 'not_ready', notReady, reason: 'no inference worker is running' };
   }
-  return notReady.length
-    ? { ready: false, status: 'not_ready', notReady }
-    : { ready: true, status: 'ready', notReady: [] };
+  if (notReady.length === 0) return { ready: true, status: 'ready', notReady: [] };
+  // READINESS=any: one working model is enough to take traffic; the others are listed, not hidden.
+  const total = app.hasDecorator('models') ? app.models.models.size : 0;
+  if (app.config.readiness === 'any' && notReady.length < total) {
+    return { ready: true, status: 'degraded', notReady };
+  }
+  return { ready: false, status: 'not_ready', notReady };
 }
 
 function modelHealth(app: FastifyInstance): ModelHealth[] {
