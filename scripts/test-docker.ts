@@ -382,6 +382,9 @@ async function main(): Promise<void> {
 
   // 2-4. docker run
   const port = await freePort();
+  // On the host network the image's HEALTH_PORT (3001) may be taken: a free one, which Docker's
+  // HEALTHCHECK then probes (it reads HEALTH_PORT), so "healthy" proves the health port answers.
+  const healthPort = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const runArgs = [
     'run',
@@ -393,6 +396,8 @@ async function main(): Promise<void> {
     '--read-only',
     '-e',
     `PORT=${port}`,
+    '-e',
+    `HEALTH_PORT=${healthPort}`,
     '-e',
     'HOST=127.0.0.1',
     '-e',
@@ -415,6 +420,8 @@ async function main(): Promise<void> {
   );
   summary.startToReadySeconds = +((ready.readyMs ?? NaN) / 1000).toFixed(2);
   summary.startToHealthySeconds = +((ready.healthyMs ?? NaN) / 1000).toFixed(2);
+  const healthPortReady = await fetch(`http://127.0.0.1:${healthPort}/health/ready`).catch(() => undefined);
+  check(healthPortReady?.status === 200, `docker run: the health port ${healthPort} answers ready`);
   await smoke(base);
   summary.memoryAfterSmoke = await memory(id);
   const user = (await run('docker', ['exec', id, 'id', '-u'], { timeoutMs: 20_000 })).stdout.trim();
@@ -429,6 +436,7 @@ async function main(): Promise<void> {
   // 5. docker-compose with the host-network override
   const compose = await composeCommand();
   const composePort = await freePort();
+  const composeHealthPort = await freePort();
   const composeBase = `http://127.0.0.1:${composePort}`;
   const testOverride = path.join(tmp, 'docker-compose.test.yml');
   writeFileSync(
@@ -440,6 +448,7 @@ async function main(): Promise<void> {
           image: IMAGE,
           environment: {
             PORT: String(composePort),
+            HEALTH_PORT: String(composeHealthPort),
             HOST: '127.0.0.1',
             DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS),
           },
