@@ -162,6 +162,13 @@ export function loadConfig(env: Env = process.env, stdoutIsTTY = process.stdout.
       `at least MAX_IMAGES_PER_REQUEST (${config.maxImagesPerRequest}), or a full request could never be queued`,
     );
   }
+  if (config.healthPort !== undefined && config.healthPort !== 0 && config.healthPort === config.port) {
+    throw new ConfigError(
+      'HEALTH_PORT',
+      String(config.healthPort),
+      `a port other than PORT (${config.port}): the health probes listen on a port of their own`,
+    );
+  }
   return config;
 }
 

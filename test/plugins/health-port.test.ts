@@ -5,7 +5,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { buildApp } from '../../src/app.js';
-import { testConfig } from '../../src/config.js';
+import { ConfigError, loadConfig, testConfig } from '../../src/config.js';
 
 const STALL_MS = 400;
 const app = await buildApp(testConfig({ healthPort: 0, livenessStallMs: STALL_MS }));
@@ -91,4 +91,13 @@ t.test('a health port that is taken stops start-up with a clear error', async (t
   t.teardown(() => blocker.close());
   const taken = (blocker.address() as net.AddressInfo).port;
   await t.rejects(buildApp(testConfig({ host: '127.0.0.1', healthPort: taken })), /HEALTH_PORT .*EADDRINUSE/);
+});
+
+t.test('HEALTH_PORT must differ from PORT; unset means no second listener', async (t) => {
+  t.throws(() => loadConfig({ PORT: '3000', HEALTH_PORT: '3000' }), ConfigError);
+  t.equal(loadConfig({ PORT: '3000', HEALTH_PORT: '3001' }).healthPort, 3001);
+  t.equal(loadConfig({}).healthPort, undefined);
+  const plain = await buildApp(testConfig());
+  t.teardown(() => plain.close());
+  t.equal(plain.healthPort, undefined);
 });
