@@ -172,6 +172,13 @@ export function loadConfig(env: Env = process.env, stdoutIsTTY = process.stdout.
   return config;
 }
 
+const uvPoolSize = (env: Env) => {
+  const n = Number(env.UV_THREADPOOL_SIZE);
+  return Number.isInteger(n) && n >= 1 ? n : 4;
+};
+// Decodes run on libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE says otherwise); one is
+// left for compression, file reads and DNS.
+const decodeDefault = (env: Env) => Math.max(1, Math.min(workers(env), uvPoolSize(env) - 1));
 const workers = (env: Env) => int(env, 'WORKERS', Math.min(availableParallelism(), 8), 1, 64);
 
 function readAll(env: Env, stdoutIsTTY: boolean): Config {
@@ -218,10 +225,10 @@ function readAll(env: Env, stdoutIsTTY: boolean): Config {
     maxImagePixels: int(env, 'MAX_IMAGE_PIXELS', 100_000_000, 1, 2 ** 32),
     maxDecodeCost: int(env, 'MAX_DECODE_COST', 100, 1, 100_000),
     maxRequestDecodeCost: int(env, 'MAX_REQUEST_DECODE_COST', 400, 1, 1_000_000),
-    decodeConcurrency: int(env, 'DECODE_CONCURRENCY', workers(env), 1, 64),
+    decodeConcurrency: int(env, 'DECODE_CONCURRENCY', decodeDefault(env), 1, 64),
     decodeMemoryMb: int(env, 'DECODE_MEMORY_MB', 256, 16, 65_536),
     decodeTimeoutS: int(env, 'DECODE_TIMEOUT_S', 10, 1, 3600),
-    clientTimeoutMs: int(env, 'CLIENT_TIMEOUT_MS', 30_000, 1000, 3_600_000),
+    clientTimeoutMs: int(env, 'CLIENT_TIMEOUT_MS', 60_000, 1000, 3_600_000),
     apiKeys: list(env, 'API_KEYS'),
     corsOrigins: list(env, 'CORS_ORIGINS'),
     // After SIGTERM, answers carry Connection: close for this long before the listener closes, so

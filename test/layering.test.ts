@@ -10,7 +10,16 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Layers, lowest first; a path's layer is the first prefix that matches. */
 const LAYERS: [rank: number, prefixes: string[]][] = [
-  [0, ['src/errors.ts', 'src/invariant.ts', 'src/spawn-worker.ts', 'src/thread-priority.ts']],
+  [
+    0,
+    [
+      'src/errors.ts',
+      'src/invariant.ts',
+      'src/spawn-worker.ts',
+      'src/thread-priority.ts',
+      'src/thread-cpu.ts',
+    ],
+  ],
   [1, ['src/spec/']],
   [2, ['models/', 'src/analysis/', 'src/weights/']],
   [3, ['src/interop/']],

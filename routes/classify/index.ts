@@ -199,12 +199,20 @@ async function decodeAll(
       { field: 'images', cost: Math.ceil(cost), limit: c.maxRequestDecodeCost },
     );
   }
-  const session = app.decoder.session(signal);
-  return Promise.all(
-    images.map((image) =>
-      session.run(image.decode.cost, image.decode.memoryBytes, () => decodeImage(image, preprocess)),
-    ),
-  );
+  // One image failing answers the request: its images still waiting are then dropped, not decoded.
+  const done = new AbortController();
+  signal?.addEventListener('abort', () => done.abort(), { once: true });
+  const session = app.decoder.session(done.signal);
+  try {
+    return await Promise.all(
+      images.map((image) =>
+        session.run(image.decode.cost, image.decode.memoryBytes, () => decodeImage(image, preprocess)),
+      ),
+    );
+  } catch (err) {
+    done.abort();
+    throw err;
+  }
 }
 
 export default async function classifyRoute(app: FastifyInstance) {

@@ -32,9 +32,12 @@ export function readiness(app: FastifyInstance): Readiness {
     return { ready: false, status: 'not_ready', notReady, reason: 'no inference worker is running' };
   }
   if (notReady.length === 0) return { ready: true, status: 'ready', notReady: [] };
-  // READINESS=any: one working model is enough to take traffic; the others are listed, not hidden.
+  // READINESS=any: a model that failed to load does not hold back the ones that work (they are
+  // listed, not hidden); models still loading do, so a new pod takes traffic only once every model
+  // that can load has.
   const total = app.hasDecorator('models') ? app.models.models.size : 0;
-  if (app.config.readiness === 'any' && notReady.length < total) {
+  const onlyFailed = notReady.every((m) => m.state === 'failed');
+  if (app.config.readiness === 'any' && onlyFailed && notReady.length < total) {
     return { ready: true, status: 'degraded', notReady };
   }
   return { ready: false, status: 'not_ready', notReady };

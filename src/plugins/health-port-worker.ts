@@ -13,7 +13,7 @@ export interface HealthPortInit {
   host: string;
   port: number;
   stallMs: number;
-  /** Date.now() of the main thread's last turn, as a BigInt64Array of one element. */
+  /** process.hrtime.bigint() (monotonic, shared by every thread) at the main thread's last turn. */
   heartbeat: SharedArrayBuffer;
 }
 
@@ -73,7 +73,7 @@ const server = createServer((req, res) => {
     );
     return;
   }
-  const stalledMs = Date.now() - Number(Atomics.load(heartbeat, 0));
+  const stalledMs = Math.round(Number(process.hrtime.bigint() - Atomics.load(heartbeat, 0)) / 1e6);
   if (stalledMs > init.stallMs) {
     send(res, 503, { status: 'stalled', eventLoopStalledMs: stalledMs }, { 'retry-after': '1' });
     return;

@@ -33,7 +33,7 @@ export default fp(
   async function healthPort(app: FastifyInstance, options: HealthPortOptions) {
     const heartbeat = new SharedArrayBuffer(8);
     const beat = new BigInt64Array(heartbeat);
-    Atomics.store(beat, 0, BigInt(Date.now()));
+    Atomics.store(beat, 0, process.hrtime.bigint());
     const worker = spawnWorker(import.meta.url, 'health-port-worker', {
       host: options.host,
       port: options.port,
@@ -44,7 +44,15 @@ export default fp(
       worker.once('message', resolve);
       worker.once('error', reject);
     });
+    let closing = false;
+    // A health thread that dies leaves the probes unanswered and the pod restarted: say why.
+    worker.on('error', (err) => app.log.error({ err }, 'health port: the health thread failed'));
+    worker.on('exit', (code) => {
+      if (!closing)
+        app.log.error({ code }, 'health port: the health thread exited; probes are no longer answered');
+    });
     if ('failed' in reply) {
+      closing = true;
       await worker.terminate();
       throw new Error(`HEALTH_PORT ${options.port}: the health port could not listen: ${reply.failed}`);
     }
@@ -52,7 +60,7 @@ export default fp(
     let last = '';
     let publishing = false;
     const publish = async () => {
-      Atomics.store(beat, 0, BigInt(Date.now()));
+      Atomics.store(beat, 0, process.hrtime.bigint());
       if (publishing) return;
       publishing = true;
       try {
@@ -74,6 +82,7 @@ export default fp(
     worker.unref();
     app.log.info({ port: reply.listening }, 'health probes answered on their own port');
     app.addHook('onClose', async () => {
+      closing = true;
       clearInterval(timer);
       await worker.terminate();
     });

@@ -8,6 +8,7 @@ import type { Worker } from 'node:worker_threads';
 import type { FastifyBaseLogger } from 'fastify';
 import { AppError, type ErrorDetail } from '../errors.js';
 import { spawnWorker } from '../spawn-worker.js';
+import { threadCpuMs } from '../thread-cpu.js';
 import { type AnalysisJob, runAnalysisJob } from './analysis-job.js';
 
 export interface AnalysisPoolOptions {
@@ -24,7 +25,7 @@ export interface AnalysisPoolOptions {
 }
 
 export type AnalysisReply =
-  | { ready: true }
+  | { ready: true; tid?: number }
   | { id: number; bytes: Uint8Array }
   | { id: number; error: { statusCode: number; code: string; message: string; detail: ErrorDetail } }
   | { id: number; internal: string };
@@ -41,8 +42,13 @@ interface Slot {
   worker: Worker;
   /** Set once the worker has loaded its modules. */
   ready: boolean;
-  running?: Job & { timer: NodeJS.Timeout };
+  /** The worker's thread id, where the kernel's per-thread CPU time can be read (Linux). */
+  tid?: number;
+  running?: Job & { timer: NodeJS.Timeout; startedAt: number; cpuAtStart?: number };
 }
+
+/** However starved of CPU, an analysis is stopped after this many times its budget in wall time. */
+const WALL_CAP = 6;
 
 export class AnalysisPool {
   private readonly slots: Slot[] = [];
@@ -78,7 +84,20 @@ export class AnalysisPool {
       );
     }
     return new Promise((resolve, reject) => {
-      this.waiting.push({ id: this.nextId++, job, resolve, reject, signal });
+      const entry: Job = { id: this.nextId++, job, resolve, reject, signal };
+      this.waiting.push(entry);
+      // A client that leaves while its job waits frees its place in the queue at once.
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const index = this.waiting.indexOf(entry);
+          if (index === -1) return;
+          this.waiting.splice(index, 1);
+          reject(new AppError(499, 'CLIENT_CLOSED_REQUEST', 'the client closed the request'));
+          this.holdWhileBusy();
+        },
+        { once: true },
+      );
       this.dispatch();
     });
   }
@@ -121,7 +140,8 @@ export class AnalysisPool {
       }
       if (!next) break;
       const timer = setTimeout(() => this.overtime(slot), this.options.timeoutMs);
-      slot.running = { ...next, timer };
+      const cpuAtStart = slot.tid === undefined ? undefined : threadCpuMs(slot.tid);
+      slot.running = { ...next, timer, startedAt: performance.now(), cpuAtStart };
       const transfer = next.job.kind === 'file' ? [next.job.bytes.buffer as ArrayBuffer] : [];
       slot.worker.postMessage({ id: next.id, job: next.job }, transfer);
     }
@@ -144,6 +164,7 @@ export class AnalysisPool {
   private settle(slot: Slot, reply: AnalysisReply): void {
     if ('ready' in reply) {
       slot.ready = true;
+      slot.tid = reply.tid;
       this.dispatch();
       return;
     }
@@ -163,6 +184,15 @@ export class AnalysisPool {
   private overtime(slot: Slot): void {
     const job = slot.running;
     if (!job) return;
+    // The budget is CPU time where the kernel tells it: a worker that waited for a core (it yields
+    // to the event loop and to inference) has not used its budget. Wall time is capped all the same.
+    const now = slot.tid === undefined ? undefined : threadCpuMs(slot.tid);
+    const used = now === undefined || job.cpuAtStart === undefined ? undefined : now - job.cpuAtStart;
+    const wall = performance.now() - job.startedAt;
+    if (used !== undefined && used < this.options.timeoutMs && wall < WALL_CAP * this.options.timeoutMs) {
+      job.timer = setTimeout(() => this.overtime(slot), Math.max(20, this.options.timeoutMs - used));
+      return;
+    }
     this.replace(slot);
     job.reject(
       new AppError(

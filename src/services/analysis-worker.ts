@@ -8,6 +8,7 @@ import { defined } from '../invariant.js';
 import { type AnalysisJob, runAnalysisJob } from './analysis-job.js';
 import type { AnalysisReply } from './analysis-pool.js';
 import { yieldThreadPriority } from '../thread-priority.js';
+import { currentThreadId } from '../thread-cpu.js';
 
 const port = defined(parentPort, 'the parent port (this module runs in a worker thread)');
 yieldThreadPriority((workerData as { nice: number }).nice);
@@ -29,4 +30,4 @@ port.on('message', ({ id, job }: { id: number; job: AnalysisJob }) => {
   port.postMessage(reply, 'bytes' in reply ? [reply.bytes.buffer as ArrayBuffer] : []);
 });
 // Loaded: a job's time budget starts when it reaches a worker that can run it, not during start-up.
-port.postMessage({ ready: true });
+port.postMessage({ ready: true, tid: currentThreadId() });

@@ -2,6 +2,8 @@
 // service (503) and `any` takes traffic for the model that works (200 "degraded", the failed one
 // still listed); KServe's server readiness follows the same policy; no model ready is 503 either way.
 import t from 'tap';
+import type { FastifyInstance } from 'fastify';
+import { readiness } from '../../routes/health/index.js';
 import { servingApp } from '../helpers/app.js';
 
 const models = ['small-h5', 'broken-truncated'];
@@ -34,4 +36,21 @@ t.test('READINESS=any with no model ready is still 503', async (t) => {
   const ready = await app.inject('/health/ready');
   t.equal(ready.statusCode, 503);
   t.match(ready.json(), { status: 'not_ready' });
+});
+
+t.test('READINESS=any waits for models still loading; only failed ones are excused', async (t) => {
+  const states = (...list: string[]) => {
+    const models = new Map(list.map((state, i) => [`m${i}`, { name: `m${i}`, state }]));
+    return {
+      draining: false,
+      config: { readiness: 'any' },
+      hasDecorator: (name: string) => name === 'models',
+      models: { models, notReady: () => [...models.values()].filter((m) => m.state !== 'ready') },
+    } as unknown as FastifyInstance;
+  };
+  t.match(readiness(states('ready', 'loading')), { ready: false, status: 'not_ready' });
+  t.match(readiness(states('ready', 'warming', 'failed')), { ready: false, status: 'not_ready' });
+  t.match(readiness(states('ready', 'failed')), { ready: true, status: 'degraded' });
+  t.match(readiness(states('ready', 'ready')), { ready: true, status: 'ready' });
+  t.match(readiness(states('failed')), { ready: false, status: 'not_ready' });
 });

@@ -1,7 +1,7 @@
 /** dropout: the identity at inference; kept so names and layer lists match the source model. */
 import type { KindDef, Named } from './kind.js';
 import { finiteNumber } from './read.js';
-import { dataMovement, elements, noWeights, passThrough, zero } from './shared.js';
+import { dataMovement, elements, noWeights, passThrough, savesNothing, zero } from './shared.js';
 
 export interface DropoutAttrs {
   rate: number;
@@ -28,10 +28,11 @@ export const dropout: KindDef<DropoutAttrs, DropoutSpec> = {
     macs: zero,
     elementOps: zero,
     // PyTorch on the CPU keeps the scaled mask as float32, one per element (a fused GPU kernel keeps 1 byte).
-    saves: (inputs) => ({
-      tensors: [],
-      own: [{ what: 'mask (float32)', bytes: 4 * elements(inputs[0]), perImage: true }],
-    }),
+    // At rate 0 PyTorch returns the input and keeps nothing.
+    saves: (inputs, _output, a) =>
+      a.rate === 0
+        ? savesNothing()
+        : { tensors: [], own: [{ what: 'mask (float32)', bytes: 4 * elements(inputs[0]), perImage: true }] },
   },
   traits: dataMovement(true),
 };
