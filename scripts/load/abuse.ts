@@ -22,21 +22,8 @@ const COMPOSE_LIMIT_MB = 1024;
 const SAMPLE = fixture('fashion/0_9.png');
 const GIF = fixture('bombs/gif-9990.gif');
 const WEBP = fixture('bombs/webp-16383.webp');
-const HEAVY_SPEC = JSON.stringify({
-  spec: {
-    name: 'heavy',
-    input: [8, 8, 3],
-    layers: [
-      {
-        kind: 'repeat',
-        count: 9999,
-        layers: [
-          { kind: 'repeat', count: 2, layers: [{ kind: 'conv2d', filters: 4, kernel: 3, padding: 'same' }] },
-        ],
-      },
-    ],
-  },
-});
+// The spec test/routes/analyze-bounded.test.ts analyses: 19,999 layers from 300 bytes.
+const HEAVY_SPEC = fixture('specs/heavy-19999-layers.json');
 
 function multipart(files: Buffer[]): { body: Buffer; type: string } {
   const boundary = 'abuse-boundary';

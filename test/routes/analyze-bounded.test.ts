@@ -1,6 +1,7 @@
 // /analyze cannot starve the service: analyses run in a worker thread behind a bounded queue, with a
 // time and a memory budget, and long reports are paged. Over a real socket on 127.0.0.1. Nothing here
 // is timed: "health answers while analyses run" is checked by the order in which answers arrive.
+import { readFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import http from 'node:http';
 import type { FastifyInstance } from 'fastify';
@@ -9,23 +10,10 @@ import { testConfig, type Config } from '../../src/config.js';
 import { analyzeTarget } from '../../src/services/analysis.js';
 import { serverProcess } from '../helpers/server-process.js';
 
-/** 19,999 leaf layers from a 300-byte spec: about a second of analysis and an 11 MB report. */
-const HEAVY = {
-  spec: {
-    name: 'heavy',
-    input: [8, 8, 3],
-    layers: [
-      {
-        kind: 'repeat',
-        count: 9999,
-        layers: [
-          { kind: 'repeat', count: 2, layers: [{ kind: 'conv2d', filters: 4, kernel: 3, padding: 'same' }] },
-        ],
-      },
-      { kind: 'globalavgpool' },
-    ],
-  },
-};
+/** 19,999 leaf layers from a 300-byte spec: about a second of analysis and an 11 MB report (the load test's abuse phase sends the same file). */
+const HEAVY = JSON.parse(
+  readFileSync(new URL('../fixtures/specs/heavy-19999-layers.json', import.meta.url), 'utf8'),
+) as Record<string, unknown>;
 
 async function serve(
   t: Test,
