@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { hardDeadlineMs } from './shutdown.js';
+import { helperNice, yieldHelperThreads } from './thread-priority.js';
 
 /** A bad setting (a variable, a missing MODELS_DIR) stops the start with a message naming it. */
 async function start(): Promise<{ config: Config; app: FastifyInstance }> {
@@ -62,7 +63,18 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   await app.listen({ host: config.host, port: config.port });
+  // The event loop (its thread id is the pid) and the health thread answer first; the helper threads
+  // (image decoding) yield to them. Swept again now and then for threads created since.
+  const keep = [process.pid, ...(app.healthThreadId === undefined ? [] : [app.healthThreadId])];
+  const nice = helperNice(config.backgroundNice);
+  const changed = yieldHelperThreads(keep, nice);
+  app.log.debug({ changed, nice }, 'helper threads yield to the event loop and the health thread');
+  setInterval(() => yieldHelperThreads(keep, nice), HELPER_SWEEP_MS).unref();
 }
+
+/** Threads created after start-up (libvips grows its pool on demand) inherit their creator's nice value
+ * already; the sweep catches the rest. */
+const HELPER_SWEEP_MS = 10_000;
 
 main().catch((err) => {
   console.error(err);

@@ -6,7 +6,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { buildApp } from '../src/app.js';
 import { testConfig } from '../src/config.js';
-import { yieldThreadPriority } from '../src/thread-priority.js';
+import { Worker } from 'node:worker_threads';
+import { helperNice, yieldHelperThreads, yieldThreadPriority } from '../src/thread-priority.js';
 
 /** Each thread of this process with its nice value (field 19 of /proc/<pid>/task/<tid>/stat). */
 function threadNice(): Map<number, number> {
@@ -65,5 +66,41 @@ t.test(
     // The inference worker, the threads its engine created, and the analysis worker.
     t.ok(yielded >= 2, `${yielded} threads at nice 7 (of ${nice.size})`);
     t.same(app.pool.priority, { applied: true, nice: 7 });
+  },
+);
+
+/** A worker thread that reports its kernel id, optionally reniced to `nice` first, and then waits. */
+async function idleThread(nice = 0): Promise<{ tid: number; worker: Worker }> {
+  const worker = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     const { readlinkSync } = require('node:fs');
+     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+     if (${nice} > 0) require('node:os').setPriority(0, ${nice});
+     parentPort.postMessage(tid);
+     parentPort.on('message', () => {});`,
+    { eval: true },
+  );
+  const tid = await new Promise<number>((resolve) => worker.once('message', resolve));
+  return { tid, worker };
+}
+
+t.test(
+  'helper threads yield to the event loop and the kept (health) thread, never the other way',
+  { skip: !linux && 'Linux only' },
+  async (t) => {
+    t.equal(helperNice(10), 5, 'half of BACKGROUND_NICE');
+    t.equal(yieldHelperThreads([], 0), 0, 'BACKGROUND_NICE=0 changes nothing');
+    const kept = await idleThread();
+    const helper = await idleThread();
+    const background = await idleThread(9);
+    t.teardown(() => Promise.all([kept, helper, background].map((x) => x.worker.terminate())));
+    const changed = yieldHelperThreads([process.pid, kept.tid], 4);
+    const nice = threadNice();
+    t.equal(nice.get(process.pid), 0, 'the event loop keeps its priority');
+    t.equal(nice.get(kept.tid), 0, 'the kept thread keeps its priority');
+    t.equal(nice.get(helper.tid), 4, 'another thread yields');
+    t.equal(nice.get(background.tid), 9, 'a thread already lower is not raised');
+    t.ok(changed >= 1, `${changed} threads changed`);
+    t.equal(yieldHelperThreads([process.pid, kept.tid], 4), 0, 'a second sweep finds nothing to do');
   },
 );

@@ -8,6 +8,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 import { defined } from '../invariant.js';
+import { currentThreadId } from '../thread-cpu.js';
 
 export interface HealthPortInit {
   host: string;
@@ -23,7 +24,8 @@ export interface ReadySnapshot {
   body: Record<string, unknown>;
 }
 
-export type HealthPortReply = { listening: number } | { failed: string };
+/** `tid`: the health thread's kernel id (Linux), so the main thread can keep its priority. */
+export type HealthPortReply = { listening: number; tid?: number } | { failed: string };
 
 const init = workerData as HealthPortInit;
 const port = defined(parentPort, 'the parent port (this module runs in a worker thread)');
@@ -89,5 +91,6 @@ server.listen(init.port, init.host, () => {
   const address = server.address();
   port.postMessage({
     listening: typeof address === 'object' && address ? address.port : init.port,
+    tid: currentThreadId(),
   } satisfies HealthPortReply);
 });

@@ -26,6 +26,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The port the health thread listens on, when HEALTH_PORT is set. */
     healthPort?: number;
+    /** The health thread's kernel thread id (Linux), which keeps the event loop's priority. */
+    healthThreadId?: number;
   }
 }
 
@@ -57,6 +59,7 @@ export default fp(
       throw new Error(`HEALTH_PORT ${options.port}: the health port could not listen: ${reply.failed}`);
     }
     app.decorate('healthPort', reply.listening);
+    app.decorate('healthThreadId', reply.tid);
     let last = '';
     let publishing = false;
     const publish = async () => {

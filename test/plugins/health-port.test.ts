@@ -3,6 +3,7 @@
 // port and the drain, and nothing else served there.
 import t from 'tap';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { buildApp } from '../../src/app.js';
 import { ConfigError, loadConfig, testConfig } from '../../src/config.js';
@@ -33,6 +34,16 @@ t.test('not ready before the main port listens; ready after; live throughout', a
   const main = await app.inject('/health/ready');
   t.same(await (await fetch(url('/health/ready'))).json(), main.json(), 'the same body as the main port');
 });
+
+t.test(
+  'the health thread gives its kernel id, so the server can keep it ahead of the helper threads',
+  { skip: process.platform !== 'linux' && 'Linux only' },
+  async (t) => {
+    const tid = app.healthThreadId;
+    t.ok(Number.isInteger(tid) && tid !== process.pid, `thread ${tid}`);
+    t.ok(existsSync(`/proc/self/task/${tid}`), 'a thread of this process');
+  },
+);
 
 t.test('only the probes are served there', async (t) => {
   const other = await fetch(url('/classify'), { method: 'POST', body: 'x' });
