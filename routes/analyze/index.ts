@@ -4,14 +4,15 @@
  *
  * Bodies: JSON (at most ANALYZE_BODY_LIMIT), or a model file (at most MODEL_UPLOAD_LIMIT) as the
  * raw body (`application/octet-stream`) or as a multipart file: an ONNX file, or the JSON of a
- * Keras config / tfjs model.json. For files, `input=H,W,C` and `batch` go in the query string
- * (or as multipart fields).
+ * Keras config / tfjs model.json. For files, `input=H,W,C`, `batch`, `training` (the optimizer) and
+ * `trainingBatch` go in the query string (or as multipart fields); a JSON body carries its own.
  */
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, describeValue } from '../../src/errors.js';
 import { parseJsonBody } from '../../src/plugins/json-depth.js';
-import type { AnalyzeTarget } from '../../src/services/analysis.js';
+import { OPTIMIZERS, type Optimizer } from '../../src/analysis/training.js';
+import type { AnalyzeTarget, TrainingRequest } from '../../src/services/analysis.js';
 import type { AnalysisJob, LayerPage } from '../../src/services/analysis-job.js';
 import { AnalysisPool } from '../../src/services/analysis-pool.js';
 import { ReportCache } from '../../src/services/report-cache.js';
@@ -24,6 +25,8 @@ type AnalyzeRequest = Record<string, unknown> | string | Buffer;
 interface AnalyzeQuery {
   input?: string;
   batch?: string;
+  training?: Optimizer;
+  trainingBatch?: string;
   layers?: 'all' | 'none';
   offset?: string;
   limit?: string;
@@ -41,6 +44,46 @@ function parseInput(text: string | undefined, field: string): Shape3 | undefined
     );
   }
   return parts as Shape3;
+}
+
+/** The options a model file upload takes beside the file: in the query string or as multipart fields. */
+const FILE_OPTIONS = ['input', 'batch', 'training', 'trainingBatch'] as const;
+type FileOptions = Partial<Record<(typeof FILE_OPTIONS)[number], string>>;
+
+function parseBatch(text: string | undefined, field: string): number | undefined {
+  if (text === undefined) return undefined;
+  const batch = Number(text);
+  if (!/^[0-9]+$/.test(text) || batch < 1 || batch > 65_536) {
+    throw new AppError(
+      400,
+      'VALIDATION_ERROR',
+      `${field}: expected an integer from 1 to 65536; received ${JSON.stringify(text)}`,
+      {
+        field,
+        received: text,
+        expected: 'an integer from 1 to 65536',
+      },
+    );
+  }
+  return batch;
+}
+
+/** `training` (an optimizer) and `trainingBatch` of a file upload; either one asks for the section. */
+function parseTraining(options: FileOptions): TrainingRequest | undefined {
+  const { training, trainingBatch } = options;
+  if (training === undefined && trainingBatch === undefined) return undefined;
+  if (training !== undefined && !(OPTIMIZERS as readonly string[]).includes(training)) {
+    throw new AppError(
+      400,
+      'VALIDATION_ERROR',
+      `training: expected an optimizer, one of ${OPTIMIZERS.join(', ')}; received ${JSON.stringify(training)}`,
+      { field: 'training', received: training, expected: OPTIMIZERS.join(' | ') },
+    );
+  }
+  return {
+    ...(training === undefined ? {} : { optimizer: training as Optimizer }),
+    ...(trainingBatch === undefined ? {} : { batch: parseBatch(trainingBatch, 'trainingBatch') }),
+  };
 }
 
 export default async function analyzeRoute(app: FastifyInstance) {
@@ -94,21 +137,27 @@ export default async function analyzeRoute(app: FastifyInstance) {
     limits: { fileSize: uploadLimit, files: 1, fields: 4, fieldSize: 1024, parts: 6 },
   });
 
-  /** A multipart upload: one file field (the model), and optional `input` and `batch` fields. */
-  async function fromMultipart(
-    request: FastifyRequest,
-  ): Promise<{ body: Buffer; input?: string; batch?: number }> {
+  /** A multipart upload: one file field (the model), and the optional FILE_OPTIONS as fields. */
+  async function fromMultipart(request: FastifyRequest): Promise<{ body: Buffer; options: FileOptions }> {
     let body: Buffer | undefined;
-    const fields: Record<string, string> = {};
+    const options: FileOptions = {};
     try {
       for await (const part of request.parts()) {
         if (part.type === 'file') {
           body = await part.toBuffer();
+        } else if ((FILE_OPTIONS as readonly string[]).includes(part.fieldname)) {
+          options[part.fieldname as keyof FileOptions] = String(part.value);
         } else {
-          fields[part.fieldname] = String(part.value);
+          throw new AppError(
+            400,
+            'VALIDATION_ERROR',
+            `${part.fieldname}: not a field of a model upload; expected one of file, ${FILE_OPTIONS.join(', ')}`,
+            { field: part.fieldname, received: part.fieldname, expected: `file, ${FILE_OPTIONS.join(', ')}` },
+          );
         }
       }
     } catch (err) {
+      if (err instanceof AppError) throw err;
       const e = err as Error & { code?: string; statusCode?: number };
       if (e.code === 'FST_REQ_FILE_TOO_LARGE') {
         throw new AppError(
@@ -132,16 +181,7 @@ export default async function analyzeRoute(app: FastifyInstance) {
         'file: expected a multipart file field holding the model; received none',
         { field: 'file', expected: 'an ONNX file or model JSON' },
       );
-    const batch = fields.batch === undefined ? undefined : Number(fields.batch);
-    if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > 65_536)) {
-      throw new AppError(
-        400,
-        'VALIDATION_ERROR',
-        `batch: expected an integer from 1 to 65536; received ${JSON.stringify(fields.batch)}`,
-        { field: 'batch', received: fields.batch },
-      );
-    }
-    return { body, input: fields.input, batch };
+    return { body, options };
   }
 
   /** A served model's name stands for what is served; otherwise the target as written. */
@@ -194,13 +234,13 @@ export default async function analyzeRoute(app: FastifyInstance) {
     },
     async (request, reply) => {
       let body: AnalyzeRequest = uploads.get(request) ?? request.body;
-      let batch = request.query.batch === undefined ? undefined : Number(request.query.batch);
-      let input = parseInput(request.query.input, 'input');
+      let options: FileOptions = Object.fromEntries(
+        FILE_OPTIONS.filter((k) => request.query[k] !== undefined).map((k) => [k, request.query[k]]),
+      );
       if (request.isMultipart()) {
         const upload = await fromMultipart(request);
         body = upload.body;
-        batch = upload.batch ?? batch;
-        input = parseInput(upload.input, 'input') ?? input;
+        options = { ...options, ...upload.options };
       }
       if (
         body === undefined ||
@@ -227,13 +267,28 @@ export default async function analyzeRoute(app: FastifyInstance) {
         const job = {
           kind: 'file',
           bytes: new Uint8Array(body),
-          input,
-          batch,
+          input: parseInput(options.input, 'input'),
+          batch: parseBatch(options.batch, 'batch'),
+          training: parseTraining(options),
           page,
           limits: limitsNow(),
         } as const;
         bytes = await pool.run(job, abortOnClose(reply));
       } else {
+        // Silently ignoring them would answer a different question than the one asked.
+        const misplaced = Object.keys(options)[0];
+        if (misplaced !== undefined) {
+          throw new AppError(
+            400,
+            'VALIDATION_ERROR',
+            `${misplaced}: the query string's ${FILE_OPTIONS.join(', ')} apply to model file uploads; a JSON body carries its own fields`,
+            {
+              field: misplaced,
+              received: options[misplaced as keyof FileOptions],
+              expected: `the body's "${misplaced === 'trainingBatch' ? 'training.batch' : misplaced}"`,
+            },
+          );
+        }
         const servedNames =
           typeof body === 'object' &&
           app.hasDecorator('models') &&

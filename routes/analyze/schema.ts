@@ -169,6 +169,18 @@ export const analyzeQuery = {
       pattern: '^[1-9][0-9]{0,4}$',
       description: 'Batch size for the peak-activation estimate of an uploaded model file (default 1)',
     },
+    training: {
+      type: 'string',
+      enum: ['sgd', 'momentum', 'adam'],
+      description:
+        'Adds the training section for an uploaded model file, with this optimizer (a JSON body has its own `training`)',
+    },
+    trainingBatch: {
+      type: 'string',
+      pattern: '^[1-9][0-9]{0,4}$',
+      description:
+        'Images per training step for an uploaded model file (default: `batch`, else 1; implies adam without `training`)',
+    },
     layers: {
       type: 'string',
       enum: ['all', 'none'],

@@ -183,6 +183,71 @@ t.test('over HTTP: raw body, multipart file, query options, and the upload limit
   t.equal(keras.statusCode, 200, 'a Keras config uploaded as a file is read as JSON');
 });
 
+t.test('training costs of an uploaded file: query options or multipart fields', async (t) => {
+  const app = await buildApp(testConfig());
+  t.teardown(() => app.close());
+  const resnet18 = Buffer.from(bytes('resnet18'));
+  const upload = (url: string, payload: Buffer = resnet18, type = 'application/octet-stream') =>
+    app.inject({ method: 'POST', url, headers: { 'content-type': type }, payload });
+  const raw = await upload('/analyze?training=sgd&trainingBatch=2&layers=none');
+  t.equal(raw.statusCode, 200, raw.body.slice(0, 300));
+  const expected = analyzeTarget(
+    { onnx: bytes('resnet18') },
+    { training: { optimizer: 'sgd', batch: 2 } },
+  ).training;
+  t.same(raw.json().training, expected, 'what the analyzer gives for the same file and options');
+  t.equal(raw.json().training.batch, 2);
+  t.equal(raw.json().training.bytes.optimizerState, 0, 'plain SGD keeps no state');
+  t.equal(raw.json().training.bytes.gradients, 4 * raw.json().totals.trainableParams);
+  const onlyBatch = await upload('/analyze?trainingBatch=3&layers=none');
+  t.equal(
+    onlyBatch.json().training.optimizer,
+    'adam',
+    'a training batch alone implies the default optimizer',
+  );
+  t.notOk((await upload('/analyze?layers=none')).json().training, 'no section unless asked');
+
+  const boundary = 'xBOUNDARYx';
+  const form = (fields: Record<string, string>) =>
+    Buffer.concat([
+      ...Object.entries(fields).map(([k, v]) =>
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`),
+      ),
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="r.onnx"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+      ),
+      resnet18,
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+  const multipartType = `multipart/form-data; boundary=${boundary}`;
+  const fields = await upload(
+    '/analyze?layers=none',
+    form({ training: 'momentum', batch: '4' }),
+    multipartType,
+  );
+  t.equal(fields.statusCode, 200, fields.body.slice(0, 300));
+  t.match(fields.json().training, { optimizer: 'momentum', batch: 4 }, 'the batch is the analysis batch');
+
+  const badOptimizer = await upload('/analyze?layers=none', form({ training: 'rmsprop' }), multipartType);
+  t.equal(badOptimizer.statusCode, 400);
+  t.match(badOptimizer.json(), { field: 'training', received: 'rmsprop', expected: 'sgd | momentum | adam' });
+  const typo = await upload('/analyze?layers=none', form({ trainig: 'adam' }), multipartType);
+  t.equal(typo.statusCode, 400, 'an unknown field is refused, not ignored');
+  t.match(typo.json(), {
+    field: 'trainig',
+    message: /expected one of file, input, batch, training, trainingBatch/,
+  });
+  const badBatch = await upload('/analyze?layers=none', form({ trainingBatch: '0' }), multipartType);
+  t.match(badBatch.json(), { field: 'trainingBatch', received: '0' });
+  const json = await app.inject({
+    method: 'POST',
+    url: '/analyze?training=adam',
+    payload: { model: 'resnet18' },
+  });
+  t.equal(json.statusCode, 400, 'query options for files are not silently ignored beside a JSON body');
+  t.match(json.json(), { field: 'training', message: /a JSON body carries its own/ });
+});
+
 t.test(
   'shape arithmetic folded, channel-major flatten reordered: the imported graph computes what ONNX Runtime computes on the file',
   async (t) => {
