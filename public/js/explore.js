@@ -30,6 +30,7 @@ export function initExplore({ onTabShown }) {
     clearTimeout(debounce);
     debounce = setTimeout(analyze, 120); // choosing is asking: analyse without a second click
   });
+  $('#explore-training').addEventListener('change', () => analyze());
   $('#explore-example').addEventListener('click', () => {
     $('#explore-spec').value = prettyJson(inception3aWithoutBottlenecks());
     $('#explore-spec').focus();
@@ -109,17 +110,20 @@ function request() {
       `Batch: expected a whole number of at least 1; received "${batchText}".`,
       { field: 'batch' },
     );
+  const optimizer = $('#explore-training').value;
+  // The training batch follows the request's batch (the API's default).
+  const training = optimizer ? { training: { optimizer } } : {};
   if (source === 'spec') {
     const parsed = parseSpec($('#explore-spec').value);
     if (parsed.error) throw clientError('INVALID_SPEC_JSON', parsed.error, { field: 'spec' });
     return {
-      body: { spec: parsed.spec, ...(batch ? { batch } : {}) },
+      body: { spec: parsed.spec, ...(batch ? { batch } : {}), ...training },
       label: parsed.spec?.name ?? 'the spec',
     };
   }
   const model = $('#explore-model').value;
   const dims = ['h', 'w', 'c'].map((k) => $(`#explore-${k}`).value.trim());
-  const body = { model, ...(batch ? { batch } : {}) };
+  const body = { model, ...(batch ? { batch } : {}), ...training };
   if (dims.some(Boolean)) {
     if (!dims.every(Boolean))
       throw clientError(

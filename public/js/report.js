@@ -23,6 +23,7 @@ export function renderReport(report) {
       ),
     ),
     totalsCards(report),
+    report.training ? trainingSection(report.training, id) : null,
     report.bottlenecks.length ? bottleneckSection(report, id) : null,
     report.blocks.inception.length === 1
       ? branchSection(report.blocks.inception[0], report.totals.macs, { heading: true })
@@ -86,6 +87,71 @@ function totalsCards(report) {
         ? `at ${t.peakActivationLayer}${report.batch > 1 ? `, batch ${report.batch}` : ''}`
         : null,
       `${bytes(t.activationBytesPerImage)} of outputs per image`,
+    ),
+  );
+}
+
+// --- training --------------------------------------------------------------------------------
+
+const OPTIMIZER_NAMES = { sgd: 'SGD', momentum: 'SGD with momentum', adam: 'Adam' };
+
+/** What one training step holds in memory, by part, and the MACs it computes. */
+function trainingSection(training, id) {
+  const b = training.bytes;
+  const m = training.macs;
+  const parts = [
+    ['Weights', b.weights],
+    ['Gradients', b.gradients],
+    ['Optimizer state', b.optimizerState],
+    ['Saved activations', b.savedActivations],
+  ].map(([label, value], i) => ({ label, value, color: PALETTE[i % PALETTE.length] }));
+  return h(
+    'section',
+    { class: 'card training', 'aria-labelledby': `${id}-training-h` },
+    h(
+      'h4',
+      { id: `${id}-training-h`, class: 'section-title' },
+      `One training step: ${OPTIMIZER_NAMES[training.optimizer] ?? training.optimizer}, batch ${int(training.batch)}`,
+    ),
+    stackedBar(parts),
+    h(
+      'dl',
+      { class: 'stats', 'aria-label': 'Training step' },
+      [...parts, { label: 'Total memory', value: b.total }].map(({ label, value, color }) =>
+        h(
+          'div',
+          { class: 'stat' },
+          h(
+            'dt',
+            {},
+            color
+              ? h('span', { class: 'swatch', style: { backgroundColor: color }, 'aria-hidden': 'true' })
+              : null,
+            label,
+          ),
+          h(
+            'dd',
+            {},
+            h('span', { class: 'stat-value' }, bytes(value)),
+            h('span', { class: 'stat-sub' }, `${int(value)} bytes`),
+          ),
+        ),
+      ),
+      h(
+        'div',
+        { class: 'stat' },
+        h('dt', {}, 'MACs per step'),
+        h(
+          'dd',
+          {},
+          h('span', { class: 'stat-value' }, compact(m.step)),
+          h(
+            'span',
+            { class: 'stat-sub' },
+            `forward ${compact(m.forward)} · input gradients ${compact(m.backwardInput)} · weight gradients ${compact(m.backwardWeights)}`,
+          ),
+        ),
+      ),
     ),
   );
 }

@@ -185,6 +185,18 @@ async function run() {
     );
     await page.keyboard.press('ArrowRight');
     t.match(await page.textContent('.chart-readout'), /conv1_bn/, 'ArrowRight steps to the next layer');
+
+    // A training step, costed: the weights are 4 bytes per published parameter.
+    await page.locator('details.options > summary').first().click();
+    await page.selectOption('#explore-training', 'adam');
+    await page.waitForSelector('section.training');
+    const training = await page.textContent('section.training');
+    t.match(training, /One training step: Adam, batch 1/, 'the optimizer and batch are named');
+    t.match(training, /102,546,848 bytes/, 'weights: 4 bytes for each of the 25,636,712 parameters');
+    t.match(training, /Optimizer state/, 'each part of the memory is listed');
+    await shot('03c-explore-resnet50-training');
+    await page.selectOption('#explore-training', '');
+    await page.waitForFunction(() => !document.querySelector('section.training'));
     await block.scrollIntoViewIfNeeded();
     await shot('03-explore-resnet50');
     await page.evaluate(() => window.scrollTo(0, 0));
