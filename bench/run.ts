@@ -5,7 +5,9 @@
  *  2. HTTP level: POST /classify with 224x224 JPEGs against resnet50_tv at concurrency 1, 4, 16,
  *     for three arrangements (the default, two single-thread ORT workers, tfjs), with the ratio to
  *     in-process ONNX Runtime (2 threads, batch 1, sustained) and the server's CPU time per image;
- *     POST /analyze resnet152 requests/s and p50;
+ *     POST /analyze resnet152 requests/s and p50; and the peer, the FastAPI + PyTorch service a
+ *     user might write instead (bench/peer/torch_service.py), loaded the same way, when Debian's
+ *     python3-torch, -torchvision, -fastapi and -uvicorn are present (it says so and skips otherwise);
  *  3. start-up: time to ready with the default models; resident memory with resnet50_tv loaded.
  * Everything targets 127.0.0.1 and is bounded in time. Usage: npm run bench [-- --quick]
  */
@@ -26,6 +28,7 @@ import { OnnxEngine } from '../src/engines/onnxruntime.js';
 import { useThreadedWasm } from '../src/engines/tfjs/wasm-threads.js';
 import { normalizeSpec } from '../src/spec/normalize.js';
 import { writeSafetensors } from '../src/weights/safetensors.js';
+import { peerAvailability, peerReady, startPeer } from './lib/peer.js';
 import { randomInput, randomWeights } from './lib/random.js';
 import { table } from './lib/table.js';
 
@@ -382,6 +385,40 @@ async function httpLevel() {
       await stop(child);
     }
   }
+  // The peer: what a user might write instead, same image, concurrency and load generator.
+  const peer = peerAvailability();
+  if (!peer.ok) {
+    log(`peer (FastAPI + PyTorch): skipped: ${peer.reason}`);
+    results.peer = { skipped: peer.reason };
+  } else {
+    const child = startPeer(++port);
+    try {
+      const health = await peerReady(port, jpeg);
+      results.peer = health;
+      for (const c of [1, 4, 16]) {
+        const cpu0 = processCpuSeconds(child.pid!);
+        const r = await load(`http://127.0.0.1:${port}/classify`, c, seconds, jpeg, 'image/jpeg');
+        const cpuMsPerImage = ((processCpuSeconds(child.pid!) - cpu0) * 1000) / r.total;
+        const ratio = r.rps / anchor.imagesPerS;
+        results[`peer@${c}`] = { ...r, ratio, cpuMsPerImage };
+        const name = `peer: FastAPI+torch ${health.threads}t`;
+        log(
+          rows.row(
+            name,
+            c,
+            r.rps.toFixed(2),
+            r.p50,
+            r.p99,
+            ratio.toFixed(2),
+            r.non2xx,
+            cpuMsPerImage.toFixed(1),
+          ),
+        );
+      }
+    } finally {
+      await stop(child);
+    }
+  }
   return results;
 }
 
@@ -448,6 +485,17 @@ if (threadedStep) {
     `tfjs wasm with 2 threads vs ORT 2 threads ${oneStream}: ${times(anchorMs / threadedStep[1])}; ` +
       `served at concurrency 1 / 4: ${servedAt(1)} / ${servedAt(4)}`,
   );
+}
+const peerAt = (c: number) => http[`peer@${c}`] as Point | undefined;
+if (peerAt(1)) {
+  const vsPeer = [1, 4, 16]
+    .map((c) => `${c}: ${times(http[`default: ORT 2 threads@${c}`].rps / (peerAt(c)?.rps ?? Number.NaN), 2)}`)
+    .join(', ');
+  log(
+    `/classify default arrangement vs the FastAPI + PyTorch peer, by concurrency: ${vsPeer} (target >= 2x)`,
+  );
+} else {
+  log(`peer (FastAPI + PyTorch): ${(http.peer as unknown as { skipped: string }).skipped}`);
 }
 const { analyzeResnet152: repeated, analyzeResnet152Uncached: uncached } = http;
 log(`/analyze resnet152 p50: ${repeated.p50} ms repeated, ${uncached.p50} ms uncached (target < 5 ms)`);
