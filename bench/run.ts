@@ -31,6 +31,7 @@ import { writeSafetensors } from '../src/weights/safetensors.js';
 import { peerAvailability, peerReady, startPeer } from './lib/peer.js';
 import { randomInput, randomWeights } from './lib/random.js';
 import { table } from './lib/table.js';
+import { cpuByRole, sampleThreads, THREAD_ROLES } from './lib/thread-cpu.js';
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, 'http-only': { type: 'boolean', default: false } },
@@ -264,6 +265,34 @@ async function sustainedAnchor(
   return { imagesPerS: n / elapsed, cpuMsPerImage: (cpu.user + cpu.system) / 1000 / n };
 }
 
+/** The servers' BACKGROUND_NICE (the bench sets none, so the default), which tells thread roles apart. */
+const BACKGROUND_NICE = Number(process.env.BACKGROUND_NICE ?? 10);
+
+/** Where the served path's CPU goes, per image, by thread role, beside the in-process figure. */
+function breakdownTable(results: Record<string, unknown>, arrangement: string, anchorCpuMs: number) {
+  log(
+    `\nCPU ms per image by thread, ${arrangement} (in-process ORT: ${anchorCpuMs.toFixed(1)} ms per image):`,
+  );
+  const rows = table([
+    { title: 'concurrency' },
+    ...THREAD_ROLES.map((role) => ({ title: role })),
+    { title: 'total' },
+    { title: 'total / in-process' },
+  ]);
+  log(rows.header);
+  for (const c of [1, 4, 16]) {
+    const point = results[`${arrangement}@${c}`] as { threadMsPerImage: Record<string, number> };
+    const ms = THREAD_ROLES.map((role) => point.threadMsPerImage[role] ?? 0);
+    const total = ms.reduce((a, b) => a + b, 0);
+    log(rows.row(c, ...ms.map((x) => x.toFixed(1)), total.toFixed(1), (total / anchorCpuMs).toFixed(2)));
+  }
+  log(
+    '  event loop: HTTP, routing, the JS side of decoding, batching, answers, logs and metrics; ' +
+      'inference: the engine workers and their threads; libvips and other helpers: decoding and ' +
+      "resizing in libuv's pool and libvips' workers, and V8's GC helpers",
+  );
+}
+
 const rate = (r: { rps: number; p50: number; p99: number }) =>
   `${r.rps.toFixed(0)} requests/s, p50 ${r.p50} ms, p99 ${r.p99} ms`;
 
@@ -326,10 +355,15 @@ async function httpLevel() {
         results.rssWithResnet50TvMB = (await metric(port, 'process_resident_memory_bytes')) / 2 ** 20;
       for (const c of [1, 4, 16]) {
         const cpu0 = processCpuSeconds(child.pid!);
+        const threads0 = sampleThreads(child.pid!, BACKGROUND_NICE);
         const r = await load(`http://127.0.0.1:${port}/classify`, c, seconds, jpeg, 'image/jpeg');
         const cpuMsPerImage = ((processCpuSeconds(child.pid!) - cpu0) * 1000) / r.total;
+        const byThread = cpuByRole(threads0, sampleThreads(child.pid!, BACKGROUND_NICE));
+        const threadMsPerImage = Object.fromEntries(
+          Object.entries(byThread).map(([role, ms]) => [role, ms / r.total]),
+        );
         const ratio = r.rps / anchor.imagesPerS;
-        results[`${a.name}@${c}`] = { ...r, ratio, cpuMsPerImage };
+        results[`${a.name}@${c}`] = { ...r, ratio, cpuMsPerImage, threadMsPerImage };
         log(
           rows.row(
             a.name,
@@ -385,6 +419,7 @@ async function httpLevel() {
       await stop(child);
     }
   }
+  breakdownTable(results, arrangements[0].name, anchor.cpuMsPerImage);
   // The peer: what a user might write instead, same image, concurrency and load generator.
   const peer = peerAvailability();
   if (!peer.ok) {
