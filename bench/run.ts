@@ -12,7 +12,7 @@
  * Everything targets 127.0.0.1 and is bounded in time. Usage: npm run bench [-- --quick]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,6 +32,7 @@ import { peerAvailability, peerReady, startPeer } from './lib/peer.js';
 import { randomInput, randomWeights } from './lib/random.js';
 import { table } from './lib/table.js';
 import { cpuByRole, sampleThreads, THREAD_ROLES } from './lib/thread-cpu.js';
+import { eventLoopShares } from './lib/cpu-profile.js';
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, 'http-only': { type: 'boolean', default: false } },
@@ -172,8 +173,8 @@ async function tfjsSteps(): Promise<Record<string, number>> {
 }
 
 // ---- 2. HTTP level --------------------------------------------------------------------------
-function serve(env: Record<string, string>, port: number): ChildProcess {
-  return spawn(process.execPath, ['dist/src/server.js'], {
+function serve(env: Record<string, string>, port: number, nodeArgs: string[] = []): ChildProcess {
+  return spawn(process.execPath, [...nodeArgs, 'dist/src/server.js'], {
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -263,6 +264,51 @@ async function sustainedAnchor(
   const cpu = process.cpuUsage(cpu0);
   await session.dispose();
   return { imagesPerS: n / elapsed, cpuMsPerImage: (cpu.user + cpu.system) / 1000 / n };
+}
+
+/**
+ * What the event loop's CPU per image is spent on: the default arrangement again at concurrency 4,
+ * under V8's profiler; the profile gives the shares, the unprofiled run the milliseconds (the
+ * profiler's own cost is in neither).
+ */
+async function eventLoopBreakdown(
+  env: Record<string, string>,
+  port: number,
+  jpeg: Buffer,
+  seconds: number,
+  eventLoopMsPerImage: number,
+): Promise<Record<string, number>> {
+  const profiles = mkdtempSync(path.join(tmpdir(), 'bench-cpu-prof-'));
+  const child = serve(env, port, ['--cpu-prof', '--cpu-prof-dir', profiles]);
+  let loadEnded = Number.NaN;
+  try {
+    await untilReady(port);
+    await load(`http://127.0.0.1:${port}/classify`, 4, seconds, jpeg, 'image/jpeg');
+    loadEnded = performance.now();
+  } finally {
+    await stop(child); // the profile is written as the process exits
+  }
+  // Only the load counts: not start-up, nor the drain and exit after it.
+  const window = { lengthMs: seconds * 1000, endsBeforeMs: performance.now() - loadEnded };
+  // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the main thread.
+  const main = readdirSync(profiles).find((f) => f.split('.')[4] === '0');
+  if (!main) {
+    log('event loop breakdown: no profile of the main thread was written');
+    return {};
+  }
+  const shares = eventLoopShares(path.join(profiles, main), window);
+  log(
+    `\nThe event loop's ${eventLoopMsPerImage.toFixed(1)} ms per image at concurrency 4, by what it ran (V8 profile):`,
+  );
+  const rows = table([
+    { title: 'category', width: 30, align: 'left' },
+    { title: 'share' },
+    { title: 'ms per image' },
+  ]);
+  log(rows.header);
+  for (const [category, share] of Object.entries(shares))
+    log(rows.row(category, `${(100 * share).toFixed(1)}%`, (share * eventLoopMsPerImage).toFixed(2)));
+  return shares;
 }
 
 /** The servers' BACKGROUND_NICE (the bench sets none, so the default), which tells thread roles apart. */
@@ -420,6 +466,15 @@ async function httpLevel() {
     }
   }
   breakdownTable(results, arrangements[0].name, anchor.cpuMsPerImage);
+  results.eventLoop = await eventLoopBreakdown(
+    { ...arrangements[0].env, MODELS_DIR: dir },
+    ++port,
+    jpeg,
+    seconds,
+    (results[`${arrangements[0].name}@4`] as { threadMsPerImage: Record<string, number> }).threadMsPerImage[
+      'event loop'
+    ],
+  );
   // The peer: what a user might write instead, same image, concurrency and load generator.
   const peer = peerAvailability();
   if (!peer.ok) {
