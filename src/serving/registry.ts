@@ -19,7 +19,7 @@ import { AppError } from '../errors.js';
 import { failVersion, loadVersion, type LoadOptions } from './load-version.js';
 import { readModelConfig, type ModelConfig } from './model-config.js';
 import { engineKey, type ModelState, type ReadyModel, type ServedModel } from './served-model.js';
-import { selectVersions, versionsOnDisk, type VersionOnDisk } from './versions.js';
+import { SETTLE_MS, selectVersions, versionsOnDisk, type VersionOnDisk } from './versions.js';
 
 export {
   engineKey,
@@ -93,8 +93,12 @@ const ENGINES: EngineKind[] = ['tfjs', 'onnxruntime'];
 
 export class ModelRegistry {
   private readonly entries = new Map<string, ModelEntry>();
-  /** Prints of versions seen changed at the last scan: loaded once a scan sees the same print again. */
-  private readonly unsettled = new Map<string, string>();
+  /**
+   * Versions seen new or changed, with their print and when it was first seen: loaded once a scan
+   * finds the same print SETTLE_MS or more later (scans closer together could both fall between
+   * two writes of a copy still under way).
+   */
+  private readonly unsettled = new Map<string, { print: string; since: number }>();
   /** Versions retired and still finishing their requests (shutdown waits for them). */
   private readonly retiring = new Set<ServedModel>();
   private startupTasks: LoadTask[] = [];
@@ -215,18 +219,26 @@ export class ModelRegistry {
         continue;
       }
       entry.refused = undefined;
-      for (const found of onDisk.filter((v) => entry.wanted.has(v.version))) {
+      // The versions selected, and any kept serving until a selected one is ready (so a changed
+      // config.json reaches them too).
+      const served = (v: VersionOnDisk) =>
+        entry.wanted.has(v.version) || entry.versions.get(v.version)?.state === 'ready';
+      for (const found of onDisk.filter(served)) {
         const task = this.change(entry, config, found, now);
         if (task) tasks.push(task);
       }
     }
-    if (!keepOthers)
+    if (!keepOthers) {
+      // A version that vanished before it settled is forgotten, so the watcher stops asking again.
+      for (const key of this.unsettled.keys())
+        if (!seen.has(key.slice(0, key.lastIndexOf('/')))) this.unsettled.delete(key);
       for (const entry of [...this.entries.values()])
         if (!seen.has(entry.name)) {
           this.log.info({ model: entry.name }, 'model folder removed: unloading');
           this.entries.delete(entry.name);
           for (const m of entry.versions.values()) void this.retire(m);
         }
+    }
     return tasks;
   }
 
@@ -240,8 +252,10 @@ export class ModelRegistry {
     const current = entry.versions.get(found.version);
     if (current && (current.print === found.print || current.refusedPrint === found.print)) return;
     const key = `${entry.name}/${found.version}`;
-    if (!now && this.unsettled.get(key) !== found.print) {
-      this.unsettled.set(key, found.print);
+    const seen = this.unsettled.get(key);
+    if (!now && (seen?.print !== found.print || performance.now() - seen.since < SETTLE_MS)) {
+      if (seen?.print !== found.print)
+        this.unsettled.set(key, { print: found.print, since: performance.now() });
       return;
     }
     this.unsettled.delete(key);
@@ -443,17 +457,21 @@ export class ModelRegistry {
       const folders = await modelFolders(this.options.modelsDir);
       let dir = this.entries.get(name)?.dir;
       if (!dir || !folders.includes(dir)) dir = await this.folderOf(name, folders);
-      await this.run(await this.plan([dir], true, true));
+      const tasks = await this.plan([dir], true, true);
+      await this.run(tasks);
       const versions = this.versions(name);
-      const entry = this.entries.get(name);
-      if (!versions.some((m) => m.state === 'ready')) {
-        const reasons = [entry?.refused, ...versions].flatMap((m) =>
-          m?.error ? [`version ${m.version || '-'}: ${m.error}`] : [],
+      const refused = [this.entries.get(name)?.refused, ...tasks.map((task) => task.model)].filter(
+        (m): m is ServedModel => m?.state === 'failed',
+      );
+      if (refused.length > 0 || !versions.some((m) => m.state === 'ready')) {
+        const serving = versions.filter((m) => m.state === 'ready').map((m) => m.version);
+        const reasons = refused.map((m) => `version ${m.version || '-'}: ${m.error}`);
+        throw new AppError(
+          400,
+          'MODEL_LOAD_FAILED',
+          `model ${name}: ${reasons.join('; ') || 'no version loaded'}${serving.length ? ` (still serving version ${serving.join(', ')})` : ''}`,
+          { field: 'name', received: name, serving },
         );
-        throw new AppError(400, 'MODEL_LOAD_FAILED', `model ${name}: ${reasons.join('; ') || 'not loaded'}`, {
-          field: 'name',
-          received: name,
-        });
       }
       return versions;
     });

@@ -20,6 +20,9 @@ export interface VersionOnDisk {
   print: string;
 }
 
+/** How long a version's files must stay unchanged (the same print at scans this far apart) before it is loaded. */
+export const SETTLE_MS = 1000;
+
 /** A version folder's name: a positive integer, without leading zeros (so "01" and "1" cannot both be 1). */
 const VERSION_DIR = /^[1-9]\d{0,8}$/;
 

@@ -6,9 +6,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ModelRegistry } from './registry.js';
-
-/** How long files must stay unchanged (two scans this far apart) before a version is loaded. */
-export const SETTLE_MS = 1000;
+import { SETTLE_MS } from './versions.js';
 /** Events come in bursts (a copy writes many times): one scan after the burst is enough. */
 const EVENT_DEBOUNCE_MS = 200;
 
