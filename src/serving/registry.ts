@@ -197,8 +197,15 @@ export class ModelRegistry {
           ? new Error(`another folder already serves a model named ${config?.name}`)
           : (configError ?? new Error('config.json unreadable'));
         // A model that serves keeps serving through a broken config.json; the reason is reported.
-        if (entry.versions.size > 0) for (const m of entry.versions.values()) m.reloadError = why.message;
-        else this.refuse(entry, why);
+        if (entry.versions.size === 0) this.refuse(entry, why);
+        for (const m of entry.versions.values()) {
+          if (m.reloadError !== why.message)
+            this.log.error(
+              { model: m.name, version: m.version, err: why.message },
+              'reload refused; still serving',
+            );
+          m.reloadError = why.message;
+        }
         continue;
       }
       entry.config = config;
@@ -283,6 +290,8 @@ export class ModelRegistry {
   }
 
   private refuse(entry: ModelEntry, err: Error): void {
+    // Every rescan finds the same problem again: it is reported (and logged) once, until it changes.
+    if (entry.refused?.error === err.message) return;
     const refused: ServedModel = {
       name: entry.name,
       dir: entry.dir,
@@ -311,7 +320,8 @@ export class ModelRegistry {
       if (this.entries.get(entry.name) !== entry) {
         void this.retire(model); // unloaded while it was loading
       } else if (replaces && model.state !== 'ready') {
-        // A working version is never replaced by one that fails: it keeps serving, the reason is kept.
+        // A working version is never replaced by one that fails: it keeps serving, the reason is kept
+        // (failVersion has logged it).
         replaces.reloadError = model.error;
         replaces.refusedPrint = model.print;
       } else if (replaces) {
