@@ -169,6 +169,39 @@ t.test(
       /"model":"fr","version":1,"msg":"model version unloaded"/.test(server.log()) ? true : undefined,
     );
 
+    // Naming a version: the one served answers and says so; one gone or malformed is a clear 4xx.
+    t.match(await classify(url, 'model=fr&version=2'), { status: 200, version: 2 });
+    t.match((await classify(url, 'model=fr&version=1')).body, {
+      statusCode: 404,
+      code: 'VERSION_NOT_FOUND',
+      field: 'version',
+      received: 1,
+      available: [2],
+    });
+    t.match((await classify(url, 'model=fr&version=two')).body, {
+      statusCode: 400,
+      field: 'query.version',
+      received: 'two',
+      expected: 'a positive integer',
+    });
+    const kserve = (path: string, body?: unknown) =>
+      fetch(`${url}/v2/models/fr${path}`, {
+        method: body ? 'POST' : 'GET',
+        headers: body ? { 'content-type': 'application/json' } : {},
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    const zeros = {
+      inputs: [{ name: 'input', shape: [1, 28, 28, 1], datatype: 'FP32', data: new Array(784).fill(0) }],
+    };
+    t.match(await (await kserve('/versions/2/infer', zeros)).json(), {
+      model_name: 'fr',
+      model_version: '2',
+    });
+    t.match(await (await kserve('/infer', zeros)).json(), { model_version: '2' }, 'no version: the newest');
+    t.equal((await kserve('/versions/2/ready')).status, 200);
+    t.equal((await kserve('/versions/1/ready')).status, 404, 'version 1 is gone');
+    t.match(await (await kserve('')).json(), { versions: ['2'] });
+
     // Version 3 written in place, slowly: not loaded (nor refused) while its weights grow.
     const v3 = path.join(modelDir, '3');
     await mkdir(v3);
