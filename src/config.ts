@@ -45,6 +45,10 @@ export interface Config {
   defaultModel?: string;
   /** Serve only these model folders of MODELS_DIR (default: all). */
   onlyModels: string[];
+  /** What changes the served models at run time: the MODELS_DIR watcher, the repository API, or nothing. */
+  modelControl: 'poll' | 'explicit' | 'none';
+  /** Seconds between rescans of MODELS_DIR under MODEL_CONTROL=poll; 0 turns rescanning off. */
+  modelPollS: number;
   /** Force a TensorFlow.js backend instead of picking the fastest present. */
   tfjsBackend?: BackendName;
   engine: EngineKind | 'auto';
@@ -207,6 +211,8 @@ function readAll(env: Env, stdoutIsTTY: boolean): Config {
     serveModels: bool(env, 'SERVE_MODELS', true),
     defaultModel: env.DEFAULT_MODEL || undefined,
     onlyModels: list(env, 'MODELS'),
+    modelControl: oneOf(env, 'MODEL_CONTROL', 'poll', ['poll', 'explicit', 'none'] as const),
+    modelPollS: int(env, 'MODEL_POLL_S', 10, 0, 86_400),
     tfjsBackend: optionalOneOf(env, 'TFJS_BACKEND', ['tensorflow', 'wasm', 'cpu'] as const),
     engine: oneOf(env, 'ENGINE', 'auto', ['auto', 'tfjs', 'onnxruntime'] as const),
     // WORKERS is also the number of cores the service plans for (in a container, set it to the CPU

@@ -23,6 +23,7 @@ export const classifyResponseExamples = {
     summary: "fashion-resnet's top 3 for 0_9.png",
     value: {
       model: 'fashion-resnet',
+      version: 1,
       backend: 'onnxruntime-cpu',
       results: [
         {

@@ -10,7 +10,7 @@ import { assertFinite, softmax, topK } from '../../src/serving/postprocess.js';
 import { decodeImage, probeImage } from '../../src/serving/preprocess.js';
 import type { Preprocess } from '../../src/serving/model-config.js';
 import { isReady, servingBackend } from '../../src/serving/registry.js';
-import { modelNotReady, servedModel } from '../models/index.js';
+import { modelNotReady, parseVersion, servedModel } from '../models/index.js';
 import { classifyQuery, classifyResponse, jsonBody, RAW_TYPES } from './schema.js';
 import { defined } from '../../src/invariant.js';
 
@@ -20,6 +20,7 @@ interface Upload {
 }
 interface Options {
   model?: string;
+  version?: number;
   topk?: number;
 }
 
@@ -104,7 +105,11 @@ async function collect(
   request: FastifyRequest,
 ): Promise<{ uploads: Upload[]; options: Options }> {
   const query = request.query as Options;
-  const options: Options = { model: query.model, topk: parseTopk(query.topk, 'query.topk') };
+  const options: Options = {
+    model: query.model,
+    version: parseVersion(query.version, 'query.version'),
+    topk: parseTopk(query.topk, 'query.topk'),
+  };
   const max = app.config.maxImagesPerRequest;
   const uploads: Upload[] = [];
   const add = (u: Upload) => {
@@ -155,6 +160,8 @@ async function collect(
           options.model = part.value;
         } else if (part.fieldname === 'topk') {
           options.topk = parseTopk(part.value, 'topk');
+        } else if (part.fieldname === 'version') {
+          options.version = parseVersion(part.value, 'version');
         }
       }
       if (cutShort) throw cutShort;
@@ -164,11 +171,17 @@ async function collect(
   } else if (Buffer.isBuffer(request.body)) {
     add({ file: 'body', bytes: request.body });
   } else {
-    const body = request.body as { images: { b64: string; name?: string }[]; model?: string; topk?: number };
+    const body = request.body as {
+      images: { b64: string; name?: string }[];
+      model?: string;
+      version?: number;
+      topk?: number;
+    };
     for (const [i, img] of body.images.entries())
       add({ file: img.name ?? `images[${i}]`, bytes: decodeBase64(img.b64, i) });
     options.model = body.model ?? options.model;
     options.topk = body.topk ?? options.topk;
+    options.version = body.version ?? options.version;
   }
   if (uploads.length === 0)
     throw new AppError(400, 'NO_IMAGES', 'images: expected at least one image; received none', {
@@ -239,7 +252,7 @@ export default async function classifyRoute(app: FastifyInstance) {
         tags: ['classify'],
         summary: 'Classify images',
         description:
-          'Top-k labels for one or more images, from the default model or `model`. The images come as multipart/form-data files, as a raw image body (JPEG, PNG, WebP, GIF, TIFF, AVIF), or as JSON `{"images": [{"b64": ...}]}`. `model` and `topk` may be query parameters, multipart fields or JSON fields. Images of one request are batched with other requests.',
+          'Top-k labels for one or more images, from the default model or `model`. The images come as multipart/form-data files, as a raw image body (JPEG, PNG, WebP, GIF, TIFF, AVIF), or as JSON `{"images": [{"b64": ...}]}`. `model`, `version` (default: the newest ready version; the answer says which one answered) and `topk` may be query parameters, multipart fields or JSON fields. Images of one request are batched with other requests.',
         querystring: classifyQuery,
         response: classifyResponse,
       },
@@ -259,7 +272,7 @@ export default async function classifyRoute(app: FastifyInstance) {
       // An empty model name means "the default", as an omitted one does.
       const modelName = options.model || app.models.defaultModel;
       if (!modelName) throw new AppError(503, 'NO_MODELS', 'no model is served', { retryAfter: 5 });
-      const m = servedModel(app, modelName);
+      const m = servedModel(app, modelName, options.version);
       if (!isReady(m)) throw modelNotReady(m);
       const k = Math.min(options.topk ?? m.topk, m.classes);
       const t0 = performance.now();
@@ -280,6 +293,7 @@ export default async function classifyRoute(app: FastifyInstance) {
       request.log.info(
         {
           model: m.name,
+          version: m.version,
           images: uploads.length,
           decodeMs: Math.round(decodeMs),
           queueMs: Math.round(timings.queueMs),
@@ -289,6 +303,7 @@ export default async function classifyRoute(app: FastifyInstance) {
       );
       return {
         model: m.name,
+        version: m.version,
         backend: servingBackend(m),
         results: logits.map((l, i) => ({
           file: uploads[i].file,

@@ -29,6 +29,7 @@ export const classifyJsonSchema = {
       },
     },
     model: { type: 'string', maxLength: 200 },
+    version: { type: 'integer', minimum: 1 },
     topk: { type: 'integer', minimum: 1, maximum: 1000 },
   },
 } as const;
@@ -48,8 +49,13 @@ export const classifyDocBody = {
     'multipart/form-data': {
       schema: {
         type: 'object',
-        description: 'One or more image files (any field name), and optional model and topk fields',
-        properties: { image, model: { type: 'string' }, topk: { type: 'integer' } },
+        description: 'One or more image files (any field name), and optional model, version and topk fields',
+        properties: {
+          image,
+          model: { type: 'string' },
+          version: { type: 'integer' },
+          topk: { type: 'integer' },
+        },
       },
     },
     ...Object.fromEntries(
@@ -62,6 +68,7 @@ export const classifyQuery = {
   type: 'object',
   properties: {
     model: { type: 'string', maxLength: 200, examples: ['fashion-resnet'] },
+    version: { type: 'string', maxLength: 20, examples: ['2'] },
     topk: { type: 'string', pattern: '^[0-9]{1,4}$', examples: ['3'] },
   },
 } as const;
@@ -83,6 +90,7 @@ export const classifyResponse = {
     'x-examples': classifyResponseExamples,
     properties: {
       model: { type: 'string' },
+      version: { type: 'integer', description: 'The version of the model that answered' },
       backend: { type: ['string', 'null'] },
       results: {
         type: 'array',

@@ -18,6 +18,7 @@ export const fashionPreprocess = {
 
 const fashionInception = {
   name: 'fashion-inception',
+  version: 1,
   state: 'ready',
   backend: 'onnxruntime-cpu',
   architecture: 'fashion_inception',
@@ -73,10 +74,12 @@ const fashionInception = {
     timeoutMs: 30000,
     concurrency: 2,
   },
+  versions: [{ version: 1, state: 'ready' }],
 };
 
 const fashionResnet = {
   name: 'fashion-resnet',
+  version: 1,
   state: 'ready',
   backend: 'onnxruntime-cpu',
   architecture: 'fashion_resnet',
@@ -132,6 +135,7 @@ const fashionResnet = {
     timeoutMs: 30000,
     concurrency: 2,
   },
+  versions: [{ version: 1, state: 'ready' }],
 };
 
 export const modelsResponseExamples = {

@@ -1,14 +1,32 @@
 /** GET /models and GET /models/{name}: what each served model is, where it came from and how it runs. */
 import type { FastifyInstance } from 'fastify';
-import { AppError, closestNames } from '../../src/errors.js';
+import { AppError, closestNames, describeValue } from '../../src/errors.js';
 import { isReady, servingBackend, type ServedModel } from '../../src/serving/registry.js';
 import { modelErrorExamples, modelResponseExamples, modelsResponseExamples } from './examples.js';
+
+/** One version's state, as /models lists it. */
+function versionState(m: ServedModel) {
+  return {
+    version: m.version,
+    state: m.state,
+    ...(m.error ? { error: m.error } : {}),
+    ...(m.reloadError ? { reloadError: m.reloadError } : {}),
+  };
+}
+
+/** A model as /models describes it: its current version in full, and every version's state. */
+function describeWithVersions(app: FastifyInstance, m: ServedModel) {
+  return { ...describeModel(m), versions: app.models.versions(m.name).map(versionState) };
+}
 
 export function describeModel(m: ServedModel) {
   return {
     name: m.name,
+    /** The version described (the one requests without a version get); null when none could be read. */
+    version: m.version || null,
     state: m.state,
     ...(m.error ? { error: m.error } : {}),
+    ...(m.reloadError ? { reloadError: m.reloadError } : {}),
     ...(m.problems ? { problems: m.problems } : {}),
     architecture: m.architecture ?? null,
     /** Where the topology came from: a zoo name, a spec, or the model file (onnx, tfjs-layers-model, keras-h5). */
@@ -56,16 +74,42 @@ export function modelNotReady(m: ServedModel): AppError {
   return new AppError(
     503,
     failed ? 'MODEL_FAILED' : 'MODEL_NOT_READY',
-    `model ${m.name} is ${m.state}${m.error ? `: ${m.error}` : ''}`,
-    { model: m.name, ...(failed ? {} : { retryAfter: 1 }) },
+    `model ${m.name}${m.version ? ` version ${m.version}` : ''} is ${m.state}${m.error ? `: ${m.error}` : ''}`,
+    { model: m.name, ...(m.version ? { version: m.version } : {}), ...(failed ? {} : { retryAfter: 1 }) },
   );
 }
 
-export function servedModel(app: FastifyInstance, name: string): ServedModel {
+/** A version as a request names it (a query string, a path, a JSON or multipart field): a positive integer. */
+export function parseVersion(value: unknown, field: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = typeof value === 'number' ? value : /^\d{1,9}$/.test(String(value)) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new AppError(
+      400,
+      'VALIDATION_ERROR',
+      `${field}: expected a model version, a positive integer; received ${describeValue(value)}`,
+      { field, received: value, expected: 'a positive integer' },
+    );
+  return n;
+}
+
+/** The model's `version`, or the version requests without one get (its newest ready one). */
+export function servedModel(app: FastifyInstance, name: string, version?: number): ServedModel {
   const m = app.hasDecorator('models') ? app.models.get(name) : undefined;
   if (!m)
     throw new UnknownServedModelError(name, app.hasDecorator('models') ? [...app.models.models.keys()] : []);
-  return m;
+  if (version === undefined) return m;
+  const v = app.models.get(name, version);
+  if (!v) {
+    const available = app.models.versions(name).map((x) => x.version);
+    throw new AppError(
+      404,
+      'VERSION_NOT_FOUND',
+      `version: expected one of model ${name}'s versions (${available.join(', ') || 'none'}); received ${version}`,
+      { field: 'version', received: version, available },
+    );
+  }
+  return v;
 }
 
 const modelSchema = {
@@ -97,7 +141,7 @@ export default async function modelRoutes(app: FastifyInstance) {
         tags: ['models'],
         summary: 'List the served models',
         description:
-          'Every model folder of MODELS_DIR the service serves, with its state (loading, warming, ready, failed), and the default model of POST /classify.',
+          'Every model folder of MODELS_DIR the service serves, described by its current version (the newest ready one, which requests without a version get), with every version and its state (loading, warming, ready, failed), and the default model of POST /classify.',
         response: {
           200: {
             type: 'object',
@@ -112,7 +156,9 @@ export default async function modelRoutes(app: FastifyInstance) {
     },
     async () => ({
       default: app.hasDecorator('models') ? (app.models.defaultModel ?? null) : null,
-      models: app.hasDecorator('models') ? [...app.models.models.values()].map(describeModel) : [],
+      models: app.hasDecorator('models')
+        ? [...app.models.models.values()].map((m) => describeWithVersions(app, m))
+        : [],
     }),
   );
 
@@ -123,7 +169,7 @@ export default async function modelRoutes(app: FastifyInstance) {
         tags: ['models'],
         summary: 'Describe a served model',
         description:
-          'Its architecture and where it came from, input size, classes, preprocessing, the engine that runs it and why (per-engine timings), parameters and MACs, the weights file, load and warm-up times, and its batching settings.',
+          'Its current version (the newest ready one): architecture and where it came from, input size, classes, preprocessing, the engine that runs it and why (per-engine timings), parameters and MACs, the weights file, load and warm-up times, and its batching settings; and every version with its state.',
         params: nameParams,
         response: {
           200: { ...modelSchema, 'x-examples': modelResponseExamples },
@@ -131,7 +177,7 @@ export default async function modelRoutes(app: FastifyInstance) {
         },
       },
     },
-    async (request) => describeModel(servedModel(app, request.params.name)),
+    async (request) => describeWithVersions(app, servedModel(app, request.params.name)),
   );
 
   app.get<{ Params: { name: string } }>(

@@ -11,7 +11,7 @@ export const serverMetadataExamples = {
     value: {
       name: PACKAGE.name,
       version: PACKAGE.version,
-      extensions: [],
+      extensions: ['model_repository'],
     },
   },
 };
@@ -74,6 +74,7 @@ export const modelReadyExamples = {
     summary: 'GET /v2/models/fashion-resnet/ready',
     value: {
       name: 'fashion-resnet',
+      version: '1',
       ready: true,
     },
   },
@@ -138,5 +139,40 @@ export const v2ErrorExamples = {
           'model: expected one of fashion-inception, fashion-resnet; received "fashion-resnett". Did you mean "fashion-resnet"?',
       },
     },
+  },
+};
+
+export const repositoryIndexRequestExamples = {
+  all: { summary: 'Every model folder', value: {} },
+  ready: { summary: 'Only the versions ready to serve', value: { ready: true } },
+};
+
+export const repositoryIndexExamples = {
+  served: {
+    summary: 'Two models served, one of them with a second version loading, and a folder unloaded',
+    value: [
+      { name: 'fashion-inception', version: '1', state: 'READY', reason: '' },
+      { name: 'fashion-resnet', version: '1', state: 'READY', reason: '' },
+      { name: 'fashion-resnet', version: '2', state: 'LOADING', reason: '' },
+      { name: 'resnet50_tv', state: 'UNAVAILABLE', reason: 'unloaded' },
+    ],
+  },
+};
+
+export const repositoryControlRequestExamples = {
+  empty: { summary: 'No parameters', value: {} },
+};
+
+export const repositoryLoadExamples = {
+  loaded: {
+    summary: 'POST /v2/repository/models/fashion-resnet/load',
+    value: { name: 'fashion-resnet', versions: [{ version: '1', state: 'ready' }] },
+  },
+};
+
+export const repositoryUnloadExamples = {
+  unloaded: {
+    summary: 'POST /v2/repository/models/fashion-resnet/unload',
+    value: { name: 'fashion-resnet' },
   },
 };

@@ -9,7 +9,8 @@ import { keepRefusedBodyReadable, notFoundBody, toErrorBody } from '../../src/pl
 import { assertFinite, softmax } from '../../src/serving/postprocess.js';
 import { isReady, type ReadyModel, servingBackend, type ServedModel } from '../../src/serving/registry.js';
 import { readiness } from '../health/index.js';
-import { modelNotReady, servedModel } from '../models/index.js';
+import { modelNotReady, parseVersion, servedModel } from '../models/index.js';
+import repositoryRoutes from './repository.js';
 import { abortOnClose } from '../../src/serving/abort.js';
 import { PACKAGE } from '../../src/config.js';
 import {
@@ -78,11 +79,15 @@ const inferSchema = {
   },
 };
 
-function metadata(m: ServedModel) {
+function metadata(app: FastifyInstance, m: ServedModel) {
   const [h, w, c] = m.input ?? [0, 0, 0];
   return {
     name: m.name,
-    versions: ['1'],
+    versions: app.models
+      .versions(m.name)
+      .filter((v) => v.state === 'ready')
+      .map((v) => String(v.version))
+      .reverse(),
     platform: `convnet-serve_${m.engine}`,
     inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, h, w, c] }],
     outputs: OUTPUTS.map((name) => ({ name, datatype: 'FP32', shape: [-1, m.classes ?? 0] })),
@@ -129,8 +134,8 @@ function flatten(data: unknown[], expected: number): Float32Array {
   return out;
 }
 
-function readyModel(app: FastifyInstance, name: string): ReadyModel {
-  const m = servedModel(app, name);
+function readyModel(app: FastifyInstance, name: string, version?: string): ReadyModel {
+  const m = servedModel(app, name, parseVersion(version, 'version'));
   if (!isReady(m)) throw modelNotReady(m);
   return m;
 }
@@ -210,7 +215,7 @@ export default async function kserveRoutes(app: FastifyInstance) {
         },
       },
     },
-    async () => ({ name: PACKAGE.name, version: PACKAGE.version, extensions: [] }),
+    async () => ({ name: PACKAGE.name, version: PACKAGE.version, extensions: ['model_repository'] }),
   );
   app.get(
     '/health/live',
@@ -250,14 +255,15 @@ export default async function kserveRoutes(app: FastifyInstance) {
     },
   );
 
-  type Named = FastifyRequest<{ Params: { name: string } }>;
+  type Named = FastifyRequest<{ Params: { name: string; version?: string } }>;
   const name = { type: 'string', maxLength: 200, examples: ['fashion-resnet'] };
   const params = { type: 'object', properties: { name } };
-  // Any version is accepted: every model has the one version "1".
   const versionedParams = {
     type: 'object',
-    properties: { name, version: { type: 'string', examples: ['1'] } },
+    properties: { name, version: { type: 'string', maxLength: 20, examples: ['1'] } },
   };
+  const named = (request: Named) =>
+    servedModel(app, request.params.name, parseVersion(request.params.version, 'version'));
   const metadataSchema = {
     tags: TAGS,
     summary: 'Model metadata',
@@ -267,42 +273,47 @@ export default async function kserveRoutes(app: FastifyInstance) {
     response: { 200: { ...modelMetadata, 'x-examples': modelMetadataExamples }, ...errors },
   };
   app.get('/models/:name', { schema: metadataSchema }, async (request: Named) =>
-    metadata(servedModel(app, request.params.name)),
+    metadata(app, named(request)),
   );
   app.get(
     '/models/:name/versions/:version',
     { schema: { ...metadataSchema, summary: 'Model metadata, by version', params: versionedParams } },
-    async (request: Named) => metadata(servedModel(app, request.params.name)),
+    async (request: Named) => metadata(app, named(request)),
   );
-  const modelReady = { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } };
+  const modelReady = {
+    type: 'object',
+    properties: { name: { type: 'string' }, version: { type: 'string' }, ready: { type: 'boolean' } },
+  };
+  const readySchema = {
+    tags: TAGS,
+    summary: 'Model readiness',
+    description:
+      '503 while the model (its newest version, or the version named) loads or warms up, when it failed, or while the service drains.',
+    params,
+    response: {
+      200: { ...modelReady, 'x-examples': modelReadyExamples },
+      503: modelReady,
+      404: { ...errorBody, 'x-examples': v2ErrorExamples[404] },
+    },
+  };
+  const isModelReady = async (request: Named, reply: FastifyReply) => {
+    const m = named(request);
+    const ready = m.state === 'ready' && !app.draining;
+    reply.code(ready ? 200 : 503);
+    return { name: m.name, version: String(m.version), ready };
+  };
+  app.get('/models/:name/ready', { schema: readySchema }, isModelReady);
   app.get(
-    '/models/:name/ready',
-    {
-      schema: {
-        tags: TAGS,
-        summary: 'Model readiness',
-        description: '503 while the model loads or warms up, when it failed, or while the service drains.',
-        params,
-        response: {
-          200: { ...modelReady, 'x-examples': modelReadyExamples },
-          503: modelReady,
-          404: { ...errorBody, 'x-examples': v2ErrorExamples[404] },
-        },
-      },
-    },
-    async (request: Named, reply) => {
-      const m = servedModel(app, request.params.name);
-      const ready = m.state === 'ready' && !app.draining;
-      reply.code(ready ? 200 : 503);
-      return { name: m.name, ready };
-    },
+    '/models/:name/versions/:version/ready',
+    { schema: { ...readySchema, summary: 'Model readiness, by version', params: versionedParams } },
+    isModelReady,
   );
 
   const infer = async (
-    request: FastifyRequest<{ Params: { name: string }; Body: InferRequest }>,
+    request: FastifyRequest<{ Params: { name: string; version?: string }; Body: InferRequest }>,
     reply: FastifyReply,
   ) => {
-    const m = readyModel(app, request.params.name);
+    const m = readyModel(app, request.params.name, request.params.version);
     const body = request.body;
     const input = body.inputs[0];
     const [h, w, c] = m.input;
@@ -331,7 +342,7 @@ export default async function kserveRoutes(app: FastifyInstance) {
     const rows = (f: (l: Float32Array) => Float32Array) => logits.flatMap((l) => Array.from(f(l)));
     return {
       model_name: m.name,
-      model_version: '1',
+      model_version: String(m.version),
       ...(body.id !== undefined ? { id: body.id } : {}),
       outputs: [
         ...(wanted.has('logits')
@@ -385,4 +396,5 @@ export default async function kserveRoutes(app: FastifyInstance) {
     },
     infer,
   );
+  await repositoryRoutes(app);
 }

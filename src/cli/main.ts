@@ -119,6 +119,8 @@ async function classifyCommand(args: string[]): Promise<void> {
     ...base,
     logLevel: 'error',
     workers: 1,
+    // One classification, then exit: nothing to watch.
+    modelControl: 'none',
     modelsDir: values['models-dir'] ? path.resolve(values['models-dir']) : base.modelsDir,
     onlyModels: model ? [model] : base.onlyModels,
   });

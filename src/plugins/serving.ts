@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { InferencePool } from '../engines/pool.js';
 import { ModelRegistry } from '../serving/registry.js';
+import { RepositoryWatcher } from '../serving/watcher.js';
 import { DecodeScheduler } from '../serving/decode-scheduler.js';
 
 declare module 'fastify' {
@@ -41,6 +42,7 @@ export default fp(
         defaultModel: c.defaultModel,
         only: c.onlyModels,
         maxImagesPerRequest: c.maxImagesPerRequest,
+        drainTimeoutMs: c.drainTimeoutMs,
         batching: {
           maxBatch: c.maxBatch,
           maxDelayMs: c.maxDelayMs,
@@ -81,18 +83,27 @@ export default fp(
         ),
       (err) => app.log.error({ err }, 'no tfjs backend could start'),
     );
-    void registry.loadAll();
+    // Under MODEL_CONTROL=poll, rescans start once the models found at start-up are loaded.
+    const watcher =
+      c.modelControl === 'poll' && c.modelPollS > 0
+        ? new RepositoryWatcher(registry, c.modelsDir, c.modelPollS * 1000, app.log)
+        : undefined;
+    void registry.loadAll().then(() => {
+      if (!registry.isStopped) watcher?.start();
+    });
     // Draining: answers tell keep-alive clients to reconnect elsewhere, so server.close() is not held
     // open by idle connections; batchers stop taking new work while queued work still runs.
     app.addHook('onSend', async (_request, reply) => {
       if (app.draining) reply.header('connection', 'close');
     });
     app.addHook('preClose', async () => {
+      await watcher?.stop();
       registry.stopLoading();
       registry.stopAccepting();
     });
     app.addHook('onClose', async () => {
       await registry.loadAll().catch(() => undefined);
+      await registry.settled();
       await registry.drain(c.drainTimeoutMs);
       await pool.close();
     });

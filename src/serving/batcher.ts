@@ -90,7 +90,9 @@ export class Batcher {
   private incoming = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private refusal = 'the server is shutting down and takes no new work';
   private idleWaiters: (() => void)[] = [];
+  private settledWaiters: (() => void)[] = [];
 
   constructor(
     readonly model: string,
@@ -114,6 +116,16 @@ export class Batcher {
     return this.busy ? new Promise((r) => this.idleWaiters.push(r)) : Promise.resolve();
   }
 
+  /**
+   * Resolves when nothing is queued, computing or announced: every request that chose this batcher
+   * has been answered (a retired model version is unloaded only then).
+   */
+  settled(): Promise<void> {
+    return this.busy || this.incoming > 0
+      ? new Promise((r) => this.settledWaiters.push(r))
+      : Promise.resolve();
+  }
+
   /** Announces a request of `images` images that will be submitted soon (its images are decoding). */
   expect(images: number): Arrival {
     this.incoming += images;
@@ -121,6 +133,7 @@ export class Batcher {
       this.incoming -= images;
       // A batch may have been waiting for this request only.
       if (cancelled) this.schedule();
+      this.notifyIdle();
     });
   }
 
@@ -136,9 +149,7 @@ export class Batcher {
     if (this.closed) {
       arrival?.cancel(); // a batch waiting for this request need not wait any longer
       this.observer.rejected?.('draining');
-      return Promise.reject(
-        new AppError(503, 'DRAINING', 'the server is shutting down and takes no new work', { retryAfter: 1 }),
-      );
+      return Promise.reject(new AppError(503, 'DRAINING', this.refusal, { retryAfter: 1 }));
     }
     if (this.queue.length + images.length > this.settings.queueLimit) {
       arrival?.cancel();
@@ -191,9 +202,10 @@ export class Batcher {
     });
   }
 
-  /** Stops taking work; what is queued still runs. */
-  close(): void {
+  /** Stops taking work, refused with `refusal` (503 DRAINING); what is queued still runs. */
+  close(refusal?: string): void {
     this.closed = true;
+    if (refusal) this.refusal = refusal;
   }
 
   private retryAfterSeconds(): number {
@@ -296,5 +308,9 @@ export class Batcher {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
+    if (this.incoming > 0) return;
+    const settled = this.settledWaiters;
+    this.settledWaiters = [];
+    for (const w of settled) w();
   }
 }

@@ -94,6 +94,12 @@ export interface BatchingConfig {
   queueLimit?: number;
 }
 
+/**
+ * Which of a model's version folders are served, as Triton's version_policy: the `latest` n
+ * (by number), `all` of them, or a `specific` list.
+ */
+export type VersionPolicy = { latest: number } | { all: true } | { specific: number[] };
+
 export interface ModelConfig {
   name: string;
   /** A zoo name (with options) or a spec; absent: the weights file holds the topology. */
@@ -108,6 +114,7 @@ export interface ModelConfig {
   preprocess?: PresetName | (Partial<Omit<Preprocess, 'size'>> & { preset?: PresetName });
   topk?: number;
   batching?: BatchingConfig;
+  versionPolicy?: VersionPolicy;
 }
 
 const number = { type: 'number' };
@@ -175,6 +182,36 @@ export const MODEL_CONFIG_SCHEMA = {
         queueLimit: { type: 'integer', minimum: 1, maximum: 100_000 },
       },
     },
+    versionPolicy: {
+      oneOf: [
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['latest'],
+          properties: { latest: { type: 'integer', minimum: 1, maximum: 1000 } },
+        },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['all'],
+          properties: { all: { const: true } },
+        },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['specific'],
+          properties: {
+            specific: {
+              type: 'array',
+              items: { type: 'integer', minimum: 1 },
+              minItems: 1,
+              maxItems: 1000,
+              uniqueItems: true,
+            },
+          },
+        },
+      ],
+    },
   },
 };
 
@@ -207,6 +244,11 @@ export async function readModelConfig(dir: string): Promise<ModelConfig> {
   }
   if (!validate(raw)) {
     const e = defined(validate.errors?.[0], 'the schema error');
+    // oneOf's first error names one branch only; the policy's three forms are clearer said at once.
+    if (e.instancePath.startsWith('/versionPolicy'))
+      throw new ModelConfigError(
+        `config.json.versionPolicy: expected {"latest": n}, {"all": true} or {"specific": [n, ...]} with n a positive integer; received ${describeValue((raw as { versionPolicy?: unknown }).versionPolicy)}`,
+      );
     throw new ModelConfigError(
       `config.json${e.instancePath.replace(/\//g, '.')}: ${e.message}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}; received ${describeValue((e as { data?: unknown }).data)}`,
     );

@@ -1,120 +1,71 @@
 /**
- * The served models: every folder of MODELS_DIR with a config.json becomes a model that is read,
- * checked, loaded into the inference workers and warmed up, one at a time. A model that fails is
- * refused with its reason and the others keep serving.
+ * The served models: every folder of MODELS_DIR with a config.json is a model, and each of its
+ * version folders that the version policy selects is loaded, warmed up and served (src/serving/
+ * versions.ts has the layout). A model or version that fails is refused with its reason and the
+ * others keep serving.
+ *
+ * What is served changes at run time by rescans (the watcher) or by the repository API, one change at
+ * a time. A new or changed version loads in the background while the old one serves; once ready it
+ * replaces the old one in one assignment, and the old one finishes the requests that chose it before
+ * its copies leave the workers. A version that fails never replaces a working one.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { analyzeGraph, type AnalysisReport } from '../analysis/analyze.js';
-import { graphFromModelFile, type ModelFileFormat } from '../interop/model-files.js';
-import type { BackendChoice } from '../engines/tfjs/backend.js';
 import type { InferencePool } from '../engines/pool.js';
 import type { EngineKind } from '../engines/types.js';
-import { normalizeSpec } from '../spec/normalize.js';
-import type { Graph, Shape3 } from '../spec/types.js';
 import { ConfigError } from '../config.js';
-import { WeightsError } from '../weights/types.js';
-import { Batcher, type BatchObserver, type BatchSettings } from './batcher.js';
-import {
-  architectureSpec,
-  fileInFolder,
-  readLabels,
-  readModelConfig,
-  resolvePreprocess,
-  type ModelConfig,
-  type Preprocess,
-} from './model-config.js';
-import { defined } from '../invariant.js';
+import { AppError } from '../errors.js';
+import { failVersion, loadVersion, type LoadOptions } from './load-version.js';
+import { readModelConfig, type ModelConfig } from './model-config.js';
+import { engineKey, type ModelState, type ReadyModel, type ServedModel } from './served-model.js';
+import { SETTLE_MS, selectVersions, versionsOnDisk, type VersionOnDisk } from './versions.js';
 
-export type ModelState = 'loading' | 'warming' | 'ready' | 'failed';
+export {
+  engineKey,
+  isReady,
+  servingBackend,
+  type ModelState,
+  type ReadyModel,
+  type ServedModel,
+} from './served-model.js';
+export type { EngineChoice } from './load-version.js';
 
-export interface ServedModel {
-  name: string;
-  dir: string;
-  state: ModelState;
-  error?: string;
-  problems?: Record<string, unknown>[];
-  config?: ModelConfig;
-  graph?: Graph;
-  /** The analysis of what is served (the graph above). */
-  report?: AnalysisReport;
-  architecture?: string;
-  /** Where the topology came from: a zoo name, a spec, or the model file itself. */
-  source?: 'zoo' | 'spec' | ModelFileFormat;
-  input?: Shape3;
-  classes?: number;
-  labels?: string[];
-  preprocess?: Preprocess;
-  topk: number;
-  params?: number;
-  macs?: number;
-  weights?: { file: string; sha256: string; bytes: number; format?: string; keyStyle?: string };
-  /** The engine serving the model (with ENGINE=auto, the faster one measured at warm-up). */
-  engine: EngineKind;
-  engineTimings?: {
-    msPerImage: Partial<Record<EngineKind, number>>;
-    failures?: Partial<Record<EngineKind, string>>;
-  };
-  backend?: BackendChoice;
-  weightsPath?: string;
-  loadMs?: number;
-  warmupMs?: number;
-  batching: BatchSettings;
-  batcher?: Batcher;
-}
-
-/** A model that can answer: loading has set everything inference reads. */
-export type ReadyModel = ServedModel &
-  Required<
-    Pick<
-      ServedModel,
-      'config' | 'graph' | 'input' | 'classes' | 'labels' | 'preprocess' | 'weightsPath' | 'batcher'
-    >
-  >;
-
-/** Whether `m` answers requests now (narrows it to a ReadyModel). */
-export function isReady(m: ServedModel): m is ReadyModel {
-  return (
-    m.state === 'ready' &&
-    m.config !== undefined &&
-    m.graph !== undefined &&
-    m.input !== undefined &&
-    m.classes !== undefined &&
-    m.labels !== undefined &&
-    m.preprocess !== undefined &&
-    m.weightsPath !== undefined &&
-    m.batcher !== undefined
-  );
-}
-
-export type EngineChoice = EngineKind | 'auto';
-
-/** Worker-side name of one engine's copy of a model. */
-export const engineKey = (model: string, engine: EngineKind) => `${model}@${engine}`;
-
-/** What actually computes a model: the tfjs backend, or ONNX Runtime's CPU provider. */
-export function servingBackend(m: ServedModel): string | null {
-  return m.engine === 'onnxruntime' ? 'onnxruntime-cpu' : (m.backend?.name ?? null);
-}
-
-export interface RegistryOptions {
+export interface RegistryOptions extends LoadOptions {
   modelsDir: string;
-  engine: EngineChoice;
   defaultModel?: string;
   /** Folder names to serve; empty means every folder. */
   only?: string[];
-  maxImagesPerRequest: number;
-  batching: Omit<BatchSettings, 'concurrency'>;
-  observer?: (model: string) => BatchObserver;
+  /** How long a retired version may wait for the requests that chose it before it stops taking them. */
+  drainTimeoutMs: number;
 }
 
-async function sha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+/** A model as the repository index lists it (the KServe v2 / Triton repository extension's form). */
+export interface IndexEntry {
+  name: string;
+  version?: string;
+  state: 'READY' | 'LOADING' | 'UNAVAILABLE';
+  reason: string;
+}
+
+interface ModelEntry {
+  name: string;
+  dir: string;
+  config?: ModelConfig;
+  /** The served versions (loading, ready, or failed with their reason), by number. */
+  versions: Map<number, ServedModel>;
+  /** Why the model as a whole serves nothing (config.json unreadable, no version folder, a name taken). */
+  refused?: ServedModel;
+  /** Versions the policy selects, and versions on disk, at the last scan. */
+  wanted: Set<number>;
+  onDisk: Set<number>;
+}
+
+/** A version to load: a new one (already listed as loading) or a replacement for one that serves. */
+interface LoadTask {
+  entry: ModelEntry;
+  model: ServedModel;
+  replaces?: ServedModel;
 }
 
 /** Folders of `dir` holding a config.json, sorted by name so start-up order is stable. */
@@ -138,9 +89,23 @@ async function modelFolders(dir: string): Promise<string[]> {
   return folders.sort();
 }
 
+const ENGINES: EngineKind[] = ['tfjs', 'onnxruntime'];
+
 export class ModelRegistry {
-  readonly models = new Map<string, ServedModel>();
+  private readonly entries = new Map<string, ModelEntry>();
+  /**
+   * Versions seen new or changed, with their print and when it was first seen: loaded once a scan
+   * finds the same print SETTLE_MS or more later (scans closer together could both fall between
+   * two writes of a copy still under way).
+   */
+  private readonly unsettled = new Map<string, { print: string; since: number }>();
+  /** Versions retired and still finishing their requests (shutdown waits for them). */
+  private readonly retiring = new Set<ServedModel>();
+  private startupTasks: LoadTask[] = [];
   private loading: Promise<void> | undefined;
+  /** Changes to what is served, one at a time. */
+  private changes: Promise<unknown> = Promise.resolve();
+  private generation = 0;
   private stopped = false;
 
   constructor(
@@ -149,7 +114,7 @@ export class ModelRegistry {
     private readonly log: FastifyBaseLogger,
   ) {}
 
-  /** Reads every model folder, then loads the models one by one. Never throws for a bad model. */
+  /** Reads every model folder and lists its versions as loading. Never throws for a bad model. */
   async discover(): Promise<void> {
     const only = this.options.only?.length ? new Set(this.options.only) : undefined;
     const folders = await modelFolders(this.options.modelsDir);
@@ -160,42 +125,250 @@ export class ModelRegistry {
         missing.join(','),
         `folders of ${this.options.modelsDir} holding a config.json`,
       );
-    for (const dir of folders) {
-      if (only && !only.has(path.basename(dir))) continue;
-      const model: ServedModel = {
-        name: path.basename(dir),
-        dir,
-        state: 'loading',
-        topk: 5,
-        engine: this.options.engine === 'auto' ? 'tfjs' : this.options.engine,
-        batching: { ...this.options.batching, concurrency: this.pool.size },
-      };
+    this.startupTasks = await this.plan(folders, true);
+  }
+
+  /** Loads what discover() found, one version at a time; resolves when all are loaded or refused. */
+  loadAll(): Promise<void> {
+    this.loading ??= this.serialize(() => this.run(this.startupTasks));
+    return this.loading;
+  }
+
+  /**
+   * Reads MODELS_DIR again and applies what changed. A new or changed version is loaded only once
+   * a second scan finds its files unchanged (a copy still being written is left alone); resolves
+   * with whether some version is waiting for that second scan.
+   */
+  rescan(): Promise<{ unsettled: boolean }> {
+    return this.serialize(async () => {
+      if (this.stopped) return { unsettled: false };
+      let folders: string[];
       try {
-        model.config = await readModelConfig(dir);
-        model.name = model.config.name;
+        folders = await modelFolders(this.options.modelsDir);
       } catch (err) {
-        this.fail(model, err as Error);
+        // A MODELS_DIR that vanished (a volume being remounted) is not a reason to unload everything.
+        this.log.error({ err: (err as Error).message }, 'models folder unreadable; nothing changed');
+        return { unsettled: false };
       }
-      if (this.models.has(model.name)) {
-        this.fail(model, new Error(`another folder already serves a model named ${model.name}`));
-        model.name = `${model.name}@${path.basename(dir)}`;
+      await this.run(await this.plan(folders, false));
+      return { unsettled: this.unsettled.size > 0 };
+    });
+  }
+
+  private serialize<T>(change: () => Promise<T>): Promise<T> {
+    const next = this.changes.then(change);
+    this.changes = next.catch(() => undefined);
+    return next;
+  }
+
+  private served(folders: string[]): string[] {
+    const only = this.options.only?.length ? new Set(this.options.only) : undefined;
+    return only ? folders.filter((dir) => only.has(path.basename(dir))) : folders;
+  }
+
+  /**
+   * Compares the folders with what is served: lists new versions as loading, and returns the loads
+   * to run. With `now`, versions load as found (start-up, an explicit load); otherwise only once
+   * their files have settled. Models whose folder is gone are retired here.
+   */
+  private async plan(allFolders: string[], now: boolean, keepOthers = false): Promise<LoadTask[]> {
+    const tasks: LoadTask[] = [];
+    const seen = new Set<string>();
+    for (const dir of this.served(allFolders)) {
+      let config: ModelConfig | undefined;
+      let configError: Error | undefined;
+      try {
+        config = await readModelConfig(dir);
+      } catch (err) {
+        configError = err as Error;
       }
-      this.models.set(model.name, model);
+      let name = config?.name ?? path.basename(dir);
+      const taken = seen.has(name);
+      if (taken) name = `${name}@${path.basename(dir)}`;
+      seen.add(name);
+      let entry = this.entries.get(name);
+      if (!entry) {
+        entry = { name, dir, versions: new Map(), wanted: new Set(), onDisk: new Set() };
+        this.entries.set(name, entry);
+      }
+      entry.dir = dir;
+      if (taken || !config) {
+        const why = taken
+          ? new Error(`another folder already serves a model named ${config?.name}`)
+          : (configError ?? new Error('config.json unreadable'));
+        // A model that serves keeps serving through a broken config.json; the reason is reported.
+        if (entry.versions.size === 0) this.refuse(entry, why);
+        for (const m of entry.versions.values()) {
+          if (m.reloadError !== why.message)
+            this.log.error(
+              { model: m.name, version: m.version, err: why.message },
+              'reload refused; still serving',
+            );
+          m.reloadError = why.message;
+        }
+        continue;
+      }
+      entry.config = config;
+      const onDisk = await versionsOnDisk(dir);
+      const wanted = selectVersions(
+        config.versionPolicy,
+        onDisk.map((v) => v.version),
+      );
+      entry.onDisk = new Set(onDisk.map((v) => v.version));
+      entry.wanted = new Set(wanted);
+      if (wanted.length === 0 && entry.versions.size === 0) {
+        this.refuse(
+          entry,
+          new Error(
+            `versionPolicy ${JSON.stringify(config.versionPolicy)} selects none of the version folders on disk (${onDisk.map((v) => v.version).join(', ') || 'none'})`,
+          ),
+        );
+        continue;
+      }
+      entry.refused = undefined;
+      // The versions selected, and any kept serving until a selected one is ready (so a changed
+      // config.json reaches them too).
+      const served = (v: VersionOnDisk) =>
+        entry.wanted.has(v.version) || entry.versions.get(v.version)?.state === 'ready';
+      for (const found of onDisk.filter(served)) {
+        const task = this.change(entry, config, found, now);
+        if (task) tasks.push(task);
+      }
+    }
+    if (!keepOthers) {
+      // A version that vanished before it settled is forgotten, so the watcher stops asking again.
+      for (const key of this.unsettled.keys())
+        if (!seen.has(key.slice(0, key.lastIndexOf('/')))) this.unsettled.delete(key);
+      for (const entry of [...this.entries.values()])
+        if (!seen.has(entry.name)) {
+          this.log.info({ model: entry.name }, 'model folder removed: unloading');
+          this.entries.delete(entry.name);
+          for (const m of entry.versions.values()) void this.retire(m);
+        }
+    }
+    return tasks;
+  }
+
+  /** The load a version on disk needs, if any: it is new, or its files or config.json changed. */
+  private change(
+    entry: ModelEntry,
+    config: ModelConfig,
+    found: VersionOnDisk,
+    now: boolean,
+  ): LoadTask | undefined {
+    const current = entry.versions.get(found.version);
+    if (current && (current.print === found.print || current.refusedPrint === found.print)) return;
+    const key = `${entry.name}/${found.version}`;
+    const seen = this.unsettled.get(key);
+    if (!now && (seen?.print !== found.print || performance.now() - seen.since < SETTLE_MS)) {
+      if (seen?.print !== found.print)
+        this.unsettled.set(key, { print: found.print, since: performance.now() });
+      return;
+    }
+    this.unsettled.delete(key);
+    const model = this.newVersion(entry, config, found);
+    if (current?.state === 'ready') return { entry, model, replaces: current };
+    if (current) void this.retire(current); // a failed or half-loaded version gives way to its retry
+    entry.versions.set(found.version, model);
+    return { entry, model };
+  }
+
+  private newVersion(entry: ModelEntry, config: ModelConfig, found: VersionOnDisk): ServedModel {
+    return {
+      name: entry.name,
+      dir: entry.dir,
+      version: found.version,
+      versionDir: found.dir,
+      print: found.print,
+      engineName: `${entry.name}/${found.version}#${++this.generation}`,
+      config,
+      state: 'loading',
+      topk: 5,
+      engine: this.options.engine === 'auto' ? 'tfjs' : this.options.engine,
+      batching: { ...this.options.batching, concurrency: this.pool.size },
+    };
+  }
+
+  private refuse(entry: ModelEntry, err: Error): void {
+    // Every rescan finds the same problem again: it is reported (and logged) once, until it changes.
+    if (entry.refused?.error === err.message) return;
+    const refused: ServedModel = {
+      name: entry.name,
+      dir: entry.dir,
+      version: 0,
+      versionDir: entry.dir,
+      print: '',
+      engineName: '',
+      state: 'loading',
+      topk: 5,
+      engine: this.options.engine === 'auto' ? 'tfjs' : this.options.engine,
+      batching: { ...this.options.batching, concurrency: this.pool.size },
+    };
+    failVersion(refused, err, this.log);
+    entry.refused = refused;
+  }
+
+  /** Runs the loads one by one, swapping each in once ready, then retires what they made unwanted. */
+  private async run(tasks: LoadTask[]): Promise<void> {
+    for (const task of tasks) {
+      const { entry, model, replaces } = task;
+      if (this.stopped) {
+        failVersion(model, new Error('not loaded: the server is shutting down'), this.log);
+        continue;
+      }
+      await loadVersion(this.pool, this.options, model, this.log);
+      if (this.entries.get(entry.name) !== entry) {
+        void this.retire(model); // unloaded while it was loading
+      } else if (replaces && model.state !== 'ready') {
+        // A working version is never replaced by one that fails: it keeps serving, the reason is kept
+        // (failVersion has logged it).
+        replaces.reloadError = model.error;
+        replaces.refusedPrint = model.print;
+      } else if (replaces) {
+        entry.versions.set(model.version, model);
+        void this.retire(replaces);
+      }
+    }
+    for (const entry of new Set(tasks.map((t) => t.entry))) this.retireUnwanted(entry);
+  }
+
+  /**
+   * Versions the policy no longer selects leave once a selected one is ready, so a model is never
+   * left with nothing to serve by a new version that fails; versions gone from disk leave at once.
+   */
+  private retireUnwanted(entry: ModelEntry): void {
+    const wantedReady = [...entry.versions.values()].some(
+      (m) => entry.wanted.has(m.version) && m.state === 'ready',
+    );
+    for (const m of [...entry.versions.values()]) {
+      if (entry.wanted.has(m.version)) continue;
+      if (wantedReady || !entry.onDisk.has(m.version)) {
+        entry.versions.delete(m.version);
+        void this.retire(m);
+      }
     }
   }
 
-  loadAll(): Promise<void> {
-    this.loading ??= (async () => {
-      for (const model of this.models.values()) {
-        if (this.stopped) {
-          if (model.state !== 'failed')
-            this.fail(model, new Error('not loaded: the server is shutting down'));
-          continue;
-        }
-        if (model.state !== 'failed') await this.load(model);
+  /**
+   * Takes a version out of service (the caller has already made it unreachable): the requests that
+   * chose it finish, then its batcher closes and its copies leave the workers.
+   */
+  private async retire(m: ServedModel): Promise<void> {
+    this.retiring.add(m);
+    try {
+      if (m.batcher) {
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<void>((r) => (timer = setTimeout(r, this.options.drainTimeoutMs)));
+        await Promise.race([m.batcher.settled(), deadline]);
+        clearTimeout(timer);
+        m.batcher.close(`model ${m.name} version ${m.version} was unloaded; retry for the current version`);
+        await m.batcher.idle();
       }
-    })();
-    return this.loading;
+      for (const kind of ENGINES) await this.pool.unload(engineKey(m.engineName, kind));
+      this.log.info({ model: m.name, version: m.version }, 'model version unloaded');
+    } finally {
+      this.retiring.delete(m);
+    }
   }
 
   /** Shutting down: finish the model being loaded, load no more. */
@@ -203,150 +376,54 @@ export class ModelRegistry {
     this.stopped = true;
   }
 
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
   /** Shutting down: refuse new work (503 DRAINING); queued work still runs. */
   stopAccepting(): void {
-    for (const m of this.models.values()) m.batcher?.close();
+    for (const m of this.allVersions()) m.batcher?.close();
   }
 
-  private fail(model: ServedModel, err: Error & { problems?: Record<string, unknown>[] }): void {
-    model.state = 'failed';
-    model.error = err.message;
-    if (err.problems) model.problems = err.problems.slice(0, 50);
-    this.log.error({ model: model.name, err: err.message }, 'model refused');
+  private allVersions(): ServedModel[] {
+    return [...[...this.entries.values()].flatMap((e) => [...e.versions.values()]), ...this.retiring];
   }
 
-  private async load(model: ServedModel): Promise<void> {
-    const started = performance.now();
-    try {
-      const config = defined(model.config, `${model.name}'s config`);
-      const weightsPath = fileInFolder(model.dir, config.weights, 'weights');
-      await stat(weightsPath).catch(() => {
-        throw new Error(`weights: file ${config.weights} not found in ${model.dir}`);
-      });
-      // A zoo name or spec gives the topology; otherwise the model file itself does (ONNX, tfjs model.json, Keras H5).
-      const fromFile =
-        config.architecture === undefined ? await graphFromModelFile(weightsPath, config.input) : undefined;
-      const graph = fromFile
-        ? fromFile.graph
-        : normalizeSpec(
-            architectureSpec(config as ModelConfig & Required<Pick<ModelConfig, 'architecture'>>),
-          );
-      const report = analyzeGraph(graph);
-      const classes = report.output[report.output.length - 1];
-      if (report.output.length !== 1)
-        throw new Error(
-          `architecture output ${JSON.stringify(report.output)} is not a class vector; a classifier needs includeTop`,
-        );
-      model.graph = graph;
-      model.report = report;
-      model.architecture =
-        config.architecture === undefined
-          ? graph.name
-          : typeof config.architecture === 'string'
-            ? config.architecture
-            : 'name' in config.architecture
-              ? config.architecture.name
-              : graph.name;
-      model.source = fromFile
-        ? fromFile.format
-        : typeof config.architecture === 'object' && 'spec' in config.architecture
-          ? 'spec'
-          : 'zoo';
-      model.input = graph.input;
-      model.classes = classes;
-      model.params = report.totals.params;
-      model.macs = report.totals.macs;
-      model.preprocess = resolvePreprocess(config, graph.input);
-      model.topk = config.topk ?? Math.min(5, classes);
-      model.batching = { ...model.batching, ...config.batching };
-      if (model.batching.queueLimit < this.options.maxImagesPerRequest) {
-        throw new Error(
-          `batching.queueLimit ${model.batching.queueLimit} is below MAX_IMAGES_PER_REQUEST (${this.options.maxImagesPerRequest}): a full request could never be queued`,
-        );
-      }
-      model.labels = config.labels
-        ? await readLabels(fileInFolder(model.dir, config.labels, 'labels'), classes)
-        : Array.from({ length: classes }, (_, i) => String(i));
-      const bytes = (await stat(weightsPath)).size;
-      model.weights = { file: config.weights, sha256: await sha256(weightsPath), bytes };
-      model.backend = await this.pool.backend;
-      model.weightsPath = weightsPath;
-      const elements = graph.input[0] * graph.input[1] * graph.input[2];
-      const zeros = new Float32Array(elements);
-      const candidates: EngineKind[] =
-        this.options.engine === 'auto' ? ['onnxruntime', 'tfjs'] : [this.options.engine];
-      const timings: Partial<Record<EngineKind, number>> = {};
-      const failures: Partial<Record<EngineKind, string>> = {};
-      let warmupMs = 0;
-      for (const kind of candidates) {
-        const key = engineKey(model.name, kind);
-        try {
-          const loaded = await this.pool.load({ name: key, graph, weightsPath, engine: kind });
-          model.weights = { ...model.weights, ...loaded };
-          model.state = 'warming';
-          const t1 = performance.now();
-          await this.pool.inferOnAll(key, zeros, 1);
-          // `auto` serves with whichever engine is faster on this model, on this machine.
-          if (candidates.length > 1) timings[kind] = await this.pool.time(key, zeros, 1, 5);
-          warmupMs += performance.now() - t1;
-        } catch (err) {
-          // Weights that do not fit fail every engine alike; an engine that cannot run this graph is skipped.
-          if (candidates.length === 1 || err instanceof WeightsError) throw err;
-          failures[kind] = (err as Error).message;
-          await this.pool.unload(key); // a copy that loaded in some workers must not stay resident
-        }
-      }
-      const usable = candidates.filter((k) => timings[k] !== undefined || candidates.length === 1);
-      if (usable.length === 0) throw new Error(`no engine could run this model: ${JSON.stringify(failures)}`);
-      const chosen = usable.reduce((best, k) => ((timings[k] ?? 0) < (timings[best] ?? 0) ? k : best));
-      for (const k of usable) if (k !== chosen) await this.pool.unload(engineKey(model.name, k));
-      model.engine = chosen;
-      model.batching = { ...model.batching, concurrency: this.pool.batchesInFlight(chosen) };
-      model.engineTimings =
-        candidates.length > 1
-          ? { msPerImage: timings, ...(Object.keys(failures).length ? { failures } : {}) }
-          : undefined;
-      model.loadMs = performance.now() - started - warmupMs;
-      model.warmupMs = warmupMs;
-      const key = engineKey(model.name, chosen);
-      model.batcher = new Batcher(
-        model.name,
-        model.batching,
-        (input, n) => this.pool.infer(key, input, n, chosen),
-        elements,
-        classes,
-        this.options.observer?.(model.name),
-      );
-      model.state = 'ready';
-      this.log.info(
-        {
-          model: model.name,
-          engine: model.engine,
-          engineTimings: model.engineTimings,
-          backend: model.backend.name,
-          loadMs: Math.round(model.loadMs),
-          warmupMs: Math.round(model.warmupMs),
-          params: model.params,
-          macs: model.macs,
-        },
-        'model ready',
-      );
-    } catch (err) {
-      this.fail(model, err as Error);
+  /** The version a request without one gets: the newest ready one, else the newest (loading or failed). */
+  private current(entry: ModelEntry): ServedModel | undefined {
+    const versions = [...entry.versions.values()].sort((a, b) => b.version - a.version);
+    return versions.find((m) => m.state === 'ready') ?? versions[0] ?? entry.refused;
+  }
+
+  /** Each model's current version (see current()), by name. */
+  get models(): Map<string, ServedModel> {
+    const models = new Map<string, ServedModel>();
+    for (const entry of this.entries.values()) {
+      const m = this.current(entry);
+      if (m) models.set(entry.name, m);
     }
+    return models;
   }
 
-  get(name: string): ServedModel | undefined {
-    return this.models.get(name);
+  /** A model's version, or its current one when `version` is undefined. */
+  get(name: string, version?: number): ServedModel | undefined {
+    const entry = this.entries.get(name);
+    if (!entry) return undefined;
+    return version === undefined ? this.current(entry) : entry.versions.get(version);
+  }
+
+  /** Every listed version of a model, newest first. */
+  versions(name: string): ServedModel[] {
+    const entry = this.entries.get(name);
+    return entry ? [...entry.versions.values()].sort((a, b) => b.version - a.version) : [];
   }
 
   /** DEFAULT_MODEL if set, else `fashion-resnet` if served, else the first model by name. */
   get defaultModel(): string | undefined {
     if (this.options.defaultModel) return this.options.defaultModel;
-    if (this.models.has('fashion-resnet')) return 'fashion-resnet';
-    return (
-      [...this.models.values()].find((m) => m.state !== 'failed')?.name ?? this.models.keys().next().value
-    );
+    const models = this.models;
+    if (models.has('fashion-resnet')) return 'fashion-resnet';
+    return [...models.values()].find((m) => m.state !== 'failed')?.name ?? models.keys().next().value;
   }
 
   notReady(): { name: string; state: ModelState; error?: string }[] {
@@ -355,19 +432,106 @@ export class ModelRegistry {
       .map((m) => ({ name: m.name, state: m.state, ...(m.error ? { error: m.error } : {}) }));
   }
 
+  /** Every model folder of MODELS_DIR with each served version's state; folders not served are "unloaded". */
+  async index(readyOnly = false): Promise<IndexEntry[]> {
+    const rows: IndexEntry[] = [];
+    const listed = new Set<string>();
+    for (const entry of this.entries.values()) {
+      listed.add(entry.dir);
+      const versions = [...entry.versions.values()];
+      if (versions.length === 0 && entry.refused)
+        rows.push({ name: entry.name, state: 'UNAVAILABLE', reason: entry.refused.error ?? '' });
+      for (const m of versions)
+        rows.push({
+          name: m.name,
+          version: String(m.version),
+          state: m.state === 'ready' ? 'READY' : m.state === 'failed' ? 'UNAVAILABLE' : 'LOADING',
+          reason: m.error ?? '',
+        });
+    }
+    const folders = await modelFolders(this.options.modelsDir).catch(() => []);
+    for (const dir of folders.filter((d) => !listed.has(d))) {
+      const config = await readModelConfig(dir).catch(() => undefined);
+      rows.push({ name: config?.name ?? path.basename(dir), state: 'UNAVAILABLE', reason: 'unloaded' });
+    }
+    rows.sort((a, b) => a.name.localeCompare(b.name) || Number(a.version ?? 0) - Number(b.version ?? 0));
+    return readyOnly ? rows.filter((r) => r.state === 'READY') : rows;
+  }
+
+  /**
+   * Loads (or reloads what changed of) the model named `name` from its folder, now; resolves once
+   * its versions are ready or refused. Throws 404 for a name no folder has, 400 if no version loads.
+   */
+  loadModel(name: string): Promise<ServedModel[]> {
+    return this.serialize(async () => {
+      const folders = await modelFolders(this.options.modelsDir);
+      let dir = this.entries.get(name)?.dir;
+      if (!dir || !folders.includes(dir)) dir = await this.folderOf(name, folders);
+      const tasks = await this.plan([dir], true, true);
+      await this.run(tasks);
+      const versions = this.versions(name);
+      const refused = [this.entries.get(name)?.refused, ...tasks.map((task) => task.model)].filter(
+        (m): m is ServedModel => m?.state === 'failed',
+      );
+      if (refused.length > 0 || !versions.some((m) => m.state === 'ready')) {
+        const serving = versions.filter((m) => m.state === 'ready').map((m) => m.version);
+        const reasons = refused.map((m) => `version ${m.version || '-'}: ${m.error}`);
+        throw new AppError(
+          400,
+          'MODEL_LOAD_FAILED',
+          `model ${name}: ${reasons.join('; ') || 'no version loaded'}${serving.length ? ` (still serving version ${serving.join(', ')})` : ''}`,
+          { field: 'name', received: name, serving },
+        );
+      }
+      return versions;
+    });
+  }
+
+  /** Takes every version of `name` out of service and out of the workers; resolves once they are gone. */
+  unloadModel(name: string): Promise<void> {
+    return this.serialize(async () => {
+      const entry = this.entries.get(name);
+      if (!entry) throw this.notFound(name);
+      this.entries.delete(name);
+      await Promise.all([...entry.versions.values()].map((m) => this.retire(m)));
+    });
+  }
+
+  private async folderOf(name: string, folders: string[]): Promise<string> {
+    for (const dir of this.served(folders)) {
+      const config = await readModelConfig(dir).catch(() => undefined);
+      if ((config?.name ?? path.basename(dir)) === name) return dir;
+    }
+    throw this.notFound(name);
+  }
+
+  private notFound(name: string): AppError {
+    return new AppError(
+      404,
+      'MODEL_NOT_FOUND',
+      `name: expected a model of ${this.options.modelsDir}; received ${JSON.stringify(name)}`,
+      { field: 'name', received: name },
+    );
+  }
+
   /** The model's ONNX graph with its weights (built in a worker). */
   exportOnnx(model: ReadyModel): Promise<Uint8Array> {
     return this.pool.exportOnnx({
-      name: model.name,
+      name: model.engineName,
       graph: model.graph,
       weightsPath: model.weightsPath,
       engine: 'onnxruntime',
     });
   }
 
+  /** Shutting down: waits for the change being made (a load, a swap) to finish. */
+  async settled(): Promise<void> {
+    await this.changes;
+  }
+
   /** Stops new work and waits for queued and computing batches, up to `deadlineMs`. */
   async drain(deadlineMs: number): Promise<boolean> {
-    const batchers = [...this.models.values()].flatMap((m) => (m.batcher ? [m.batcher] : []));
+    const batchers = this.allVersions().flatMap((m) => (m.batcher ? [m.batcher] : []));
     for (const b of batchers) b.close();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), deadlineMs)));

@@ -78,6 +78,10 @@ t.test('/openapi.json validates as OpenAPI 3.1 and covers every route', async (t
     ['get', '/v2/models/{name}'],
     ['get', '/v2/models/{name}/versions/{version}'],
     ['get', '/v2/models/{name}/ready'],
+    ['get', '/v2/models/{name}/versions/{version}/ready'],
+    ['post', '/v2/repository/index'],
+    ['post', '/v2/repository/models/{name}/load'],
+    ['post', '/v2/repository/models/{name}/unload'],
     ['post', '/v2/models/{name}/infer'],
     ['post', '/v2/models/{name}/versions/{version}/infer'],
     ['get', '/metrics'],
@@ -118,7 +122,11 @@ t.test(
     t.equal(doc.info.title, pkg.name);
     t.equal(doc.info.version, pkg.version);
     t.equal(doc.info.license?.name, pkg.license);
-    t.same((await app.inject('/v2')).json(), { name: pkg.name, version: pkg.version, extensions: [] });
+    t.same((await app.inject('/v2')).json(), {
+      name: pkg.name,
+      version: pkg.version,
+      extensions: ['model_repository'],
+    });
     const page = await app.inject('/docs/');
     t.equal(page.statusCode, 200);
     t.match(page.headers['content-type'], /html/);

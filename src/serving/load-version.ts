@@ -1,0 +1,191 @@
+/**
+ * Loading one version of a model: read its topology and weights, check them, load them into every
+ * inference worker, warm them up (with ENGINE=auto, time both engines and keep the faster), and give
+ * it a batcher. A version that fails is marked failed with its reason, and leaves nothing resident.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { FastifyBaseLogger } from 'fastify';
+import { analyzeGraph } from '../analysis/analyze.js';
+import { graphFromModelFile } from '../interop/model-files.js';
+import type { InferencePool } from '../engines/pool.js';
+import type { EngineKind } from '../engines/types.js';
+import { normalizeSpec } from '../spec/normalize.js';
+import { WeightsError } from '../weights/types.js';
+import { Batcher, type BatchObserver, type BatchSettings } from './batcher.js';
+import {
+  architectureSpec,
+  fileInFolder,
+  ModelConfigError,
+  readLabels,
+  resolvePreprocess,
+  type ModelConfig,
+} from './model-config.js';
+import { engineKey, type ServedModel } from './served-model.js';
+import { defined } from '../invariant.js';
+
+export type EngineChoice = EngineKind | 'auto';
+
+const ENGINE_KINDS: EngineKind[] = ['tfjs', 'onnxruntime'];
+
+export interface LoadOptions {
+  engine: EngineChoice;
+  maxImagesPerRequest: number;
+  batching: Omit<BatchSettings, 'concurrency'>;
+  observer?: (model: string) => BatchObserver;
+}
+
+async function sha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** The version's own labels file if it has one, else the one beside config.json. */
+async function labelsFile(model: ServedModel, labels: string): Promise<string> {
+  const own = fileInFolder(model.versionDir, labels, 'labels');
+  if (model.versionDir === model.dir) return own;
+  const isFile = async (file: string) => (await stat(file).catch(() => undefined))?.isFile() === true;
+  if (await isFile(own)) return own;
+  const shared = fileInFolder(model.dir, labels, 'labels');
+  if (await isFile(shared)) return shared;
+  throw new ModelConfigError(`labels: file ${labels} found in neither ${model.versionDir} nor ${model.dir}`);
+}
+
+export function failVersion(
+  model: ServedModel,
+  err: Error & { problems?: Record<string, unknown>[] },
+  log: FastifyBaseLogger,
+): void {
+  model.state = 'failed';
+  model.error = err.message;
+  if (err.problems) model.problems = err.problems.slice(0, 50);
+  log.error({ model: model.name, version: model.version, err: err.message }, 'model refused');
+}
+
+export async function loadVersion(
+  pool: InferencePool,
+  options: LoadOptions,
+  model: ServedModel,
+  log: FastifyBaseLogger,
+): Promise<void> {
+  const started = performance.now();
+  try {
+    const config = defined(model.config, `${model.name}'s config`);
+    const weightsPath = fileInFolder(model.versionDir, config.weights, 'weights');
+    await stat(weightsPath).catch(() => {
+      throw new Error(`weights: file ${config.weights} not found in ${model.versionDir}`);
+    });
+    // A zoo name or spec gives the topology; otherwise the model file itself does (ONNX, tfjs model.json, Keras H5).
+    const fromFile =
+      config.architecture === undefined ? await graphFromModelFile(weightsPath, config.input) : undefined;
+    const graph = fromFile
+      ? fromFile.graph
+      : normalizeSpec(architectureSpec(config as ModelConfig & Required<Pick<ModelConfig, 'architecture'>>));
+    const report = analyzeGraph(graph);
+    const classes = report.output[report.output.length - 1];
+    if (report.output.length !== 1)
+      throw new Error(
+        `architecture output ${JSON.stringify(report.output)} is not a class vector; a classifier needs includeTop`,
+      );
+    model.graph = graph;
+    model.report = report;
+    model.architecture =
+      config.architecture === undefined
+        ? graph.name
+        : typeof config.architecture === 'string'
+          ? config.architecture
+          : 'name' in config.architecture
+            ? config.architecture.name
+            : graph.name;
+    model.source = fromFile
+      ? fromFile.format
+      : typeof config.architecture === 'object' && 'spec' in config.architecture
+        ? 'spec'
+        : 'zoo';
+    model.input = graph.input;
+    model.classes = classes;
+    model.params = report.totals.params;
+    model.macs = report.totals.macs;
+    model.preprocess = resolvePreprocess(config, graph.input);
+    model.topk = config.topk ?? Math.min(5, classes);
+    model.batching = { ...model.batching, ...config.batching };
+    if (model.batching.queueLimit < options.maxImagesPerRequest) {
+      throw new Error(
+        `batching.queueLimit ${model.batching.queueLimit} is below MAX_IMAGES_PER_REQUEST (${options.maxImagesPerRequest}): a full request could never be queued`,
+      );
+    }
+    model.labels = config.labels
+      ? await readLabels(await labelsFile(model, config.labels), classes)
+      : Array.from({ length: classes }, (_, i) => String(i));
+    const bytes = (await stat(weightsPath)).size;
+    model.weights = { file: config.weights, sha256: await sha256(weightsPath), bytes };
+    model.backend = await pool.backend;
+    model.weightsPath = weightsPath;
+    const elements = graph.input[0] * graph.input[1] * graph.input[2];
+    const zeros = new Float32Array(elements);
+    const candidates: EngineKind[] = options.engine === 'auto' ? ['onnxruntime', 'tfjs'] : [options.engine];
+    const timings: Partial<Record<EngineKind, number>> = {};
+    const failures: Partial<Record<EngineKind, string>> = {};
+    let warmupMs = 0;
+    for (const kind of candidates) {
+      const key = engineKey(model.engineName, kind);
+      try {
+        const loaded = await pool.load({ name: key, graph, weightsPath, engine: kind });
+        model.weights = { ...model.weights, ...loaded };
+        model.state = 'warming';
+        const t1 = performance.now();
+        await pool.inferOnAll(key, zeros, 1);
+        // `auto` serves with whichever engine is faster on this model, on this machine.
+        if (candidates.length > 1) timings[kind] = await pool.time(key, zeros, 1, 5);
+        warmupMs += performance.now() - t1;
+      } catch (err) {
+        // Weights that do not fit fail every engine alike; an engine that cannot run this graph is skipped.
+        if (candidates.length === 1 || err instanceof WeightsError) throw err;
+        failures[kind] = (err as Error).message;
+        await pool.unload(key); // a copy that loaded in some workers must not stay resident
+      }
+    }
+    const usable = candidates.filter((k) => timings[k] !== undefined || candidates.length === 1);
+    if (usable.length === 0) throw new Error(`no engine could run this model: ${JSON.stringify(failures)}`);
+    const chosen = usable.reduce((best, k) => ((timings[k] ?? 0) < (timings[best] ?? 0) ? k : best));
+    for (const k of usable) if (k !== chosen) await pool.unload(engineKey(model.engineName, k));
+    model.engine = chosen;
+    model.batching = { ...model.batching, concurrency: pool.batchesInFlight(chosen) };
+    model.engineTimings =
+      candidates.length > 1
+        ? { msPerImage: timings, ...(Object.keys(failures).length ? { failures } : {}) }
+        : undefined;
+    model.loadMs = performance.now() - started - warmupMs;
+    model.warmupMs = warmupMs;
+    const key = engineKey(model.engineName, chosen);
+    model.batcher = new Batcher(
+      model.name,
+      model.batching,
+      (input, n) => pool.infer(key, input, n, chosen),
+      elements,
+      classes,
+      options.observer?.(model.name),
+    );
+    model.state = 'ready';
+    log.info(
+      {
+        model: model.name,
+        version: model.version,
+        engine: model.engine,
+        engineTimings: model.engineTimings,
+        backend: model.backend.name,
+        loadMs: Math.round(model.loadMs),
+        warmupMs: Math.round(model.warmupMs),
+        params: model.params,
+        macs: model.macs,
+      },
+      'model ready',
+    );
+  } catch (err) {
+    failVersion(model, err as Error, log);
+    // A copy that loaded in some workers before the failure must not stay resident.
+    for (const kind of ENGINE_KINDS) await pool.unload(engineKey(model.engineName, kind));
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * What one served version of a model is: its config, graph, analysis, engine and batcher, and its
+ * state from loading to ready (or failed).
+ */
+import type { AnalysisReport } from '../analysis/analyze.js';
+import type { ModelFileFormat } from '../interop/model-files.js';
+import type { BackendChoice } from '../engines/tfjs/backend.js';
+import type { EngineKind } from '../engines/types.js';
+import type { Graph, Shape3 } from '../spec/types.js';
+import type { Batcher, BatchSettings } from './batcher.js';
+import type { ModelConfig, Preprocess } from './model-config.js';
+
+export type ModelState = 'loading' | 'warming' | 'ready' | 'failed';
+
+/** One version of a served model (a model without version folders has the one version 1). */
+export interface ServedModel {
+  name: string;
+  /** The model's folder, where config.json is. */
+  dir: string;
+  version: number;
+  /** The version's folder, where its weights are (the model's folder for a flat layout). */
+  versionDir: string;
+  /** The fingerprint of its files when it was read (src/serving/versions.ts). */
+  print: string;
+  /** Its copies' name in the inference workers: unique per load, so a reload never meets the copy it replaces. */
+  engineName: string;
+  state: ModelState;
+  error?: string;
+  /** Why the last reload of this version failed (it kept serving), and the print that failed. */
+  reloadError?: string;
+  refusedPrint?: string;
+  problems?: Record<string, unknown>[];
+  config?: ModelConfig;
+  graph?: Graph;
+  /** The analysis of what is served (the graph above). */
+  report?: AnalysisReport;
+  architecture?: string;
+  /** Where the topology came from: a zoo name, a spec, or the model file itself. */
+  source?: 'zoo' | 'spec' | ModelFileFormat;
+  input?: Shape3;
+  classes?: number;
+  labels?: string[];
+  preprocess?: Preprocess;
+  topk: number;
+  params?: number;
+  macs?: number;
+  weights?: { file: string; sha256: string; bytes: number; format?: string; keyStyle?: string };
+  /** The engine serving the model (with ENGINE=auto, the faster one measured at warm-up). */
+  engine: EngineKind;
+  engineTimings?: {
+    msPerImage: Partial<Record<EngineKind, number>>;
+    failures?: Partial<Record<EngineKind, string>>;
+  };
+  backend?: BackendChoice;
+  weightsPath?: string;
+  loadMs?: number;
+  warmupMs?: number;
+  batching: BatchSettings;
+  batcher?: Batcher;
+}
+
+/** A model that can answer: loading has set everything inference reads. */
+export type ReadyModel = ServedModel &
+  Required<
+    Pick<
+      ServedModel,
+      'config' | 'graph' | 'input' | 'classes' | 'labels' | 'preprocess' | 'weightsPath' | 'batcher'
+    >
+  >;
+
+/** Whether `m` answers requests now (narrows it to a ReadyModel). */
+export function isReady(m: ServedModel): m is ReadyModel {
+  return (
+    m.state === 'ready' &&
+    m.config !== undefined &&
+    m.graph !== undefined &&
+    m.input !== undefined &&
+    m.classes !== undefined &&
+    m.labels !== undefined &&
+    m.preprocess !== undefined &&
+    m.weightsPath !== undefined &&
+    m.batcher !== undefined
+  );
+}
+
+export type EngineChoice = EngineKind | 'auto';
+
+/** Worker-side name of one engine's copy of a model. */
+export const engineKey = (engineName: string, engine: EngineKind) => `${engineName}@${engine}`;
+
+/** What actually computes a model: the tfjs backend, or ONNX Runtime's CPU provider. */
+export function servingBackend(m: ServedModel): string | null {
+  return m.engine === 'onnxruntime' ? 'onnxruntime-cpu' : (m.backend?.name ?? null);
+}
