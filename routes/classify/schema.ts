@@ -13,6 +13,23 @@ export const RAW_TYPES = [
   'application/octet-stream',
 ];
 
+/** Grad-CAM options; values are checked against the model in the handler (src/serving/explain-options.ts). */
+const explainProperties = {
+  explain: {
+    anyOf: [{ type: 'string', maxLength: 20 }, { type: 'boolean' }],
+    description: 'gradcam (or true) adds an explanation to each result',
+  },
+  explainLayer: {
+    type: 'string',
+    maxLength: 200,
+    description: 'the layer to explain (default: the last with a spatial output)',
+  },
+  explainClass: {
+    anyOf: [{ type: 'integer' }, { type: 'string', maxLength: 10 }],
+    description: 'the class to explain (default: the top one)',
+  },
+} as const;
+
 export const classifyJsonSchema = {
   type: 'object',
   additionalProperties: false,
@@ -30,6 +47,7 @@ export const classifyJsonSchema = {
     },
     model: { type: 'string', maxLength: 200 },
     topk: { type: 'integer', minimum: 1, maximum: 1000 },
+    ...explainProperties,
   },
 } as const;
 
@@ -49,7 +67,14 @@ export const classifyDocBody = {
       schema: {
         type: 'object',
         description: 'One or more image files (any field name), and optional model and topk fields',
-        properties: { image, model: { type: 'string' }, topk: { type: 'integer' } },
+        properties: {
+          image,
+          model: { type: 'string' },
+          topk: { type: 'integer' },
+          explain: { type: 'string' },
+          explainLayer: { type: 'string' },
+          explainClass: { type: 'integer' },
+        },
       },
     },
     ...Object.fromEntries(
@@ -63,6 +88,29 @@ export const classifyQuery = {
   properties: {
     model: { type: 'string', maxLength: 200, examples: ['fashion-resnet'] },
     topk: { type: 'string', pattern: '^[0-9]{1,4}$', examples: ['3'] },
+    explain: { type: 'string', maxLength: 20, examples: ['gradcam'] },
+    explainLayer: { type: 'string', maxLength: 200, examples: ['conv4_block2_out'] },
+    explainClass: { type: 'string', maxLength: 10, examples: ['0'] },
+  },
+} as const;
+
+/** The Grad-CAM explanation of one result (with explain=gradcam). */
+const explanationSchema = {
+  type: 'object',
+  properties: {
+    method: { type: 'string', enum: ['gradcam'] },
+    layer: { type: 'string' },
+    class: { type: 'integer' },
+    label: { type: 'string' },
+    map: {
+      type: 'object',
+      properties: {
+        height: { type: 'integer' },
+        width: { type: 'integer' },
+        data: { type: 'array', items: { type: 'number' } },
+      },
+    },
+    overlay: { type: 'string', description: 'data:image/png;base64,… the map blended over the image' },
   },
 } as const;
 
@@ -101,6 +149,7 @@ export const classifyResponse = {
                 },
               },
             },
+            explanation: explanationSchema,
           },
         },
       },
@@ -110,6 +159,7 @@ export const classifyResponse = {
           decodeMs: { type: 'number' },
           queueMs: { type: 'number' },
           inferMs: { type: 'number' },
+          explainMs: { type: 'number' },
         },
       },
     },
