@@ -1,13 +1,15 @@
 // Grad-CAM over HTTP on 127.0.0.1, from the built server serving the default models with ONNX
 // Runtime (so the maps come from the workers' tfjs copies, not the engine that predicts): every map
-// matches an independent PyTorch Grad-CAM of the same weights (scripts/reference/torch_gradcam.py)
-// for the default layer, another class and an earlier layer, sent in the three body forms; bad
-// options are 400s; a full explanation queue is a 503 with Retry-After while plain requests pass.
+// of POST /classify matches an independent PyTorch Grad-CAM of the same weights
+// (scripts/reference/torch_gradcam.py) for the default layer, another class and an earlier layer,
+// sent in the three body forms, and so do KServe v2's gradcam outputs; bad options are 400s on
+// both; a full explanation queue is a 503 with Retry-After while plain requests pass. One server
+// for all of it: starting it is most of this file's time.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { serverProcess } from '../../helpers/server-process.js';
-import { fixture } from '../../helpers/engine.js';
+import { serverProcess } from '../helpers/server-process.js';
+import { fixture } from '../helpers/engine.js';
 
 interface RefRow {
   file: string;
@@ -194,6 +196,53 @@ t.test('bad explanation options are 400s that name the field and what would do',
     t.match(body, { code: 'VALIDATION_ERROR', field, message }, JSON.stringify(options));
   }
 });
+
+t.test(
+  "KServe v2: parameters.explain adds gradcam and gradcam_class outputs equal to PyTorch's maps",
+  async (t) => {
+    const rows = reference.models['fashion-resnet'].filter(
+      (r) => r.layer === 'conv4_block2_out' && r.explainClass === 0,
+    );
+    const tensors = await Promise.all(
+      rows.map(async (r) => {
+        const pixels = await sharp(png(r.file)).grayscale().raw().toBuffer();
+        return Array.from(pixels, (v) => (v / 255 - 0.286) / 0.353); // models/fashion-resnet/config.json
+      }),
+    );
+    const infer = (parameters: Record<string, unknown>) =>
+      fetch(`${server.url}/v2/models/fashion-resnet/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          parameters,
+          inputs: [
+            { name: 'input', datatype: 'FP32', shape: [rows.length, 28, 28, 1], data: tensors.flat() },
+          ],
+        }),
+      });
+    const res = await infer({ explain: 'gradcam', explainClass: 0 });
+    t.equal(res.status, 200);
+    const { outputs } = (await res.json()) as {
+      outputs: { name: string; shape: number[]; data: number[]; parameters?: Record<string, unknown> }[];
+    };
+    const cam = outputs.find((o) => o.name === 'gradcam');
+    t.match(cam, { shape: [rows.length, 7, 7], parameters: { layer: 'conv4_block2_out' } });
+    t.same(
+      outputs.find((o) => o.name === 'gradcam_class')?.data,
+      rows.map(() => 0),
+    );
+    for (const [i, r] of rows.entries()) {
+      const map = (cam?.data ?? []).slice(i * 49, (i + 1) * 49);
+      const diff = Math.max(...map.map((v, k) => Math.abs(v - r.map[k])));
+      t.ok(correlation(map, r.map) >= 0.99 && diff <= 0.02, `${r.file}: max |diff| ${diff.toExponential(2)}`);
+    }
+    const bad = await infer({ explain: 'gradcam', explainLayer: 'predictions' });
+    t.equal(bad.status, 400);
+    t.match(await bad.json(), {
+      error: /parameters.explainLayer: expected the name of a layer with a spatial output/,
+    });
+  },
+);
 
 t.test(
   'a full explanation queue is a 503 with Retry-After; plain classification is not held up',
