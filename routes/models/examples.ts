@@ -73,6 +73,12 @@ const fashionInception = {
     timeoutMs: 30000,
     concurrency: 2,
   },
+  explain: {
+    method: 'gradcam',
+    computedBy: 'tfjs, in a copy each worker loads on its first explain request',
+    defaultLayer: 'mixed4',
+    layers: ['conv1_conv', 'conv1_bn', 'conv1_relu', '…', 'mixed4_b4_relu', 'mixed4'],
+  },
 };
 
 const fashionResnet = {
@@ -131,6 +137,12 @@ const fashionResnet = {
     queueLimit: 256,
     timeoutMs: 30000,
     concurrency: 2,
+  },
+  explain: {
+    method: 'gradcam',
+    computedBy: 'tfjs, in a copy each worker loads on its first explain request',
+    defaultLayer: 'conv4_block2_out',
+    layers: ['conv1_conv', 'conv1_bn', 'conv1_relu', '…', 'conv4_block2_add', 'conv4_block2_out'],
   },
 };
 

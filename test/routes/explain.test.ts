@@ -179,6 +179,14 @@ t.test('the default layer map of a garment sits on the garment (sanity, not the 
   }
 });
 
+t.test('/models says what can be explained and how', async (t) => {
+  const m = (await (await fetch(`${server.url}/models/fashion-resnet`)).json()) as {
+    explain: Record<string, unknown>;
+  };
+  t.match(m.explain, { method: 'gradcam', defaultLayer: 'conv4_block2_out', computedBy: /tfjs/ });
+  t.ok((m.explain.layers as string[]).includes('conv3_block2_out'), 'the layers explainLayer may name');
+});
+
 t.test('bad explanation options are 400s that name the field and what would do', async (t) => {
   const cases: [Record<string, string | number>, string, RegExp][] = [
     [{ explain: 'lime' }, 'explain', /gradcam/],
