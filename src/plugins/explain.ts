@@ -1,7 +1,7 @@
 /**
  * Grad-CAM explanations as a decorator: the explanation queues (src/serving/explainer.ts), apart from
  * the batching queues of plain classification, with metrics of their own. On close they stop taking
- * work and drain before the serving plugin stops the workers.
+ * work, and what still computes may finish within DRAIN_TIMEOUT_MS.
  */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
@@ -28,7 +28,7 @@ export default fp(
     );
     app.decorate('explainer', service);
     app.addHook('preClose', async () => service.close());
-    // Registered after serving, so this runs before serving's onClose stops the workers.
+    // Requests are answered before onClose runs; a batch of a client that left may still compute.
     app.addHook('onClose', async () => {
       await Promise.race([service.idle(), new Promise((r) => setTimeout(r, c.drainTimeoutMs).unref())]);
     });

@@ -279,3 +279,15 @@ t.test(
     t.match(metrics, /explain_queue_depth\{model="fashion-inception"\} 0/);
   },
 );
+
+t.test('explanations leave no tfjs tensor behind in the worker', async (t) => {
+  const tensors = async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    return [...text.matchAll(/^tfjs_tensors\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+  };
+  // Both explainers are built by now (the tests above), so only requests could add tensors.
+  const before = await tensors();
+  for (const model of ['fashion-resnet', 'fashion-inception'])
+    t.equal((await classify(model, reference.images, { explain: 'gradcam' }, 'query')).status, 200);
+  t.equal(await tensors(), before);
+});
