@@ -99,7 +99,9 @@ function convOp(cx: OpContext<'conv2d'>): Op {
         }),
       );
   }
-  if (a.groups === cin) {
+  // Differentiable depthwise convolutions take the grouped path: wasm has no kernel for the
+  // depthwise gradient, while one plain conv per channel differentiates anywhere (slower).
+  if (a.groups === cin && !cx.differentiable) {
     // Depthwise: [kh, kw, 1, C·m] holds the elements of tfjs' [kh, kw, C, m] in the same order.
     const filter = cx.tensor('kernel', [a.kernel[0], a.kernel[1], cin, a.filters / cin]) as tf.Tensor4D;
     // The fused depthwise op pads by keyword or one number for every side; other padding goes first.
