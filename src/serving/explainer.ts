@@ -1,8 +1,8 @@
 /**
  * Grad-CAM requests, queued and batched apart from plain classification: one batcher per model with
  * its own bounded queue (EXPLAIN_QUEUE_LIMIT images; a request that does not fit is refused 503
- * with Retry-After) and one batch computing at a time, so explanations never hold more than one
- * worker while plain requests wait for the others. The worker computes with TensorFlow.js whichever
+ * with Retry-After); one explanation batch computes at a time, whatever its model, so explanations
+ * never hold more than one worker while plain requests wait for the others. The worker computes with TensorFlow.js whichever
  * engine serves the model's predictions (src/engines/explainers.ts).
  */
 import type { InferencePool } from '../engines/pool.js';
@@ -32,6 +32,8 @@ interface ModelExplainer {
 export class ExplainService {
   private readonly models = new Map<string, ModelExplainer>();
   private closed = false;
+  /** The batch computing (or the last one); the next one starts when it ends. */
+  private running: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly pool: InferencePool,
@@ -54,7 +56,8 @@ export class ExplainService {
     const batcher = new Batcher(
       m.name,
       { ...this.settings, concurrency: 1 },
-      (input, n) => this.pool.explain(key, input, n),
+      // A batch waiting here for another model's counts as computing in that model's metrics.
+      (input, n) => this.oneAtATime(() => this.pool.explain(key, input, n)),
       pixels + EXPLAIN_EXTRA,
       explainRowWidth(layers),
       this.observer(m.name),
@@ -63,6 +66,12 @@ export class ExplainService {
     const entry = { graph: m.graph, layers, batcher };
     this.models.set(key, entry);
     return entry;
+  }
+
+  private oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.running.then(work, work);
+    this.running = run.catch(() => undefined);
+    return run;
   }
 
   /** One map per image, in order; `images` are the model's input tensors. */
