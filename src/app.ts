@@ -25,6 +25,7 @@ import classifyRoute from '../routes/classify/index.js';
 import kserveRoutes from '../routes/v2/index.js';
 import metrics from './plugins/metrics.js';
 import serving from './plugins/serving.js';
+import explainPlugin from './plugins/explain.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -90,6 +91,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   await app.register(jsonDepth);
   await app.register(metrics);
   if (config.serveModels) await app.register(serving);
+  if (config.serveModels) await app.register(explainPlugin);
   await app.register(healthRoutes);
   if (config.healthPort !== undefined) {
     await app.register(healthPort, {

@@ -64,6 +64,8 @@ export interface Config {
   maxDelayMs: number;
   /** Most images waiting per model before requests are refused with 503. */
   queueLimit: number;
+  /** Most images waiting per model for a Grad-CAM explanation (a queue of its own) before 503. */
+  explainQueueLimit: number;
   requestTimeoutMs: number;
   drainTimeoutMs: number;
   /** Largest /classify and /v2 infer body. */
@@ -166,6 +168,13 @@ export function loadConfig(env: Env = process.env, stdoutIsTTY = process.stdout.
       `at least MAX_IMAGES_PER_REQUEST (${config.maxImagesPerRequest}), or a full request could never be queued`,
     );
   }
+  if (config.explainQueueLimit < config.maxImagesPerRequest) {
+    throw new ConfigError(
+      'EXPLAIN_QUEUE_LIMIT',
+      String(config.explainQueueLimit),
+      `at least MAX_IMAGES_PER_REQUEST (${config.maxImagesPerRequest}), or a full request could never be explained`,
+    );
+  }
   if (config.healthPort !== undefined && config.healthPort !== 0 && config.healthPort === config.port) {
     throw new ConfigError(
       'HEALTH_PORT',
@@ -224,6 +233,7 @@ function readAll(env: Env, stdoutIsTTY: boolean): Config {
     maxBatch: int(env, 'MAX_BATCH', 8, 1, 256),
     maxDelayMs: int(env, 'MAX_DELAY_MS', 5, 0, 10_000),
     queueLimit: int(env, 'QUEUE_LIMIT', 256, 1, 100_000),
+    explainQueueLimit: int(env, 'EXPLAIN_QUEUE_LIMIT', 64, 1, 100_000),
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 1, 3_600_000),
     drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 30_000, 0, 3_600_000),
     bodyLimit: int(env, 'BODY_LIMIT', 32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),

@@ -1,5 +1,6 @@
 // Classify: pick or drop images, choose a served model (GET /models), POST multipart to /classify,
-// show each image's top-k as horizontal bars with the timings.
+// show each image's top-k as horizontal bars with the timings; with Explain, each image's Grad-CAM
+// overlay beside its bars, with a button that switches between the overlay and the image.
 
 import { api, ApiError, clientError, hideError, showError } from './api.js';
 import { $, clear, h } from './dom.js';
@@ -176,6 +177,7 @@ async function classify() {
   const form = new FormData();
   if (model) form.append('model', model);
   if (topk) form.append('topk', topk);
+  if ($('#classify-explain').checked) form.append('explain', 'gradcam');
   for (const f of files) form.append('image', f, f.name);
   const sent = files.slice();
   button.disabled = true;
@@ -210,6 +212,7 @@ function renderResults(body, sent, roundTrip) {
     ['Decode', t.decodeMs],
     ['Queue', t.queueMs],
     ['Inference', t.inferMs],
+    ...(t.explainMs === undefined ? [] : [['Explanation', t.explainMs]]),
     ['Round trip', roundTrip],
   ];
   results.replaceChildren(
@@ -252,20 +255,60 @@ function resultCard(result, url) {
       ),
     ),
     h(
-      'ol',
-      { class: 'bars', 'aria-label': `Top ${result.predictions.length} labels for ${result.file}` },
-      result.predictions.map((p, i) =>
+      'div',
+      { class: 'result-body' },
+      bars(result),
+      result.explanation ? explanationFigure(result, url) : null,
+    ),
+  );
+}
+
+/** The overlay of the map on the image, and a toggle to see the image alone (when the page has it). */
+function explanationFigure(result, url) {
+  const e = result.explanation;
+  const caption = `Grad-CAM for ${e.label} at ${e.layer} (${e.map.height}×${e.map.width})`;
+  const img = h('img', {
+    class: 'explain-image',
+    src: e.overlay,
+    alt: `${caption}, over ${result.file}`,
+    width: 160,
+    height: 160,
+  });
+  const toggle = url
+    ? h(
+        'button',
+        {
+          type: 'button',
+          class: 'explain-toggle',
+          'aria-pressed': 'true',
+          onclick: (event) => {
+            const on = event.currentTarget.getAttribute('aria-pressed') !== 'true';
+            event.currentTarget.setAttribute('aria-pressed', String(on));
+            img.src = on ? e.overlay : url;
+            img.alt = on ? `${caption}, over ${result.file}` : result.file;
+          },
+        },
+        'Heat map',
+      )
+    : null;
+  return h('figure', { class: 'explain' }, img, h('figcaption', { class: 'hint' }, caption, ' ', toggle));
+}
+
+function bars(result) {
+  return h(
+    'ol',
+    { class: 'bars', 'aria-label': `Top ${result.predictions.length} labels for ${result.file}` },
+    result.predictions.map((p, i) =>
+      h(
+        'li',
+        { class: `bar-row${i === 0 ? ' top' : ''}` },
+        h('span', { class: 'bar-label' }, p.label, h('span', { class: 'bar-index' }, ` #${p.index}`)),
         h(
-          'li',
-          { class: `bar-row${i === 0 ? ' top' : ''}` },
-          h('span', { class: 'bar-label' }, p.label, h('span', { class: 'bar-index' }, ` #${p.index}`)),
-          h(
-            'span',
-            { class: 'bar-track', 'aria-hidden': 'true' },
-            h('span', { class: 'bar-fill', style: { width: `${Math.max(p.probability * 100, 0.5)}%` } }),
-          ),
-          h('span', { class: 'bar-value' }, pct(p.probability)),
+          'span',
+          { class: 'bar-track', 'aria-hidden': 'true' },
+          h('span', { class: 'bar-fill', style: { width: `${Math.max(p.probability * 100, 0.5)}%` } }),
         ),
+        h('span', { class: 'bar-value' }, pct(p.probability)),
       ),
     ),
   );

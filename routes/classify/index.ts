@@ -13,16 +13,21 @@ import { isReady, servingBackend } from '../../src/serving/registry.js';
 import { modelNotReady, parseVersion, servedModel } from '../models/index.js';
 import { classifyQuery, classifyResponse, jsonBody, RAW_TYPES } from './schema.js';
 import { defined } from '../../src/invariant.js';
+import type { RawExplainOptions } from '../../src/serving/explain-options.js';
+import { classifyExplainRequest, explainImages } from './explain.js';
 
 interface Upload {
   file: string;
   bytes: Uint8Array;
 }
-interface Options {
+interface Options extends RawExplainOptions {
   model?: string;
   version?: number;
   topk?: number;
 }
+
+/** Grad-CAM fields, checked against the model once it is known (./explain.ts). */
+const EXPLAIN_FIELDS = ['explain', 'explainLayer', 'explainClass'] as const;
 
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -110,6 +115,7 @@ async function collect(
     version: parseVersion(query.version, 'query.version'),
     topk: parseTopk(query.topk, 'query.topk'),
   };
+  for (const f of EXPLAIN_FIELDS) if (query[f] !== undefined) options[f] = query[f];
   const max = app.config.maxImagesPerRequest;
   const uploads: Upload[] = [];
   const add = (u: Upload) => {
@@ -162,6 +168,8 @@ async function collect(
           options.topk = parseTopk(part.value, 'topk');
         } else if (part.fieldname === 'version') {
           options.version = parseVersion(part.value, 'version');
+        } else if ((EXPLAIN_FIELDS as readonly string[]).includes(part.fieldname)) {
+          options[part.fieldname as (typeof EXPLAIN_FIELDS)[number]] = part.value;
         }
       }
       if (cutShort) throw cutShort;
@@ -171,17 +179,13 @@ async function collect(
   } else if (Buffer.isBuffer(request.body)) {
     add({ file: 'body', bytes: request.body });
   } else {
-    const body = request.body as {
-      images: { b64: string; name?: string }[];
-      model?: string;
-      version?: number;
-      topk?: number;
-    };
+    const body = request.body as Options & { images: { b64: string; name?: string }[] };
     for (const [i, img] of body.images.entries())
       add({ file: img.name ?? `images[${i}]`, bytes: decodeBase64(img.b64, i) });
     options.model = body.model ?? options.model;
     options.topk = body.topk ?? options.topk;
     options.version = body.version ?? options.version;
+    for (const f of EXPLAIN_FIELDS) if (body[f] !== undefined) options[f] = body[f];
   }
   if (uploads.length === 0)
     throw new AppError(400, 'NO_IMAGES', 'images: expected at least one image; received none', {
@@ -275,6 +279,7 @@ export default async function classifyRoute(app: FastifyInstance) {
       const m = servedModel(app, modelName, options.version);
       if (!isReady(m)) throw modelNotReady(m);
       const k = Math.min(options.topk ?? m.topk, m.classes);
+      const explain = classifyExplainRequest(app, m, options);
       const t0 = performance.now();
       // Listening from before decoding, so a client that leaves meanwhile is not computed for.
       const signal = abortOnClose(reply);
@@ -288,7 +293,11 @@ export default async function classifyRoute(app: FastifyInstance) {
         throw err;
       }
       const decodeMs = performance.now() - t0;
-      const { logits, timings } = await m.batcher.submit(tensors, signal, arrival);
+      // Explanations queue apart (src/serving/explainer.ts), computed while the predictions are.
+      const [{ logits, timings }, explained] = await Promise.all([
+        m.batcher.submit(tensors, signal, arrival),
+        explain ? explainImages(app, m, explain, uploads, tensors, signal) : undefined,
+      ]);
       assertFinite(logits, m.name);
       request.log.info(
         {
@@ -308,8 +317,14 @@ export default async function classifyRoute(app: FastifyInstance) {
         results: logits.map((l, i) => ({
           file: uploads[i].file,
           predictions: topK(softmax(l), m.labels, k),
+          ...(explained ? { explanation: explained.explanations[i] } : {}),
         })),
-        timings: { decodeMs, queueMs: timings.queueMs, inferMs: timings.inferMs },
+        timings: {
+          decodeMs,
+          queueMs: timings.queueMs,
+          inferMs: timings.inferMs,
+          ...(explained ? { explainMs: explained.explainMs } : {}),
+        },
       };
     },
   );

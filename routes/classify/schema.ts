@@ -13,6 +13,23 @@ export const RAW_TYPES = [
   'application/octet-stream',
 ];
 
+/** Grad-CAM options; values are checked against the model in the handler (src/serving/explain-options.ts). */
+const explainProperties = {
+  explain: {
+    anyOf: [{ type: 'string', maxLength: 20 }, { type: 'boolean' }],
+    description: 'gradcam (or true) adds an explanation to each result',
+  },
+  explainLayer: {
+    type: 'string',
+    maxLength: 200,
+    description: 'the layer to explain (default: the last with a spatial output)',
+  },
+  explainClass: {
+    anyOf: [{ type: 'integer' }, { type: 'string', maxLength: 10 }],
+    description: 'the class to explain (default: the top one)',
+  },
+} as const;
+
 export const classifyJsonSchema = {
   type: 'object',
   additionalProperties: false,
@@ -31,6 +48,7 @@ export const classifyJsonSchema = {
     model: { type: 'string', maxLength: 200 },
     version: { type: 'integer', minimum: 1 },
     topk: { type: 'integer', minimum: 1, maximum: 1000 },
+    ...explainProperties,
   },
 } as const;
 
@@ -49,12 +67,16 @@ export const classifyDocBody = {
     'multipart/form-data': {
       schema: {
         type: 'object',
-        description: 'One or more image files (any field name), and optional model, version and topk fields',
+        description:
+          'One or more image files (any field name), and optional model, version, topk and explain fields',
         properties: {
           image,
           model: { type: 'string' },
           version: { type: 'integer' },
           topk: { type: 'integer' },
+          explain: { type: 'string' },
+          explainLayer: { type: 'string' },
+          explainClass: { type: 'integer' },
         },
       },
     },
@@ -70,6 +92,29 @@ export const classifyQuery = {
     model: { type: 'string', maxLength: 200, examples: ['fashion-resnet'] },
     version: { type: 'string', maxLength: 20, examples: ['2'] },
     topk: { type: 'string', pattern: '^[0-9]{1,4}$', examples: ['3'] },
+    explain: { type: 'string', maxLength: 20, examples: ['gradcam'] },
+    explainLayer: { type: 'string', maxLength: 200, examples: ['conv4_block2_out'] },
+    explainClass: { type: 'string', maxLength: 10, examples: ['0'] },
+  },
+} as const;
+
+/** The Grad-CAM explanation of one result (with explain=gradcam). */
+const explanationSchema = {
+  type: 'object',
+  properties: {
+    method: { type: 'string', enum: ['gradcam'] },
+    layer: { type: 'string' },
+    class: { type: 'integer' },
+    label: { type: 'string' },
+    map: {
+      type: 'object',
+      properties: {
+        height: { type: 'integer' },
+        width: { type: 'integer' },
+        data: { type: 'array', items: { type: 'number' } },
+      },
+    },
+    overlay: { type: 'string', description: 'data:image/png;base64,… the map blended over the image' },
   },
 } as const;
 
@@ -109,6 +154,7 @@ export const classifyResponse = {
                 },
               },
             },
+            explanation: explanationSchema,
           },
         },
       },
@@ -118,6 +164,7 @@ export const classifyResponse = {
           decodeMs: { type: 'number' },
           queueMs: { type: 'number' },
           inferMs: { type: 'number' },
+          explainMs: { type: 'number' },
         },
       },
     },

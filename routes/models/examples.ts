@@ -75,6 +75,12 @@ const fashionInception = {
     concurrency: 2,
   },
   versions: [{ version: 1, state: 'ready' }],
+  explain: {
+    method: 'gradcam',
+    computedBy: 'tfjs, in a copy each worker loads on its first explain request',
+    defaultLayer: 'mixed4',
+    layers: ['conv1_conv', 'conv1_bn', 'conv1_relu', '…', 'mixed4_b4_relu', 'mixed4'],
+  },
 };
 
 const fashionResnet = {
@@ -136,6 +142,12 @@ const fashionResnet = {
     concurrency: 2,
   },
   versions: [{ version: 1, state: 'ready' }],
+  explain: {
+    method: 'gradcam',
+    computedBy: 'tfjs, in a copy each worker loads on its first explain request',
+    defaultLayer: 'conv4_block2_out',
+    layers: ['conv1_conv', 'conv1_bn', 'conv1_relu', '…', 'conv4_block2_add', 'conv4_block2_out'],
+  },
 };
 
 export const modelsResponseExamples = {

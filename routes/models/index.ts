@@ -3,6 +3,22 @@ import type { FastifyInstance } from 'fastify';
 import { AppError, closestNames, describeValue } from '../../src/errors.js';
 import { isReady, servingBackend, type ServedModel } from '../../src/serving/registry.js';
 import { modelErrorExamples, modelResponseExamples, modelsResponseExamples } from './examples.js';
+import { defaultGradcamLayer, spatialLayers } from '../../src/engines/gradcam-layers.js';
+
+/**
+ * What explain=gradcam can ask of the model. The maps are computed by a tfjs copy of the graph that
+ * each worker builds on its first explain request, whichever engine serves the predictions.
+ */
+function describeExplain(m: ServedModel) {
+  if (!m.graph) return null;
+  const layers = spatialLayers(m.graph);
+  return {
+    method: 'gradcam',
+    computedBy: 'tfjs, in a copy each worker loads on its first explain request',
+    defaultLayer: defaultGradcamLayer(layers)?.name ?? null,
+    layers: layers.map((l) => l.name),
+  };
+}
 
 /** One version's state, as /models lists it. */
 function versionState(m: ServedModel) {
@@ -50,6 +66,7 @@ export function describeModel(m: ServedModel) {
     loadMs: m.loadMs ?? null,
     warmupMs: m.warmupMs ?? null,
     batching: m.batching,
+    explain: describeExplain(m),
   };
 }
 

@@ -13,6 +13,7 @@ import { modelNotReady, parseVersion, servedModel } from '../models/index.js';
 import repositoryRoutes from './repository.js';
 import { abortOnClose } from '../../src/serving/abort.js';
 import { PACKAGE } from '../../src/config.js';
+import { EXPLAIN_OUTPUTS, kserveExplainOutputs, kserveExplainRequest } from './explain.js';
 import {
   inferRequestExamples,
   inferResponseExamples,
@@ -73,7 +74,10 @@ const inferSchema = {
       items: {
         type: 'object',
         required: ['name'],
-        properties: { name: { type: 'string', enum: [...OUTPUTS] }, parameters: { type: 'object' } },
+        properties: {
+          name: { type: 'string', enum: [...OUTPUTS, ...EXPLAIN_OUTPUTS] },
+          parameters: { type: 'object' },
+        },
       },
     },
   },
@@ -189,6 +193,7 @@ export default async function kserveRoutes(app: FastifyInstance) {
             datatype: { type: 'string' },
             shape: { type: 'array', items: { type: 'integer' } },
             data: { type: 'array', items: { type: 'number' } },
+            parameters: { type: 'object', additionalProperties: true },
           },
         },
       },
@@ -332,12 +337,18 @@ export default async function kserveRoutes(app: FastifyInstance) {
         `inputs[0].shape[0]: expected at most ${app.config.maxImagesPerRequest} images; received ${n}`,
       );
     }
+    const explain = kserveExplainRequest(app, m, body.parameters);
     const flat = flatten(input.data, n * h * w * c);
     const per = h * w * c;
     const images = Array.from({ length: n }, (_, i) => flat.slice(i * per, (i + 1) * per));
-    const { logits } = await m.batcher.submit(images, abortOnClose(reply));
+    const signal = abortOnClose(reply);
+    // Explanations queue apart (src/serving/explainer.ts), computed while the logits are.
+    const [{ logits }, explained] = await Promise.all([
+      m.batcher.submit(images, signal),
+      explain ? kserveExplainOutputs(app, m, explain, images, signal) : [],
+    ]);
     assertFinite(logits, m.name);
-    const wanted = new Set<string>(body.outputs?.map((o) => o.name) ?? OUTPUTS);
+    const wanted = new Set<string>(body.outputs?.map((o) => o.name) ?? [...OUTPUTS, ...EXPLAIN_OUTPUTS]);
     const k = m.classes;
     const rows = (f: (l: Float32Array) => Float32Array) => logits.flatMap((l) => Array.from(f(l)));
     return {
@@ -351,6 +362,7 @@ export default async function kserveRoutes(app: FastifyInstance) {
         ...(wanted.has('probabilities')
           ? [{ name: 'probabilities', datatype: 'FP32', shape: [n, k], data: rows(softmax) }]
           : []),
+        ...explained.filter((o) => wanted.has(o.name)),
       ],
     };
   };
@@ -360,7 +372,7 @@ export default async function kserveRoutes(app: FastifyInstance) {
       tags: TAGS,
       summary: 'Infer',
       description:
-        'One FP32 tensor [N, H, W, C], already preprocessed (GET /v2/models/{name} gives the size and the preprocessing), flat or nested in `data`. Answers `logits` (before softmax) and `probabilities`, or those named in `outputs`. Batched with other requests, as POST /classify is.',
+        'One FP32 tensor [N, H, W, C], already preprocessed (GET /v2/models/{name} gives the size and the preprocessing), flat or nested in `data`. Answers `logits` (before softmax) and `probabilities`, or those named in `outputs`. Batched with other requests, as POST /classify is. With `parameters.explain` "gradcam" (and optionally `explainLayer`, `explainClass`, as on /classify), also `gradcam` (FP32 [N, h, w] maps in [0, 1], `parameters.layer` naming the layer) and `gradcam_class` (INT32 [N], the classes explained), from the explanation queue.',
       params,
       body: inferSchema,
       response: {

@@ -13,10 +13,12 @@ import { OPTIMIZERS, type Optimizer } from '../analysis/training.js';
 import { detectModelFormat } from '../interop/keras/import.js';
 import { AppError } from '../errors.js';
 import type { Shape3 } from '../spec/types.js';
+import { mapAsText } from './explain-text.js';
 
 const USAGE = `usage:
   convnet-serve analyze <name|spec.json|model.json|model.onnx> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--training sgd|momentum|adam] [--json]
   convnet-serve classify <image> [--model NAME] [--models-dir DIR] [--topk K] [--json]
+                         [--explain [--explain-layer NAME] [--explain-class N] [--overlay FILE.png]]
   convnet-serve export <name|spec.json> --format onnx|tfjs [--weights FILE] --out FILE|DIR
   convnet-serve serve`;
 
@@ -107,10 +109,26 @@ async function classifyCommand(args: string[]): Promise<void> {
       'models-dir': { type: 'string' },
       topk: { type: 'string' },
       json: { type: 'boolean' },
+      explain: { type: 'boolean' },
+      'explain-layer': { type: 'string' },
+      'explain-class': { type: 'string' },
+      overlay: { type: 'string' },
     },
   });
   if (positionals.length !== 1)
     throw new AppError(400, 'BAD_ARGUMENT', `classify: expected one image file\n${USAGE}`);
+  // The layer, class and overlay only mean something with --explain; the service says so for the first two.
+  if (values.overlay && !values.explain)
+    throw new AppError(
+      400,
+      'BAD_ARGUMENT',
+      '--overlay: expected --explain with it (the overlay is of the explanation)',
+    );
+  const explain = {
+    ...(values.explain ? { explain: 'gradcam' } : {}),
+    ...(values['explain-layer'] ? { explainLayer: values['explain-layer'] } : {}),
+    ...(values['explain-class'] ? { explainClass: values['explain-class'] } : {}),
+  };
   const { buildApp } = await import('../app.js');
   const { loadConfig } = await import('../config.js');
   const base = loadConfig();
@@ -129,7 +147,7 @@ async function classifyCommand(args: string[]): Promise<void> {
     const res = await app.inject({
       method: 'POST',
       url: '/classify',
-      query: { ...(model ? { model } : {}), ...(values.topk ? { topk: values.topk } : {}) },
+      query: { ...(model ? { model } : {}), ...(values.topk ? { topk: values.topk } : {}), ...explain },
       headers: { 'content-type': 'application/octet-stream' },
       payload: readFileSync(positionals[0]),
     });
@@ -138,12 +156,21 @@ async function classifyCommand(args: string[]): Promise<void> {
       throw new AppError(res.statusCode, body.code ?? 'ERROR', body.message ?? res.body);
     // The service names a raw body "body"; here the image has a name, the one given.
     for (const r of body.results) r.file = positionals[0];
+    const explanation = body.results[0].explanation;
+    if (values.overlay && explanation)
+      writeFileSync(values.overlay, Buffer.from(explanation.overlay.replace(/^data:[^,]*,/, ''), 'base64'));
     if (values.json) {
       process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
     } else {
       process.stdout.write(`${positionals[0]} (model ${body.model}, backend ${body.backend})\n`);
       for (const p of body.results[0].predictions)
         process.stdout.write(`  ${(100 * p.probability).toFixed(2).padStart(6)}%  ${p.label}\n`);
+      if (explanation) {
+        process.stdout.write(
+          `Grad-CAM at ${explanation.layer} for ${explanation.label} (class ${explanation.class}), ${explanation.map.height}x${explanation.map.width}:\n`,
+        );
+        process.stdout.write(mapAsText(explanation.map));
+      }
     }
   } finally {
     await app.close();

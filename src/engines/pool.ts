@@ -256,12 +256,27 @@ export class InferencePool {
   ): Promise<Float32Array> {
     const allCores =
       computeSlots(this.workers.length, this.threadsPerBatch(engine)) === 1 && this.workers.length > 1;
-    const worker = allCores ? this.live()[0] : this.pick();
+    return this.batchOn(allCores ? this.live()[0] : this.pick(), { type: 'infer', model, input, n });
+  }
+
+  /**
+   * Grad-CAM maps for one packed batch (src/engines/gradcam-batch.ts), on the least busy worker;
+   * `input` is transferred. The worker builds its tfjs copy of the model on its first such batch.
+   */
+  async explain(model: string, input: Float32Array, n: number): Promise<Float32Array> {
+    return this.batchOn(this.pick(), { type: 'explain', model, input, n });
+  }
+
+  /** One batch on `worker`, its input transferred, counted in the worker's load while it runs. */
+  private async batchOn(
+    worker: PoolWorker,
+    msg: { type: 'infer' | 'explain'; model: string; input: Float32Array; n: number },
+  ): Promise<Float32Array> {
     worker.inFlight++;
     try {
       return await worker.request<Float32Array>(
-        { type: 'infer', model, input, n },
-        [input.buffer as ArrayBuffer],
+        msg,
+        [msg.input.buffer as ArrayBuffer],
         this.options.hangTimeoutMs,
       );
     } finally {

@@ -35,7 +35,9 @@ export type WorkerRequest =
   | { type: 'export-onnx'; id: number; plan: ModelPlan }
   /** Median wall time of `runs` sequential inferences of one batch. */
   | { type: 'time'; id: number; model: string; input: Float32Array; n: number; runs: number }
-  | { type: 'memory'; id: number };
+  | { type: 'memory'; id: number }
+  /** Grad-CAM maps for a batch packed as src/engines/gradcam-batch.ts describes. */
+  | { type: 'explain'; id: number; model: string; input: Float32Array; n: number };
 
 export type WorkerReply =
   | { type: 'ready'; backend: BackendChoice; priority: PriorityResult }

@@ -14,11 +14,13 @@ import { buildOnnxModel } from '../interop/onnx/emit.js';
 import type { InferenceEngine, ModelPlan, WorkerInit, WorkerReply, WorkerRequest } from './types.js';
 import { defined } from '../invariant.js';
 import { yieldThreadPriority } from '../thread-priority.js';
+import { Explainers } from './explainers.js';
 
 const init = workerData as WorkerInit;
 // First, so that the compute threads ONNX Runtime and tfjs create from this thread inherit it.
 const priority = yieldThreadPriority(init.nice);
 const engines = new Map<string, InferenceEngine>();
+const explainers = new Explainers();
 const port = defined(parentPort, 'the parent port (this module runs in a worker thread)');
 const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
@@ -28,6 +30,7 @@ async function load(plan: ModelPlan): Promise<{ keyStyle: string; format: string
   const engine = await ENGINES[plan.engine](plan.graph, bound, init);
   engines.get(plan.name)?.dispose();
   engines.set(plan.name, engine);
+  explainers.remember(plan);
   return { keyStyle, format: file.format };
 }
 
@@ -68,9 +71,15 @@ async function handle(msg: WorkerRequest): Promise<void> {
         reply({ type: 'result', id: msg.id, ok: true, value: times[Math.floor(times.length / 2)] });
         return;
       }
+      case 'explain': {
+        const out = await explainers.explain(msg.model, msg.input, msg.n);
+        reply({ type: 'result', id: msg.id, ok: true, value: out }, [out.buffer as ArrayBuffer]);
+        return;
+      }
       case 'unload':
         engines.get(msg.model)?.dispose();
         engines.delete(msg.model);
+        explainers.forget(msg.model);
         reply({ type: 'result', id: msg.id, ok: true, value: null });
         return;
       case 'memory': {

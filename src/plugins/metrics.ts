@@ -8,10 +8,13 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import client from 'prom-client';
 import type { BatchObserver } from '../serving/batcher.js';
+import { batchMetrics, LATENCY_BUCKETS } from './batch-metrics.js';
 
 export interface Metrics {
   registry: client.Registry;
   batchObserver(model: string): BatchObserver;
+  /** The explanation queue's (explain_… metrics). */
+  explainObserver(model: string): BatchObserver;
 }
 
 declare module 'fastify' {
@@ -39,8 +42,6 @@ model_ready{model="fashion-inception",state="ready"} 1
 model_ready{model="fashion-resnet",state="ready"} 1
 `;
 
-const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-
 export default fp(
   async function metrics(app: FastifyInstance) {
     const registry = new client.Registry();
@@ -58,44 +59,16 @@ export default fp(
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     });
-    const inferences = new client.Counter({
-      name: 'model_inferences_total',
+    const inferenceObserver = batchMetrics(registry, 'model', {
+      counter: 'inferences',
       help: 'Images inferred',
-      labelNames: ['model'],
-      registers: [registry],
+      queue: 'batching queue',
     });
-    const batchSize = new client.Histogram({
-      name: 'model_batch_size',
-      help: 'Images per executed batch',
-      labelNames: ['model'],
-      buckets: [1, 2, 4, 8, 16, 32, 64],
-      registers: [registry],
-    });
-    const queueTime = new client.Histogram({
-      name: 'model_queue_seconds',
-      help: 'Time an image waited in the batching queue',
-      labelNames: ['model'],
-      buckets: LATENCY_BUCKETS,
-      registers: [registry],
-    });
-    const computeTime = new client.Histogram({
-      name: 'model_compute_seconds',
-      help: 'Time to compute one batch',
-      labelNames: ['model'],
-      buckets: LATENCY_BUCKETS,
-      registers: [registry],
-    });
-    const queueDepth = new client.Gauge({
-      name: 'model_queue_depth',
-      help: 'Images waiting in the batching queue',
-      labelNames: ['model'],
-      registers: [registry],
-    });
-    const rejected = new client.Counter({
-      name: 'model_rejected_total',
-      help: 'Requests refused or abandoned, by reason',
-      labelNames: ['model', 'reason'],
-      registers: [registry],
+    // Explanations have a queue of their own (src/serving/explainer.ts), so metrics of their own.
+    const explainObserver = batchMetrics(registry, 'explain', {
+      counter: 'images',
+      help: 'Images explained',
+      queue: 'explanation queue',
     });
     new client.Gauge({
       name: 'model_load_seconds',
@@ -146,16 +119,8 @@ export default fp(
 
     app.decorate('metrics', {
       registry,
-      batchObserver: (model: string): BatchObserver => ({
-        batch(size, queueMs, computeMs) {
-          inferences.inc({ model }, size);
-          batchSize.observe({ model }, size);
-          for (const q of queueMs) queueTime.observe({ model }, q / 1000);
-          computeTime.observe({ model }, computeMs / 1000);
-        },
-        rejected: (reason) => rejected.inc({ model, reason }),
-        depth: (images) => queueDepth.set({ model }, images),
-      }),
+      batchObserver: inferenceObserver,
+      explainObserver,
     });
 
     app.addHook('onResponse', async (request, reply) => {

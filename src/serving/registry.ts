@@ -18,7 +18,7 @@ import { ConfigError } from '../config.js';
 import { AppError } from '../errors.js';
 import { failVersion, loadVersion, type LoadOptions } from './load-version.js';
 import { readModelConfig, type ModelConfig } from './model-config.js';
-import { engineKey, type ModelState, type ReadyModel, type ServedModel } from './served-model.js';
+import { engineKey, released, type ModelState, type ReadyModel, type ServedModel } from './served-model.js';
 import { SETTLE_MS, selectVersions, versionsOnDisk, type VersionOnDisk } from './versions.js';
 
 export {
@@ -359,7 +359,8 @@ export class ModelRegistry {
       if (m.batcher) {
         let timer: NodeJS.Timeout | undefined;
         const deadline = new Promise<void>((r) => (timer = setTimeout(r, this.options.drainTimeoutMs)));
-        await Promise.race([m.batcher.settled(), deadline]);
+        // Its plain requests and its explanations (which queue apart, in src/serving/explainer.ts).
+        await Promise.race([Promise.all([m.batcher.settled(), released(m)]), deadline]);
         clearTimeout(timer);
         m.batcher.close(`model ${m.name} version ${m.version} was unloaded; retry for the current version`);
         await m.batcher.idle();

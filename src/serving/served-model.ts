@@ -25,6 +25,11 @@ export interface ServedModel {
   /** Its copies' name in the inference workers: unique per load, so a reload never meets the copy it replaces. */
   engineName: string;
   state: ModelState;
+  /**
+   * Work outside the batcher that still needs this version's copies in the workers (explanations):
+   * a retired version is unloaded only once these have ended.
+   */
+  holds?: Set<Promise<unknown>>;
   error?: string;
   /** Why the last reload of this version failed (it kept serving), and the print that failed. */
   reloadError?: string;
@@ -91,4 +96,18 @@ export const engineKey = (engineName: string, engine: EngineKind) => `${engineNa
 /** What actually computes a model: the tfjs backend, or ONNX Runtime's CPU provider. */
 export function servingBackend(m: ServedModel): string | null {
   return m.engine === 'onnxruntime' ? 'onnxruntime-cpu' : (m.backend?.name ?? null);
+}
+
+/** Marks `work` as needing `m`'s copies in the workers until it ends (see `holds`). */
+export function holdVersion<T>(m: ServedModel, work: Promise<T>): Promise<T> {
+  const holds = (m.holds ??= new Set());
+  holds.add(work);
+  const release = () => holds.delete(work);
+  work.then(release, release);
+  return work;
+}
+
+/** Resolves once every work holding `m` has ended (at once if none does). */
+export async function released(m: ServedModel): Promise<void> {
+  await Promise.allSettled([...(m.holds ?? [])]);
 }

@@ -120,6 +120,15 @@ t.test('classify works without a server', async (t) => {
   t.equal(body.results[0].file, image, 'each result names the image it is for');
 });
 
+t.test('classify --overlay without --explain is refused before any model loads', async (t) => {
+  // --explain itself runs end to end in docs/cli.md's runnable example (test/docs/examples.test.ts).
+  const image = fixture('fashion/0_9.png').pathname;
+  const refused = await cli('classify', image, '--overlay', path.join(dir, 'overlay.png')).catch(
+    (err: { stderr: string }) => err,
+  );
+  t.match(refused, { stderr: /--overlay: expected --explain/ });
+});
+
 t.test('usage on stdout when asked for, on stderr with exit 2 for an unknown command', async (t) => {
   for (const args of [[], ['--help']]) {
     const { stdout, stderr } = await cli(...args);

@@ -10,6 +10,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { InferencePool } from '../../src/engines/pool.js';
 import type { ModelPlan } from '../../src/engines/types.js';
 import { ModelRegistry, type ReadyModel, isReady } from '../../src/serving/registry.js';
+import { holdVersion } from '../../src/serving/served-model.js';
 
 const CLASSES = 3;
 const SPEC = {
@@ -156,3 +157,22 @@ t.test(
     t.equal(served(registry).version, 1, 'requests still get version 1');
   },
 );
+
+t.test('work held outside the batcher (an explanation) keeps a retired version loaded', async (t) => {
+  const { version, pool, registry } = await repository(t);
+  await version(1);
+  await registry.discover();
+  await registry.loadAll();
+  const v1 = served(registry);
+  let finish = () => {};
+  const explanation = holdVersion(v1, new Promise<void>((r) => (finish = r)));
+  await version(2);
+  await registry.loadModel('m');
+  t.equal(served(registry).version, 2, 'version 2 serves');
+  await flush();
+  t.notOk(pool.calls.includes(`unload ${v1.engineName}@tfjs`), 'version 1 stays while the work holds it');
+  finish();
+  await explanation;
+  await flush();
+  t.ok(pool.calls.includes(`unload ${v1.engineName}@tfjs`), 'then it is unloaded');
+});

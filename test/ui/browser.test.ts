@@ -142,6 +142,39 @@ async function run() {
     await page.click('button[aria-label="Remove notes.txt"]');
   });
 
+  t.test(
+    'Classify with Explain: the Grad-CAM overlay beside the bars, and a toggle to the image',
+    async (t) => {
+      const png = path.join(scratch, 'explain.png');
+      const pixels = Buffer.alloc(24 * 24 * 3, 0).map((_, i) => (i * 13) % 256);
+      await sharp(pixels, { raw: { width: 24, height: 24, channels: 3 } })
+        .png()
+        .toFile(png);
+      await page.selectOption('#classify-model', 'small-h5');
+      await page.setInputFiles('#classify-file', png);
+      await page.check('#classify-explain');
+      await page.click('#classify-submit');
+      await page.waitForSelector('.result-card .explain-image');
+      const image = page.locator('.result-card .explain-image');
+      t.match(await image.getAttribute('src'), /^data:image\/png;base64,/, 'the overlay from the API');
+      t.match(await page.textContent('.result-card .explain'), /Grad-CAM for \w+ at conv1_relu \(8×8\)/);
+      const [bars, figure] = await Promise.all(
+        ['.result-card .bars', '.result-card .explain'].map((s) => page.locator(s).boundingBox()),
+      );
+      t.ok(bars && figure && figure.x >= bars.x + bars.width, 'the overlay sits beside the bars');
+      t.match(await page.textContent('.timings'), /Explanation[\s\S]*ms/, 'its time is shown');
+      await shot('03-classify-explain');
+      const toggle = page.locator('.result-card .explain-toggle');
+      await toggle.click();
+      t.equal(await toggle.getAttribute('aria-pressed'), 'false');
+      t.match(await image.getAttribute('src'), /^blob:/, 'the image alone');
+      await toggle.click();
+      t.match(await image.getAttribute('src'), /^data:image\/png/, 'and the overlay again');
+      await page.uncheck('#classify-explain');
+      await page.click('button[aria-label="Remove explain.png"]');
+    },
+  );
+
   t.test('Explore: resnet50 shows its totals, the layer table, and a residual block expands', async (t) => {
     await page.click('#tab-explore');
     await page.waitForSelector('#explore-model:not([disabled])');

@@ -27,6 +27,13 @@ import { lookup } from '../../invariant.js';
 export interface ExecutorOptions extends InferenceOptions {
   /** Fuse the activation that directly follows a conv or dense into it (default true). */
   fuseActivations?: boolean;
+  /**
+   * Build for gradients (default false): plain convolutions, never tf.fused.conv2d, whose gradient
+   * also computes its filter's, for which the wasm backend has no kernel (a plain op's gradient
+   * computes only what is asked); max pooling whose gradient breaks ties as PyTorch does.
+   * Grad-CAM builds with this.
+   */
+  differentiable?: boolean;
 }
 
 /** What building one node's op may use. */
@@ -42,6 +49,8 @@ interface OpContext<K extends LeafKind> {
   constant(values: number[] | Float32Array, shape: number[]): tf.Tensor;
   /** The activation fused into this node (conv2d and dense only; linear otherwise). */
   fused: Activation;
+  /** Plain ops only (ExecutorOptions.differentiable). */
+  differentiable: boolean;
 }
 /** Runs one node on its input values (inside the executor's tidy). */
 type Op = (ins: tf.Tensor[]) => tf.Tensor;
@@ -68,6 +77,13 @@ function convOp(cx: OpContext<'conv2d'>): Op {
   const act = fusable(cx.fused);
   const finish = (y: tf.Tensor) => (act ? y : applyActivation(y, cx.fused));
   const fusedAct = act ?? 'linear';
+  if (a.groups === 1 && cx.differentiable) {
+    const filter = cx.tensor('kernel') as tf.Tensor4D;
+    return ([x]) => {
+      const y = tf.conv2d(x as tf.Tensor4D, filter, a.strides, pad, 'NHWC', a.dilation);
+      return applyActivation(bias ? tf.add(y, bias) : y, cx.fused);
+    };
+  }
   if (a.groups === 1) {
     const filter = cx.tensor('kernel') as tf.Tensor4D;
     return ([x]) =>
@@ -83,7 +99,9 @@ function convOp(cx: OpContext<'conv2d'>): Op {
         }),
       );
   }
-  if (a.groups === cin) {
+  // Differentiable depthwise convolutions take the grouped path: wasm has no kernel for the
+  // depthwise gradient, while one plain conv per channel differentiates anywhere (slower).
+  if (a.groups === cin && !cx.differentiable) {
     // Depthwise: [kh, kw, 1, C·m] holds the elements of tfjs' [kh, kw, C, m] in the same order.
     const filter = cx.tensor('kernel', [a.kernel[0], a.kernel[1], cin, a.filters / cin]) as tf.Tensor4D;
     // The fused depthwise op pads by keyword or one number for every side; other padding goes first.
@@ -136,7 +154,8 @@ function poolOp(cx: OpContext<'maxpool' | 'avgpool'>): Op {
   const max = cx.node.kind === 'maxpool';
   const explicit =
     a.padding.mode === 'explicit' && a.padding.top + a.padding.bottom + a.padding.left + a.padding.right > 0;
-  if (!explicit && !a.ceilMode) {
+  // Differentiable max pooling takes the padded path, whose gradient breaks ties as PyTorch does.
+  if (!explicit && !a.ceilMode && !(max && cx.differentiable)) {
     const pad = a.padding.mode === 'same' ? 'same' : 'valid';
     return ([x]) =>
       max
@@ -153,6 +172,7 @@ function poolOp(cx: OpContext<'maxpool' | 'avgpool'>): Op {
       pads,
       ceilMode: a.ceilMode,
       countIncludePad: a.countIncludePad,
+      firstMaxGradient: cx.differentiable,
     });
 }
 
@@ -310,6 +330,7 @@ export class TfjsExecutor {
         },
         constant: (values, shape) => keep(tf.tensor(values, shape, 'float32')),
         fused: fusedInto.get(node.name)?.attrs ?? LINEAR,
+        differentiable: options.differentiable ?? false,
       };
       const build = OPS[node.kind] as OpBuilder<LeafKind>;
       steps.push({ node, op: build(cx) });
@@ -327,6 +348,28 @@ export class TfjsExecutor {
         values.set(node.name, op(node.inputs.map((n) => lookup(values, n, 'tensor'))));
       return lookup(values, this.output, 'tensor');
     });
+  }
+
+  /** The nodes in execution order, inputs naming the steps that produce them (Grad-CAM walks them). */
+  get nodes(): readonly GraphNode[] {
+    return this.steps.map((s) => s.node);
+  }
+
+  /** The node whose value is the graph's output. */
+  get outputName(): string {
+    return this.output;
+  }
+
+  /**
+   * Computes every node missing from `values` (which holds the input and any node held as a
+   * constant), in order, and adds it there. Not tidied: the caller runs it inside tf.tidy or tf.grad,
+   * which is how Grad-CAM reruns only what depends on one layer.
+   */
+  evaluate(values: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
+    for (const { node, op } of this.steps)
+      if (!values.has(node.name))
+        values.set(node.name, op(node.inputs.map((n) => lookup(values, n, 'tensor'))));
+    return values;
   }
 
   dispose(): void {

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { outputLength, type Pads } from '../../spec/geometry.js';
+import { firstMaxPool } from './first-max-pool.js';
 
 export interface PaddedPoolConfig {
   mode: 'max' | 'avg';
@@ -13,6 +14,8 @@ export interface PaddedPoolConfig {
   pads: Pads;
   ceilMode: boolean;
   countIncludePad: boolean;
+  /** Max pooling's gradient goes to the first tied cell, as PyTorch's (./first-max-pool.ts). */
+  firstMaxGradient?: boolean;
 }
 
 function poolGeometry(cfg: PaddedPoolConfig, h: number, w: number) {
@@ -40,7 +43,10 @@ export function paddedPool(x: tf.Tensor4D, cfg: PaddedPoolConfig): tf.Tensor4D {
     ];
     let y: tf.Tensor4D;
     if (cfg.mode === 'max') {
-      y = tf.maxPool(tf.pad(x, padSpec, Number.NEGATIVE_INFINITY), pool, strides, 'valid');
+      const padded = tf.pad(x, padSpec, Number.NEGATIVE_INFINITY);
+      y = cfg.firstMaxGradient
+        ? firstMaxPool(padded, pool, strides)
+        : tf.maxPool(padded, pool, strides, 'valid');
     } else {
       // Average = windowed sum of values / windowed count of cells that count.
       const sums = tf.avgPool(tf.pad(x, padSpec, 0), pool, strides, 'valid');
