@@ -100,7 +100,8 @@ export function servingBackend(m: ServedModel): string | null {
 
 /** Marks `work` as needing `m`'s copies in the workers until it ends (see `holds`). */
 export function holdVersion<T>(m: ServedModel, work: Promise<T>): Promise<T> {
-  const holds = (m.holds ??= new Set());
+  m.holds ??= new Set();
+  const holds = m.holds;
   holds.add(work);
   const release = () => holds.delete(work);
   work.then(release, release);
