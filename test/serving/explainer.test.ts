@@ -19,7 +19,14 @@ const graph = normalizeSpec({
   ],
 } as never) as Graph;
 const model = (name: string) =>
-  ({ name, engine: 'onnxruntime', graph, input: [4, 4, 1], classes: 3 }) as unknown as ReadyModel;
+  ({
+    name,
+    engineName: name,
+    engine: 'onnxruntime',
+    graph,
+    input: [4, 4, 1],
+    classes: 3,
+  }) as unknown as ReadyModel;
 
 /** A pool whose explain answers after `ms`, class 2 and a map of 0.5s, counting overlapping calls. */
 function fakePool(ms: number) {
