@@ -68,7 +68,8 @@ const FUSES_ACTIVATION: ReadonlySet<LeafKind> = new Set<LeafKind>(['conv2d', 'de
 /**
  * The layer each spec layer's time belongs to: a batch norm that batch-norm folding merges into its
  * conv (the rule of src/spec/passes/fold-batchnorm.ts), and an activation that is the only reader
- * of a conv or dense (after folding), belong to that conv or dense; every other layer to itself.
+ * of a conv or dense (after folding) and not the output, belong to that conv or dense; every other
+ * layer to itself.
  */
 export function layerOwners(graph: Graph): Map<string, string> {
   const readers = readersOf(graph);
@@ -86,7 +87,8 @@ export function layerOwners(graph: Graph): Map<string, string> {
     if (!producer || !onlyReader(x, node)) continue;
     if (node.kind === 'batchnorm' && producer.kind === 'conv2d' && x === producer.name)
       owners.set(node.name, producer.name);
-    else if (node.kind === 'activation' && FUSES_ACTIVATION.has(producer.kind))
+    // The output's own activation stays apart: it is the softmax engines leave out for logits.
+    else if (node.kind === 'activation' && node.name !== graph.output && FUSES_ACTIVATION.has(producer.kind))
       owners.set(node.name, producer.name);
   }
   return owners;
