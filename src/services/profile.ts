@@ -54,7 +54,8 @@ export class ProfileService {
         engine: target.engine,
       };
       const timings = await profileInWorker({ plan, options, init: this.init }, this.timeoutMs, signal);
-      return profileReport(target.graph, target.layers, timings);
+      // Named as served (the graph keeps its architecture's name).
+      return { ...profileReport(target.graph, target.layers, timings), model: target.name };
     } catch (err) {
       if (err instanceof ProfileTimeoutError) {
         throw new AppError(
