@@ -13,7 +13,6 @@ import { formatReport } from '../analysis/table.js';
 import { OPTIMIZERS, type Optimizer } from '../analysis/training.js';
 import { AppError } from '../errors.js';
 import { positive, targetOf } from './target.js';
-import { profileCommand } from './profile.js';
 
 const USAGE = `usage:
   convnet-serve analyze <name|spec.json|model.json|model.onnx> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--training sgd|momentum|adam] [--json]
@@ -181,9 +180,12 @@ async function main(argv: string[]): Promise<void> {
     case 'classify':
       await classifyCommand(rest);
       return;
-    case 'profile':
+    case 'profile': {
+      // Loaded only for this command: it brings both engines, which analyze does not need.
+      const { profileCommand } = await import('./profile.js');
       await profileCommand(rest, USAGE);
       return;
+    }
     case 'serve':
       await import('../server.js');
       return;
