@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { analyzeGraph } from '../../src/analysis/analyze.js';
 import type { ProfileReport } from '../../src/analysis/profile.js';
+import { DEFAULT_PROFILE_RUNS } from '../../src/engines/profile/options.js';
 import type { EngineKind } from '../../src/engines/types.js';
 import { AppError } from '../../src/errors.js';
 import type { ProfileService } from '../../src/services/profile.js';
@@ -17,9 +18,6 @@ export interface ProfileRequest {
   model: string;
   profile: { runs?: number; batch?: number; engine?: EngineKind };
 }
-
-/** The default number of measured runs. */
-export const DEFAULT_PROFILE_RUNS = 20;
 
 export const isProfileRequest = (body: unknown): body is ProfileRequest =>
   typeof body === 'object' && body !== null && 'profile' in body;
@@ -38,6 +36,15 @@ export async function runProfile(
       'VALIDATION_ERROR',
       `${extra}: a profile takes only "model" and "profile" (set the batch as profile.batch); received ${extra} beside them`,
       { field: extra, expected: '{"model": <served model>, "profile": {runs, batch, engine}}' },
+    );
+  }
+  const served = app.hasDecorator('models') ? [...app.models.models.keys()] : [];
+  if (!served.includes(body.model)) {
+    throw new AppError(
+      404,
+      'MODEL_NOT_FOUND',
+      `model: a profile runs a served model, expected one of ${served.join(', ') || '(no models served)'}; received ${JSON.stringify(body.model)} (built-in architectures and specs are profiled by \`convnet-serve profile\`)`,
+      { field: 'model', received: body.model, available: served },
     );
   }
   const model = servedModel(app, body.model);

@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noThenProperty: `then` here is JSON Schema's if/then keyword, not a thenable
 /** Request and response schemas for POST /analyze. */
 import { analyzeErrorExamples, analyzeRequestExamples, analyzeResponseExamples } from './examples.js';
+import { DEFAULT_PROFILE_RUNS, MAX_PROFILE_RUNS } from '../../src/engines/profile/options.js';
 
 const shape = { type: 'array', items: { type: 'integer', minimum: 1 } };
 
@@ -68,8 +69,8 @@ const profile = {
     runs: {
       type: 'integer',
       minimum: 1,
-      maximum: 100,
-      description: 'Measured runs after one warm-up (default 20)',
+      maximum: MAX_PROFILE_RUNS,
+      description: `Measured runs after one warm-up (default ${DEFAULT_PROFILE_RUNS})`,
     },
     batch: { type: 'integer', minimum: 1, maximum: 32, description: 'Images per run (default 1)' },
     engine: {

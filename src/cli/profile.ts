@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { analyzeGraph } from '../analysis/analyze.js';
 import { profileReport, type ProfileReport } from '../analysis/profile.js';
 import { formatProfile } from '../analysis/profile-table.js';
-import { MAX_PROFILE_RUNS, PROFILERS } from '../engines/profile/index.js';
+import { DEFAULT_PROFILE_RUNS, MAX_PROFILE_RUNS, PROFILERS } from '../engines/profile/index.js';
 import type { EngineKind } from '../engines/types.js';
 import { AppError } from '../errors.js';
 import { loadConfig } from '../config.js';
@@ -48,7 +48,7 @@ export async function profileCommand(args: string[], usage: string): Promise<voi
       'BAD_ARGUMENT',
       `--engine: expected tfjs, onnxruntime or both; received ${JSON.stringify(values.engine)}`,
     );
-  const runs = positive(values.runs, '--runs') ?? 20;
+  const runs = positive(values.runs, '--runs') ?? DEFAULT_PROFILE_RUNS;
   if (runs > MAX_PROFILE_RUNS)
     throw new AppError(400, 'BAD_ARGUMENT', `--runs: expected at most ${MAX_PROFILE_RUNS}; received ${runs}`);
   const batch = positive(values.batch, '--batch') ?? 1;

@@ -32,10 +32,6 @@ export class ProfileService {
     private readonly timeoutMs: number,
   ) {}
 
-  get busy(): boolean {
-    return this.running !== undefined;
-  }
-
   async run(target: ProfileTarget, options: ProfileOptions, signal?: AbortSignal): Promise<ProfileReport> {
     if (this.running !== undefined) {
       throw new AppError(

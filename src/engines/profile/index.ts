@@ -9,7 +9,7 @@ import { profileOnnx } from './onnxruntime.js';
 import type { ProfileOptions } from './options.js';
 import { profileTfjs } from './tfjs.js';
 
-export { MAX_PROFILE_RUNS, type ProfileOptions } from './options.js';
+export { DEFAULT_PROFILE_RUNS, MAX_PROFILE_RUNS, type ProfileOptions } from './options.js';
 
 export const PROFILERS: {
   [E in EngineKind]: (graph: Graph, bound: BoundWeight[], options: ProfileOptions) => Promise<LayerTimings>;

@@ -9,3 +9,6 @@ export interface ProfileOptions {
 
 /** The most runs one profile may ask for (they run back to back on a core the service shares). */
 export const MAX_PROFILE_RUNS = 100;
+
+/** Measured runs when a request or the command line does not say. */
+export const DEFAULT_PROFILE_RUNS = 20;
