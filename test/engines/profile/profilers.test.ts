@@ -4,6 +4,7 @@
 // (ORT renames fused SiLU nodes `/QuickGeluFusion/`), and a pre-activation batch norm (ORT turns a batch
 // norm it cannot fold into a `_bn` conv). Times are only checked to be finite and positive.
 import t, { type Test } from 'tap';
+import * as tf from '@tensorflow/tfjs';
 import { analyzeGraph } from '../../../src/analysis/analyze.js';
 import { profileReport, UNATTRIBUTED, type LayerTimings } from '../../../src/analysis/profile.js';
 import { layerOfOrtNode, timingsFromTrace } from '../../../src/engines/profile/onnxruntime.js';
@@ -50,7 +51,9 @@ t.test('fashion-resnet with its weights: every node maps on both engines', async
   const ort = await PROFILERS.onnxruntime(graph, bound, options);
   checkMapped(t, graph, ort, 2);
   t.ok(ort.unattributedNodes.includes('input_nchw'));
+  const before = tf.memory().numTensors;
   const tfjs = await PROFILERS.tfjs(graph, bound, options);
+  t.equal(tf.memory().numTensors, before, 'the tfjs profile leaves no tensor behind');
   checkMapped(t, graph, tfjs, 2);
   t.same(tfjs.unattributedNodes, [], 'tfjs times spec layers only');
   t.same(
