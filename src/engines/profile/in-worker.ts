@@ -1,10 +1,13 @@
 /**
  * Runs one profile in a thread of its own (worker.ts) and resolves with its timings; the thread is
- * stopped if the caller aborts (its client left) or the profile outlives `timeoutMs`.
+ * stopped if the caller aborts (its client left) or the profile outlives `timeoutMs`, and the
+ * trace folder made here is removed either way.
  */
+import { rm } from 'node:fs/promises';
 import type { LayerTimings } from '../../analysis/profile.js';
 import { spawnWorker } from '../../spawn-worker.js';
 import type { ModelPlan, WorkerInit } from '../types.js';
+import { makeTraceDir } from './trace-dir.js';
 import type { ProfileOptions } from './options.js';
 
 export interface ProfileJob {
@@ -22,11 +25,20 @@ export class ProfileTimeoutError extends Error {
   }
 }
 
-export function profileInWorker(
+export async function profileInWorker(
   job: ProfileJob,
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<LayerTimings> {
+  const traceDir = await makeTraceDir();
+  try {
+    return await runWorker({ ...job, options: { ...job.options, traceDir } }, timeoutMs, signal);
+  } finally {
+    await rm(traceDir, { recursive: true, force: true });
+  }
+}
+
+function runWorker(job: ProfileJob, timeoutMs: number, signal?: AbortSignal): Promise<LayerTimings> {
   return new Promise((resolve, reject) => {
     const worker = spawnWorker(import.meta.url, 'worker', job);
     let settled = false;

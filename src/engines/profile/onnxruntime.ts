@@ -2,15 +2,15 @@
  * Time per layer on the ONNX Runtime engine, from ONNX Runtime's session profiling: a session made
  * like the serving one (graph optimisation 'all', the same thread count) with profiling on writes a
  * Chrome-trace JSON of every node's kernel time per run. The file goes to a private temporary
- * folder, read once the session ends profiling, and the folder is removed whatever happens.
+ * folder, read once the session ends profiling, and the folder is removed whatever happens (by the
+ * caller that made it, too, when the profile's thread is stopped before it can: options.traceDir).
  *
  * ONNX Runtime renames nodes it fuses or re-lays out: a Conv fused with the Relu after it takes the
  * Relu's name, NCHWc convs get `_nchwc`, and it adds ReorderInput/ReorderOutput nodes. A name is
  * mapped back through the emitter's node → layer table after dropping those suffixes; what still
  * matches nothing (inserted nodes, the input's transpose) is unattributed, listed by name.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { UNATTRIBUTED, type LayerTimings } from '../../analysis/profile.js';
@@ -19,6 +19,7 @@ import { encodeModel } from '../../interop/onnx/model.js';
 import type { BoundWeight, Graph } from '../../spec/types.js';
 import { randomInput } from '../../weights/random.js';
 import type { ProfileOptions } from './options.js';
+import { makeTraceDir } from './trace-dir.js';
 
 /** One event of ONNX Runtime's profile (Chrome trace format); times in microseconds. */
 interface TraceEvent {
@@ -76,7 +77,7 @@ export async function profileOnnx(
   options: ProfileOptions,
 ): Promise<LayerTimings> {
   const { model, layerOf } = buildAttributedOnnxGraph(graph, bound, { logits: true });
-  const dir = await mkdtemp(path.join(tmpdir(), 'convnet-serve-profile-'));
+  const dir = options.traceDir ?? (await makeTraceDir());
   try {
     const session = await ort.InferenceSession.create(encodeModel(model), {
       executionProviders: ['cpu'],

@@ -5,6 +5,12 @@ export interface ProfileOptions {
   batch: number;
   /** ONNX Runtime's intra-op threads (the serving engine's count). */
   onnxThreads: number;
+  /**
+   * An empty private folder for ONNX Runtime's trace, made by the caller, which removes it too when
+   * it stops the profile's thread (a stopped thread cannot clean up); without it the profiler makes
+   * its own. The profiler removes the folder when it is done either way.
+   */
+  traceDir?: string;
 }
 
 /** The most runs one profile may ask for (they run back to back on a core the service shares). */
