@@ -3,9 +3,8 @@
 // what is asserted is the accounting (every layer once, shares summing to 1, GFLOP/s = 2·MACs/ms).
 import http from 'node:http';
 import t, { type Test } from 'tap';
-import { analyzeGraph } from '../../src/analysis/analyze.js';
+import type { AnalysisReport } from '../../src/analysis/analyze.js';
 import type { ProfileReport } from '../../src/analysis/profile.js';
-import { graphFor } from '../../src/services/analysis.js';
 import { serverProcess } from '../helpers/server-process.js';
 
 /** The built server serving fashion-resnet on ONNX Runtime, once it is ready. */
@@ -15,9 +14,6 @@ async function serve(t: Test): Promise<string> {
     await new Promise((r) => setTimeout(r, 100));
   return url;
 }
-
-/** What is served: the fashion_resnet architecture, whose layers and MACs the accounting is checked against. */
-const served = analyzeGraph(graphFor({ model: 'fashion_resnet' }));
 
 /** A POST on a connection of its own (fetch could queue two requests to one origin one after the other). */
 /** A profile report when 200, the error body otherwise. */
@@ -47,7 +43,14 @@ function post(
   });
 }
 
-function checkAccounting(t: Test, report: ProfileReport, engine: string, runs: number) {
+/** `served` is the served model's analysis, whose layers and MACs the profile must account for. */
+function checkAccounting(
+  t: Test,
+  served: AnalysisReport,
+  report: ProfileReport,
+  engine: string,
+  runs: number,
+) {
   const specLayers = served.layers.map((l) => l.name);
   t.equal(report.engine, engine);
   t.equal(report.runs, runs);
@@ -79,11 +82,12 @@ function checkAccounting(t: Test, report: ProfileReport, engine: string, runs: n
 
 t.test('profile of a served model', async (t) => {
   const url = await serve(t);
+  const served = (await post(url, { model: 'fashion-resnet' })).json as unknown as AnalysisReport;
 
   await t.test('on the serving engine and on tfjs, one at a time', async (t) => {
     const ort = await post(url, { model: 'fashion-resnet', profile: { runs: 5 } });
     t.equal(ort.status, 200);
-    checkAccounting(t, ort.json, 'onnxruntime', 5);
+    checkAccounting(t, served, ort.json, 'onnxruntime', 5);
     t.ok(ort.json.unattributedNodes.includes('input_nchw'), "the input's layout transpose is unattributed");
 
     // Sent together: whichever arrives second finds the first running.
@@ -94,7 +98,7 @@ t.test('profile of a served model', async (t) => {
     const ok = [a, b].find((r) => r.status === 200);
     const refused = [a, b].find((r) => r.status === 429);
     t.ok(ok && refused, `one answered 200, the other 429 (got ${a.status}, ${b.status})`);
-    if (ok) checkAccounting(t, ok.json, 'tfjs', 3);
+    if (ok) checkAccounting(t, served, ok.json, 'tfjs', 3);
     t.match(refused?.json, { code: 'PROFILE_RUNNING', field: 'profile', running: 'fashion-resnet' });
     t.equal(refused?.headers['retry-after'], '2');
   });
