@@ -28,6 +28,14 @@ export async function runProfile(
   body: ProfileRequest,
   signal: AbortSignal,
 ): Promise<ProfileReport> {
+  if (typeof body.model !== 'string') {
+    throw new AppError(
+      400,
+      'VALIDATION_ERROR',
+      'model: a profile runs a served model, named by "model"; built-in architectures and specs are profiled by `convnet-serve profile`',
+      { field: 'model', expected: '{"model": <served model>, "profile": {runs, batch, engine}}' },
+    );
+  }
   // A profile measures the served model as it is: other analysis options do not apply to it.
   const extra = Object.keys(body).find((k) => k !== 'model' && k !== 'profile');
   if (extra !== undefined) {

@@ -141,7 +141,8 @@ const compareTarget = {
  */
 const analyzeOwnBody = {
   if: { required: ['spec'] },
-  then: { ...specTarget, properties: { ...specTarget.properties, batch, training } },
+  // `profile` is accepted here only to be refused with a message that says where specs are profiled.
+  then: { ...specTarget, properties: { ...specTarget.properties, batch, training, profile } },
   else: {
     if: { required: ['compare'] },
     then: compareTarget,

@@ -112,6 +112,12 @@ t.test('profile of a served model', async (t) => {
     const unknown = await post(url, { model: 'resnet50', profile: {} });
     t.equal(unknown.status, 404);
     t.match(unknown.json, { code: 'MODEL_NOT_FOUND', field: 'model', received: 'resnet50' });
+    const spec = await post(url, {
+      spec: { input: [8, 8, 1], layers: [{ kind: 'globalavgpool' }] },
+      profile: {},
+    });
+    t.equal(spec.status, 400);
+    t.match(spec.json, { field: 'model', message: /convnet-serve profile/ }, 'a spec is profiled by the CLI');
     const mixed = await post(url, { model: 'fashion-resnet', profile: {}, batch: 4 });
     t.equal(mixed.status, 400);
     t.match(mixed.json, { field: 'batch' });
