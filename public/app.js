@@ -5,6 +5,7 @@ import { $, $$ } from './js/dom.js';
 import { apiKey, setApiKey } from './js/api.js';
 import { initClassify } from './js/classify.js';
 import { initExplore } from './js/explore.js';
+import { initProfile } from './js/profile.js';
 import { initCompare } from './js/compare.js';
 
 const tabs = $$('[role="tab"]');
@@ -58,6 +59,7 @@ $('#key-clear').addEventListener('click', () => {
 
 initClassify();
 initExplore({ onTabShown });
+initProfile({ onTabShown });
 initCompare();
 
 // After the sections are set up, so a link to #explore loads its analysis.

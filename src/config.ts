@@ -40,6 +40,8 @@ export interface Config {
   analyzeMemoryMb: number;
   /** Layer rows in one /analyze response; longer reports are paged (`offset`, `limit`). */
   analyzeMaxResponseLayers: number;
+  /** Wall time one /analyze profile may take, in ms; past it its thread is stopped and answered 504. */
+  profileTimeoutMs: number;
   /** Whether to load and serve the models of modelsDir (off: an analysis-only service). */
   serveModels: boolean;
   defaultModel?: string;
@@ -217,6 +219,7 @@ function readAll(env: Env, stdoutIsTTY: boolean): Config {
     analyzeTimeoutMs: int(env, 'ANALYZE_TIMEOUT_MS', 5_000, 10, 600_000),
     analyzeMemoryMb: int(env, 'ANALYZE_MEMORY_MB', 512, 64, 16_384),
     analyzeMaxResponseLayers: int(env, 'ANALYZE_MAX_RESPONSE_LAYERS', 2_000, 1, 1_000_000),
+    profileTimeoutMs: int(env, 'PROFILE_TIMEOUT_MS', 120_000, 100, 3_600_000),
     serveModels: bool(env, 'SERVE_MODELS', true),
     defaultModel: env.DEFAULT_MODEL || undefined,
     onlyModels: list(env, 'MODELS'),

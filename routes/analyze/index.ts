@@ -19,6 +19,8 @@ import { ReportCache } from '../../src/services/report-cache.js';
 import { abortOnClose } from '../../src/serving/abort.js';
 import type { Shape3 } from '../../src/spec/types.js';
 import { analyzeBody, analyzeQuery, analyzeResponse } from './schema.js';
+import { isProfileRequest, runProfile } from './profile.js';
+import { ProfileService } from '../../src/services/profile.js';
 
 /** {model}, {spec}, {compare}, a Keras/tfjs model JSON, a Keras config as JSON text, or a file's bytes. */
 type AnalyzeRequest = Record<string, unknown> | string | Buffer;
@@ -107,6 +109,15 @@ export default async function analyzeRoute(app: FastifyInstance) {
     app.log,
   );
   app.addHook('onClose', () => pool.close());
+  const profiles = new ProfileService(
+    {
+      backend: app.config.tfjsBackend,
+      onnxThreads: app.config.onnxThreads,
+      wasmThreads: app.config.wasmThreads,
+      nice: app.config.backgroundNice,
+    },
+    app.config.profileTimeoutMs,
+  );
 
   function pageOf(query: AnalyzeQuery): LayerPage {
     const limit = query.limit === undefined ? maxRows : Number(query.limit);
@@ -259,6 +270,11 @@ export default async function analyzeRoute(app: FastifyInstance) {
             expected: 'a JSON object, JSON text, or a model file',
           },
         );
+      }
+      if (isProfileRequest(body)) {
+        const report = await runProfile(app, profiles, body, abortOnClose(reply));
+        reply.type('application/json; charset=utf-8');
+        return Buffer.from(JSON.stringify(report));
       }
       const page = pageOf(request.query);
       let bytes: Uint8Array | undefined;

@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noThenProperty: `then` here is JSON Schema's if/then keyword, not a thenable
 /** Request and response schemas for POST /analyze. */
 import { analyzeErrorExamples, analyzeRequestExamples, analyzeResponseExamples } from './examples.js';
+import { DEFAULT_PROFILE_RUNS, MAX_PROFILE_RUNS } from '../../src/engines/profile/options.js';
 
 const shape = { type: 'array', items: { type: 'integer', minimum: 1 } };
 
@@ -55,6 +56,28 @@ const training = {
       description: 'Images per step (default: `batch`, else 1)',
     },
     optimizer: { type: 'string', enum: ['sgd', 'momentum', 'adam'], description: 'Default adam' },
+  },
+} as const;
+
+/** A measured profile of a served model's layers (docs/analysis.md#measured-time-per-layer). */
+const profile = {
+  type: 'object',
+  additionalProperties: false,
+  description:
+    'Measures the served model named by "model" on an engine: median ms per layer over `runs`, its share of the total, achieved GFLOP/s and MACs. One profile runs at a time (429 while one runs)',
+  properties: {
+    runs: {
+      type: 'integer',
+      minimum: 1,
+      maximum: MAX_PROFILE_RUNS,
+      description: `Measured runs after one warm-up (default ${DEFAULT_PROFILE_RUNS})`,
+    },
+    batch: { type: 'integer', minimum: 1, maximum: 32, description: 'Images per run (default 1)' },
+    engine: {
+      type: 'string',
+      enum: ['tfjs', 'onnxruntime'],
+      description: 'Engine to measure on (default: the one serving the model)',
+    },
   },
 } as const;
 
@@ -118,11 +141,12 @@ const compareTarget = {
  */
 const analyzeOwnBody = {
   if: { required: ['spec'] },
-  then: { ...specTarget, properties: { ...specTarget.properties, batch, training } },
+  // `profile` is accepted here only to be refused with a message that says where specs are profiled.
+  then: { ...specTarget, properties: { ...specTarget.properties, batch, training, profile } },
   else: {
     if: { required: ['compare'] },
     then: compareTarget,
-    else: { ...modelTarget, properties: { ...modelTarget.properties, batch, training } },
+    else: { ...modelTarget, properties: { ...modelTarget.properties, batch, training, profile } },
   },
 } as const;
 
@@ -251,6 +275,39 @@ export const reportSchema = {
   },
 } as const;
 
+const profileRow = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    layer: { type: 'string' },
+    kind: { type: 'string' },
+    layers: { type: 'array', items: { type: 'string' } },
+    macs: { type: 'integer' },
+    medianMs: { type: 'number' },
+    share: { type: 'number' },
+    gflops: { type: 'number' },
+  },
+} as const;
+
+/** The answer to {"model", "profile"}: src/analysis/profile.ts (ProfileReport). */
+export const profileSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['model', 'engine', 'method', 'runs', 'batch', 'totalMs', 'runMs', 'rows', 'untimed'],
+  properties: {
+    model: { type: 'string' },
+    engine: { type: 'string' },
+    method: { type: 'string' },
+    runs: { type: 'integer' },
+    batch: { type: 'integer' },
+    totalMs: { type: 'number' },
+    runMs: { type: 'number' },
+    rows: { type: 'array', items: profileRow },
+    untimed: { type: 'array', items: { type: 'string' } },
+    unattributedNodes: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
 export const errorSchema = {
   type: 'object',
   additionalProperties: true,
@@ -265,10 +322,12 @@ export const errorSchema = {
 
 export const analyzeResponse = {
   200: {
-    description: 'A report, or for {compare} the two reports and their deltas',
+    description:
+      'A report, for {compare} the two reports and their deltas, or for {"model", "profile"} the measured time per layer',
     'x-examples': analyzeResponseExamples,
     anyOf: [
       reportSchema,
+      profileSchema,
       {
         type: 'object',
         additionalProperties: true,
@@ -284,5 +343,7 @@ export const analyzeResponse = {
   404: { ...errorSchema, 'x-examples': analyzeErrorExamples[404] },
   413: errorSchema,
   415: errorSchema,
+  429: errorSchema,
   503: errorSchema,
+  504: errorSchema,
 } as const;

@@ -6,7 +6,8 @@ const shape = (s: readonly number[]) => s.join('x');
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
 
-function render(rows: string[][], align: ('l' | 'r')[]): string[] {
+/** Rows of cells as aligned text columns (shared with the profile table). */
+export function render(rows: string[][], align: ('l' | 'r')[]): string[] {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) =>
     r

@@ -2,6 +2,7 @@
 /**
  * convnet-serve command line.
  *   convnet-serve analyze <name|spec.json|model.json|model.onnx> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--training sgd|momentum|adam] [--json]
+ *   convnet-serve profile <name|spec.json|…> [--engine tfjs|onnxruntime|both] [--runs N] [--weights FILE] [--json]
  *   convnet-serve serve            (same as npm start)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,41 +11,17 @@ import { parseArgs } from 'node:util';
 import { analyzeTarget, graphFor, type AnalyzeTarget } from '../services/analysis.js';
 import { formatReport } from '../analysis/table.js';
 import { OPTIMIZERS, type Optimizer } from '../analysis/training.js';
-import { detectModelFormat } from '../interop/keras/import.js';
 import { AppError } from '../errors.js';
-import type { Shape3 } from '../spec/types.js';
 import { mapAsText } from './explain-text.js';
+import { positive, targetOf } from './target.js';
 
 const USAGE = `usage:
   convnet-serve analyze <name|spec.json|model.json|model.onnx> [--input H,W,C] [--classes N] [--no-top] [--batch N] [--training sgd|momentum|adam] [--json]
   convnet-serve classify <image> [--model NAME] [--models-dir DIR] [--topk K] [--json]
                          [--explain [--explain-layer NAME] [--explain-class N] [--overlay FILE.png]]
+  convnet-serve profile <name|spec.json|model.json|model.onnx> [--engine tfjs|onnxruntime|both] [--runs N] [--batch N] [--input H,W,C] [--weights FILE] [--threads N] [--json]
   convnet-serve export <name|spec.json> --format onnx|tfjs [--weights FILE] --out FILE|DIR
   convnet-serve serve`;
-
-function parseShape(text: string): Shape3 {
-  const parts = text.split(',').map((p) => Number(p.trim()));
-  if (parts.length !== 3 || parts.some((p) => !Number.isInteger(p) || p < 1)) {
-    throw new AppError(
-      400,
-      'BAD_ARGUMENT',
-      `--input: expected H,W,C as three positive integers; received ${JSON.stringify(text)}`,
-    );
-  }
-  return parts as Shape3;
-}
-
-function positive(text: string | undefined, flag: string): number | undefined {
-  if (text === undefined) return undefined;
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < 1)
-    throw new AppError(
-      400,
-      'BAD_ARGUMENT',
-      `${flag}: expected a positive integer; received ${JSON.stringify(text)}`,
-    );
-  return v;
-}
 
 function analyzeCommand(args: string[]): void {
   const { values, positionals } = parseArgs({
@@ -61,29 +38,7 @@ function analyzeCommand(args: string[]): void {
   });
   if (positionals.length !== 1)
     throw new AppError(400, 'BAD_ARGUMENT', `analyze: expected one model name or spec file\n${USAGE}`);
-  const what = positionals[0];
-  let target: AnalyzeTarget;
-  if (/\.(onnx|pb)$/i.test(what)) {
-    target = {
-      onnx: new Uint8Array(readFileSync(what)),
-      ...(values.input ? { input: parseShape(values.input) } : {}),
-    };
-  } else if (what.endsWith('.json')) {
-    const json = JSON.parse(readFileSync(what, 'utf8'));
-    const input = values.input ? parseShape(values.input) : undefined;
-    // A Keras config saved as a JSON string (json.dump(model.to_json())) is decoded once more.
-    const decoded = typeof json === 'string' ? JSON.parse(json) : json;
-    if (detectModelFormat(decoded) !== 'unknown')
-      target = input ? { ...decoded, input } : decoded; // a Keras config or a tfjs model.json
-    else target = { spec: input ? { ...json, input } : json };
-  } else {
-    target = {
-      model: what,
-      input: values.input ? parseShape(values.input) : undefined,
-      classes: positive(values.classes, '--classes'),
-      includeTop: values['no-top'] ? false : undefined,
-    };
-  }
+  const target = targetOf(positionals[0], values);
   const optimizer = values.training;
   if (optimizer !== undefined && !(OPTIMIZERS as readonly string[]).includes(optimizer)) {
     throw new AppError(
@@ -254,6 +209,12 @@ async function main(argv: string[]): Promise<void> {
     case 'classify':
       await classifyCommand(rest);
       return;
+    case 'profile': {
+      // Loaded only for this command: it brings both engines, which analyze does not need.
+      const { profileCommand } = await import('./profile.js');
+      await profileCommand(rest, USAGE);
+      return;
+    }
     case 'serve':
       await import('../server.js');
       return;

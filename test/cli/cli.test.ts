@@ -129,6 +129,21 @@ t.test('classify --overlay without --explain is refused before any model loads',
   t.match(refused, { stderr: /--overlay: expected --explain/ });
 });
 
+t.test('profile prints measured time per layer, and bounds --runs', async (t) => {
+  // ONNX Runtime only: tfjs' profiler is run by test/engines/profile and through the route.
+  const { stdout } = await cli('profile', 'fashion_resnet', '--engine', 'onnxruntime', '--runs', '2');
+  t.match(stdout, /fashion_resnet on onnxruntime: median of 2 runs, batch 1/);
+  t.match(stdout, /method: onnxruntime session profiling/);
+  // conv1's row holds its folded batch norm and fused ReLU, with its MACs (28·28·32·1·9 = 225,792).
+  t.match(stdout, /conv1_conv \(conv2d\) +[0-9.]+ +[0-9.]+% +225,792 +[0-9.]+ +conv1_bn, conv1_relu/);
+  t.match(stdout, /Unattributed engine nodes: input_nchw/);
+  t.match(stdout, /\(seeded random weights\)/);
+  await t.rejects(
+    cli('profile', 'fashion_resnet', '--runs', '101'),
+    /--runs: expected at most 100; received 101/,
+  );
+});
+
 t.test('usage on stdout when asked for, on stderr with exit 2 for an unknown command', async (t) => {
   for (const args of [[], ['--help']]) {
     const { stdout, stderr } = await cli(...args);

@@ -372,6 +372,26 @@ export class TfjsExecutor {
     return values;
   }
 
+  /**
+   * Runs the graph like predict, also returning the milliseconds of each step by the spec layer it
+   * ran for (an activation fused into a conv is timed with the conv). The kernels of the wasm, cpu
+   * and tfjs-node backends run synchronously, so the wall time around a step's ops is its compute.
+   */
+  predictTimed(x: tf.Tensor4D): { output: tf.Tensor; ms: Map<string, number> } {
+    const ms = new Map<string, number>();
+    const output = tf.tidy(() => {
+      const values = new Map<string, tf.Tensor>([[INPUT_NAME, x]]);
+      for (const { node, op } of this.steps) {
+        const inputs = node.inputs.map((n) => lookup(values, n, 'tensor'));
+        const t0 = performance.now();
+        values.set(node.name, op(inputs));
+        ms.set(node.name, performance.now() - t0);
+      }
+      return lookup(values, this.output, 'tensor');
+    });
+    return { output, ms };
+  }
+
   dispose(): void {
     tf.dispose(this.tensors);
   }

@@ -433,6 +433,20 @@ const EMIT: { [K in LeafKind]: Emit<K> } = {
  * run first (batch norm folding unless `foldBatchNorm: false`; the final softmax left out for logits).
  */
 export function buildOnnxGraph(graph: Graph, bound: BoundWeight[], options: OnnxBuildOptions = {}): ModelDef {
+  return buildAttributedOnnxGraph(graph, bound, options).model;
+}
+
+/**
+ * The ONNX model and, for each of its nodes, the spec layer it was emitted for (a layer's helper
+ * nodes too: `<layer>_nhwc`, `<layer>_pad`…). The input's transpose and the output's Identity or
+ * Transpose belong to no layer and are left out. Profiling reads it to map timed nodes to layers.
+ */
+export function buildAttributedOnnxGraph(
+  graph: Graph,
+  bound: BoundWeight[],
+  options: OnnxBuildOptions = {},
+): { model: ModelDef; layerOf: Map<string, string> } {
+  const layerOf = new Map<string, string>();
   const prepared = prepareForInference(graph, bound, options);
   const g = prepared.graph;
   const shaped = inferShapes(g);
@@ -443,6 +457,7 @@ export function buildOnnxGraph(graph: Graph, bound: BoundWeight[], options: Onnx
   values.set(INPUT_NAME, e.op('Transpose', [INPUT_NAME], [attr.ints('perm', TO_NCHW)], `${INPUT_NAME}_nchw`));
   for (const node of g.nodes) {
     const emit = EMIT[node.kind] as Emit<LeafKind>;
+    const first = e.nodes.length;
     values.set(
       node.name,
       emit(
@@ -451,6 +466,7 @@ export function buildOnnxGraph(graph: Graph, bound: BoundWeight[], options: Onnx
         node.inputs.map((i) => lookup(values, i, 'ONNX value')),
       ),
     );
+    for (const emitted of e.nodes.slice(first)) layerOf.set(emitted.name ?? emitted.outputs[0], node.name);
   }
 
   const outShape = lookup(shaped.shapes, g.output, 'shape');
@@ -460,7 +476,7 @@ export function buildOnnxGraph(graph: Graph, bound: BoundWeight[], options: Onnx
 
   // A constant can lose its last reader (keepPadBeforeMaxPool swaps 0 for −0); ORT warns about those.
   const read = new Set(e.nodes.flatMap((n) => n.inputs));
-  return {
+  const model: ModelDef = {
     graph: {
       name: g.name,
       nodes: e.nodes,
@@ -469,6 +485,7 @@ export function buildOnnxGraph(graph: Graph, bound: BoundWeight[], options: Onnx
       outputs: [{ name: outputName, elemType: DataType.FLOAT, dims: ['batch', ...outShape] }],
     },
   };
+  return { model, layerOf };
 }
 
 /** Builds the ONNX model bytes for `graph` with its bound weights. */
