@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { servingApp } from '../helpers/app.js';
 import { fixture, maxAbs, maxAbsDiff } from '../helpers/engine.js';
 
-const app = await servingApp();
+const app = await servingApp({ engine: 'auto' }); // the engine choice is tested here
 t.teardown(() => app.close());
 
 t.test('every model is accounted for; the broken one is refused, the others are ready', async (t) => {
