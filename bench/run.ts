@@ -392,6 +392,22 @@ async function httpLevel() {
     { title: 'server CPU ms/image' },
   ]);
   log(rows.header);
+  /** One row: POST /classify at concurrency `c` against the process `pid` listening on `port`. */
+  async function classifyPoint(pid: number, port: number, c: number, name: string) {
+    const cpu0 = processCpuSeconds(pid);
+    const threads0 = sampleThreads(pid, BACKGROUND_NICE);
+    const r = await load(`http://127.0.0.1:${port}/classify`, c, seconds, jpeg, 'image/jpeg');
+    const cpuMsPerImage = ((processCpuSeconds(pid) - cpu0) * 1000) / r.total;
+    const byThread = cpuByRole(threads0, sampleThreads(pid, BACKGROUND_NICE));
+    const threadMsPerImage = Object.fromEntries(
+      Object.entries(byThread).map(([role, ms]) => [role, ms / r.total]),
+    );
+    const ratio = r.rps / anchor.imagesPerS;
+    log(
+      rows.row(name, c, r.rps.toFixed(2), r.p50, r.p99, ratio.toFixed(2), r.non2xx, cpuMsPerImage.toFixed(1)),
+    );
+    return { ...r, ratio, cpuMsPerImage, threadMsPerImage };
+  }
   let port = 3950;
   for (const a of arrangements) {
     const child = serve({ ...a.env, MODELS_DIR: dir }, ++port);
@@ -399,30 +415,8 @@ async function httpLevel() {
       await untilReady(port);
       if (a === arrangements[0])
         results.rssWithResnet50TvMB = (await metric(port, 'process_resident_memory_bytes')) / 2 ** 20;
-      for (const c of [1, 4, 16]) {
-        const cpu0 = processCpuSeconds(child.pid!);
-        const threads0 = sampleThreads(child.pid!, BACKGROUND_NICE);
-        const r = await load(`http://127.0.0.1:${port}/classify`, c, seconds, jpeg, 'image/jpeg');
-        const cpuMsPerImage = ((processCpuSeconds(child.pid!) - cpu0) * 1000) / r.total;
-        const byThread = cpuByRole(threads0, sampleThreads(child.pid!, BACKGROUND_NICE));
-        const threadMsPerImage = Object.fromEntries(
-          Object.entries(byThread).map(([role, ms]) => [role, ms / r.total]),
-        );
-        const ratio = r.rps / anchor.imagesPerS;
-        results[`${a.name}@${c}`] = { ...r, ratio, cpuMsPerImage, threadMsPerImage };
-        log(
-          rows.row(
-            a.name,
-            c,
-            r.rps.toFixed(2),
-            r.p50,
-            r.p99,
-            ratio.toFixed(2),
-            r.non2xx,
-            cpuMsPerImage.toFixed(1),
-          ),
-        );
-      }
+      for (const c of [1, 4, 16])
+        results[`${a.name}@${c}`] = await classifyPoint(child.pid!, port, c, a.name);
       if (a === arrangements[0]) {
         const analyze = await load(
           `http://127.0.0.1:${port}/analyze`,
@@ -485,26 +479,13 @@ async function httpLevel() {
     try {
       const health = await peerReady(port, jpeg);
       results.peer = health;
-      for (const c of [1, 4, 16]) {
-        const cpu0 = processCpuSeconds(child.pid!);
-        const r = await load(`http://127.0.0.1:${port}/classify`, c, seconds, jpeg, 'image/jpeg');
-        const cpuMsPerImage = ((processCpuSeconds(child.pid!) - cpu0) * 1000) / r.total;
-        const ratio = r.rps / anchor.imagesPerS;
-        results[`peer@${c}`] = { ...r, ratio, cpuMsPerImage };
-        const name = `peer: FastAPI+torch ${health.threads}t`;
-        log(
-          rows.row(
-            name,
-            c,
-            r.rps.toFixed(2),
-            r.p50,
-            r.p99,
-            ratio.toFixed(2),
-            r.non2xx,
-            cpuMsPerImage.toFixed(1),
-          ),
+      for (const c of [1, 4, 16])
+        results[`peer@${c}`] = await classifyPoint(
+          child.pid!,
+          port,
+          c,
+          `peer: FastAPI+torch ${health.threads}t`,
         );
-      }
     } finally {
       await stop(child);
     }
