@@ -92,6 +92,9 @@ async function classifyCommand(args: string[]): Promise<void> {
     ...base,
     logLevel: 'error',
     workers: 1,
+    // One classification: timing both engines first (ENGINE=auto) would cost more than it saves, so
+    // ONNX Runtime serves unless ENGINE says otherwise.
+    engine: process.env.ENGINE ? base.engine : 'onnxruntime',
     // One classification, then exit: nothing to watch.
     modelControl: 'none',
     modelsDir: values['models-dir'] ? path.resolve(values['models-dir']) : base.modelsDir,
