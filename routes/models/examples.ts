@@ -34,6 +34,7 @@ const fashionInception = {
       onnxruntime: 0.5631210000028659,
       tfjs: 95.70448599999872,
     },
+    stoppedEarly: ['tfjs'],
   },
   tfjsBackend: {
     name: 'wasm',
@@ -101,6 +102,7 @@ const fashionResnet = {
       onnxruntime: 1.115111999999499,
       tfjs: 24.233626000001095,
     },
+    stoppedEarly: ['tfjs'],
   },
   tfjsBackend: {
     name: 'wasm',

@@ -6,7 +6,15 @@
 import type { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { BackendChoice, BackendName } from './tfjs/backend.js';
-import type { EngineKind, ModelPlan, WorkerInit, WorkerMemory, WorkerReply, WorkerRequest } from './types.js';
+import type {
+  EngineKind,
+  EngineTiming,
+  ModelPlan,
+  WorkerInit,
+  WorkerMemory,
+  WorkerReply,
+  WorkerRequest,
+} from './types.js';
 import { WeightsError } from '../weights/types.js';
 import { spawnWorker } from '../spawn-worker.js';
 import type { PriorityResult } from '../thread-priority.js';
@@ -289,9 +297,18 @@ export class InferencePool {
     await Promise.all(this.workers.map((w) => w.request({ type: 'infer', model, input: input.slice(), n })));
   }
 
-  /** Median milliseconds per batch of `n` on the first worker (used to pick an engine). */
-  async time(model: string, input: Float32Array, n: number, runs: number): Promise<number> {
-    return this.workers[0].request<number>({ type: 'time', model, input, n, runs });
+  /**
+   * Median milliseconds per batch of `n` on the first worker (used to pick an engine); stops after
+   * two runs when both took longer than `stopAboveMs`.
+   */
+  async time(
+    model: string,
+    input: Float32Array,
+    n: number,
+    runs: number,
+    stopAboveMs?: number,
+  ): Promise<EngineTiming> {
+    return this.workers[0].request<EngineTiming>({ type: 'time', model, input, n, runs, stopAboveMs });
   }
 
   /** The ONNX graph of a model with its weights, built in a worker (counted as that worker's work). */

@@ -34,7 +34,16 @@ export type WorkerRequest =
   | { type: 'unload'; id: number; model: string }
   | { type: 'export-onnx'; id: number; plan: ModelPlan }
   /** Median wall time of `runs` sequential inferences of one batch. */
-  | { type: 'time'; id: number; model: string; input: Float32Array; n: number; runs: number }
+  | {
+      type: 'time';
+      id: number;
+      model: string;
+      input: Float32Array;
+      n: number;
+      runs: number;
+      /** Stop after two runs that both took longer than this (clearly slower than what it is compared with). */
+      stopAboveMs?: number;
+    }
   | { type: 'memory'; id: number }
   /** Grad-CAM maps for a batch packed as src/engines/gradcam-batch.ts describes. */
   | { type: 'explain'; id: number; model: string; input: Float32Array; n: number };
@@ -47,4 +56,10 @@ export type WorkerReply =
 export interface WorkerMemory {
   numTensors: number;
   numBytes: number;
+}
+
+/** A timing in one worker: the median of the runs made (fewer than asked when stopped early). */
+export interface EngineTiming {
+  medianMs: number;
+  runs: number;
 }

@@ -11,7 +11,14 @@ import { WeightsError } from '../weights/types.js';
 import { initBackend } from './tfjs/backend.js';
 import { ENGINES } from './table.js';
 import { buildOnnxModel } from '../interop/onnx/emit.js';
-import type { InferenceEngine, ModelPlan, WorkerInit, WorkerReply, WorkerRequest } from './types.js';
+import type {
+  EngineTiming,
+  InferenceEngine,
+  ModelPlan,
+  WorkerInit,
+  WorkerReply,
+  WorkerRequest,
+} from './types.js';
 import { defined } from '../invariant.js';
 import { yieldThreadPriority } from '../thread-priority.js';
 import { Explainers } from './explainers.js';
@@ -62,13 +69,16 @@ async function handle(msg: WorkerRequest): Promise<void> {
         const engine = engines.get(msg.model);
         if (!engine) throw new Error(`model ${msg.model} is not loaded in this worker`);
         const times: number[] = [];
+        const limit = msg.stopAboveMs ?? Number.POSITIVE_INFINITY;
         for (let i = 0; i < msg.runs; i++) {
           const t0 = performance.now();
           await engine.infer(msg.input.slice(), msg.n);
           times.push(performance.now() - t0);
+          if (times.length === 2 && times.every((ms) => ms > limit)) break;
         }
         times.sort((a, b) => a - b);
-        reply({ type: 'result', id: msg.id, ok: true, value: times[Math.floor(times.length / 2)] });
+        const timing: EngineTiming = { medianMs: times[Math.floor(times.length / 2)], runs: times.length };
+        reply({ type: 'result', id: msg.id, ok: true, value: timing });
         return;
       }
       case 'explain': {

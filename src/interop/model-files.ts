@@ -6,7 +6,7 @@
  * read here, because their names come from the graph the importer builds.
  */
 import { readFile, stat } from 'node:fs/promises';
-import h5wasm from 'h5wasm/node';
+import { h5wasm as loadH5wasm } from '../weights/h5wasm.js';
 import { AppError } from '../errors.js';
 import type { Graph, Shape3 } from '../spec/types.js';
 import { readHead, readWeightFile } from '../weights/load.js';
@@ -34,7 +34,7 @@ export async function modelFileFormat(file: string): Promise<ModelFileFormat | u
 }
 
 async function kerasH5Config(file: string): Promise<unknown> {
-  await h5wasm.ready;
+  const h5wasm = await loadH5wasm();
   const h5 = new h5wasm.File(file, 'r');
   try {
     const config = h5.attrs.model_config?.value;

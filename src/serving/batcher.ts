@@ -103,6 +103,15 @@ export class Batcher {
     private readonly observer: BatchObserver = {},
   ) {}
 
+  /**
+   * Batches allowed in flight from now on: the engine serving the model changed (ENGINE=auto's
+   * measurement after warm-up, src/serving/engine-choice.ts), and with it how many fit the cores.
+   */
+  setConcurrency(batches: number): void {
+    this.settings.concurrency = batches;
+    this.schedule();
+  }
+
   get queuedImages(): number {
     return this.queue.length;
   }

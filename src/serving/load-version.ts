@@ -1,7 +1,8 @@
 /**
  * Loading one version of a model: read its topology and weights, check them, load them into every
- * inference worker, warm them up (with ENGINE=auto, time both engines and keep the faster), and give
- * it a batcher. A version that fails is marked failed with its reason, and leaves nothing resident.
+ * inference worker, warm them up, and give it a batcher. With ENGINE=auto it serves with the first
+ * engine that runs; src/serving/engine-choice.ts measures the others once it serves. A version
+ * that fails is marked failed with its reason, and leaves nothing resident.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -23,6 +24,7 @@ import {
   type ModelConfig,
 } from './model-config.js';
 import { engineKey, type ServedModel } from './served-model.js';
+import { loadAndWarm, runOnServingEngine, TIMED_RUNS } from './engine-choice.js';
 import { defined } from '../invariant.js';
 
 export type EngineChoice = EngineKind | 'auto';
@@ -120,50 +122,59 @@ export async function loadVersion(
       ? await readLabels(await labelsFile(model, config.labels), classes)
       : Array.from({ length: classes }, (_, i) => String(i));
     const bytes = (await stat(weightsPath)).size;
-    model.weights = { file: config.weights, sha256: await sha256(weightsPath), bytes };
+    // Hashed while the workers load: 100 MB of SHA-256 is a quarter second of the main thread.
+    const hashed = sha256(weightsPath);
+    hashed.catch(() => undefined); // awaited below; a failed load must not leave it unhandled
     model.backend = await pool.backend;
     model.weightsPath = weightsPath;
     const elements = graph.input[0] * graph.input[1] * graph.input[2];
     const zeros = new Float32Array(elements);
     const candidates: EngineKind[] = options.engine === 'auto' ? ['onnxruntime', 'tfjs'] : [options.engine];
-    const timings: Partial<Record<EngineKind, number>> = {};
+    const msPerImage: Partial<Record<EngineKind, number>> = {};
     const failures: Partial<Record<EngineKind, string>> = {};
     let warmupMs = 0;
+    let chosen: EngineKind | undefined;
+    // The first engine that runs serves; with `auto` the rest are measured once the model serves
+    // (src/serving/engine-choice.ts), so readiness waits for one engine only.
     for (const kind of candidates) {
-      const key = engineKey(model.engineName, kind);
       try {
-        const loaded = await pool.load({ name: key, graph, weightsPath, engine: kind });
-        model.weights = { ...model.weights, ...loaded };
         model.state = 'warming';
+        const { warmupMs: firstRunMs, ...loaded } = await loadAndWarm(pool, model, kind, zeros);
+        model.weights = { file: config.weights, sha256: '', bytes, ...loaded };
         const t1 = performance.now();
-        await pool.inferOnAll(key, zeros, 1);
-        // `auto` serves with whichever engine is faster on this model, on this machine.
-        if (candidates.length > 1) timings[kind] = await pool.time(key, zeros, 1, 5);
-        warmupMs += performance.now() - t1;
+        if (candidates.length > 1)
+          msPerImage[kind] = (
+            await pool.time(engineKey(model.engineName, kind), zeros, 1, TIMED_RUNS)
+          ).medianMs;
+        warmupMs += firstRunMs + performance.now() - t1;
+        chosen = kind;
+        break;
       } catch (err) {
         // Weights that do not fit fail every engine alike; an engine that cannot run this graph is skipped.
         if (candidates.length === 1 || err instanceof WeightsError) throw err;
         failures[kind] = (err as Error).message;
-        await pool.unload(key); // a copy that loaded in some workers must not stay resident
+        await pool.unload(engineKey(model.engineName, kind)); // a copy loaded in some workers must not stay
       }
     }
-    const usable = candidates.filter((k) => timings[k] !== undefined || candidates.length === 1);
-    if (usable.length === 0) throw new Error(`no engine could run this model: ${JSON.stringify(failures)}`);
-    const chosen = usable.reduce((best, k) => ((timings[k] ?? 0) < (timings[best] ?? 0) ? k : best));
-    for (const k of usable) if (k !== chosen) await pool.unload(engineKey(model.engineName, k));
+    if (chosen === undefined) throw new Error(`no engine could run this model: ${JSON.stringify(failures)}`);
+    model.weights = { ...(model.weights ?? { file: config.weights, bytes }), sha256: await hashed };
     model.engine = chosen;
     model.batching = { ...model.batching, concurrency: pool.batchesInFlight(chosen) };
+    const toMeasure = candidates.slice(candidates.indexOf(chosen) + 1);
     model.engineTimings =
       candidates.length > 1
-        ? { msPerImage: timings, ...(Object.keys(failures).length ? { failures } : {}) }
+        ? {
+            msPerImage,
+            ...(Object.keys(failures).length ? { failures } : {}),
+            ...(toMeasure.length ? { measuring: toMeasure } : {}),
+          }
         : undefined;
     model.loadMs = performance.now() - started - warmupMs;
     model.warmupMs = warmupMs;
-    const key = engineKey(model.engineName, chosen);
     model.batcher = new Batcher(
       model.name,
       model.batching,
-      (input, n) => pool.infer(key, input, n, chosen),
+      runOnServingEngine(pool, model),
       elements,
       classes,
       options.observer?.(model.name),

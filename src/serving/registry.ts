@@ -17,6 +17,7 @@ import type { EngineKind } from '../engines/types.js';
 import { ConfigError } from '../config.js';
 import { AppError } from '../errors.js';
 import { failVersion, loadVersion, type LoadOptions } from './load-version.js';
+import { measureRemainingEngines } from './engine-choice.js';
 import { readModelConfig, type ModelConfig } from './model-config.js';
 import { engineKey, released, type ModelState, type ReadyModel, type ServedModel } from './served-model.js';
 import { SETTLE_MS, selectVersions, versionsOnDisk, type VersionOnDisk } from './versions.js';
@@ -308,7 +309,10 @@ export class ModelRegistry {
     entry.refused = refused;
   }
 
-  /** Runs the loads one by one, swapping each in once ready, then retires what they made unwanted. */
+  /**
+   * Runs the loads one by one, swapping each in once ready, then retires what they made unwanted and
+   * (ENGINE=auto) measures the engines each new version does not serve with yet.
+   */
   private async run(tasks: LoadTask[]): Promise<void> {
     for (const task of tasks) {
       const { entry, model, replaces } = task;
@@ -330,6 +334,12 @@ export class ModelRegistry {
       }
     }
     for (const entry of new Set(tasks.map((t) => t.entry))) this.retireUnwanted(entry);
+    // ENGINE=auto: the other engines are measured once everything loaded here serves.
+    for (const { entry, model } of tasks) {
+      if (this.stopped) break;
+      if (this.entries.get(entry.name)?.versions.get(model.version) === model)
+        await measureRemainingEngines(this.pool, model, this.log, () => this.stopped);
+    }
   }
 
   /**

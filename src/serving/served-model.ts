@@ -12,6 +12,18 @@ import type { ModelConfig, Preprocess } from './model-config.js';
 
 export type ModelState = 'loading' | 'warming' | 'ready' | 'failed';
 
+/** ENGINE=auto's measurements (src/serving/engine-choice.ts). */
+export interface EngineTimings {
+  /** Median milliseconds per image (batch 1) on the first worker, per engine measured. */
+  msPerImage: Partial<Record<EngineKind, number>>;
+  /** Engines that could not run this model, with the reason. */
+  failures?: Partial<Record<EngineKind, string>>;
+  /** Engines still to be measured; the model serves meanwhile with the engine it reports. */
+  measuring?: EngineKind[];
+  /** Engines whose timing stopped after two runs, clearly slower than the serving one. */
+  stoppedEarly?: EngineKind[];
+}
+
 /** One version of a served model (a model without version folders has the one version 1). */
 export interface ServedModel {
   name: string;
@@ -50,12 +62,11 @@ export interface ServedModel {
   params?: number;
   macs?: number;
   weights?: { file: string; sha256: string; bytes: number; format?: string; keyStyle?: string };
-  /** The engine serving the model (with ENGINE=auto, the faster one measured at warm-up). */
+  /** The engine serving the model (with ENGINE=auto, the faster one measured; see engineTimings). */
   engine: EngineKind;
-  engineTimings?: {
-    msPerImage: Partial<Record<EngineKind, number>>;
-    failures?: Partial<Record<EngineKind, string>>;
-  };
+  engineTimings?: EngineTimings;
+  /** Batches computing now, by the engine they went to (src/serving/engine-choice.ts). */
+  batchesRunning?: Map<EngineKind, Set<Promise<Float32Array>>>;
   backend?: BackendChoice;
   weightsPath?: string;
   loadMs?: number;

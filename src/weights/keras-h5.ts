@@ -4,7 +4,7 @@
  * (`conv1_conv/kernel:0`, …) and the datasets live at `<layer>/<weight name>`. Read with h5wasm,
  * the maintained HDF5 build for JavaScript.
  */
-import h5wasm from 'h5wasm/node';
+import { h5wasm as loadH5wasm, type H5wasm } from './h5wasm.js';
 import { normaliseKerasWeightName } from './tfjs-manifest.js';
 import { WeightsError, type RawTensor } from './types.js';
 
@@ -24,7 +24,7 @@ const strings = (value: unknown): string[] =>
         : [];
 
 export async function readKerasH5(filePath: string): Promise<Map<string, RawTensor>> {
-  await h5wasm.ready;
+  const h5wasm = await loadH5wasm();
   const file = new h5wasm.File(filePath, 'r');
   if (typeof file.file_id === 'bigint' ? file.file_id < 0n : Number(file.file_id) < 0) {
     throw new WeightsError(`keras-h5: ${filePath} cannot be opened as HDF5 (truncated or corrupt)`);
@@ -33,7 +33,7 @@ export async function readKerasH5(filePath: string): Promise<Map<string, RawTens
     // Keras saves either the weights at the root or (model.save) under /model_weights.
     const root =
       file.get('model_weights') instanceof h5wasm.Group
-        ? (file.get('model_weights') as InstanceType<typeof h5wasm.Group>)
+        ? (file.get('model_weights') as InstanceType<H5wasm['Group']>)
         : file;
     const layerNames = strings(root.attrs.layer_names?.value);
     if (layerNames.length === 0)

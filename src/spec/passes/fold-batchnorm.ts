@@ -49,7 +49,9 @@ export const foldBatchNorm: Pass = (graph, weights) => {
       newBias[o] = ((bias ? bias[o] : 0) - mean.data[o]) * scales[o] + (beta ? beta[o] : 0);
     }
     const newKernel = new Float32Array(kernel.data.length);
-    for (let i = 0; i < newKernel.length; i++) newKernel[i] = kernel.data[i] * scales[i % cout];
+    // HWIO: the output channel is the fastest axis, so each run of `cout` values takes every scale once.
+    for (let i = 0; i < newKernel.length; i += cout)
+      for (let o = 0; o < cout; o++) newKernel[i + o] = kernel.data[i + o] * scales[o];
     folded.set(node.name, { ...node, attrs: { ...node.attrs, bias: true } });
     replacedWeights.set(node.name, [
       { layer: node.name, weight: 'kernel', shape: kernel.shape, data: newKernel },

@@ -1,0 +1,149 @@
+// ENGINE=auto after readiness (src/serving/engine-choice.ts), with a fake pool whose engines take
+// a set time per image: a clearly slower engine is timed twice and unloaded; a faster one takes
+// over the batches (and the batcher's concurrency), and the engine it replaces is unloaded only
+// after its last batch ended; an engine that fails is reported and leaves nothing loaded.
+import t from 'tap';
+import pino from 'pino';
+import type { InferencePool } from '../../src/engines/pool.js';
+import type { EngineKind, EngineTiming, ModelPlan } from '../../src/engines/types.js';
+import { Batcher } from '../../src/serving/batcher.js';
+import { measureRemainingEngines, runOnServingEngine } from '../../src/serving/engine-choice.js';
+import type { ServedModel } from '../../src/serving/served-model.js';
+import type { Graph } from '../../src/spec/types.js';
+
+const log = pino({ level: 'silent' });
+
+/** Engines by kind: milliseconds per timed run, whether loading fails, batches in flight allowed. */
+function fakePool(engines: Record<EngineKind, { ms: number; fails?: boolean; concurrency: number }>) {
+  const loaded = new Set<string>();
+  const events: string[] = [];
+  let release: (() => void) | undefined;
+  const kindOf = (key: string) => key.slice(key.lastIndexOf('@') + 1) as EngineKind;
+  const pool = {
+    async load(plan: ModelPlan) {
+      if (engines[plan.engine].fails) throw new Error(`${plan.engine} cannot run this graph`);
+      loaded.add(plan.name);
+      events.push(`load ${plan.engine}`);
+      return { keyStyle: 'ours', format: 'safetensors' };
+    },
+    async inferOnAll() {},
+    async time(key: string, _input: Float32Array, _n: number, runs: number, stopAboveMs?: number) {
+      const ms = engines[kindOf(key)].ms;
+      const stops = stopAboveMs !== undefined && ms > stopAboveMs;
+      events.push(`time ${kindOf(key)}`);
+      return { medianMs: ms, runs: stops ? 2 : runs } satisfies EngineTiming;
+    },
+    async unload(key: string) {
+      loaded.delete(key);
+      events.push(`unload ${kindOf(key)}`);
+    },
+    /** The first batch is held until `finishBatch()`, the rest answer at once. */
+    infer(key: string, _input: Float32Array, n: number) {
+      events.push(`infer ${kindOf(key)}`);
+      if (!loaded.has(key)) return Promise.reject(new Error(`${key} is not loaded`));
+      if (!release) return Promise.resolve(new Float32Array(n * 2));
+      return new Promise<Float32Array>((resolve) => {
+        const r = release;
+        release = () => {
+          r?.();
+          resolve(new Float32Array(n * 2));
+        };
+      });
+    },
+    batchesInFlight: (kind: EngineKind) => engines[kind].concurrency,
+  };
+  return {
+    pool: pool as unknown as InferencePool,
+    loaded,
+    events,
+    holdBatches: () => {
+      release = () => {};
+    },
+    finishBatches: () => {
+      const r = release;
+      release = undefined;
+      r?.();
+    },
+  };
+}
+
+function servedModel(pool: InferencePool, serving: EngineKind, servingMs: number): ServedModel {
+  const model: ServedModel = {
+    name: 'm',
+    dir: '/models/m',
+    version: 1,
+    versionDir: '/models/m',
+    print: '',
+    engineName: 'm#1',
+    state: 'ready',
+    graph: { name: 'g', input: [1, 1, 3], nodes: [], output: 'x' } as unknown as Graph,
+    weightsPath: '/models/m/weights.safetensors',
+    topk: 1,
+    engine: serving,
+    engineTimings: { msPerImage: { [serving]: servingMs }, measuring: ['tfjs'] },
+    batching: { maxBatch: 4, maxDelayMs: 0, queueLimit: 16, concurrency: 1, timeoutMs: 5000 },
+  };
+  model.batcher = new Batcher('m', model.batching, runOnServingEngine(pool, model), 3, 2);
+  return model;
+}
+
+t.test('a clearly slower engine is timed twice, then unloaded; the model keeps its engine', async (t) => {
+  const fake = fakePool({ onnxruntime: { ms: 40, concurrency: 1 }, tfjs: { ms: 300, concurrency: 2 } });
+  const model = servedModel(fake.pool, 'onnxruntime', 40);
+  fake.loaded.add('m#1@onnxruntime');
+  await measureRemainingEngines(fake.pool, model, log, () => false);
+  t.equal(model.engine, 'onnxruntime');
+  t.same(model.engineTimings, { msPerImage: { onnxruntime: 40, tfjs: 300 }, stoppedEarly: ['tfjs'] });
+  t.same([...fake.loaded], ['m#1@onnxruntime'], 'the slower copy left the workers');
+  t.equal(model.batching.concurrency, 1);
+});
+
+t.test('a faster engine takes over; the one it replaces leaves after its last batch', async (t) => {
+  const fake = fakePool({ onnxruntime: { ms: 40, concurrency: 1 }, tfjs: { ms: 10, concurrency: 2 } });
+  const model = servedModel(fake.pool, 'onnxruntime', 40);
+  fake.loaded.add('m#1@onnxruntime');
+  fake.holdBatches();
+  const running = model.batcher?.submit([new Float32Array(3)]);
+  const measured = measureRemainingEngines(fake.pool, model, log, () => false);
+  // The switch waits for the batch still computing on ONNX Runtime before unloading it.
+  await new Promise((r) => setTimeout(r, 20));
+  t.equal(model.engine, 'tfjs', 'new batches go to the faster engine at once');
+  t.ok(fake.loaded.has('m#1@onnxruntime'), 'the replaced engine stays while its batch computes');
+  t.equal(model.batching.concurrency, 2, "and the batcher allows the new engine's batches in flight");
+  fake.finishBatches();
+  await running;
+  await measured;
+  t.same([...fake.loaded], ['m#1@tfjs']);
+  t.same(
+    fake.events.filter((e) => e.startsWith('time')),
+    ['time tfjs', 'time onnxruntime'],
+    'the serving engine was timed again before losing',
+  );
+  t.same(model.engineTimings, { msPerImage: { onnxruntime: 40, tfjs: 10 } });
+  await model.batcher?.submit([new Float32Array(3)]);
+  t.equal(fake.events.at(-1), 'infer tfjs');
+});
+
+t.test('an engine that cannot run the model is reported and leaves nothing loaded', async (t) => {
+  const fake = fakePool({
+    onnxruntime: { ms: 40, concurrency: 1 },
+    tfjs: { ms: 1, fails: true, concurrency: 2 },
+  });
+  const model = servedModel(fake.pool, 'onnxruntime', 40);
+  fake.loaded.add('m#1@onnxruntime');
+  await measureRemainingEngines(fake.pool, model, log, () => false);
+  t.equal(model.engine, 'onnxruntime');
+  t.same(model.engineTimings, {
+    msPerImage: { onnxruntime: 40 },
+    failures: { tfjs: 'tfjs cannot run this graph' },
+  });
+  t.same([...fake.loaded], ['m#1@onnxruntime']);
+});
+
+t.test('shutting down stops the measurement before it loads anything', async (t) => {
+  const fake = fakePool({ onnxruntime: { ms: 40, concurrency: 1 }, tfjs: { ms: 10, concurrency: 2 } });
+  const model = servedModel(fake.pool, 'onnxruntime', 40);
+  await measureRemainingEngines(fake.pool, model, log, () => true);
+  t.same(fake.events, []);
+  t.same(model.engineTimings?.measuring, ['tfjs'], 'and says which engines were never measured');
+});
