@@ -11,6 +11,16 @@ import { spatialLayers, type SpatialLayer } from './gradcam-layers.js';
 import { GradcamExplainer } from './tfjs/gradcam.js';
 import type { ModelPlan } from './types.js';
 
+let gradients: Promise<unknown> | undefined;
+/**
+ * tfjs-core alone (what the engines import) has no gradient functions: the umbrella package
+ * registers them, into the same tfjs-core, so a worker loads it on its first explanation only.
+ */
+const gradientsRegistered = () => {
+  gradients ??= import('@tensorflow/tfjs');
+  return gradients;
+};
+
 interface Built {
   explainer: GradcamExplainer;
   layers: SpatialLayer[];
@@ -55,6 +65,7 @@ export class Explainers {
 
   /** Answers one packed batch (./gradcam-batch.ts): one run per layer asked for. */
   async explain(model: string, input: Float32Array, n: number): Promise<Float32Array> {
+    await gradientsRegistered();
     const { explainer, layers } = await this.get(model);
     const width = explainRowWidth(layers);
     const out = new Float32Array(n * width);

@@ -3,7 +3,7 @@
  * models it was asked to load, so inference never blocks the main thread's event loop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { inferShapes } from '../spec/shapes.js';
 import { bindWeights } from '../weights/bind.js';
 import { readModelWeights } from '../interop/model-files.js';

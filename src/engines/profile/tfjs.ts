@@ -4,7 +4,7 @@
  * activation): the wasm, cpu and tfjs-node backends run kernels synchronously, so the wall time
  * around a step's ops is that step's compute plus tfjs' dispatch of them.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { LayerTimings } from '../../analysis/profile.js';
 import type { BoundWeight, Graph } from '../../spec/types.js';
 import { randomInput } from '../../weights/random.js';

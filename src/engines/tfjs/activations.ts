@@ -2,7 +2,7 @@
  * Every activation function as TensorFlow.js ops, one entry per function (src/spec/activations.ts
  * defines them). Only ops the wasm backend has are used (Erf, Elu, LeakyRelu, Relu6, …).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Activation, ActivationFn } from '../../spec/types.js';
 
 type Apply<F extends ActivationFn> = (x: tf.Tensor, a: Extract<Activation, { function: F }>) => tf.Tensor;

@@ -4,7 +4,7 @@
  * libtensorflow; where that failed it is simply absent and we fall through. TFJS_BACKEND forces one.
  * With TFJS_WASM_THREADS above 1, wasm is tfjs' threaded build, started by ./wasm-threads.ts.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { useThreadedWasm } from './wasm-threads.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -34,6 +34,10 @@ async function tryBackend(name: BackendName, wasmThreads: number): Promise<strin
           threadedBuildError = (err as Error).message.split('\n')[0];
         }
       }
+    } else {
+      // Loaded only when chosen: the engine imports tfjs-core alone (the umbrella package's layers,
+      // converter and webgl cost every worker half a second at start-up for nothing).
+      await import('@tensorflow/tfjs-backend-cpu');
     }
     const ok = await tf.setBackend(name);
     if (!ok) return `tf.setBackend('${name}') returned false`;

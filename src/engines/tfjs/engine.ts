@@ -2,7 +2,7 @@
  * The TensorFlow.js engine: the graph run by the executor (batch norm folded, conv + bias +
  * activation in one op where tfjs fuses them), outputting logits.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { BoundWeight, Graph } from '../../spec/types.js';
 import type { InferenceEngine } from '../types.js';
 import { TfjsExecutor } from './executor.js';

@@ -5,7 +5,7 @@
  * or dense layer is fused into it (tf.fused: conv + bias + activation in one kernel).
  * Weights arrive in our layout (HWIO, [in, out]), which is tfjs' own.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { resolvePads } from '../../spec/geometry.js';
 import { prepareForInference, type InferenceOptions } from '../../spec/passes/index.js';
 import { inferShapes } from '../../spec/shapes.js';

@@ -5,7 +5,7 @@
  * pooled values (an Inception pool branch after a max pool) is full of ties, so Grad-CAM through
  * tfjs' gradient would depend on the backend and disagree with PyTorch.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** The cell (di + i·sh, dj + j·sw) of every window (i, j), as [n, oh, ow, c]. */
 function windowCell(

@@ -8,7 +8,7 @@
  * function of A, only the nodes that depend on A; every other node (a skip connection's far side,
  * a parallel branch) is held as the constant the forward pass computed, which is what autograd does.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { BoundWeight, Graph } from '../../spec/types.js';
 import { TfjsExecutor } from './executor.js';
 import { INPUT_NAME } from '../../spec/types.js';

@@ -3,7 +3,7 @@
  * max pooling pads with −∞ so padding never wins; average pooling divides by the number of counted
  * cells. Output sizes come from src/spec/geometry.ts, the rule the analyzer uses.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { outputLength, type Pads } from '../../spec/geometry.js';
 import { firstMaxPool } from './first-max-pool.js';
 
@@ -75,6 +75,6 @@ export function paddedPool(x: tf.Tensor4D, cfg: PaddedPoolConfig): tf.Tensor4D {
       const counts = tf.avgPool(mask as tf.Tensor4D, pool, strides, 'valid');
       y = tf.div(sums, counts);
     }
-    return y.slice([0, 0, 0, 0], [-1, oh, ow, -1]);
+    return tf.slice(y, [0, 0, 0, 0], [-1, oh, ow, -1]);
   });
 }

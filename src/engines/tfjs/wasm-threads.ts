@@ -16,7 +16,7 @@ import os from 'node:os';
 import { renameSync, writeFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 const require = createRequire(import.meta.url);
 export const MAX_WASM_THREADS = 8;
