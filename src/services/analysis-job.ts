@@ -54,8 +54,15 @@ export function runAnalysisJob(job: AnalysisJob): Uint8Array {
     const target = job.kind === 'file' ? fileTarget(job.bytes, job.input, 'body') : job.target;
     body = paged(analyzeTarget(target, options), job.page);
   }
-  // Serialised here, off the event loop; a fresh buffer, so it can be transferred without copying.
-  return new TextEncoder().encode(JSON.stringify(body));
+  // Serialised here, off the event loop, into a buffer of its own so it can be transferred without
+  // copying. Buffer.from, not TextEncoder: a report holds a few non-Latin-1 characters (· −), which
+  // make V8 store the JSON as UTF-16, and TextEncoder's path for that is ~4x slower (1.7 against
+  // 0.45 ms for ResNet-152's 300 KB).
+  const bytes = Buffer.from(JSON.stringify(body), 'utf8');
+  // Small results come from Node's shared pool, which must not be transferred.
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? bytes
+    : new Uint8Array(bytes);
 }
 
 /** The report with its layer rows cut to the page; `layersPage` says so when any were left out. */
