@@ -56,6 +56,11 @@ export interface Config {
   engine: EngineKind | 'auto';
   /** ONNX Runtime intra-op threads per session (default: WORKERS; see InferencePool.batchesInFlight). */
   onnxThreads: number;
+  /**
+   * Whether ONNX_THREADS was set: a fixed arrangement. Unset, each model served by ONNX Runtime is
+   * also measured as one single-thread session per worker once it serves (src/serving/engine-choice.ts).
+   */
+  onnxThreadsFixed: boolean;
   /** Nice value of inference and analysis threads, so the event loop runs first (src/thread-priority.ts). */
   backgroundNice: number;
   /** tfjs wasm threads per worker (above 1: tfjs' threaded build, see src/engine/wasm-threads.ts). */
@@ -230,6 +235,7 @@ function readAll(env: Env, stdoutIsTTY: boolean): Config {
     // WORKERS is also the number of cores the service plans for (in a container, set it to the CPU
     // limit: Node counts the host's cores). One ONNX Runtime session uses all of them by default.
     onnxThreads: int(env, 'ONNX_THREADS', workers(env), 1, 64),
+    onnxThreadsFixed: env.ONNX_THREADS !== undefined && env.ONNX_THREADS !== '',
     backgroundNice: int(env, 'BACKGROUND_NICE', 10, 0, 19),
     workers: workers(env),
     wasmThreads: int(env, 'TFJS_WASM_THREADS', 1, 1, 8),

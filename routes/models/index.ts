@@ -54,6 +54,8 @@ export function describeModel(m: ServedModel) {
     topk: m.topk,
     engine: m.engine,
     engineTimings: m.engineTimings ?? null,
+    /** ONNX Runtime: one session on every core, or one single-thread session per worker (measured). */
+    arrangement: m.arrangement ?? null,
     backend: servingBackend(m),
     tfjsBackend: m.backend
       ? { name: m.backend.name, skipped: m.backend.skipped, wasm: m.backend.wasm ?? null }

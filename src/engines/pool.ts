@@ -206,13 +206,19 @@ export class InferencePool {
     return this.workers.find((w) => w.priority)?.priority;
   }
 
-  private threadsPerBatch(engine: EngineKind): number {
-    return engine === 'tfjs' ? this.init.wasmThreads : this.init.onnxThreads;
+  /** Threads one batch of `engine` computes on (`threads`: a copy's own ONNX Runtime setting). */
+  private threadsPerBatch(engine: EngineKind, threads?: number): number {
+    return engine === 'tfjs' ? this.init.wasmThreads : (threads ?? this.init.onnxThreads);
   }
 
   /** Batches of a model the batcher may hand over at once (see batchesInFlight above). */
-  batchesInFlight(engine: EngineKind): number {
-    return batchesInFlight(this.workers.length, this.threadsPerBatch(engine));
+  batchesInFlight(engine: EngineKind, threads?: number): number {
+    return batchesInFlight(this.workers.length, this.threadsPerBatch(engine, threads));
+  }
+
+  /** ONNX Runtime threads of a session when nothing else is asked (ONNX_THREADS). */
+  get onnxThreads(): number {
+    return this.init.onnxThreads;
   }
 
   /** Workers that are up and hold every model. */
@@ -262,8 +268,8 @@ export class InferencePool {
     n: number,
     engine: EngineKind = 'tfjs',
   ): Promise<Float32Array> {
-    const allCores =
-      computeSlots(this.workers.length, this.threadsPerBatch(engine)) === 1 && this.workers.length > 1;
+    const threads = this.threadsPerBatch(engine, this.plans.get(model)?.threads);
+    const allCores = computeSlots(this.workers.length, threads) === 1 && this.workers.length > 1;
     return this.batchOn(allCores ? this.live()[0] : this.pick(), { type: 'infer', model, input, n });
   }
 
@@ -309,6 +315,16 @@ export class InferencePool {
     stopAboveMs?: number,
   ): Promise<EngineTiming> {
     return this.workers[0].request<EngineTiming>({ type: 'time', model, input, n, runs, stopAboveMs });
+  }
+
+  /**
+   * Median milliseconds per batch of `n` on every worker at once (how copies that compute side by
+   * side perform when they all do), one figure per worker.
+   */
+  async timeOnAll(model: string, input: Float32Array, n: number, runs: number): Promise<EngineTiming[]> {
+    return Promise.all(
+      this.live().map((w) => w.request<EngineTiming>({ type: 'time', model, input: input.slice(), n, runs })),
+    );
   }
 
   /** The ONNX graph of a model with its weights, built in a worker (counted as that worker's work). */

@@ -11,6 +11,11 @@ export interface ModelPlan {
   graph: Graph;
   weightsPath: string;
   engine: EngineKind;
+  /**
+   * ONNX Runtime threads of this copy (default ONNX_THREADS): ENGINE=auto's arrangement measurement
+   * loads a one-thread copy per worker beside the all-cores session (src/serving/engine-choice.ts).
+   */
+  threads?: number;
 }
 
 export interface InferenceEngine {

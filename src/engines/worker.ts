@@ -34,7 +34,11 @@ const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []) => port.postM
 async function load(plan: ModelPlan): Promise<{ keyStyle: string; format: string }> {
   const file = await readModelWeights(plan.weightsPath);
   const { bound, keyStyle } = bindWeights(inferShapes(plan.graph), file.tensors);
-  const engine = await ENGINES[plan.engine](plan.graph, bound, init);
+  const engine = await ENGINES[plan.engine](
+    plan.graph,
+    bound,
+    plan.threads === undefined ? init : { ...init, onnxThreads: plan.threads },
+  );
   engines.get(plan.name)?.dispose();
   engines.set(plan.name, engine);
   explainers.remember(plan);

@@ -1,18 +1,25 @@
 /**
- * ENGINE=auto: the engine that serves a model is measured, not assumed, but the measurement does
- * not hold up readiness. A version serves as soon as its first engine (ONNX Runtime, the faster on
+ * What computes a model is measured, not assumed, and the measuring does not hold up readiness.
+ *
+ * Engines (ENGINE=auto): a version serves as soon as its first engine (ONNX Runtime, the faster on
  * every model measured so far) is warm and timed; the other engines are then loaded, warmed and
  * timed one model at a time, and the version switches to one that is faster. An engine whose first
  * two timed runs both take over CLEARLY_SLOWER times the serving engine's median is not timed
  * further (tfjs on ResNet-50 would otherwise cost seconds of both cores for a foregone answer).
  *
- * Batches go to the engine serving at the moment they leave the batcher, and are counted per
- * engine, so an engine that loses is unloaded only after its last batch (and explanation) ended.
+ * Arrangements (ONNX Runtime, ONNX_THREADS not set, two workers or more): one session using every
+ * core wins on some machines, one single-thread session per worker computing batches side by side
+ * on others (issue 19 measured both). With the model serving, one-thread copies are loaded, every
+ * worker times them at once, the serving arrangement is timed again, and the faster by images per
+ * second serves.
+ *
+ * Batches go to the copy serving at the moment they leave the batcher, and are counted per copy,
+ * so a copy that loses is unloaded only after its last batch (and explanation) ended.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { InferencePool } from '../engines/pool.js';
+import { computeSlots, type InferencePool } from '../engines/pool.js';
 import type { EngineKind } from '../engines/types.js';
-import { engineKey, released, type ServedModel } from './served-model.js';
+import { engineKey, released, type ServedModel, SIDE_BY_SIDE_THREADS, servingKey } from './served-model.js';
 
 /** Timed runs per engine; their median is compared. */
 export const TIMED_RUNS = 5;
@@ -21,15 +28,15 @@ export const CLEARLY_SLOWER = 2;
 
 type RunBatch = (input: Float32Array, n: number) => Promise<Float32Array>;
 
-/** The batcher's run: each batch on the engine serving `model` when the batch leaves. */
+/** The batcher's run: each batch on the copy serving `model` when the batch leaves. */
 export function runOnServingEngine(pool: InferencePool, model: ServedModel): RunBatch {
-  const running = new Map<EngineKind, Set<Promise<Float32Array>>>();
+  const running = new Map<string, Set<Promise<Float32Array>>>();
   model.batchesRunning = running;
   return (input, n) => {
-    const kind = model.engine;
-    const batch = pool.infer(engineKey(model.engineName, kind), input, n, kind);
-    const set = running.get(kind) ?? new Set();
-    running.set(kind, set);
+    const key = servingKey(model);
+    const batch = pool.infer(key, input, n, model.engine);
+    const set = running.get(key) ?? new Set();
+    running.set(key, set);
     set.add(batch);
     const done = () => set.delete(batch);
     batch.then(done, done);
@@ -37,57 +44,61 @@ export function runOnServingEngine(pool: InferencePool, model: ServedModel): Run
   };
 }
 
-/** Resolves once the batches that went to `kind` before now have ended. */
-async function batchesEnded(model: ServedModel, kind: EngineKind): Promise<void> {
-  await Promise.allSettled([...(model.batchesRunning?.get(kind) ?? [])]);
-}
-
 /**
- * Loads `kind`'s copy of `model` in every worker and runs one batch on each (first calls compile
- * and allocate); says how long the warm-up took.
+ * Loads a copy of `model` in every worker and runs one batch on each (first calls compile and
+ * allocate); says how long the warm-up took.
  */
 export async function loadAndWarm(
   pool: InferencePool,
   model: ServedModel,
   kind: EngineKind,
   zeros: Float32Array,
+  threads?: number,
 ): Promise<{ keyStyle: string; format: string; warmupMs: number }> {
   if (!model.graph || !model.weightsPath) throw new Error(`${model.name} has no graph or weights yet`);
-  const key = engineKey(model.engineName, kind);
+  const key = engineKey(model.engineName, kind, threads);
   const loaded = await pool.load({
     name: key,
     graph: model.graph,
     weightsPath: model.weightsPath,
     engine: kind,
+    ...(threads === undefined ? {} : { threads }),
   });
   const t0 = performance.now();
   await pool.inferOnAll(key, zeros, 1);
   return { ...loaded, warmupMs: performance.now() - t0 };
 }
 
-/** Switches `model` to `kind`, then unloads `from` once nothing computes on it any more. */
-async function switchEngine(pool: InferencePool, model: ServedModel, kind: EngineKind): Promise<void> {
-  const from = model.engine;
-  model.engine = kind;
-  model.batcher?.setConcurrency(pool.batchesInFlight(kind));
-  await Promise.all([batchesEnded(model, from), released(model)]);
-  await pool.unload(engineKey(model.engineName, from));
+/** Makes `change` the serving copy, then unloads the one it replaced once nothing computes on it. */
+async function switchCopy(pool: InferencePool, model: ServedModel, change: () => void): Promise<void> {
+  const from = servingKey(model);
+  change();
+  model.batcher?.setConcurrency(
+    pool.batchesInFlight(model.engine, model.engine === 'onnxruntime' ? model.sessionThreads : undefined),
+  );
+  await Promise.allSettled([...(model.batchesRunning?.get(from) ?? [])]);
+  await released(model);
+  await pool.unload(from);
 }
 
-/**
- * Measures the engines `model.engineTimings.measuring` lists against the one serving, switching
- * to a faster one; the slower copies leave the workers. `stopped` ends it early (shutdown).
- */
-export async function measureRemainingEngines(
+const arrangementName = (workers: number, threads: number) => {
+  const sessions = computeSlots(workers, threads);
+  return `${sessions} session${sessions === 1 ? '' : 's'} x ${threads} thread${threads === 1 ? '' : 's'}`;
+};
+
+/** Whether ONNX Runtime's other arrangement is worth measuring for `model` (see the top). */
+export function arrangementToMeasure(pool: InferencePool, fixed: boolean): boolean {
+  return !fixed && pool.size >= 2 && pool.onnxThreads !== SIDE_BY_SIDE_THREADS;
+}
+
+async function measureEngines(
   pool: InferencePool,
   model: ServedModel,
-  log: FastifyBaseLogger,
+  zeros: Float32Array,
   stopped: () => boolean,
 ): Promise<void> {
   const timings = model.engineTimings;
-  if (!timings?.measuring?.length) return;
-  const zeros = new Float32Array((model.graph?.input ?? [0, 0, 0]).reduce((a, b) => a * b, 1));
-  const started = performance.now();
+  if (!timings?.measuring) return;
   while (timings.measuring.length > 0 && !stopped() && model.state === 'ready') {
     const kind = timings.measuring[0];
     const key = engineKey(model.engineName, kind);
@@ -104,7 +115,10 @@ export async function measureRemainingEngines(
         timings.msPerImage[serving] = again.medianMs;
       }
       const faster = t.medianMs < (timings.msPerImage[serving] ?? Number.POSITIVE_INFINITY);
-      if (faster) await switchEngine(pool, model, kind);
+      if (faster)
+        await switchCopy(pool, model, () => {
+          model.engine = kind;
+        });
       else await pool.unload(key);
     } catch (err) {
       timings.failures = { ...timings.failures, [kind]: (err as Error).message };
@@ -113,12 +127,76 @@ export async function measureRemainingEngines(
     timings.measuring.shift();
   }
   if (timings.measuring.length === 0) delete timings.measuring;
+}
+
+async function measureArrangement(
+  pool: InferencePool,
+  model: ServedModel,
+  zeros: Float32Array,
+): Promise<void> {
+  const arrangement = model.arrangement;
+  if (!arrangement?.measuring) return;
+  delete arrangement.measuring;
+  if (model.engine !== 'onnxruntime') {
+    delete model.arrangement; // tfjs serves: ONNX Runtime's arrangement no longer applies
+    return;
+  }
+  if (model.state !== 'ready') return;
+  const workers = pool.size;
+  const threads = SIDE_BY_SIDE_THREADS;
+  const key = engineKey(model.engineName, 'onnxruntime', threads);
+  try {
+    await loadAndWarm(pool, model, 'onnxruntime', zeros, threads);
+    const sideBySide = await pool.timeOnAll(key, zeros, 1, TIMED_RUNS);
+    // Every session computes at once: the images per second add up.
+    const sideRate = sideBySide.reduce((sum, t) => sum + 1000 / t.medianMs, 0);
+    const servingThreads = pool.onnxThreads;
+    const serving = await pool.time(servingKey(model), zeros, 1, TIMED_RUNS);
+    const servingRate = (computeSlots(workers, servingThreads) * 1000) / serving.medianMs;
+    const other = arrangementName(workers, threads);
+    arrangement.imagesPerS = { [arrangement.serving]: servingRate, [other]: sideRate };
+    if (sideRate > servingRate) {
+      await switchCopy(pool, model, () => {
+        model.sessionThreads = threads;
+      });
+      arrangement.serving = other;
+    } else {
+      await pool.unload(key);
+    }
+  } catch (err) {
+    arrangement.error = (err as Error).message;
+    await pool.unload(key);
+  }
+}
+
+/** The arrangement ONNX_THREADS gives, before anything is measured. */
+export function initialArrangement(pool: InferencePool, measure: boolean): ServedModel['arrangement'] {
+  const serving = arrangementName(pool.size, pool.onnxThreads);
+  return { imagesPerS: {}, serving, ...(measure ? { measuring: true } : {}) };
+}
+
+/**
+ * What loading left to measure once `model` serves: the engines `engineTimings.measuring` lists,
+ * then (on ONNX Runtime) the other arrangement. `stopped` ends it early (shutdown).
+ */
+export async function measureAfterReady(
+  pool: InferencePool,
+  model: ServedModel,
+  log: FastifyBaseLogger,
+  stopped: () => boolean,
+): Promise<void> {
+  if (!model.engineTimings?.measuring?.length && !model.arrangement?.measuring) return;
+  const zeros = new Float32Array((model.graph?.input ?? [0, 0, 0]).reduce((a, b) => a * b, 1));
+  const started = performance.now();
+  await measureEngines(pool, model, zeros, stopped);
+  if (!stopped()) await measureArrangement(pool, model, zeros);
   log.info(
     {
       model: model.name,
       version: model.version,
       engine: model.engine,
-      engineTimings: timings,
+      engineTimings: model.engineTimings,
+      arrangement: model.arrangement,
       measureMs: Math.round(performance.now() - started),
     },
     'engine chosen by measurement',

@@ -10,7 +10,7 @@ import { EXPLAIN_EXTRA, explainRowWidth, packExplainImage } from '../engines/gra
 import { spatialLayers, type SpatialLayer } from '../engines/gradcam-layers.js';
 import { Batcher, type BatchObserver, type BatchSettings, type JobTimings } from './batcher.js';
 import type { ExplainRequest } from './explain-options.js';
-import { engineKey, holdVersion, type ReadyModel } from './served-model.js';
+import { holdVersion, type ReadyModel, servingKey } from './served-model.js';
 
 export interface CamResult {
   /** The class explained. */
@@ -49,7 +49,7 @@ export class ExplainService {
   private of(m: ReadyModel): ModelExplainer {
     // The workers hold each version's copy under its own name (a new version, or a reload, is a new
     // engineName), so an explanation is computed from the weights of the version that answers.
-    const key = engineKey(m.engineName, m.engine);
+    const key = servingKey(m);
     const known = this.models.get(key);
     // A reloaded model is a new graph: its layers and queue start afresh.
     if (known && known.graph === m.graph) return known;

@@ -24,7 +24,13 @@ import {
   type ModelConfig,
 } from './model-config.js';
 import { engineKey, type ServedModel } from './served-model.js';
-import { loadAndWarm, runOnServingEngine, TIMED_RUNS } from './engine-choice.js';
+import {
+  arrangementToMeasure,
+  initialArrangement,
+  loadAndWarm,
+  runOnServingEngine,
+  TIMED_RUNS,
+} from './engine-choice.js';
 import { defined } from '../invariant.js';
 
 export type EngineChoice = EngineKind | 'auto';
@@ -33,6 +39,8 @@ const ENGINE_KINDS: EngineKind[] = ['tfjs', 'onnxruntime'];
 
 export interface LoadOptions {
   engine: EngineChoice;
+  /** ONNX_THREADS was set: serve with it, measure no other arrangement. */
+  onnxThreadsFixed?: boolean;
   maxImagesPerRequest: number;
   batching: Omit<BatchSettings, 'concurrency'>;
   observer?: (model: string) => BatchObserver;
@@ -168,6 +176,10 @@ export async function loadVersion(
             ...(Object.keys(failures).length ? { failures } : {}),
             ...(toMeasure.length ? { measuring: toMeasure } : {}),
           }
+        : undefined;
+    model.arrangement =
+      chosen === 'onnxruntime'
+        ? initialArrangement(pool, arrangementToMeasure(pool, options.onnxThreadsFixed ?? true))
         : undefined;
     model.loadMs = performance.now() - started - warmupMs;
     model.warmupMs = warmupMs;

@@ -13,13 +13,18 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { InferencePool } from '../engines/pool.js';
-import type { EngineKind } from '../engines/types.js';
 import { ConfigError } from '../config.js';
 import { AppError } from '../errors.js';
 import { failVersion, loadVersion, type LoadOptions } from './load-version.js';
-import { measureRemainingEngines } from './engine-choice.js';
+import { measureAfterReady } from './engine-choice.js';
 import { readModelConfig, type ModelConfig } from './model-config.js';
-import { engineKey, released, type ModelState, type ReadyModel, type ServedModel } from './served-model.js';
+import {
+  allEngineKeys,
+  released,
+  type ModelState,
+  type ReadyModel,
+  type ServedModel,
+} from './served-model.js';
 import { SETTLE_MS, selectVersions, versionsOnDisk, type VersionOnDisk } from './versions.js';
 
 export {
@@ -89,8 +94,6 @@ async function modelFolders(dir: string): Promise<string[]> {
   }
   return folders.sort();
 }
-
-const ENGINES: EngineKind[] = ['tfjs', 'onnxruntime'];
 
 export class ModelRegistry {
   private readonly entries = new Map<string, ModelEntry>();
@@ -334,11 +337,11 @@ export class ModelRegistry {
       }
     }
     for (const entry of new Set(tasks.map((t) => t.entry))) this.retireUnwanted(entry);
-    // ENGINE=auto: the other engines are measured once everything loaded here serves.
+    // The other engines (ENGINE=auto) and ONNX Runtime arrangements, once everything loaded here serves.
     for (const { entry, model } of tasks) {
       if (this.stopped) break;
       if (this.entries.get(entry.name)?.versions.get(model.version) === model)
-        await measureRemainingEngines(this.pool, model, this.log, () => this.stopped);
+        await measureAfterReady(this.pool, model, this.log, () => this.stopped);
     }
   }
 
@@ -375,7 +378,7 @@ export class ModelRegistry {
         m.batcher.close(`model ${m.name} version ${m.version} was unloaded; retry for the current version`);
         await m.batcher.idle();
       }
-      for (const kind of ENGINES) await this.pool.unload(engineKey(m.engineName, kind));
+      for (const key of allEngineKeys(m)) await this.pool.unload(key);
       this.log.info({ model: m.name, version: m.version }, 'model version unloaded');
     } finally {
       this.retiring.delete(m);

@@ -24,6 +24,17 @@ export interface EngineTimings {
   stoppedEarly?: EngineKind[];
 }
 
+export interface ArrangementTimings {
+  /** Images per second at batch 1 with every session busy, per arrangement ("1 x 2 threads"). */
+  imagesPerS: Record<string, number>;
+  /** The arrangement serving. */
+  serving: string;
+  /** Still to be measured: the model serves meanwhile with ONNX_THREADS' arrangement. */
+  measuring?: boolean;
+  /** Why the other arrangement could not be measured. */
+  error?: string;
+}
+
 /** One version of a served model (a model without version folders has the one version 1). */
 export interface ServedModel {
   name: string;
@@ -65,8 +76,12 @@ export interface ServedModel {
   /** The engine serving the model (with ENGINE=auto, the faster one measured; see engineTimings). */
   engine: EngineKind;
   engineTimings?: EngineTimings;
-  /** Batches computing now, by the engine they went to (src/serving/engine-choice.ts). */
-  batchesRunning?: Map<EngineKind, Set<Promise<Float32Array>>>;
+  /** Batches computing now, by the copy they went to (src/serving/engine-choice.ts). */
+  batchesRunning?: Map<string, Set<Promise<Float32Array>>>;
+  /** ONNX Runtime threads per session when measurement chose another arrangement than ONNX_THREADS. */
+  sessionThreads?: number;
+  /** ONNX Runtime arrangements measured: images/s with every worker busy, and the one serving. */
+  arrangement?: ArrangementTimings;
   backend?: BackendChoice;
   weightsPath?: string;
   loadMs?: number;
@@ -101,8 +116,23 @@ export function isReady(m: ServedModel): m is ReadyModel {
 
 export type EngineChoice = EngineKind | 'auto';
 
-/** Worker-side name of one engine's copy of a model. */
-export const engineKey = (engineName: string, engine: EngineKind) => `${engineName}@${engine}`;
+/** Worker-side name of one engine's copy of a model (`threads`: a copy with its own ORT thread count). */
+export const engineKey = (engineName: string, engine: EngineKind, threads?: number) =>
+  threads === undefined ? `${engineName}@${engine}` : `${engineName}@${engine}-${threads}t`;
+
+/** ONNX Runtime threads per session of the other arrangement measured (src/serving/engine-choice.ts). */
+export const SIDE_BY_SIDE_THREADS = 1;
+
+/** The copy that computes `m`'s batches now. */
+export const servingKey = (m: ServedModel) =>
+  engineKey(m.engineName, m.engine, m.engine === 'onnxruntime' ? m.sessionThreads : undefined);
+
+/** Every copy a version may have in the workers (each engine, and ONNX Runtime's other arrangement). */
+export const allEngineKeys = (m: Pick<ServedModel, 'engineName'>) => [
+  engineKey(m.engineName, 'tfjs'),
+  engineKey(m.engineName, 'onnxruntime'),
+  engineKey(m.engineName, 'onnxruntime', SIDE_BY_SIDE_THREADS),
+];
 
 /** What actually computes a model: the tfjs backend, or ONNX Runtime's CPU provider. */
 export function servingBackend(m: ServedModel): string | null {

@@ -1,34 +1,45 @@
-// ENGINE=auto after readiness (src/serving/engine-choice.ts), with a fake pool whose engines take
-// a set time per image: a clearly slower engine is timed twice and unloaded; a faster one takes
-// over the batches (and the batcher's concurrency), and the engine it replaces is unloaded only
-// after its last batch ended; an engine that fails is reported and leaves nothing loaded.
+// Measuring after readiness (src/serving/engine-choice.ts), with a fake pool of two workers whose
+// copies take a set time per image. Engines (ENGINE=auto): a clearly slower engine is timed twice
+// and unloaded; a faster one takes over the batches (and the batcher's concurrency), and the engine
+// it replaces is unloaded only after its last batch ended; an engine that fails is reported and
+// leaves nothing loaded. Arrangements: one-thread sessions side by side replace the two-thread
+// session when their summed images per second are higher, and are unloaded when not.
 import t from 'tap';
 import pino from 'pino';
 import type { InferencePool } from '../../src/engines/pool.js';
 import type { EngineKind, EngineTiming, ModelPlan } from '../../src/engines/types.js';
 import { Batcher } from '../../src/serving/batcher.js';
-import { measureRemainingEngines, runOnServingEngine } from '../../src/serving/engine-choice.js';
+import {
+  initialArrangement,
+  measureAfterReady,
+  runOnServingEngine,
+} from '../../src/serving/engine-choice.js';
 import type { ServedModel } from '../../src/serving/served-model.js';
 import type { Graph } from '../../src/spec/types.js';
 
 const log = pino({ level: 'silent' });
 
-/** Engines by kind: milliseconds per timed run, whether loading fails, batches in flight allowed. */
-function fakePool(engines: Record<EngineKind, { ms: number; fails?: boolean; concurrency: number }>) {
+type Copy = EngineKind | 'onnxruntime-1t';
+
+/** Copies by key suffix: milliseconds per timed run, whether loading fails, batches in flight allowed. */
+function fakePool(engines: Partial<Record<Copy, { ms: number; fails?: boolean; concurrency: number }>>) {
   const loaded = new Set<string>();
   const events: string[] = [];
   let release: (() => void) | undefined;
-  const kindOf = (key: string) => key.slice(key.lastIndexOf('@') + 1) as EngineKind;
+  const kindOf = (key: string) => key.slice(key.lastIndexOf('@') + 1) as Copy;
+  const copy = (key: string) => engines[kindOf(key)] ?? { ms: 1, concurrency: 1 };
   const pool = {
+    size: 2,
+    onnxThreads: 2,
     async load(plan: ModelPlan) {
-      if (engines[plan.engine].fails) throw new Error(`${plan.engine} cannot run this graph`);
+      if (copy(plan.name).fails) throw new Error(`${plan.engine} cannot run this graph`);
       loaded.add(plan.name);
-      events.push(`load ${plan.engine}`);
+      events.push(`load ${kindOf(plan.name)}`);
       return { keyStyle: 'ours', format: 'safetensors' };
     },
     async inferOnAll() {},
     async time(key: string, _input: Float32Array, _n: number, runs: number, stopAboveMs?: number) {
-      const ms = engines[kindOf(key)].ms;
+      const ms = copy(key).ms;
       const stops = stopAboveMs !== undefined && ms > stopAboveMs;
       events.push(`time ${kindOf(key)}`);
       return { medianMs: ms, runs: stops ? 2 : runs } satisfies EngineTiming;
@@ -50,7 +61,12 @@ function fakePool(engines: Record<EngineKind, { ms: number; fails?: boolean; con
         };
       });
     },
-    batchesInFlight: (kind: EngineKind) => engines[kind].concurrency,
+    async timeOnAll(key: string, _input: Float32Array, _n: number, runs: number) {
+      events.push(`time both ${kindOf(key)}`);
+      return [0, 1].map(() => ({ medianMs: copy(key).ms, runs }) satisfies EngineTiming);
+    },
+    batchesInFlight: (kind: EngineKind, threads?: number) =>
+      copy(threads === 1 ? 'onnxruntime-1t' : kind).concurrency,
   };
   return {
     pool: pool as unknown as InferencePool,
@@ -67,7 +83,12 @@ function fakePool(engines: Record<EngineKind, { ms: number; fails?: boolean; con
   };
 }
 
-function servedModel(pool: InferencePool, serving: EngineKind, servingMs: number): ServedModel {
+function servedModel(
+  pool: InferencePool,
+  serving: EngineKind,
+  servingMs: number,
+  { measureArrangement = false } = {},
+): ServedModel {
   const model: ServedModel = {
     name: 'm',
     dir: '/models/m',
@@ -81,6 +102,7 @@ function servedModel(pool: InferencePool, serving: EngineKind, servingMs: number
     topk: 1,
     engine: serving,
     engineTimings: { msPerImage: { [serving]: servingMs }, measuring: ['tfjs'] },
+    arrangement: initialArrangement(pool, measureArrangement),
     batching: { maxBatch: 4, maxDelayMs: 0, queueLimit: 16, concurrency: 1, timeoutMs: 5000 },
   };
   model.batcher = new Batcher('m', model.batching, runOnServingEngine(pool, model), 3, 2);
@@ -91,7 +113,7 @@ t.test('a clearly slower engine is timed twice, then unloaded; the model keeps i
   const fake = fakePool({ onnxruntime: { ms: 40, concurrency: 1 }, tfjs: { ms: 300, concurrency: 2 } });
   const model = servedModel(fake.pool, 'onnxruntime', 40);
   fake.loaded.add('m#1@onnxruntime');
-  await measureRemainingEngines(fake.pool, model, log, () => false);
+  await measureAfterReady(fake.pool, model, log, () => false);
   t.equal(model.engine, 'onnxruntime');
   t.same(model.engineTimings, { msPerImage: { onnxruntime: 40, tfjs: 300 }, stoppedEarly: ['tfjs'] });
   t.same([...fake.loaded], ['m#1@onnxruntime'], 'the slower copy left the workers');
@@ -104,7 +126,7 @@ t.test('a faster engine takes over; the one it replaces leaves after its last ba
   fake.loaded.add('m#1@onnxruntime');
   fake.holdBatches();
   const running = model.batcher?.submit([new Float32Array(3)]);
-  const measured = measureRemainingEngines(fake.pool, model, log, () => false);
+  const measured = measureAfterReady(fake.pool, model, log, () => false);
   // The switch waits for the batch still computing on ONNX Runtime before unloading it.
   await new Promise((r) => setTimeout(r, 20));
   t.equal(model.engine, 'tfjs', 'new batches go to the faster engine at once');
@@ -131,7 +153,7 @@ t.test('an engine that cannot run the model is reported and leaves nothing loade
   });
   const model = servedModel(fake.pool, 'onnxruntime', 40);
   fake.loaded.add('m#1@onnxruntime');
-  await measureRemainingEngines(fake.pool, model, log, () => false);
+  await measureAfterReady(fake.pool, model, log, () => false);
   t.equal(model.engine, 'onnxruntime');
   t.same(model.engineTimings, {
     msPerImage: { onnxruntime: 40 },
@@ -143,7 +165,43 @@ t.test('an engine that cannot run the model is reported and leaves nothing loade
 t.test('shutting down stops the measurement before it loads anything', async (t) => {
   const fake = fakePool({ onnxruntime: { ms: 40, concurrency: 1 }, tfjs: { ms: 10, concurrency: 2 } });
   const model = servedModel(fake.pool, 'onnxruntime', 40);
-  await measureRemainingEngines(fake.pool, model, log, () => true);
+  await measureAfterReady(fake.pool, model, log, () => true);
   t.same(fake.events, []);
   t.same(model.engineTimings?.measuring, ['tfjs'], 'and says which engines were never measured');
+});
+
+/** A model on a two-thread session taking `allCoresMs` per image, measured against one-thread copies at 70 ms. */
+async function measuredArrangement(allCoresMs: number) {
+  const fake = fakePool({
+    onnxruntime: { ms: allCoresMs, concurrency: 1 },
+    'onnxruntime-1t': { ms: 70, concurrency: 2 },
+    tfjs: { ms: 300, concurrency: 2 },
+  });
+  const model = servedModel(fake.pool, 'onnxruntime', allCoresMs, { measureArrangement: true });
+  fake.loaded.add('m#1@onnxruntime');
+  await measureAfterReady(fake.pool, model, log, () => false);
+  return { fake, model };
+}
+
+t.test('one-thread sessions side by side replace the all-cores session when they serve more', async (t) => {
+  // 40 ms per image on both cores: 25 images/s; 70 ms on each of two cores at once: 28.6 images/s.
+  const { fake, model } = await measuredArrangement(40);
+  t.equal(model.engine, 'onnxruntime');
+  t.equal(model.sessionThreads, 1);
+  t.same(model.arrangement, {
+    imagesPerS: { '1 session x 2 threads': 25, '2 sessions x 1 thread': 2000 / 70 },
+    serving: '2 sessions x 1 thread',
+  });
+  t.equal(model.batching.concurrency, 2, 'two batches in flight, one per session');
+  t.same([...fake.loaded], ['m#1@onnxruntime-1t'], 'the all-cores session left the workers');
+  await model.batcher?.submit([new Float32Array(3)]);
+  t.equal(fake.events.at(-1), 'infer onnxruntime-1t', 'batches go to the one-thread copies');
+});
+
+t.test('the all-cores session stays when it serves more; the one-thread copies leave', async (t) => {
+  const { fake, model } = await measuredArrangement(30);
+  t.equal(model.sessionThreads, undefined);
+  t.equal(model.arrangement?.serving, '1 session x 2 threads');
+  t.same([...fake.loaded], ['m#1@onnxruntime']);
+  t.equal(model.batching.concurrency, 1);
 });
