@@ -238,14 +238,30 @@ export class InferencePool {
     return this.live().reduce((best, w) => (w.inFlight <= best.inFlight ? w : best));
   }
 
-  /** Loads a model in every worker; rejects (with the first worker's error) if any fails. */
-  async load(plan: ModelPlan): Promise<{ keyStyle: string; format: string }> {
+  /**
+   * Loads a model in every worker (or the workers `on` lists: a trial copy, see trialWorker);
+   * rejects (with the first worker's error) if any fails. A worker that restarts loads it again.
+   */
+  async load(plan: ModelPlan, on?: number[]): Promise<{ keyStyle: string; format: string }> {
     await this.backend;
     const results = await Promise.all(
-      this.workers.map((w) => w.request<{ keyStyle: string; format: string }>({ type: 'load', plan })),
+      this.chosen(on).map((w) => w.request<{ keyStyle: string; format: string }>({ type: 'load', plan })),
     );
     this.plans.set(plan.name, plan);
     return results[0];
+  }
+
+  private chosen(on?: number[]): PoolWorker[] {
+    return on ? this.workers.filter((w) => on.includes(w.index)) : this.workers;
+  }
+
+  /**
+   * The worker where a copy on trial is measured while a model serves: the last one, which computes
+   * batches that take every core only if the first worker is down (see infer), so a measurement
+   * that blocks its worker (tfjs on wasm computes synchronously) holds up no answer.
+   */
+  get trialWorker(): number {
+    return this.workers.length - 1;
   }
 
   async unload(model: string): Promise<void> {
@@ -299,13 +315,15 @@ export class InferencePool {
   }
 
   /** Runs the same batch on every worker (warm-up: first calls compile kernels and allocate). */
-  async inferOnAll(model: string, input: Float32Array, n: number): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.request({ type: 'infer', model, input: input.slice(), n })));
+  async inferOnAll(model: string, input: Float32Array, n: number, on?: number[]): Promise<void> {
+    await Promise.all(
+      this.chosen(on).map((w) => w.request({ type: 'infer', model, input: input.slice(), n })),
+    );
   }
 
   /**
-   * Median milliseconds per batch of `n` on the first worker (used to pick an engine); stops after
-   * two runs when both took longer than `stopAboveMs`.
+   * Median milliseconds per batch of `n` on one worker (the first unless told; used to pick an
+   * engine); stops after two runs when both took longer than `stopAboveMs`.
    */
   async time(
     model: string,
@@ -313,8 +331,10 @@ export class InferencePool {
     n: number,
     runs: number,
     stopAboveMs?: number,
+    worker = 0,
   ): Promise<EngineTiming> {
-    return this.workers[0].request<EngineTiming>({ type: 'time', model, input, n, runs, stopAboveMs });
+    const w = this.workers[worker];
+    return w.request<EngineTiming>({ type: 'time', model, input, n, runs, stopAboveMs });
   }
 
   /**

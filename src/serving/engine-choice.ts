@@ -3,7 +3,9 @@
  *
  * Engines (ENGINE=auto): a version serves as soon as its first engine (ONNX Runtime, the faster on
  * every model measured so far) is warm and timed; the other engines are then loaded, warmed and
- * timed one model at a time, and the version switches to one that is faster. An engine whose first
+ * timed one model at a time, in one worker (the pool's trialWorker: with one session over every
+ * core it computes nothing while the first worker is up), and the version switches to one that is
+ * faster once every worker holds it. An engine whose first
  * two timed runs both take over CLEARLY_SLOWER times the serving engine's median is not timed
  * further (tfjs on ResNet-50 would otherwise cost seconds of both cores for a foregone answer).
  *
@@ -54,18 +56,22 @@ export async function loadAndWarm(
   kind: EngineKind,
   zeros: Float32Array,
   threads?: number,
+  on?: number[],
 ): Promise<{ keyStyle: string; format: string; warmupMs: number }> {
   if (!model.graph || !model.weightsPath) throw new Error(`${model.name} has no graph or weights yet`);
   const key = engineKey(model.engineName, kind, threads);
-  const loaded = await pool.load({
-    name: key,
-    graph: model.graph,
-    weightsPath: model.weightsPath,
-    engine: kind,
-    ...(threads === undefined ? {} : { threads }),
-  });
+  const loaded = await pool.load(
+    {
+      name: key,
+      graph: model.graph,
+      weightsPath: model.weightsPath,
+      engine: kind,
+      ...(threads === undefined ? {} : { threads }),
+    },
+    on,
+  );
   const t0 = performance.now();
-  await pool.inferOnAll(key, zeros, 1);
+  await pool.inferOnAll(key, zeros, 1, on);
   return { ...loaded, warmupMs: performance.now() - t0 };
 }
 
@@ -103,23 +109,28 @@ async function measureEngines(
     const kind = timings.measuring[0];
     const key = engineKey(model.engineName, kind);
     const serving = model.engine;
+    // On trial in one worker first: loading and timing tfjs blocks its worker for seconds.
+    const trial = pool.trialWorker;
     try {
-      await loadAndWarm(pool, model, kind, zeros);
+      await loadAndWarm(pool, model, kind, zeros, undefined, [trial]);
       const servingMs = timings.msPerImage[serving] ?? Number.POSITIVE_INFINITY;
-      const t = await pool.time(key, zeros, 1, TIMED_RUNS, servingMs * CLEARLY_SLOWER);
+      const t = await pool.time(key, zeros, 1, TIMED_RUNS, servingMs * CLEARLY_SLOWER, trial);
       timings.msPerImage[kind] = t.medianMs;
       if (t.runs < TIMED_RUNS) timings.stoppedEarly = [...(timings.stoppedEarly ?? []), kind];
       if (t.medianMs < servingMs) {
-        // Traffic or other loads may have slowed the first timing: time the serving engine again now.
-        const again = await pool.time(engineKey(model.engineName, serving), zeros, 1, TIMED_RUNS);
+        // Traffic or other loads may have slowed the first timing: time the serving engine again
+        // now, on the same worker.
+        const again = await pool.time(servingKey(model), zeros, 1, TIMED_RUNS, undefined, trial);
         timings.msPerImage[serving] = again.medianMs;
       }
       const faster = t.medianMs < (timings.msPerImage[serving] ?? Number.POSITIVE_INFINITY);
-      if (faster)
+      if (faster) {
+        const others = Array.from({ length: pool.size }, (_, i) => i).filter((i) => i !== trial);
+        if (others.length) await loadAndWarm(pool, model, kind, zeros, undefined, others);
         await switchCopy(pool, model, () => {
           model.engine = kind;
         });
-      else await pool.unload(key);
+      } else await pool.unload(key);
     } catch (err) {
       timings.failures = { ...timings.failures, [kind]: (err as Error).message };
       await pool.unload(key); // a copy that loaded in some workers must not stay resident

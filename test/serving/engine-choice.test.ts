@@ -31,10 +31,11 @@ function fakePool(engines: Partial<Record<Copy, { ms: number; fails?: boolean; c
   const pool = {
     size: 2,
     onnxThreads: 2,
-    async load(plan: ModelPlan) {
+    trialWorker: 1,
+    async load(plan: ModelPlan, on?: number[]) {
       if (copy(plan.name).fails) throw new Error(`${plan.engine} cannot run this graph`);
       loaded.add(plan.name);
-      events.push(`load ${kindOf(plan.name)}`);
+      events.push(`load ${kindOf(plan.name)} on ${on?.join(',') ?? 'all'}`);
       return { keyStyle: 'ours', format: 'safetensors' };
     },
     async inferOnAll() {},
@@ -140,6 +141,11 @@ t.test('a faster engine takes over; the one it replaces leaves after its last ba
     fake.events.filter((e) => e.startsWith('time')),
     ['time tfjs', 'time onnxruntime'],
     'the serving engine was timed again before losing',
+  );
+  t.same(
+    fake.events.filter((e) => e.startsWith('load')),
+    ['load tfjs on 1', 'load tfjs on 0'],
+    'tfjs was tried in the worker that serves nothing, and loaded in the others once it won',
   );
   t.same(model.engineTimings, { msPerImage: { onnxruntime: 40, tfjs: 10 } });
   await model.batcher?.submit([new Float32Array(3)]);
