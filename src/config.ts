@@ -69,6 +69,8 @@ export interface Config {
   workers: number;
   maxBatch: number;
   maxDelayMs: number;
+  /** Whether MAX_DELAY_MS was set: otherwise a model whose batches cost as much per image stops waiting (src/serving/engine-choice.ts). */
+  maxDelayFixed: boolean;
   /** Most images waiting per model before requests are refused with 503. */
   queueLimit: number;
   /** Most images waiting per model for a Grad-CAM explanation (a queue of its own) before 503. */
@@ -241,6 +243,7 @@ function readAll(env: Env, stdoutIsTTY: boolean): Config {
     wasmThreads: int(env, 'TFJS_WASM_THREADS', 1, 1, 8),
     maxBatch: int(env, 'MAX_BATCH', 8, 1, 256),
     maxDelayMs: int(env, 'MAX_DELAY_MS', 5, 0, 10_000),
+    maxDelayFixed: env.MAX_DELAY_MS !== undefined && env.MAX_DELAY_MS !== '',
     queueLimit: int(env, 'QUEUE_LIMIT', 256, 1, 100_000),
     explainQueueLimit: int(env, 'EXPLAIN_QUEUE_LIMIT', 64, 1, 100_000),
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 1, 3_600_000),

@@ -56,6 +56,8 @@ export function describeModel(m: ServedModel) {
     engineTimings: m.engineTimings ?? null,
     /** ONNX Runtime: one session on every core, or one single-thread session per worker (measured). */
     arrangement: m.arrangement ?? null,
+    /** Whether batches cost less per image here; where not, batches stop waiting (maxDelayMs 0). */
+    batchingGain: m.batchingGain ?? null,
     backend: servingBackend(m),
     tfjsBackend: m.backend
       ? { name: m.backend.name, skipped: m.backend.skipped, wasm: m.backend.wasm ?? null }

@@ -40,6 +40,7 @@ export default fp(
         modelsDir: c.modelsDir,
         engine: c.engine,
         onnxThreadsFixed: c.onnxThreadsFixed,
+        maxDelayFixed: c.maxDelayFixed,
         defaultModel: c.defaultModel,
         only: c.onlyModels,
         maxImagesPerRequest: c.maxImagesPerRequest,

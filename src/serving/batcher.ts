@@ -112,6 +112,12 @@ export class Batcher {
     this.schedule();
   }
 
+  /** How long a batch may wait for more images from now on (0: it leaves with what is queued). */
+  setMaxDelay(ms: number): void {
+    this.settings.maxDelayMs = ms;
+    this.schedule();
+  }
+
   get queuedImages(): number {
     return this.queue.length;
   }

@@ -15,6 +15,9 @@
  * worker times them at once, the serving arrangement is timed again, and the faster by images per
  * second serves.
  *
+ * Batching (MAX_DELAY_MS not set): where a batch of 4 costs no less per image than one image, the
+ * model's batches stop waiting for more requests (measureBatching).
+ *
  * Batches go to the copy serving at the moment they leave the batcher, and are counted per copy,
  * so a copy that loses is unloaded only after its last batch (and explanation) ended.
  */
@@ -180,6 +183,36 @@ async function measureArrangement(
   }
 }
 
+/** A batch must cost at least this much less per image than one image for waiting to pay. */
+export const BATCH_GAIN = 0.05;
+/** The batch size measured against batch 1 (or MAX_BATCH when smaller). */
+const BATCH_MEASURED = 4;
+
+/**
+ * Whether batching pays for `model` on this machine: the serving copy timed at batch 1 and at
+ * batch 4 in the trial worker. Where a batch costs no less per image, waiting MAX_DELAY_MS for
+ * requests to join it only adds latency, so batches stop waiting (they still take what is queued).
+ */
+async function measureBatching(pool: InferencePool, model: ServedModel): Promise<void> {
+  const gain = model.batchingGain;
+  if (!gain?.measuring) return;
+  delete gain.measuring;
+  if (model.state !== 'ready' || !model.graph) return;
+  const n = Math.min(BATCH_MEASURED, model.batching.maxBatch);
+  const elements = model.graph.input.reduce((a, b) => a * b, 1);
+  try {
+    const key = servingKey(model);
+    const trial = pool.trialWorker;
+    const one = await pool.time(key, new Float32Array(elements), 1, TIMED_RUNS, undefined, trial);
+    const many = await pool.time(key, new Float32Array(n * elements), n, TIMED_RUNS, undefined, trial);
+    gain.msPerImage = { '1': one.medianMs, [String(n)]: many.medianMs / n };
+    gain.pays = many.medianMs / n < one.medianMs * (1 - BATCH_GAIN);
+    if (!gain.pays) model.batcher?.setMaxDelay(0);
+  } catch (err) {
+    gain.error = (err as Error).message;
+  }
+}
+
 /** The arrangement ONNX_THREADS gives, before anything is measured. */
 export function initialArrangement(pool: InferencePool, measure: boolean): ServedModel['arrangement'] {
   const serving = arrangementName(pool.size, pool.onnxThreads);
@@ -196,11 +229,17 @@ export async function measureAfterReady(
   log: FastifyBaseLogger,
   stopped: () => boolean,
 ): Promise<void> {
-  if (!model.engineTimings?.measuring?.length && !model.arrangement?.measuring) return;
+  if (
+    !model.engineTimings?.measuring?.length &&
+    !model.arrangement?.measuring &&
+    !model.batchingGain?.measuring
+  )
+    return;
   const zeros = new Float32Array((model.graph?.input ?? [0, 0, 0]).reduce((a, b) => a * b, 1));
   const started = performance.now();
   await measureEngines(pool, model, zeros, stopped);
   if (!stopped()) await measureArrangement(pool, model, zeros);
+  if (!stopped()) await measureBatching(pool, model);
   log.info(
     {
       model: model.name,
@@ -208,6 +247,7 @@ export async function measureAfterReady(
       engine: model.engine,
       engineTimings: model.engineTimings,
       arrangement: model.arrangement,
+      batchingGain: model.batchingGain,
       measureMs: Math.round(performance.now() - started),
     },
     'engine chosen by measurement',

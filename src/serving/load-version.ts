@@ -41,6 +41,8 @@ export interface LoadOptions {
   engine: EngineChoice;
   /** ONNX_THREADS was set: serve with it, measure no other arrangement. */
   onnxThreadsFixed?: boolean;
+  /** MAX_DELAY_MS was set: keep waiting for batches even where they cost as much per image. */
+  maxDelayFixed?: boolean;
   maxImagesPerRequest: number;
   batching: Omit<BatchSettings, 'concurrency'>;
   observer?: (model: string) => BatchObserver;
@@ -180,6 +182,13 @@ export async function loadVersion(
     model.arrangement =
       chosen === 'onnxruntime'
         ? initialArrangement(pool, arrangementToMeasure(pool, options.onnxThreadsFixed ?? true))
+        : undefined;
+    // Whether waiting for batches pays is measured once the model serves, unless a setting fixed it.
+    model.batchingGain =
+      options.maxDelayFixed === false &&
+      config.batching?.maxDelayMs === undefined &&
+      model.batching.maxBatch > 1
+        ? { msPerImage: {}, measuring: true }
         : undefined;
     model.loadMs = performance.now() - started - warmupMs;
     model.warmupMs = warmupMs;

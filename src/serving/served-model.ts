@@ -24,6 +24,15 @@ export interface EngineTimings {
   stoppedEarly?: EngineKind[];
 }
 
+export interface BatchingGain {
+  /** Median milliseconds per image at batch 1 and at the batch measured, on the serving copy. */
+  msPerImage: Record<string, number>;
+  /** Whether a batch costs at least BATCH_GAIN less per image: if not, no batch waits for more. */
+  pays?: boolean;
+  measuring?: boolean;
+  error?: string;
+}
+
 export interface ArrangementTimings {
   /** Images per second at batch 1 with every session busy, per arrangement ("1 x 2 threads"). */
   imagesPerS: Record<string, number>;
@@ -80,6 +89,8 @@ export interface ServedModel {
   batchesRunning?: Map<string, Set<Promise<Float32Array>>>;
   /** ONNX Runtime threads per session when measurement chose another arrangement than ONNX_THREADS. */
   sessionThreads?: number;
+  /** Whether batches cost less per image than single images, as measured once the model serves. */
+  batchingGain?: BatchingGain;
   /** ONNX Runtime arrangements measured: images/s with every worker busy, and the one serving. */
   arrangement?: ArrangementTimings;
   backend?: BackendChoice;

@@ -20,9 +20,11 @@ import type { Graph } from '../../src/spec/types.js';
 const log = pino({ level: 'silent' });
 
 type Copy = EngineKind | 'onnxruntime-1t';
+/** `ms` per image at batch 1; a batch of n takes n · ms · batchFactor (default 1: batching saves nothing). */
+type FakeCopy = { ms: number; fails?: boolean; concurrency: number; batchFactor?: number };
 
 /** Copies by key suffix: milliseconds per timed run, whether loading fails, batches in flight allowed. */
-function fakePool(engines: Partial<Record<Copy, { ms: number; fails?: boolean; concurrency: number }>>) {
+function fakePool(engines: Partial<Record<Copy, FakeCopy>>) {
   const loaded = new Set<string>();
   const events: string[] = [];
   let release: (() => void) | undefined;
@@ -39,8 +41,9 @@ function fakePool(engines: Partial<Record<Copy, { ms: number; fails?: boolean; c
       return { keyStyle: 'ours', format: 'safetensors' };
     },
     async inferOnAll() {},
-    async time(key: string, _input: Float32Array, _n: number, runs: number, stopAboveMs?: number) {
-      const ms = copy(key).ms;
+    async time(key: string, _input: Float32Array, n: number, runs: number, stopAboveMs?: number) {
+      const c = copy(key);
+      const ms = n === 1 ? c.ms : n * c.ms * (c.batchFactor ?? 1);
       const stops = stopAboveMs !== undefined && ms > stopAboveMs;
       events.push(`time ${kindOf(key)}`);
       return { medianMs: ms, runs: stops ? 2 : runs } satisfies EngineTiming;
@@ -88,7 +91,7 @@ function servedModel(
   pool: InferencePool,
   serving: EngineKind,
   servingMs: number,
-  { measureArrangement = false } = {},
+  { measureArrangement = false, measureBatching = false } = {},
 ): ServedModel {
   const model: ServedModel = {
     name: 'm',
@@ -104,7 +107,8 @@ function servedModel(
     engine: serving,
     engineTimings: { msPerImage: { [serving]: servingMs }, measuring: ['tfjs'] },
     arrangement: initialArrangement(pool, measureArrangement),
-    batching: { maxBatch: 4, maxDelayMs: 0, queueLimit: 16, concurrency: 1, timeoutMs: 5000 },
+    ...(measureBatching ? { batchingGain: { msPerImage: {}, measuring: true } } : {}),
+    batching: { maxBatch: 8, maxDelayMs: 0, queueLimit: 16, concurrency: 1, timeoutMs: 5000 },
   };
   model.batcher = new Batcher('m', model.batching, runOnServingEngine(pool, model), 3, 2);
   return model;
@@ -210,4 +214,30 @@ t.test('the all-cores session stays when it serves more; the one-thread copies l
   t.equal(model.arrangement?.serving, '1 session x 2 threads');
   t.same([...fake.loaded], ['m#1@onnxruntime']);
   t.equal(model.batching.concurrency, 1);
+});
+
+t.test('batches stop waiting where a batch costs as much per image as one image', async (t) => {
+  for (const [batchFactor, pays] of [
+    [1, false],
+    [0.7, true],
+  ] as const) {
+    const fake = fakePool({
+      onnxruntime: { ms: 40, concurrency: 1, batchFactor },
+      tfjs: { ms: 300, concurrency: 2 },
+    });
+    const model = servedModel(fake.pool, 'onnxruntime', 40, { measureBatching: true });
+    model.batching.maxDelayMs = 5; // the batcher's own settings (MAX_DELAY_MS)
+    fake.loaded.add('m#1@onnxruntime');
+    await measureAfterReady(fake.pool, model, log, () => false);
+    t.same(
+      model.batchingGain,
+      { msPerImage: { '1': 40, '4': 40 * batchFactor }, pays },
+      `batch factor ${batchFactor}`,
+    );
+    t.equal(
+      model.batching.maxDelayMs,
+      pays ? 5 : 0,
+      pays ? 'batches keep waiting' : 'batches no longer wait',
+    );
+  }
 });
