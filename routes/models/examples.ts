@@ -35,6 +35,8 @@ const fashionInception = {
       tfjs: 95.70448599999872,
     },
   },
+  precision: 'fp32',
+  precisionCheck: null,
   tfjsBackend: {
     name: 'wasm',
     skipped: [],
@@ -102,6 +104,8 @@ const fashionResnet = {
       tfjs: 24.233626000001095,
     },
   },
+  precision: 'fp32',
+  precisionCheck: null,
   tfjsBackend: {
     name: 'wasm',
     skipped: [],

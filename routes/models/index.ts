@@ -54,6 +54,10 @@ export function describeModel(m: ServedModel) {
     topk: m.topk,
     engine: m.engine,
     engineTimings: m.engineTimings ?? null,
+    /** fp32, bf16 or int8 (config.json's precision, else PRECISION); null until loading has read it. */
+    precision: m.precision ?? null,
+    /** A reduced precision's top-1 agreement (and accuracy) against fp32 on the model's calibration images. */
+    precisionCheck: m.precisionCheck ?? null,
     backend: servingBackend(m),
     tfjsBackend: m.backend
       ? { name: m.backend.name, skipped: m.backend.skipped, wasm: m.backend.wasm ?? null }

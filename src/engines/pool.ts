@@ -6,7 +6,15 @@
 import type { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { BackendChoice, BackendName } from './tfjs/backend.js';
-import type { EngineKind, ModelPlan, WorkerInit, WorkerMemory, WorkerReply, WorkerRequest } from './types.js';
+import type {
+  EngineKind,
+  LoadResult,
+  ModelPlan,
+  WorkerInit,
+  WorkerMemory,
+  WorkerReply,
+  WorkerRequest,
+} from './types.js';
 import { WeightsError } from '../weights/types.js';
 import { spawnWorker } from '../spawn-worker.js';
 import type { PriorityResult } from '../thread-priority.js';
@@ -225,11 +233,9 @@ export class InferencePool {
   }
 
   /** Loads a model in every worker; rejects (with the first worker's error) if any fails. */
-  async load(plan: ModelPlan): Promise<{ keyStyle: string; format: string }> {
+  async load(plan: ModelPlan): Promise<LoadResult> {
     await this.backend;
-    const results = await Promise.all(
-      this.workers.map((w) => w.request<{ keyStyle: string; format: string }>({ type: 'load', plan })),
-    );
+    const results = await Promise.all(this.workers.map((w) => w.request<LoadResult>({ type: 'load', plan })));
     this.plans.set(plan.name, plan);
     return results[0];
   }

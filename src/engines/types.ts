@@ -5,12 +5,42 @@ import type { BackendChoice, BackendName } from './tfjs/backend.js';
 
 export type EngineKind = 'tfjs' | 'onnxruntime';
 
+/** The numeric precision a model computes in (docs/precision.md). */
+export const PRECISIONS = ['fp32', 'bf16', 'int8'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+
 /** Everything a worker needs to build one model: the graph and where its weights are. */
 export interface ModelPlan {
   name: string;
   graph: Graph;
   weightsPath: string;
   engine: EngineKind;
+  /**
+   * int8: quantize, calibrated on `calibration` (ONNX Runtime only). Absent: fp32. The worker
+   * answers with each calibration image's top-1 at fp32 and at int8 (PrecisionFigures).
+   */
+  precision?: 'int8';
+  calibration?: CalibrationSet;
+}
+
+/** Preprocessed calibration images, NHWC row-major, `n` of them. */
+export interface CalibrationSet {
+  input: Float32Array;
+  n: number;
+}
+
+/** What a quantized model answered against fp32 on its calibration images: each image's top-1 class. */
+export interface PrecisionFigures {
+  images: number;
+  fp32Top1: number[];
+  top1: number[];
+}
+
+/** What a worker answers to a load. */
+export interface LoadResult {
+  keyStyle: string;
+  format: string;
+  figures?: PrecisionFigures;
 }
 
 export interface InferenceEngine {
@@ -18,6 +48,8 @@ export interface InferenceEngine {
   /** Returns logits, row-major [n, classes]. */
   infer(input: Float32Array, n: number): Promise<Float32Array>;
   dispose(): void;
+  /** For a reduced precision: how it compared with fp32 on the calibration images. */
+  readonly figures?: PrecisionFigures;
 }
 
 export interface WorkerInit {

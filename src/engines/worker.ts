@@ -11,7 +11,14 @@ import { WeightsError } from '../weights/types.js';
 import { initBackend } from './tfjs/backend.js';
 import { ENGINES } from './table.js';
 import { buildOnnxModel } from '../interop/onnx/emit.js';
-import type { InferenceEngine, ModelPlan, WorkerInit, WorkerReply, WorkerRequest } from './types.js';
+import type {
+  InferenceEngine,
+  LoadResult,
+  ModelPlan,
+  WorkerInit,
+  WorkerReply,
+  WorkerRequest,
+} from './types.js';
 import { defined } from '../invariant.js';
 import { yieldThreadPriority } from '../thread-priority.js';
 import { Explainers } from './explainers.js';
@@ -24,14 +31,14 @@ const explainers = new Explainers();
 const port = defined(parentPort, 'the parent port (this module runs in a worker thread)');
 const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
-async function load(plan: ModelPlan): Promise<{ keyStyle: string; format: string }> {
+async function load(plan: ModelPlan): Promise<LoadResult> {
   const file = await readModelWeights(plan.weightsPath);
   const { bound, keyStyle } = bindWeights(inferShapes(plan.graph), file.tensors);
-  const engine = await ENGINES[plan.engine](plan.graph, bound, init);
+  const engine = await ENGINES[plan.engine](plan.graph, bound, init, plan);
   engines.get(plan.name)?.dispose();
   engines.set(plan.name, engine);
   explainers.remember(plan);
-  return { keyStyle, format: file.format };
+  return { keyStyle, format: file.format, ...(engine.figures ? { figures: engine.figures } : {}) };
 }
 
 async function handle(msg: WorkerRequest): Promise<void> {

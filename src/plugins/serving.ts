@@ -39,6 +39,7 @@ export default fp(
       {
         modelsDir: c.modelsDir,
         engine: c.engine,
+        precision: c.precision,
         defaultModel: c.defaultModel,
         only: c.onlyModels,
         maxImagesPerRequest: c.maxImagesPerRequest,

@@ -10,7 +10,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { analyzeGraph } from '../analysis/analyze.js';
 import { graphFromModelFile } from '../interop/model-files.js';
 import type { InferencePool } from '../engines/pool.js';
-import type { EngineKind } from '../engines/types.js';
+import type { EngineKind, ModelPlan, Precision } from '../engines/types.js';
 import { normalizeSpec } from '../spec/normalize.js';
 import { WeightsError } from '../weights/types.js';
 import { Batcher, type BatchObserver, type BatchSettings } from './batcher.js';
@@ -23,6 +23,7 @@ import {
   type ModelConfig,
 } from './model-config.js';
 import { engineKey, type ServedModel } from './served-model.js';
+import { judgePrecision, PrecisionRefusedError, readCalibrationSet, resolvePrecision } from './precision.js';
 import { defined } from '../invariant.js';
 
 export type EngineChoice = EngineKind | 'auto';
@@ -31,6 +32,8 @@ const ENGINE_KINDS: EngineKind[] = ['tfjs', 'onnxruntime'];
 
 export interface LoadOptions {
   engine: EngineChoice;
+  /** PRECISION: the precision of models whose config.json does not name one (default fp32). */
+  precision?: Precision;
   maxImagesPerRequest: number;
   batching: Omit<BatchSettings, 'concurrency'>;
   observer?: (model: string) => BatchObserver;
@@ -60,8 +63,52 @@ export function failVersion(
 ): void {
   model.state = 'failed';
   model.error = err.message;
+  if (err instanceof PrecisionRefusedError) model.precisionCheck = (err as PrecisionRefusedError).check;
   if (err.problems) model.problems = err.problems.slice(0, 50);
   log.error({ model: model.name, version: model.version, err: err.message }, 'model refused');
+}
+
+/**
+ * The precision the version is served at (set on `model`), and for a reduced one what the workers
+ * need to build it: the plan's fields and the calibration images' classes. fp32 needs nothing.
+ */
+async function reducedPrecision(
+  model: ServedModel,
+  config: ModelConfig,
+  options: LoadOptions,
+  preprocess: NonNullable<ServedModel['preprocess']>,
+  labels: string[],
+) {
+  const precision = resolvePrecision(config, options.precision ?? 'fp32');
+  model.precision = precision;
+  if (precision === 'fp32') return undefined;
+  const source = config.precision ? 'config.json precision' : 'PRECISION';
+  if (options.engine === 'tfjs')
+    throw new ModelConfigError(
+      `${source} ${precision}: only ONNX Runtime computes below fp32, and ENGINE=tfjs serves fp32 only; set ENGINE=onnxruntime or auto`,
+    );
+  if (precision === 'bf16') {
+    // Probed on this ONNX Runtime, not assumed; imported here so that fp32 services never load it on the main thread.
+    const { bf16ConvUnsupported } = await import('../engines/precision.js');
+    const why = await bf16ConvUnsupported();
+    throw new PrecisionRefusedError(
+      why
+        ? `${source} bf16 refused: ONNX Runtime's CPU provider cannot compute a convolution in bfloat16 here (${why.split('\n')[0]}); its only bf16 switch, mlas.enable_gemm_fastmath_arm64_bfloat16, is for ARM64. Serve fp32 or int8`
+        : `${source} bf16 refused: this ONNX Runtime has a bf16 convolution, but the service emits no bf16 graph yet. Serve fp32 or int8`,
+    );
+  }
+  if (!config.calibration)
+    throw new ModelConfigError(
+      `${source} int8 needs calibration images (config.json's calibration.images, a folder of the model's): they set int8's ranges, and int8's agreement with fp32 is measured on them before it is served`,
+    );
+  const { set, labels: classes } = await readCalibrationSet(
+    model.dir,
+    config.calibration,
+    preprocess,
+    labels,
+  );
+  const plan: Pick<ModelPlan, 'precision' | 'calibration'> = { precision: 'int8', calibration: set };
+  return { plan, labels: classes, calibration: config.calibration };
 }
 
 export async function loadVersion(
@@ -125,15 +172,31 @@ export async function loadVersion(
     model.weightsPath = weightsPath;
     const elements = graph.input[0] * graph.input[1] * graph.input[2];
     const zeros = new Float32Array(elements);
-    const candidates: EngineKind[] = options.engine === 'auto' ? ['onnxruntime', 'tfjs'] : [options.engine];
+    const precision = await reducedPrecision(model, config, options, model.preprocess, model.labels);
+    // Only ONNX Runtime computes below fp32, so a reduced precision is served by it whatever `auto` would time.
+    const candidates: EngineKind[] =
+      options.engine === 'auto' ? (precision ? ['onnxruntime'] : ['onnxruntime', 'tfjs']) : [options.engine];
     const timings: Partial<Record<EngineKind, number>> = {};
     const failures: Partial<Record<EngineKind, string>> = {};
     let warmupMs = 0;
     for (const kind of candidates) {
       const key = engineKey(model.engineName, kind);
       try {
-        const loaded = await pool.load({ name: key, graph, weightsPath, engine: kind });
+        const { figures, ...loaded } = await pool.load({
+          name: key,
+          graph,
+          weightsPath,
+          engine: kind,
+          ...precision?.plan,
+        });
         model.weights = { ...model.weights, ...loaded };
+        if (precision)
+          model.precisionCheck = judgePrecision(
+            defined(model.precision, 'the precision'),
+            defined(figures, 'the precision figures of the loaded model'),
+            precision.labels,
+            precision.calibration,
+          );
         model.state = 'warming';
         const t1 = performance.now();
         await pool.inferOnAll(key, zeros, 1);
@@ -142,7 +205,8 @@ export async function loadVersion(
         warmupMs += performance.now() - t1;
       } catch (err) {
         // Weights that do not fit fail every engine alike; an engine that cannot run this graph is skipped.
-        if (candidates.length === 1 || err instanceof WeightsError) throw err;
+        if (candidates.length === 1 || err instanceof WeightsError || err instanceof PrecisionRefusedError)
+          throw err;
         failures[kind] = (err as Error).message;
         await pool.unload(key); // a copy that loaded in some workers must not stay resident
       }
@@ -175,6 +239,8 @@ export async function loadVersion(
         version: model.version,
         engine: model.engine,
         engineTimings: model.engineTimings,
+        precision: model.precision,
+        ...(model.precisionCheck ? { precisionCheck: model.precisionCheck } : {}),
         backend: model.backend.name,
         loadMs: Math.round(model.loadMs),
         warmupMs: Math.round(model.warmupMs),

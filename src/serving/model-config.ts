@@ -17,6 +17,7 @@ import { describeValue } from '../errors.js';
 import { ARCHITECTURE_SPEC_SCHEMA } from '../spec/schema.js';
 import type { ArchitectureSpec, Shape3 } from '../spec/types.js';
 import { defined } from '../invariant.js';
+import { PRECISIONS, type Precision } from '../engines/types.js';
 
 export type ResizeMode = 'stretch' | 'crop';
 export type Interpolation = 'bilinear' | 'bicubic' | 'lanczos3' | 'nearest';
@@ -115,6 +116,14 @@ export interface ModelConfig {
   topk?: number;
   batching?: BatchingConfig;
   versionPolicy?: VersionPolicy;
+  /** The precision served at; overrides PRECISION (docs/precision.md). */
+  precision?: Precision;
+  /**
+   * Images (a folder of the model's) that calibrate int8 and on which every reduced precision's
+   * top-1 is compared with fp32; `labels` (a file of `image,class` lines) adds accuracy. The limits
+   * can only be made stricter than the service's (99% agreement, 0.5 points of accuracy).
+   */
+  calibration?: { images: string; labels?: string; minAgreement?: number; maxAccuracyDrop?: number };
 }
 
 const number = { type: 'number' };
@@ -180,6 +189,18 @@ export const MODEL_CONFIG_SCHEMA = {
         maxBatch: { type: 'integer', minimum: 1, maximum: 256 },
         maxDelayMs: { type: 'number', minimum: 0, maximum: 10_000 },
         queueLimit: { type: 'integer', minimum: 1, maximum: 100_000 },
+      },
+    },
+    precision: { enum: [...PRECISIONS] },
+    calibration: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['images'],
+      properties: {
+        images: { type: 'string', minLength: 1 },
+        labels: { type: 'string', minLength: 1 },
+        minAgreement: { type: 'number', minimum: 0.99, maximum: 1 },
+        maxAccuracyDrop: { type: 'number', minimum: 0, maximum: 0.5 },
       },
     },
     versionPolicy: {
