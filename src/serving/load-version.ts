@@ -69,6 +69,20 @@ export function failVersion(
 }
 
 /**
+ * The engines that may serve a model at `precision`: the one ENGINE names, or with `auto` both (to
+ * be timed). Only ONNX Runtime computes below fp32, so a reduced precision is served by it whatever
+ * `auto` would time, and ENGINE=tfjs refuses it (`source` says who asked for it).
+ */
+export function enginesFor(precision: Precision, engine: EngineChoice, source: string): EngineKind[] {
+  if (precision === 'fp32') return engine === 'auto' ? ['onnxruntime', 'tfjs'] : [engine];
+  if (engine === 'tfjs')
+    throw new ModelConfigError(
+      `${source} ${precision}: only ONNX Runtime computes below fp32, and ENGINE=tfjs serves fp32 only; set ENGINE=onnxruntime or auto`,
+    );
+  return ['onnxruntime'];
+}
+
+/**
  * The precision the version is served at (set on `model`), and for a reduced one what the workers
  * need to build it: the plan's fields and the calibration images' classes. fp32 needs nothing.
  */
@@ -83,10 +97,7 @@ async function reducedPrecision(
   model.precision = precision;
   if (precision === 'fp32') return undefined;
   const source = config.precision ? 'config.json precision' : 'PRECISION';
-  if (options.engine === 'tfjs')
-    throw new ModelConfigError(
-      `${source} ${precision}: only ONNX Runtime computes below fp32, and ENGINE=tfjs serves fp32 only; set ENGINE=onnxruntime or auto`,
-    );
+  enginesFor(precision, options.engine, source);
   if (precision === 'bf16') {
     // Probed on this ONNX Runtime, not assumed; imported here so that fp32 services never load it on the main thread.
     const { bf16ConvUnsupported } = await import('../engines/precision.js');
@@ -173,9 +184,7 @@ export async function loadVersion(
     const elements = graph.input[0] * graph.input[1] * graph.input[2];
     const zeros = new Float32Array(elements);
     const precision = await reducedPrecision(model, config, options, model.preprocess, model.labels);
-    // Only ONNX Runtime computes below fp32, so a reduced precision is served by it whatever `auto` would time.
-    const candidates: EngineKind[] =
-      options.engine === 'auto' ? (precision ? ['onnxruntime'] : ['onnxruntime', 'tfjs']) : [options.engine];
+    const candidates = enginesFor(defined(model.precision, 'the precision'), options.engine, '');
     const timings: Partial<Record<EngineKind, number>> = {};
     const failures: Partial<Record<EngineKind, string>> = {};
     let warmupMs = 0;

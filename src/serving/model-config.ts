@@ -256,6 +256,17 @@ export function fileInFolder(dir: string, file: string, field: string): string {
   return resolved;
 }
 
+/** The value at a JSON pointer such as `/batching/maxBatch` (what Ajv's error is about). */
+function valueAt(raw: unknown, pointer: string): unknown {
+  return pointer
+    .split('/')
+    .slice(1)
+    .reduce<unknown>(
+      (v, key) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined),
+      raw,
+    );
+}
+
 export async function readModelConfig(dir: string): Promise<ModelConfig> {
   let raw: unknown;
   try {
@@ -271,7 +282,7 @@ export async function readModelConfig(dir: string): Promise<ModelConfig> {
         `config.json.versionPolicy: expected {"latest": n}, {"all": true} or {"specific": [n, ...]} with n a positive integer; received ${describeValue((raw as { versionPolicy?: unknown }).versionPolicy)}`,
       );
     throw new ModelConfigError(
-      `config.json${e.instancePath.replace(/\//g, '.')}: ${e.message}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}; received ${describeValue((e as { data?: unknown }).data)}`,
+      `config.json${e.instancePath.replace(/\//g, '.')}: ${e.message}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}; received ${describeValue(valueAt(raw, e.instancePath))}`,
     );
   }
   const config = raw as ModelConfig;
