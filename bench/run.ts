@@ -579,7 +579,8 @@ if (out.precision) {
   const p = (out.precision as { resnet50: ResnetPrecision }).resnet50;
   const bf16 = 'ratio' in p.bf16 ? times(p.bf16.ratio, 2) : `refused (${p.bf16.refused})`;
   log(
-    `resnet50_tv in-process int8 vs fp32 (2 threads): batch 1 ${times(p.int8Ratio[1], 2)}, batch 8 ${times(p.int8Ratio[8], 2)}; bf16: ${bf16}`,
+    `resnet50_tv in-process int8 vs fp32 (2 threads): batch 1 ${times(p.int8Ratio[1], 2)}, batch 8 ${times(p.int8Ratio[8], 2)} ` +
+      `(dynamic int8, not served: ${times(p.dynamicRatio[1], 2)}, ${times(p.dynamicRatio[8], 2)}); bf16: ${bf16}`,
   );
 }
 const { analyzeResnet152: repeated, analyzeResnet152Uncached: uncached } = http;

@@ -1,7 +1,8 @@
 /**
  * Reduced precision in-process, against fp32 measured in the same run:
  * - ResNet-50 (resnet50_tv, random weights) on ONNX Runtime, 2 threads: int8 throughput as a
- *   ratio to fp32 at batch 1 and 8. The int8 ranges are calibrated on seeded random images: with
+ *   ratio to fp32 at batch 1 and 8, and dynamic int8's (bench/lib/dynamic-int8.ts), which is why
+ *   the service does not offer it. The int8 ranges are calibrated on seeded random images: with
  *   random weights there is no accuracy to keep, so these figures are about speed only. bf16: the
  *   reason ONNX Runtime refuses it, or its ratio if it ever stops refusing.
  * - The default Fashion-MNIST models (their real weights, their committed calibration images,
@@ -15,6 +16,7 @@ import { OnnxEngine } from '../../src/engines/onnxruntime.js';
 import { bf16ConvUnsupported, quantizeWithCalibration } from '../../src/engines/precision.js';
 import { readModelWeights } from '../../src/interop/model-files.js';
 import { buildOnnxGraph, buildOnnxModel } from '../../src/interop/onnx/emit.js';
+import { encodeModel } from '../../src/interop/onnx/model.js';
 import { readModelConfig, resolvePreprocess } from '../../src/serving/model-config.js';
 import { readCalibrationSet } from '../../src/serving/precision.js';
 import { normalize } from '../../src/serving/preprocess.js';
@@ -22,6 +24,7 @@ import { normalizeSpec } from '../../src/spec/normalize.js';
 import { inferShapes } from '../../src/spec/shapes.js';
 import type { Graph } from '../../src/spec/types.js';
 import { bindWeights } from '../../src/weights/bind.js';
+import { dynamicInt8 } from './dynamic-int8.js';
 import { randomInput, randomWeights } from './random.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -43,6 +46,8 @@ export interface ResnetPrecision {
   /** ms per batch, by precision and batch: fp32 is timed before and after int8 and averaged. */
   ms: Record<string, number>;
   int8Ratio: Record<number, number>;
+  /** Dynamic int8 (ConvInteger, ranges per batch at run time), which the service does not serve. */
+  dynamicRatio: Record<number, number>;
   int8CalibrationImages: number;
   quantizeMs: number;
   bf16: { refused: string } | { ratio: number };
@@ -66,22 +71,33 @@ export async function resnetPrecision(log: (line: string) => void, quick: boolea
   );
   const quantizeMs = performance.now() - t0;
   const int8 = await OnnxEngine.create(bytes, { intraOpNumThreads: 2 });
+  const dynamic = await OnnxEngine.create(
+    encodeModel(dynamicInt8(buildOnnxGraph(graph, bound, { logits: true }))),
+    {
+      intraOpNumThreads: 2,
+    },
+  );
   const ms: Record<string, number> = {};
   const int8Ratio: Record<number, number> = {};
+  const dynamicRatio: Record<number, number> = {};
   for (const batch of [1, 8]) {
     const runs = batch === 1 ? (quick ? 10 : 30) : quick ? 3 : 8;
     const before = await msPerBatch(fp32, graph, batch, runs);
     ms[`int8@${batch}`] = await msPerBatch(int8, graph, batch, runs);
+    ms[`dynamic@${batch}`] = await msPerBatch(dynamic, graph, batch, runs);
     const after = await msPerBatch(fp32, graph, batch, runs);
     ms[`fp32@${batch}`] = (before + after) / 2;
     int8Ratio[batch] = ms[`fp32@${batch}`] / ms[`int8@${batch}`];
+    dynamicRatio[batch] = ms[`fp32@${batch}`] / ms[`dynamic@${batch}`];
     log(
       `resnet50_tv batch ${batch}: fp32 ${ms[`fp32@${batch}`].toFixed(1)} ms (${before.toFixed(1)} before, ` +
-        `${after.toFixed(1)} after), int8 ${ms[`int8@${batch}`].toFixed(1)} ms: int8 throughput ${int8Ratio[batch].toFixed(2)}x fp32`,
+        `${after.toFixed(1)} after), int8 ${ms[`int8@${batch}`].toFixed(1)} ms: int8 throughput ${int8Ratio[batch].toFixed(2)}x fp32; ` +
+        `dynamic int8 (not served) ${ms[`dynamic@${batch}`].toFixed(1)} ms, ${dynamicRatio[batch].toFixed(2)}x`,
     );
   }
   await fp32.dispose();
   await int8.dispose();
+  await dynamic.dispose();
   log(
     `  (int8 calibrated on ${images} seeded random images in ${(quantizeMs / 1000).toFixed(1)} s; random weights: speed only, no accuracy)`,
   );
@@ -91,7 +107,7 @@ export async function resnetPrecision(log: (line: string) => void, quick: boolea
     ? { refused: why.split('\n')[0] }
     : { refused: 'ONNX Runtime has a bf16 Conv, but no bf16 graph is emitted yet' };
   log(`resnet50_tv bf16: refused: ${bf16.refused}`);
-  return { ms, int8Ratio, int8CalibrationImages: images, quantizeMs, bf16 };
+  return { ms, int8Ratio, dynamicRatio, int8CalibrationImages: images, quantizeMs, bf16 };
 }
 
 export interface FashionPrecision {

@@ -83,10 +83,11 @@ export function enginesFor(precision: Precision, engine: EngineChoice, source: s
 }
 
 /**
- * The precision the version is served at (set on `model`), and for a reduced one what the workers
- * need to build it: the plan's fields and the calibration images' classes. fp32 needs nothing.
+ * The precision the version is served at (set on `model`), the engines that may serve it, and for
+ * a reduced precision what the workers need to build it and the load needs to judge it: the plan's
+ * fields, the calibration images' classes and the limits.
  */
-async function reducedPrecision(
+async function precisionPlan(
   model: ServedModel,
   config: ModelConfig,
   options: LoadOptions,
@@ -95,9 +96,9 @@ async function reducedPrecision(
 ) {
   const precision = resolvePrecision(config, options.precision ?? 'fp32');
   model.precision = precision;
-  if (precision === 'fp32') return undefined;
   const source = config.precision ? 'config.json precision' : 'PRECISION';
-  enginesFor(precision, options.engine, source);
+  const candidates = enginesFor(precision, options.engine, source);
+  if (precision === 'fp32') return { candidates };
   if (precision === 'bf16') {
     // Probed on this ONNX Runtime, not assumed; imported here so that fp32 services never load it on the main thread.
     const { bf16ConvUnsupported } = await import('../engines/precision.js');
@@ -119,7 +120,7 @@ async function reducedPrecision(
     labels,
   );
   const plan: Pick<ModelPlan, 'precision' | 'calibration'> = { precision: 'int8', calibration: set };
-  return { plan, labels: classes, calibration: config.calibration };
+  return { candidates, reduced: { precision, plan, labels: classes, calibration: config.calibration } };
 }
 
 export async function loadVersion(
@@ -183,8 +184,13 @@ export async function loadVersion(
     model.weightsPath = weightsPath;
     const elements = graph.input[0] * graph.input[1] * graph.input[2];
     const zeros = new Float32Array(elements);
-    const precision = await reducedPrecision(model, config, options, model.preprocess, model.labels);
-    const candidates = enginesFor(defined(model.precision, 'the precision'), options.engine, '');
+    const { candidates, reduced } = await precisionPlan(
+      model,
+      config,
+      options,
+      model.preprocess,
+      model.labels,
+    );
     const timings: Partial<Record<EngineKind, number>> = {};
     const failures: Partial<Record<EngineKind, string>> = {};
     let warmupMs = 0;
@@ -196,15 +202,15 @@ export async function loadVersion(
           graph,
           weightsPath,
           engine: kind,
-          ...precision?.plan,
+          ...reduced?.plan,
         });
         model.weights = { ...model.weights, ...loaded };
-        if (precision)
+        if (reduced)
           model.precisionCheck = judgePrecision(
-            defined(model.precision, 'the precision'),
+            reduced.precision,
             defined(figures, 'the precision figures of the loaded model'),
-            precision.labels,
-            precision.calibration,
+            reduced.labels,
+            reduced.calibration,
           );
         model.state = 'warming';
         const t1 = performance.now();

@@ -4,7 +4,7 @@
  * convolution's weights are stored as int8 behind a DequantizeLinear. ONNX Runtime (graph
  * optimisation 'all') fuses DQ → Conv → Q into QLinearConv, DQ → Add → Q into QLinearAdd, and so
  * on, and runs MaxPool, Transpose, Reshape and Flatten on the uint8 values directly when the pair
- * around them has the same parameters (test/interop/onnx-quantize.test.ts checks the fused graph).
+ * around them has the same parameters (test/interop/onnx/quantize.test.ts checks the fused graph).
  *
  * Choices, after onnxruntime's own quantization tool (QDQ format, its x86 defaults):
  * - Activations: uint8, asymmetric, per tensor, range [min(0, lo), max(0, hi)] of what calibration

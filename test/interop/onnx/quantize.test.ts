@@ -7,21 +7,25 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
-import { ZOO } from '../../models/index.js';
-import { OnnxEngine } from '../../src/engines/onnxruntime.js';
-import { quantizeWithCalibration } from '../../src/engines/precision.js';
-import { readModelWeights } from '../../src/interop/model-files.js';
-import { buildOnnxGraph, buildOnnxModel } from '../../src/interop/onnx/emit.js';
-import { activationParams, planQuantization, quantizePerChannel } from '../../src/interop/onnx/quantize.js';
-import { readOnnxModel } from '../../src/interop/onnx/read.js';
-import { readLabels, readModelConfig, resolvePreprocess } from '../../src/serving/model-config.js';
-import { readCalibrationSet } from '../../src/serving/precision.js';
-import { normalizeSpec } from '../../src/spec/normalize.js';
-import { inferShapes } from '../../src/spec/shapes.js';
-import { bindWeights } from '../../src/weights/bind.js';
-import { defined } from '../../src/invariant.js';
+import { ZOO } from '../../../models/index.js';
+import { OnnxEngine } from '../../../src/engines/onnxruntime.js';
+import { quantizeWithCalibration } from '../../../src/engines/precision.js';
+import { readModelWeights } from '../../../src/interop/model-files.js';
+import { buildOnnxGraph, buildOnnxModel } from '../../../src/interop/onnx/emit.js';
+import {
+  activationParams,
+  planQuantization,
+  quantizePerChannel,
+} from '../../../src/interop/onnx/quantize.js';
+import { readOnnxModel } from '../../../src/interop/onnx/read.js';
+import { readLabels, readModelConfig, resolvePreprocess } from '../../../src/serving/model-config.js';
+import { readCalibrationSet } from '../../../src/serving/precision.js';
+import { normalizeSpec } from '../../../src/spec/normalize.js';
+import { inferShapes } from '../../../src/spec/shapes.js';
+import { bindWeights } from '../../../src/weights/bind.js';
+import { defined } from '../../../src/invariant.js';
 
-const MODELS = fileURLToPath(new URL('../../models/', import.meta.url));
+const MODELS = fileURLToPath(new URL('../../../models/', import.meta.url));
 
 t.test(
   'per-channel int8 weights: each channel scaled to its own largest |w|, error at most half a step',
