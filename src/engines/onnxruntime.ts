@@ -77,36 +77,38 @@ export class OnnxEngine {
 
 /**
  * The engine the inference workers serve with: one session over `threads` cores, idle threads
- * asleep. With `int8` calibration images, the session runs the int8 model calibrated on them, and
- * the engine carries both precisions' top-1 on those images.
+ * asleep. With `int8`, the session runs the int8 model: the one given (`onnx`, built by another
+ * worker), or else one calibrated here on the `calibration` images, and then the engine carries it
+ * and both precisions' top-1 on those images.
  */
 export async function createOnnxEngine(
   graph: Graph,
   bound: BoundWeight[],
   threads: number,
-  int8?: CalibrationSet,
+  int8?: { calibration?: CalibrationSet; onnx?: Uint8Array },
 ): Promise<InferenceEngine> {
+  const calibration = int8?.onnx ? undefined : int8?.calibration;
   let bytes: Uint8Array;
   let fp32Top1: number[] = [];
-  if (int8) {
+  if (calibration) {
     ({ bytes, fp32Top1 } = await quantizeWithCalibration(
       buildOnnxGraph(graph, bound, { logits: true }),
-      int8,
+      calibration,
       graph.input,
       threads,
     ));
-  } else bytes = buildOnnxModel(graph, bound, { logits: true });
+  } else bytes = int8?.onnx ?? buildOnnxModel(graph, bound, { logits: true });
   const session = await OnnxEngine.create(bytes, {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     spinWhenIdle: false,
   });
-  const figures: PrecisionFigures | undefined = int8
-    ? { images: int8.n, fp32Top1, top1: await session.top1(int8, graph.input) }
+  const figures: PrecisionFigures | undefined = calibration
+    ? { images: calibration.n, fp32Top1, top1: await session.top1(calibration, graph.input) }
     : undefined;
   return {
     kind: 'onnxruntime',
-    figures,
+    ...(calibration ? { figures, onnx: bytes } : {}),
     infer: async (input, n) => (await session.run(input, [n, ...graph.input])).data,
     // A failed release must not become an unhandled rejection (it would kill the worker).
     dispose: () => void session.dispose().catch(() => undefined),

@@ -232,12 +232,23 @@ export class InferencePool {
     return this.live().reduce((best, w) => (w.inFlight <= best.inFlight ? w : best));
   }
 
-  /** Loads a model in every worker; rejects (with the first worker's error) if any fails. */
+  /**
+   * Loads a model in every worker; rejects (with the first worker's error) if any fails. An int8
+   * model is calibrated once, by the first worker; the others, and any replacement, load its bytes.
+   */
   async load(plan: ModelPlan): Promise<LoadResult> {
     await this.backend;
-    const results = await Promise.all(this.workers.map((w) => w.request<LoadResult>({ type: 'load', plan })));
-    this.plans.set(plan.name, plan);
-    return results[0];
+    let first: LoadResult | undefined;
+    let shared = plan;
+    if (plan.precision === 'int8' && !plan.onnx) {
+      const { onnx, ...result } = await this.workers[0].request<LoadResult>({ type: 'load', plan });
+      first = result;
+      shared = { ...plan, calibration: undefined, onnx };
+    }
+    const rest = first ? this.workers.slice(1) : this.workers;
+    const results = await Promise.all(rest.map((w) => w.request<LoadResult>({ type: 'load', plan: shared })));
+    this.plans.set(plan.name, shared);
+    return first ?? results[0];
   }
 
   async unload(model: string): Promise<void> {

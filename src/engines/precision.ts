@@ -60,8 +60,9 @@ export async function quantizeWithCalibration(
     const r = ranges.get(name) ?? { min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY };
     for (let i = 0; i < data.length; i++) {
       const v = data[i];
-      if (v < r.min) r.min = v;
-      if (v > r.max) r.max = v;
+      // ±∞ (a max pool's explicit −∞ padding) saturates to the range's end, which is all a max needs.
+      if (v < r.min && v !== Number.NEGATIVE_INFINITY) r.min = v;
+      if (v > r.max && v !== Number.POSITIVE_INFINITY) r.max = v;
     }
     ranges.set(name, r);
   };

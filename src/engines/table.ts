@@ -12,7 +12,7 @@ export const ENGINES: {
     graph: Graph,
     bound: BoundWeight[],
     init: WorkerInit,
-    plan: Pick<ModelPlan, 'precision' | 'calibration'>,
+    plan: Pick<ModelPlan, 'precision' | 'calibration' | 'onnx'>,
   ) => Promise<InferenceEngine>;
 } = {
   tfjs: async (graph, bound, _init, plan) => {
@@ -21,15 +21,10 @@ export const ENGINES: {
     return TfjsEngine.create(graph, bound);
   },
   onnxruntime: (graph, bound, init, plan) => {
-    if (plan.precision === 'int8' && !plan.calibration?.n)
+    if (plan.precision === 'int8' && !plan.onnx && !plan.calibration?.n)
       throw new Error(
         'int8 needs calibration images to set its ranges and to measure its agreement with fp32',
       );
-    return createOnnxEngine(
-      graph,
-      bound,
-      init.onnxThreads,
-      plan.precision === 'int8' ? plan.calibration : undefined,
-    );
+    return createOnnxEngine(graph, bound, init.onnxThreads, plan.precision === 'int8' ? plan : undefined);
   },
 };

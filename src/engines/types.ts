@@ -21,6 +21,11 @@ export interface ModelPlan {
    */
   precision?: 'int8';
   calibration?: CalibrationSet;
+  /**
+   * The int8 model one worker already built from `calibration`: the other workers (and a
+   * replacement worker) load these bytes instead of calibrating again.
+   */
+  onnx?: Uint8Array;
 }
 
 /** Preprocessed calibration images, NHWC row-major, `n` of them. */
@@ -41,6 +46,8 @@ export interface LoadResult {
   keyStyle: string;
   format: string;
   figures?: PrecisionFigures;
+  /** The int8 model the worker built (see ModelPlan.onnx). */
+  onnx?: Uint8Array;
 }
 
 export interface InferenceEngine {
@@ -50,6 +57,8 @@ export interface InferenceEngine {
   dispose(): void;
   /** For a reduced precision: how it compared with fp32 on the calibration images. */
   readonly figures?: PrecisionFigures;
+  /** The int8 model it built, for the other workers. */
+  readonly onnx?: Uint8Array;
 }
 
 export interface WorkerInit {

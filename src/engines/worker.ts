@@ -38,7 +38,12 @@ async function load(plan: ModelPlan): Promise<LoadResult> {
   engines.get(plan.name)?.dispose();
   engines.set(plan.name, engine);
   explainers.remember(plan);
-  return { keyStyle, format: file.format, ...(engine.figures ? { figures: engine.figures } : {}) };
+  return {
+    keyStyle,
+    format: file.format,
+    ...(engine.figures ? { figures: engine.figures } : {}),
+    ...(engine.onnx ? { onnx: engine.onnx } : {}),
+  };
 }
 
 async function handle(msg: WorkerRequest): Promise<void> {

@@ -103,7 +103,15 @@ await fashionCopy('no-calibration', {}, 0);
 await finerThanAStep('finer', { precision: 'int8', calibration });
 await finerThanAStep('bf16', { precision: 'bf16' });
 await finerThanAStep('int4', { precision: 'int4' });
-const app = await servingApp({ modelsDir: repo, precision: 'int8', modelControl: 'explicit' });
+// Two one-thread workers: the first calibrates, the second loads the bytes it built (sequential
+// requests go to the last worker, so the socket test below classifies through it).
+const app = await servingApp({
+  modelsDir: repo,
+  precision: 'int8',
+  modelControl: 'explicit',
+  workers: 2,
+  onnxThreads: 1,
+});
 t.teardown(() => app.close());
 const model = (name: string) => app.models.get(name);
 
@@ -181,6 +189,23 @@ t.test('GET /models/{name} over a socket shows the precision and the agreement w
     parameters: Record<string, unknown>;
   };
   t.equal(v2.parameters.precision, 'int8', 'the KServe v2 metadata says so too');
+
+  // Classified by the second worker, which loaded the first one's int8 bytes.
+  const dir = path.join(repo, 'from-env', 'calibration');
+  const lines = (await readFile(path.join(dir, 'labels.csv'), 'utf8')).trim().split('\n');
+  let correct = 0;
+  for (const line of lines) {
+    const [file, label] = line.split(',');
+    const image = { b64: (await readFile(path.join(dir, file))).toString('base64'), name: file };
+    const res = await fetch(`${url}/classify`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'from-env', topk: 1, images: [image] }),
+    });
+    const answer = (await res.json()) as { results: { predictions: { label: string }[] }[] };
+    if (answer.results[0].predictions[0].label === label) correct++;
+  }
+  t.ok(correct >= lines.length - 1, `int8 served: ${correct} of ${lines.length} calibration images right`);
 });
 
 t.test(
