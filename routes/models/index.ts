@@ -190,7 +190,7 @@ export default async function modelRoutes(app: FastifyInstance) {
         tags: ['models'],
         summary: 'Describe a served model',
         description:
-          'Its current version (the newest ready one): architecture and where it came from, input size, classes, preprocessing, the engine that runs it and why (per-engine timings), parameters and MACs, the weights file, load and warm-up times, and its batching settings; and every version with its state.',
+          'Its current version (the newest ready one): architecture and where it came from, input size, classes, preprocessing, the engine that runs it and why (per-engine timings), its precision (below fp32, with its top-1 agreement with fp32 on its calibration images), parameters and MACs, the weights file, load and warm-up times, and its batching settings; and every version with its state.',
         params: nameParams,
         response: {
           200: { ...modelSchema, 'x-examples': modelResponseExamples },
