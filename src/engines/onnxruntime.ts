@@ -7,7 +7,7 @@ import ort from 'onnxruntime-node';
 import { buildOnnxGraph, buildOnnxModel } from '../interop/onnx/emit.js';
 import type { BoundWeight, Graph } from '../spec/types.js';
 import { quantizeWithCalibration, top1OnSet } from './precision.js';
-import type { CalibrationSet, InferenceEngine, PrecisionFigures } from './types.js';
+import type { BuiltEngine, CalibrationSet } from './types.js';
 
 export interface OnnxEngineOptions {
   /** Threads inside one operator (ONNX Runtime's default: one per physical core). */
@@ -86,7 +86,7 @@ export async function createOnnxEngine(
   bound: BoundWeight[],
   threads: number,
   int8?: { calibration?: CalibrationSet; onnx?: Uint8Array },
-): Promise<InferenceEngine> {
+): Promise<BuiltEngine> {
   const calibration = int8?.onnx ? undefined : int8?.calibration;
   let bytes: Uint8Array;
   let fp32Top1: number[] = [];
@@ -103,14 +103,13 @@ export async function createOnnxEngine(
     interOpNumThreads: 1,
     spinWhenIdle: false,
   });
-  const figures: PrecisionFigures | undefined = calibration
-    ? { images: calibration.n, fp32Top1, top1: await session.top1(calibration, graph.input) }
-    : undefined;
-  return {
+  const engine: BuiltEngine['engine'] = {
     kind: 'onnxruntime',
-    ...(calibration ? { figures, onnx: bytes } : {}),
     infer: async (input, n) => (await session.run(input, [n, ...graph.input])).data,
     // A failed release must not become an unhandled rejection (it would kill the worker).
     dispose: () => void session.dispose().catch(() => undefined),
   };
+  if (!calibration) return { engine };
+  const figures = { images: calibration.n, fp32Top1, top1: await session.top1(calibration, graph.input) };
+  return { engine, figures, onnx: bytes };
 }

@@ -5,7 +5,7 @@
 import type { BoundWeight, Graph } from '../spec/types.js';
 import { createOnnxEngine } from './onnxruntime.js';
 import { TfjsEngine } from './tfjs/engine.js';
-import type { EngineKind, InferenceEngine, ModelPlan, WorkerInit } from './types.js';
+import type { BuiltEngine, EngineKind, ModelPlan, WorkerInit } from './types.js';
 
 export const ENGINES: {
   [E in EngineKind]: (
@@ -13,12 +13,12 @@ export const ENGINES: {
     bound: BoundWeight[],
     init: WorkerInit,
     plan: Pick<ModelPlan, 'precision' | 'calibration' | 'onnx'>,
-  ) => Promise<InferenceEngine>;
+  ) => Promise<BuiltEngine>;
 } = {
   tfjs: async (graph, bound, _init, plan) => {
     // The loader never sends this (src/serving/load-version.ts refuses first); a plan that did must not be served as fp32.
     if (plan.precision) throw new Error(`tfjs computes in fp32 only; ${plan.precision} needs ONNX Runtime`);
-    return TfjsEngine.create(graph, bound);
+    return { engine: await TfjsEngine.create(graph, bound) };
   },
   onnxruntime: (graph, bound, init, plan) => {
     if (plan.precision === 'int8' && !plan.onnx && !plan.calibration?.n)

@@ -55,10 +55,15 @@ export interface InferenceEngine {
   /** Returns logits, row-major [n, classes]. */
   infer(input: Float32Array, n: number): Promise<Float32Array>;
   dispose(): void;
-  /** For a reduced precision: how it compared with fp32 on the calibration images. */
-  readonly figures?: PrecisionFigures;
-  /** The int8 model it built, for the other workers. */
-  readonly onnx?: Uint8Array;
+}
+
+/** An engine as a worker builds it, with what an int8 build also hands back once (LoadResult). */
+export interface BuiltEngine {
+  engine: InferenceEngine;
+  /** How int8 compared with fp32 on the calibration images. */
+  figures?: PrecisionFigures;
+  /** The int8 model built, for the other workers. */
+  onnx?: Uint8Array;
 }
 
 export interface WorkerInit {

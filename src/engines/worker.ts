@@ -34,16 +34,13 @@ const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []) => port.postM
 async function load(plan: ModelPlan): Promise<LoadResult> {
   const file = await readModelWeights(plan.weightsPath);
   const { bound, keyStyle } = bindWeights(inferShapes(plan.graph), file.tensors);
-  const engine = await ENGINES[plan.engine](plan.graph, bound, init, plan);
+  // What an int8 build hands back (its figures, its model for the other workers) is not kept here.
+  const { engine, figures, onnx } = await ENGINES[plan.engine](plan.graph, bound, init, plan);
   engines.get(plan.name)?.dispose();
   engines.set(plan.name, engine);
-  explainers.remember(plan);
-  return {
-    keyStyle,
-    format: file.format,
-    ...(engine.figures ? { figures: engine.figures } : {}),
-    ...(engine.onnx ? { onnx: engine.onnx } : {}),
-  };
+  // Grad-CAM builds an fp32 tfjs copy from the graph and weights: the calibration images and int8 bytes stay out.
+  explainers.remember({ ...plan, calibration: undefined, onnx: undefined });
+  return { keyStyle, format: file.format, ...(figures ? { figures } : {}), ...(onnx ? { onnx } : {}) };
 }
 
 async function handle(msg: WorkerRequest): Promise<void> {
