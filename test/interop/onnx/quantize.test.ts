@@ -2,7 +2,7 @@
 // default model that ONNX Runtime fuses every quantized operator into an integer kernel (no float
 // convolution left) and that int8 agrees with fp32 on the model's calibration images.
 import t from 'tap';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,7 +85,9 @@ for (const [name, [join, joins]] of Object.entries(JOINS))
     t.ok(plan.calibrate.includes('input'), 'the graph input is quantized once, at the start');
 
     const { bytes, fp32Top1 } = await quantizeWithCalibration(fp32, set, graph.input, 2);
-    const optimized = path.join(mkdtempSync(path.join(tmpdir(), 'quantize-')), 'int8.onnx');
+    const scratch = mkdtempSync(path.join(tmpdir(), 'quantize-'));
+    t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
+    const optimized = path.join(scratch, 'int8.onnx');
     const session = await ort.InferenceSession.create(bytes, {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
