@@ -8,6 +8,8 @@
  *     POST /analyze resnet152 requests/s and p50; and the peer, the FastAPI + PyTorch service a
  *     user might write instead (bench/peer/torch_service.py), loaded the same way, when Debian's
  *     python3-torch, -torchvision, -fastapi and -uvicorn are present (it says so and skips otherwise);
+ *  1c. precision: ResNet-50 int8 (and bf16) in-process throughput as ratios to fp32 in this run, and
+ *     the default models' test accuracy at fp32 and int8 (bench/lib/precision.ts);
  *  3. start-up: time to ready with the default models; resident memory with resnet50_tv loaded.
  * Everything targets 127.0.0.1 and is bounded in time. Usage: npm run bench [-- --quick]
  */
@@ -41,6 +43,7 @@ import { randomInput, randomWeights } from './lib/random.js';
 import { table } from './lib/table.js';
 import { cpuByRole, sampleThreads, THREAD_ROLES } from './lib/thread-cpu.js';
 import { eventLoopShares } from './lib/cpu-profile.js';
+import { fashionPrecision, resnetPrecision, type ResnetPrecision } from './lib/precision.js';
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, 'http-only': { type: 'boolean', default: false } },
@@ -552,6 +555,10 @@ log(`convnet-serve bench — ${new Date().toISOString()} — ${machine}, Node ${
 const models = await modelLevel();
 out.models = models;
 if (!HTTP_ONLY) out.tfjsSteps = await tfjsSteps();
+if (!HTTP_ONLY) {
+  log('\n== precision: in-process ONNX Runtime, 2 threads ==');
+  out.precision = { resnet50: await resnetPrecision(log, QUICK), fashion: await fashionPrecision(log) };
+}
 const anchorMs = models.resnet50_tv['onnxruntime-2t@1'];
 const resnetFolder = resnet50TvFolder();
 out.http = await httpLevel(resnetFolder);
@@ -604,6 +611,14 @@ if (peerAt(1)) {
   );
 } else {
   log(`peer (FastAPI + PyTorch): ${(http.peer as unknown as { skipped: string }).skipped}`);
+}
+if (out.precision) {
+  const p = (out.precision as { resnet50: ResnetPrecision }).resnet50;
+  const bf16 = 'ratio' in p.bf16 ? times(p.bf16.ratio, 2) : `refused (${p.bf16.refused})`;
+  log(
+    `resnet50_tv in-process int8 vs fp32 (2 threads): batch 1 ${times(p.int8Ratio[1], 2)}, batch 8 ${times(p.int8Ratio[8], 2)} ` +
+      `(dynamic int8, not served: ${times(p.dynamicRatio[1], 2)}, ${times(p.dynamicRatio[8], 2)}); bf16: ${bf16}`,
+  );
 }
 const { analyzeResnet152: repeated, analyzeResnet152Uncached: uncached } = http;
 const uncached4 = http.analyzeResnet152Uncached4;

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { BackendName } from './engines/tfjs/backend.js';
-import type { EngineKind } from './engines/types.js';
+import { PRECISIONS, type EngineKind, type Precision } from './engines/types.js';
 
 export interface Config {
   host: string;
@@ -54,6 +54,12 @@ export interface Config {
   /** Force a TensorFlow.js backend instead of picking the fastest present. */
   tfjsBackend?: BackendName;
   engine: EngineKind | 'auto';
+  /**
+   * Numeric precision models are served at unless their config.json says otherwise (ONNX Runtime
+   * only; see docs/precision.md): int8 is calibrated and checked against fp32 at load, bf16 is refused
+   * where ONNX Runtime's CPU provider has no bf16 convolution.
+   */
+  precision: Precision;
   /** ONNX Runtime intra-op threads per session (default: WORKERS; see InferencePool.batchesInFlight). */
   onnxThreads: number;
   /**
@@ -234,6 +240,7 @@ function readAll(env: Env, stdoutIsTTY: boolean): Config {
     modelPollS: int(env, 'MODEL_POLL_S', 10, 0, 86_400),
     tfjsBackend: optionalOneOf(env, 'TFJS_BACKEND', ['tensorflow', 'wasm', 'cpu'] as const),
     engine: oneOf(env, 'ENGINE', 'auto', ['auto', 'tfjs', 'onnxruntime'] as const),
+    precision: oneOf(env, 'PRECISION', 'fp32', PRECISIONS),
     // WORKERS is also the number of cores the service plans for (in a container, set it to the CPU
     // limit: Node counts the host's cores). One ONNX Runtime session uses all of them by default.
     onnxThreads: int(env, 'ONNX_THREADS', workers(env), 1, 64),

@@ -36,6 +36,8 @@ const fashionInception = {
     },
     stoppedEarly: ['tfjs'],
   },
+  precision: 'fp32',
+  precisionCheck: null,
   tfjsBackend: {
     name: 'wasm',
     skipped: [],
@@ -104,6 +106,8 @@ const fashionResnet = {
     },
     stoppedEarly: ['tfjs'],
   },
+  precision: 'fp32',
+  precisionCheck: null,
   tfjsBackend: {
     name: 'wasm',
     skipped: [],

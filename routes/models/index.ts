@@ -58,6 +58,10 @@ export function describeModel(m: ServedModel) {
     arrangement: m.arrangement ?? null,
     /** Whether batches cost less per image here; where not, batches stop waiting (maxDelayMs 0). */
     batchingGain: m.batchingGain ?? null,
+    /** fp32, bf16 or int8 (config.json's precision, else PRECISION); null until loading has read it. */
+    precision: m.precision ?? null,
+    /** A reduced precision's top-1 agreement (and accuracy) against fp32 on the model's calibration images. */
+    precisionCheck: m.precisionCheck ?? null,
     backend: servingBackend(m),
     tfjsBackend: m.backend
       ? { name: m.backend.name, skipped: m.backend.skipped, wasm: m.backend.wasm ?? null }
@@ -190,7 +194,7 @@ export default async function modelRoutes(app: FastifyInstance) {
         tags: ['models'],
         summary: 'Describe a served model',
         description:
-          'Its current version (the newest ready one): architecture and where it came from, input size, classes, preprocessing, the engine that runs it and why (per-engine timings), parameters and MACs, the weights file, load and warm-up times, and its batching settings; and every version with its state.',
+          'Its current version (the newest ready one): architecture and where it came from, input size, classes, preprocessing, the engine that runs it and why (per-engine timings), its precision (below fp32, with its top-1 agreement with fp32 on its calibration images), parameters and MACs, the weights file, load and warm-up times, and its batching settings; and every version with its state.',
         params: nameParams,
         response: {
           200: { ...modelSchema, 'x-examples': modelResponseExamples },

@@ -64,6 +64,8 @@ export const modelMetadataExamples = {
         backend: 'onnxruntime-cpu',
         state: 'ready',
         preprocess: fashionPreprocess,
+        precision: 'fp32',
+        precisionCheck: null,
       },
     },
   },

@@ -100,6 +100,8 @@ function metadata(app: FastifyInstance, m: ServedModel) {
       backend: servingBackend(m),
       state: m.state,
       preprocess: m.preprocess ?? null,
+      precision: m.precision ?? null,
+      precisionCheck: m.precisionCheck ?? null,
     },
   };
 }

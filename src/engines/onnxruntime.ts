@@ -4,9 +4,10 @@
  * NCHWc layout on x86), which is where ONNX Runtime's speed comes from.
  */
 import ort from 'onnxruntime-node';
-import { buildOnnxModel } from '../interop/onnx/emit.js';
+import { buildOnnxGraph, buildOnnxModel } from '../interop/onnx/emit.js';
 import type { BoundWeight, Graph } from '../spec/types.js';
-import type { InferenceEngine } from './types.js';
+import { quantizeWithCalibration, top1OnSet } from './precision.js';
+import type { BuiltEngine, CalibrationSet } from './types.js';
 
 export interface OnnxEngineOptions {
   /** Threads inside one operator (ONNX Runtime's default: one per physical core). */
@@ -52,6 +53,11 @@ export class OnnxEngine {
     return new OnnxEngine(session, session.inputNames[0], session.outputNames[0]);
   }
 
+  /** Each calibration image's top-1 under this session. */
+  top1(set: CalibrationSet, shape: number[]): Promise<number[]> {
+    return top1OnSet(this.session, set, shape);
+  }
+
   /** Runs one batch: `input` is row-major NHWC data of `shape` ([N, H, W, C]). */
   async run(input: Float32Array, shape: number[]): Promise<EngineOutput> {
     const expected = shape.reduce((a, b) => a * b, 1);
@@ -69,21 +75,41 @@ export class OnnxEngine {
   }
 }
 
-/** The engine the inference workers serve with: one session over `threads` cores, idle threads asleep. */
+/**
+ * The engine the inference workers serve with: one session over `threads` cores, idle threads
+ * asleep. With `int8`, the session runs the int8 model: the one given (`onnx`, built by another
+ * worker), or else one calibrated here on the `calibration` images, and then the engine carries it
+ * and both precisions' top-1 on those images.
+ */
 export async function createOnnxEngine(
   graph: Graph,
   bound: BoundWeight[],
   threads: number,
-): Promise<InferenceEngine> {
-  const session = await OnnxEngine.create(buildOnnxModel(graph, bound, { logits: true }), {
+  int8?: { calibration?: CalibrationSet; onnx?: Uint8Array },
+): Promise<BuiltEngine> {
+  const calibration = int8?.onnx ? undefined : int8?.calibration;
+  let bytes: Uint8Array;
+  let fp32Top1: number[] = [];
+  if (calibration) {
+    ({ bytes, fp32Top1 } = await quantizeWithCalibration(
+      buildOnnxGraph(graph, bound, { logits: true }),
+      calibration,
+      graph.input,
+      threads,
+    ));
+  } else bytes = int8?.onnx ?? buildOnnxModel(graph, bound, { logits: true });
+  const session = await OnnxEngine.create(bytes, {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     spinWhenIdle: false,
   });
-  return {
+  const engine: BuiltEngine['engine'] = {
     kind: 'onnxruntime',
     infer: async (input, n) => (await session.run(input, [n, ...graph.input])).data,
     // A failed release must not become an unhandled rejection (it would kill the worker).
     dispose: () => void session.dispose().catch(() => undefined),
   };
+  if (!calibration) return { engine };
+  const figures = { images: calibration.n, fp32Top1, top1: await session.top1(calibration, graph.input) };
+  return { engine, figures, onnx: bytes };
 }

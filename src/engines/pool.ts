@@ -9,6 +9,7 @@ import type { BackendChoice, BackendName } from './tfjs/backend.js';
 import type {
   EngineKind,
   EngineTiming,
+  LoadResult,
   ModelPlan,
   WorkerInit,
   WorkerMemory,
@@ -240,15 +241,23 @@ export class InferencePool {
 
   /**
    * Loads a model in every worker (or the workers `on` lists: a trial copy, see trialWorker);
-   * rejects (with the first worker's error) if any fails. A worker that restarts loads it again.
+   * rejects (with the first worker's error) if any fails. A worker that restarts loads it again. An
+   * int8 model is calibrated once, by the first worker; the others, and any replacement, load its bytes.
    */
-  async load(plan: ModelPlan, on?: number[]): Promise<{ keyStyle: string; format: string }> {
+  async load(plan: ModelPlan, on?: number[]): Promise<LoadResult> {
     await this.backend;
-    const results = await Promise.all(
-      this.chosen(on).map((w) => w.request<{ keyStyle: string; format: string }>({ type: 'load', plan })),
-    );
-    this.plans.set(plan.name, plan);
-    return results[0];
+    const workers = this.chosen(on);
+    let first: LoadResult | undefined;
+    let shared = plan;
+    if (plan.precision === 'int8' && !plan.onnx) {
+      const { onnx, ...result } = await workers[0].request<LoadResult>({ type: 'load', plan });
+      first = result;
+      shared = { ...plan, calibration: undefined, onnx };
+    }
+    const rest = first ? workers.slice(1) : workers;
+    const results = await Promise.all(rest.map((w) => w.request<LoadResult>({ type: 'load', plan: shared })));
+    this.plans.set(plan.name, shared);
+    return first ?? results[0];
   }
 
   private chosen(on?: number[]): PoolWorker[] {

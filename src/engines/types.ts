@@ -5,6 +5,10 @@ import type { BackendChoice, BackendName } from './tfjs/backend.js';
 
 export type EngineKind = 'tfjs' | 'onnxruntime';
 
+/** The numeric precision a model computes in (docs/precision.md). */
+export const PRECISIONS = ['fp32', 'bf16', 'int8'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+
 /** Everything a worker needs to build one model: the graph and where its weights are. */
 export interface ModelPlan {
   name: string;
@@ -16,6 +20,39 @@ export interface ModelPlan {
    * loads a one-thread copy per worker beside the all-cores session (src/serving/engine-choice.ts).
    */
   threads?: number;
+  /**
+   * int8: quantize, calibrated on `calibration` (ONNX Runtime only). Absent: fp32. The worker
+   * answers with each calibration image's top-1 at fp32 and at int8 (PrecisionFigures).
+   */
+  precision?: 'int8';
+  calibration?: CalibrationSet;
+  /**
+   * The int8 model one worker already built from `calibration`: the other workers (and a
+   * replacement worker) load these bytes instead of calibrating again.
+   */
+  onnx?: Uint8Array;
+}
+
+/** Preprocessed calibration images, NHWC row-major, `n` of them. */
+export interface CalibrationSet {
+  input: Float32Array;
+  n: number;
+}
+
+/** What a quantized model answered against fp32 on its calibration images: each image's top-1 class. */
+export interface PrecisionFigures {
+  images: number;
+  fp32Top1: number[];
+  top1: number[];
+}
+
+/** What a worker answers to a load. */
+export interface LoadResult {
+  keyStyle: string;
+  format: string;
+  figures?: PrecisionFigures;
+  /** The int8 model the worker built (see ModelPlan.onnx). */
+  onnx?: Uint8Array;
 }
 
 export interface InferenceEngine {
@@ -23,6 +60,15 @@ export interface InferenceEngine {
   /** Returns logits, row-major [n, classes]. */
   infer(input: Float32Array, n: number): Promise<Float32Array>;
   dispose(): void;
+}
+
+/** An engine as a worker builds it, with what an int8 build also hands back once (LoadResult). */
+export interface BuiltEngine {
+  engine: InferenceEngine;
+  /** How int8 compared with fp32 on the calibration images. */
+  figures?: PrecisionFigures;
+  /** The int8 model built, for the other workers. */
+  onnx?: Uint8Array;
 }
 
 export interface WorkerInit {

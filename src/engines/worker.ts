@@ -14,6 +14,7 @@ import { buildOnnxModel } from '../interop/onnx/emit.js';
 import type {
   EngineTiming,
   InferenceEngine,
+  LoadResult,
   ModelPlan,
   WorkerInit,
   WorkerReply,
@@ -31,18 +32,21 @@ const explainers = new Explainers();
 const port = defined(parentPort, 'the parent port (this module runs in a worker thread)');
 const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
-async function load(plan: ModelPlan): Promise<{ keyStyle: string; format: string }> {
+async function load(plan: ModelPlan): Promise<LoadResult> {
   const file = await readModelWeights(plan.weightsPath);
   const { bound, keyStyle } = bindWeights(inferShapes(plan.graph), file.tensors);
-  const engine = await ENGINES[plan.engine](
+  // What an int8 build hands back (its figures, its model for the other workers) is not kept here.
+  const { engine, figures, onnx } = await ENGINES[plan.engine](
     plan.graph,
     bound,
     plan.threads === undefined ? init : { ...init, onnxThreads: plan.threads },
+    plan,
   );
   engines.get(plan.name)?.dispose();
   engines.set(plan.name, engine);
-  explainers.remember(plan);
-  return { keyStyle, format: file.format };
+  // Grad-CAM builds an fp32 tfjs copy from the graph and weights: the calibration images and int8 bytes stay out.
+  explainers.remember({ ...plan, calibration: undefined, onnx: undefined });
+  return { keyStyle, format: file.format, ...(figures ? { figures } : {}), ...(onnx ? { onnx } : {}) };
 }
 
 async function handle(msg: WorkerRequest): Promise<void> {

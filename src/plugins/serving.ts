@@ -41,6 +41,7 @@ export default fp(
         engine: c.engine,
         onnxThreadsFixed: c.onnxThreadsFixed,
         maxDelayFixed: c.maxDelayFixed,
+        precision: c.precision,
         defaultModel: c.defaultModel,
         only: c.onlyModels,
         maxImagesPerRequest: c.maxImagesPerRequest,

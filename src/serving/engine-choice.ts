@@ -23,7 +23,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { computeSlots, type InferencePool } from '../engines/pool.js';
-import type { EngineKind } from '../engines/types.js';
+import type { EngineKind, LoadResult, ModelPlan } from '../engines/types.js';
 import { engineKey, released, type ServedModel, SIDE_BY_SIDE_THREADS, servingKey } from './served-model.js';
 
 /** Timed runs per engine; their median is compared. */
@@ -58,13 +58,21 @@ export async function loadAndWarm(
   model: ServedModel,
   kind: EngineKind,
   zeros: Float32Array,
-  threads?: number,
-  on?: number[],
-): Promise<{ keyStyle: string; format: string; warmupMs: number }> {
+  copy: {
+    /** ONNX Runtime threads of this copy (default ONNX_THREADS). */
+    threads?: number;
+    /** Only these workers (a trial). */
+    on?: number[];
+    /** What else the workers need to build it (a reduced precision's calibration). */
+    plan?: Partial<ModelPlan>;
+  } = {},
+): Promise<LoadResult & { warmupMs: number }> {
   if (!model.graph || !model.weightsPath) throw new Error(`${model.name} has no graph or weights yet`);
+  const { threads, on } = copy;
   const key = engineKey(model.engineName, kind, threads);
   const loaded = await pool.load(
     {
+      ...copy.plan,
       name: key,
       graph: model.graph,
       weightsPath: model.weightsPath,
@@ -115,7 +123,7 @@ async function measureEngines(
     // On trial in one worker first: loading and timing tfjs blocks its worker for seconds.
     const trial = pool.trialWorker;
     try {
-      await loadAndWarm(pool, model, kind, zeros, undefined, [trial]);
+      await loadAndWarm(pool, model, kind, zeros, { on: [trial] });
       const servingMs = timings.msPerImage[serving] ?? Number.POSITIVE_INFINITY;
       const t = await pool.time(key, zeros, 1, TIMED_RUNS, servingMs * CLEARLY_SLOWER, trial);
       timings.msPerImage[kind] = t.medianMs;
@@ -129,7 +137,7 @@ async function measureEngines(
       const faster = t.medianMs < (timings.msPerImage[serving] ?? Number.POSITIVE_INFINITY);
       if (faster) {
         const others = Array.from({ length: pool.size }, (_, i) => i).filter((i) => i !== trial);
-        if (others.length) await loadAndWarm(pool, model, kind, zeros, undefined, others);
+        if (others.length) await loadAndWarm(pool, model, kind, zeros, { on: others });
         await switchCopy(pool, model, () => {
           model.engine = kind;
         });
@@ -160,7 +168,7 @@ async function measureArrangement(
   const threads = SIDE_BY_SIDE_THREADS;
   const key = engineKey(model.engineName, 'onnxruntime', threads);
   try {
-    await loadAndWarm(pool, model, 'onnxruntime', zeros, threads);
+    await loadAndWarm(pool, model, 'onnxruntime', zeros, { threads });
     const sideBySide = await pool.timeOnAll(key, zeros, 1, TIMED_RUNS);
     // Every session computes at once: the images per second add up.
     const sideRate = sideBySide.reduce((sum, t) => sum + 1000 / t.medianMs, 0);

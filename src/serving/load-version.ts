@@ -11,7 +11,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { analyzeGraph } from '../analysis/analyze.js';
 import { graphFromModelFile } from '../interop/model-files.js';
 import type { InferencePool } from '../engines/pool.js';
-import type { EngineKind } from '../engines/types.js';
+import type { EngineKind, ModelPlan, Precision } from '../engines/types.js';
 import { normalizeSpec } from '../spec/normalize.js';
 import { WeightsError } from '../weights/types.js';
 import { Batcher, type BatchObserver, type BatchSettings } from './batcher.js';
@@ -31,6 +31,7 @@ import {
   runOnServingEngine,
   TIMED_RUNS,
 } from './engine-choice.js';
+import { judgePrecision, PrecisionRefusedError, readCalibrationSet, resolvePrecision } from './precision.js';
 import { defined } from '../invariant.js';
 
 export type EngineChoice = EngineKind | 'auto';
@@ -43,6 +44,8 @@ export interface LoadOptions {
   onnxThreadsFixed?: boolean;
   /** MAX_DELAY_MS was set: keep waiting for batches even where they cost as much per image. */
   maxDelayFixed?: boolean;
+  /** PRECISION: the precision of models whose config.json does not name one (default fp32). */
+  precision?: Precision;
   maxImagesPerRequest: number;
   batching: Omit<BatchSettings, 'concurrency'>;
   observer?: (model: string) => BatchObserver;
@@ -72,8 +75,64 @@ export function failVersion(
 ): void {
   model.state = 'failed';
   model.error = err.message;
+  if (err instanceof PrecisionRefusedError) model.precisionCheck = (err as PrecisionRefusedError).check;
   if (err.problems) model.problems = err.problems.slice(0, 50);
   log.error({ model: model.name, version: model.version, err: err.message }, 'model refused');
+}
+
+/**
+ * The engines that may serve a model at `precision`: the one ENGINE names, or with `auto` both (to
+ * be timed). Only ONNX Runtime computes below fp32, so a reduced precision is served by it whatever
+ * `auto` would time, and ENGINE=tfjs refuses it (`source` says who asked for it).
+ */
+export function enginesFor(precision: Precision, engine: EngineChoice, source: string): EngineKind[] {
+  if (precision === 'fp32') return engine === 'auto' ? ['onnxruntime', 'tfjs'] : [engine];
+  if (engine === 'tfjs')
+    throw new ModelConfigError(
+      `${source} ${precision}: only ONNX Runtime computes below fp32, and ENGINE=tfjs serves fp32 only; set ENGINE=onnxruntime or auto`,
+    );
+  return ['onnxruntime'];
+}
+
+/**
+ * The precision the version is served at (set on `model`), the engines that may serve it, and for
+ * a reduced precision what the workers need to build it and the load needs to judge it: the plan's
+ * fields, the calibration images' classes and the limits.
+ */
+async function precisionPlan(
+  model: ServedModel,
+  config: ModelConfig,
+  options: LoadOptions,
+  preprocess: NonNullable<ServedModel['preprocess']>,
+  labels: string[],
+) {
+  const precision = resolvePrecision(config, options.precision ?? 'fp32');
+  model.precision = precision;
+  const source = config.precision ? 'config.json precision' : 'PRECISION';
+  const candidates = enginesFor(precision, options.engine, source);
+  if (precision === 'fp32') return { candidates };
+  if (precision === 'bf16') {
+    // Probed on this ONNX Runtime, not assumed; imported here so that fp32 services never load it on the main thread.
+    const { bf16ConvUnsupported } = await import('../engines/precision.js');
+    const why = await bf16ConvUnsupported();
+    throw new PrecisionRefusedError(
+      why
+        ? `${source} bf16 refused: ONNX Runtime's CPU provider cannot compute a convolution in bfloat16 here (${why.split('\n')[0]}); its only bf16 switch, mlas.enable_gemm_fastmath_arm64_bfloat16, is for ARM64. Serve fp32 or int8`
+        : `${source} bf16 refused: this ONNX Runtime has a bf16 convolution, but the service emits no bf16 graph yet. Serve fp32 or int8`,
+    );
+  }
+  if (!config.calibration)
+    throw new ModelConfigError(
+      `${source} int8 needs calibration images (config.json's calibration.images, a folder of the model's): they set int8's ranges, and int8's agreement with fp32 is measured on them before it is served`,
+    );
+  const { set, labels: classes } = await readCalibrationSet(
+    model.dir,
+    config.calibration,
+    preprocess,
+    labels,
+  );
+  const plan: Pick<ModelPlan, 'precision' | 'calibration'> = { precision: 'int8', calibration: set };
+  return { candidates, reduced: { precision, plan, labels: classes, calibration: config.calibration } };
 }
 
 export async function loadVersion(
@@ -139,7 +198,13 @@ export async function loadVersion(
     model.weightsPath = weightsPath;
     const elements = graph.input[0] * graph.input[1] * graph.input[2];
     const zeros = new Float32Array(elements);
-    const candidates: EngineKind[] = options.engine === 'auto' ? ['onnxruntime', 'tfjs'] : [options.engine];
+    const { candidates, reduced } = await precisionPlan(
+      model,
+      config,
+      options,
+      model.preprocess,
+      model.labels,
+    );
     const msPerImage: Partial<Record<EngineKind, number>> = {};
     const failures: Partial<Record<EngineKind, string>> = {};
     let warmupMs = 0;
@@ -149,8 +214,19 @@ export async function loadVersion(
     for (const kind of candidates) {
       try {
         model.state = 'warming';
-        const { warmupMs: firstRunMs, ...loaded } = await loadAndWarm(pool, model, kind, zeros);
+        const {
+          warmupMs: firstRunMs,
+          figures,
+          ...loaded
+        } = await loadAndWarm(pool, model, kind, zeros, { plan: reduced?.plan });
         model.weights = { file: config.weights, sha256: '', bytes, ...loaded };
+        if (reduced)
+          model.precisionCheck = judgePrecision(
+            reduced.precision,
+            defined(figures, 'the precision figures of the loaded model'),
+            reduced.labels,
+            reduced.calibration,
+          );
         const t1 = performance.now();
         if (candidates.length > 1)
           msPerImage[kind] = (
@@ -161,7 +237,8 @@ export async function loadVersion(
         break;
       } catch (err) {
         // Weights that do not fit fail every engine alike; an engine that cannot run this graph is skipped.
-        if (candidates.length === 1 || err instanceof WeightsError) throw err;
+        if (candidates.length === 1 || err instanceof WeightsError || err instanceof PrecisionRefusedError)
+          throw err;
         failures[kind] = (err as Error).message;
         await pool.unload(engineKey(model.engineName, kind)); // a copy loaded in some workers must not stay
       }
@@ -181,7 +258,11 @@ export async function loadVersion(
         : undefined;
     model.arrangement =
       chosen === 'onnxruntime'
-        ? initialArrangement(pool, arrangementToMeasure(pool, options.onnxThreadsFixed ?? true))
+        ? // A reduced precision keeps ONNX_THREADS' arrangement: its other copies would need their own build.
+          initialArrangement(
+            pool,
+            arrangementToMeasure(pool, (options.onnxThreadsFixed ?? true) || reduced !== undefined),
+          )
         : undefined;
     // Whether waiting for batches pays is measured once the model serves, unless a setting fixed it.
     model.batchingGain =
@@ -207,6 +288,8 @@ export async function loadVersion(
         version: model.version,
         engine: model.engine,
         engineTimings: model.engineTimings,
+        precision: model.precision,
+        ...(model.precisionCheck ? { precisionCheck: model.precisionCheck } : {}),
         backend: model.backend.name,
         loadMs: Math.round(model.loadMs),
         warmupMs: Math.round(model.warmupMs),

@@ -17,6 +17,7 @@ import { describeValue } from '../errors.js';
 import { ARCHITECTURE_SPEC_SCHEMA } from '../spec/schema.js';
 import type { ArchitectureSpec, Shape3 } from '../spec/types.js';
 import { defined } from '../invariant.js';
+import { PRECISIONS, type Precision } from '../engines/types.js';
 
 export type ResizeMode = 'stretch' | 'crop';
 export type Interpolation = 'bilinear' | 'bicubic' | 'lanczos3' | 'nearest';
@@ -115,6 +116,14 @@ export interface ModelConfig {
   topk?: number;
   batching?: BatchingConfig;
   versionPolicy?: VersionPolicy;
+  /** The precision served at; overrides PRECISION (docs/precision.md). */
+  precision?: Precision;
+  /**
+   * Images (a folder of the model's) that calibrate int8 and on which every reduced precision's
+   * top-1 is compared with fp32; `labels` (a file of `image,class` lines) adds accuracy. The limits
+   * can only be made stricter than the service's (99% agreement, 0.5 points of accuracy).
+   */
+  calibration?: { images: string; labels?: string; minAgreement?: number; maxAccuracyDrop?: number };
 }
 
 const number = { type: 'number' };
@@ -182,6 +191,18 @@ export const MODEL_CONFIG_SCHEMA = {
         queueLimit: { type: 'integer', minimum: 1, maximum: 100_000 },
       },
     },
+    precision: { enum: [...PRECISIONS] },
+    calibration: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['images'],
+      properties: {
+        images: { type: 'string', minLength: 1 },
+        labels: { type: 'string', minLength: 1 },
+        minAgreement: { type: 'number', minimum: 0.99, maximum: 1 },
+        maxAccuracyDrop: { type: 'number', minimum: 0, maximum: 0.5 },
+      },
+    },
     versionPolicy: {
       oneOf: [
         {
@@ -235,6 +256,17 @@ export function fileInFolder(dir: string, file: string, field: string): string {
   return resolved;
 }
 
+/** The value at a JSON pointer such as `/batching/maxBatch` (what Ajv's error is about). */
+function valueAt(raw: unknown, pointer: string): unknown {
+  return pointer
+    .split('/')
+    .slice(1)
+    .reduce<unknown>(
+      (v, key) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined),
+      raw,
+    );
+}
+
 export async function readModelConfig(dir: string): Promise<ModelConfig> {
   let raw: unknown;
   try {
@@ -250,7 +282,7 @@ export async function readModelConfig(dir: string): Promise<ModelConfig> {
         `config.json.versionPolicy: expected {"latest": n}, {"all": true} or {"specific": [n, ...]} with n a positive integer; received ${describeValue((raw as { versionPolicy?: unknown }).versionPolicy)}`,
       );
     throw new ModelConfigError(
-      `config.json${e.instancePath.replace(/\//g, '.')}: ${e.message}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}; received ${describeValue((e as { data?: unknown }).data)}`,
+      `config.json${e.instancePath.replace(/\//g, '.')}: ${e.message}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}; received ${describeValue(valueAt(raw, e.instancePath))}`,
     );
   }
   const config = raw as ModelConfig;

@@ -5,7 +5,8 @@
 import type { AnalysisReport } from '../analysis/analyze.js';
 import type { ModelFileFormat } from '../interop/model-files.js';
 import type { BackendChoice } from '../engines/tfjs/backend.js';
-import type { EngineKind } from '../engines/types.js';
+import type { EngineKind, Precision } from '../engines/types.js';
+import type { PrecisionCheck } from './precision.js';
 import type { Graph, Shape3 } from '../spec/types.js';
 import type { Batcher, BatchSettings } from './batcher.js';
 import type { ModelConfig, Preprocess } from './model-config.js';
@@ -93,6 +94,10 @@ export interface ServedModel {
   batchingGain?: BatchingGain;
   /** ONNX Runtime arrangements measured: images/s with every worker busy, and the one serving. */
   arrangement?: ArrangementTimings;
+  /** The precision it computes in (set at load: config.json's, else PRECISION). */
+  precision?: Precision;
+  /** For a reduced precision: its top-1 agreement (and accuracy) against fp32 on the calibration images. */
+  precisionCheck?: PrecisionCheck;
   backend?: BackendChoice;
   weightsPath?: string;
   loadMs?: number;

@@ -11,7 +11,7 @@ export const OPSET = 17;
 export const PRODUCER = 'convnet-serve';
 
 /** TensorProto.DataType values we use. */
-export const DataType = { FLOAT: 1, INT64: 7 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BFLOAT16: 16 } as const;
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
 
 export type Attribute =
@@ -35,18 +35,24 @@ export interface NodeDef {
   attributes?: Attribute[];
 }
 
-/** A constant tensor: float32 or int64 data, row-major. */
+/** What a constant tensor holds, row-major: float32, or the integer types quantized graphs need. */
+export type TensorData = Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
+
+/** A constant tensor. */
 export interface TensorDef {
   name: string;
   dims: number[];
-  data: Float32Array | BigInt64Array;
+  data: TensorData;
 }
 
-/** A graph input or output: element type and shape, where a string is a symbolic dimension. */
+/**
+ * A graph input or output: element type and shape, where a string is a symbolic dimension;
+ * `dims` undefined leaves the shape out (ONNX Runtime infers it; calibration outputs use that).
+ */
 export interface ValueInfoDef {
   name: string;
   elemType: DataTypeCode;
-  dims: (number | string)[];
+  dims: (number | string)[] | undefined;
 }
 
 export interface GraphDef {
@@ -60,6 +66,8 @@ export interface GraphDef {
 export interface ModelDef {
   graph: GraphDef;
   docString?: string;
+  /** The default domain's opset (OPSET unless a graph needs a later operator version). */
+  opset?: number;
 }
 
 // AttributeProto.AttributeType
@@ -67,20 +75,30 @@ const ATTR_TYPE = { float: 1, int: 2, string: 3, ints: 7 } as const;
 
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** The tensor's bytes, little-endian: a view on little-endian hosts, a converted copy otherwise. */
-function leBytes(data: Float32Array | BigInt64Array): Uint8Array {
-  if (littleEndian) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+/** The tensor's bytes, little-endian: a view on little-endian hosts (and for bytes), a converted copy otherwise. */
+function leBytes(data: TensorData): Uint8Array {
+  if (littleEndian || data.BYTES_PER_ELEMENT === 1)
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const out = new Uint8Array(data.byteLength);
   const view = new DataView(out.buffer);
   if (data instanceof Float32Array) for (const [i, v] of data.entries()) view.setFloat32(i * 4, v, true);
-  else for (const [i, v] of data.entries()) view.setBigInt64(i * 8, v, true);
+  else if (data instanceof Int32Array) for (const [i, v] of data.entries()) view.setInt32(i * 4, v, true);
+  else if (data instanceof BigInt64Array)
+    for (const [i, v] of data.entries()) view.setBigInt64(i * 8, v, true);
   return out;
+}
+
+function dataType(data: TensorData): DataTypeCode {
+  if (data instanceof Float32Array) return DataType.FLOAT;
+  if (data instanceof BigInt64Array) return DataType.INT64;
+  if (data instanceof Int32Array) return DataType.INT32;
+  return data instanceof Int8Array ? DataType.INT8 : DataType.UINT8;
 }
 
 function encodeTensor(t: TensorDef): ProtoWriter {
   const w = new ProtoWriter();
   for (const d of t.dims) w.int(1, d); // dims
-  w.int(2, t.data instanceof Float32Array ? DataType.FLOAT : DataType.INT64); // data_type
+  w.int(2, dataType(t.data)); // data_type
   w.string(8, t.name); // name
   w.bytes(9, leBytes(t.data)); // raw_data
   return w;
@@ -116,12 +134,15 @@ function encodeNode(n: NodeDef): ProtoWriter {
 }
 
 function encodeValueInfo(v: ValueInfoDef): ProtoWriter {
-  const shape = new ProtoWriter();
-  for (const d of v.dims) {
-    const dim = typeof d === 'number' ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d); // dim_value | dim_param
-    shape.message(1, dim);
+  const tensorType = new ProtoWriter().int(1, v.elemType); // elem_type
+  if (v.dims) {
+    const shape = new ProtoWriter();
+    for (const d of v.dims) {
+      const dim = typeof d === 'number' ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d); // dim_value | dim_param
+      shape.message(1, dim);
+    }
+    tensorType.message(2, shape); // shape
   }
-  const tensorType = new ProtoWriter().int(1, v.elemType).message(2, shape); // elem_type, shape
   const type = new ProtoWriter().message(1, tensorType); // TypeProto.tensor_type
   return new ProtoWriter().string(1, v.name).message(2, type);
 }
@@ -143,6 +164,6 @@ export function encodeModel(model: ModelDef): Uint8Array {
   w.string(2, PRODUCER); // producer_name
   if (model.docString) w.string(6, model.docString);
   w.message(7, encodeGraph(model.graph)); // graph
-  w.message(8, new ProtoWriter().string(1, '').int(2, OPSET)); // opset_import: default domain
+  w.message(8, new ProtoWriter().string(1, '').int(2, model.opset ?? OPSET)); // opset_import: default domain
   return w.finish();
 }
