@@ -30,6 +30,6 @@ export const CONVENTIONS = {
     'weight-gradient MACs (equal to the forward MACs of each conv and dense with trainable weights), all for the batch. Transient ' +
     'tensors of the backward pass and backend workspace are not included.',
   receptiveField:
-    'Receptive field and its stride (jump) per spatial axis, from the network input: rf += (k_eff − 1)·jump, jump ·= stride; ' +
+    'Receptive field and its stride (jump) per spatial axis, from the network input: rf += (k_eff - 1)·jump, jump ·= stride; ' +
     'padding does not change them; where branches meet, the largest is reported.',
 } as const;
