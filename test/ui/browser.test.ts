@@ -162,7 +162,7 @@ async function run() {
         ['.result-card .bars', '.result-card .explain'].map((s) => page.locator(s).boundingBox()),
       );
       t.ok(bars && figure && figure.x >= bars.x + bars.width, 'the overlay sits beside the bars');
-      t.match(await page.textContent('.timings'), /Explanation[\s\S]*ms/, 'its time is shown');
+      t.match(await page.textContent('.timings'), /Explanation[\d.\s]+m?s/, 'its time is shown');
       await shot('03-classify-explain');
       const toggle = page.locator('.result-card .explain-toggle');
       await toggle.click();
