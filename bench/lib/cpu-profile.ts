@@ -33,10 +33,16 @@ const CATEGORIES: [string, (f: CallFrame) => boolean][] = [
   ['metrics', (f) => /node_modules\/prom-client\/|plugins\/(metrics|batch-metrics)\.js/.test(f.url)],
   ['multipart', (f) => /node_modules\/(busboy|@fastify\/multipart|streamsearch)\//.test(f.url)],
   ['sharp (JS side)', (f) => /node_modules\/sharp\//.test(f.url)],
-  ['decode and preprocess (ours)', (f) => /src\/serving\/(preprocess|decode-|image-format)/.test(f.url)],
+  [
+    'decode and preprocess (ours)',
+    (f) => /src\/(serving\/(preprocess|decode-|image-format)|engines\/pixels)/.test(f.url),
+  ],
   [
     'batching and messages',
-    (f) => /src\/(serving\/batcher|engines\/pool)\.js|node:internal\/worker|worker_threads/.test(f.url),
+    (f) =>
+      /src\/(serving\/batcher|engines\/(pool|batch-input))\.js|node:internal\/worker|worker_threads/.test(
+        f.url,
+      ),
   ],
   ['routes and answers (ours)', (f) => /dist\/(routes|src\/plugins|src\/serving\/postprocess)/.test(f.url)],
   [

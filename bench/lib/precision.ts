@@ -19,7 +19,7 @@ import { buildOnnxGraph, buildOnnxModel } from '../../src/interop/onnx/emit.js';
 import { encodeModel } from '../../src/interop/onnx/model.js';
 import { readModelConfig, resolvePreprocess } from '../../src/serving/model-config.js';
 import { readCalibrationSet } from '../../src/serving/precision.js';
-import { normalize } from '../../src/serving/preprocess.js';
+import { normalize } from '../../src/engines/pixels.js';
 import { normalizeSpec } from '../../src/spec/normalize.js';
 import { inferShapes } from '../../src/spec/shapes.js';
 import type { Graph } from '../../src/spec/types.js';

@@ -11,6 +11,7 @@ import {
 } from '../../src/serving/explain-options.js';
 import { overlayDataUrl } from '../../src/serving/overlay.js';
 import type { ReadyModel } from '../../src/serving/registry.js';
+import type { PixelImage } from '../../src/engines/pixels.js';
 
 export interface Explanation {
   method: 'gradcam';
@@ -40,11 +41,11 @@ export async function explainImages(
   m: ReadyModel,
   request: ExplainRequest,
   uploads: { bytes: Uint8Array }[],
-  tensors: Float32Array[],
+  images: PixelImage[],
   signal: AbortSignal,
 ): Promise<{ explanations: Explanation[]; explainMs: number }> {
   const t0 = performance.now();
-  const { maps } = await app.explainer.explain(m, tensors, request, signal);
+  const { maps } = await app.explainer.explain(m, images, request, signal);
   const explanations = await Promise.all(
     maps.map(async (cam, i) => ({
       method: request.method,

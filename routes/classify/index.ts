@@ -9,6 +9,7 @@ import { abortOnClose } from '../../src/serving/abort.js';
 import { assertFinite, softmax, topK } from '../../src/serving/postprocess.js';
 import { decodeImage, probeImage } from '../../src/serving/preprocess.js';
 import type { Preprocess } from '../../src/serving/model-config.js';
+import type { PixelImage } from '../../src/engines/pixels.js';
 import { isReady, servingBackend } from '../../src/serving/registry.js';
 import { modelNotReady, parseVersion, servedModel } from '../models/index.js';
 import { classifyQuery, classifyResponse, jsonBody, RAW_TYPES } from './schema.js';
@@ -195,7 +196,7 @@ async function collect(
 }
 
 /**
- * The request's images as tensors: headers read first, so an image or a request past its decode
+ * The request's images as 8-bit pixels (the inference worker normalises them): headers read first, so an image or a request past its decode
  * budget is refused before any pixel is decoded; then decoded in turns shared fairly with other requests.
  */
 async function decodeAll(
@@ -203,7 +204,7 @@ async function decodeAll(
   uploads: { bytes: Uint8Array; file: string }[],
   preprocess: Preprocess,
   signal: AbortSignal,
-): Promise<Float32Array[]> {
+): Promise<PixelImage[]> {
   const c = app.config;
   const limits = { maxPixels: c.maxImagePixels, maxCost: c.maxDecodeCost, timeoutSeconds: c.decodeTimeoutS };
   const images = await Promise.all(uploads.map((u) => probeImage(u.bytes, u.file, limits)));
@@ -285,9 +286,9 @@ export default async function classifyRoute(app: FastifyInstance) {
       const signal = abortOnClose(reply);
       // Announced while decoding, so a batch waiting to fill knows this request is coming.
       const arrival = m.batcher.expect(uploads.length);
-      let tensors: Float32Array[];
+      let images: PixelImage[];
       try {
-        tensors = await decodeAll(app, uploads, m.preprocess, signal);
+        images = await decodeAll(app, uploads, m.preprocess, signal);
       } catch (err) {
         arrival.cancel();
         throw err;
@@ -295,8 +296,8 @@ export default async function classifyRoute(app: FastifyInstance) {
       const decodeMs = performance.now() - t0;
       // Explanations queue apart (src/serving/explainer.ts), computed while the predictions are.
       const [{ logits, timings }, explained] = await Promise.all([
-        m.batcher.submit(tensors, signal, arrival),
-        explain ? explainImages(app, m, explain, uploads, tensors, signal) : undefined,
+        m.batcher.submit(images, signal, arrival),
+        explain ? explainImages(app, m, explain, uploads, images, signal) : undefined,
       ]);
       assertFinite(logits, m.name);
       request.log.info(

@@ -342,7 +342,8 @@ export default async function kserveRoutes(app: FastifyInstance) {
     const explain = kserveExplainRequest(app, m, body.parameters);
     const flat = flatten(input.data, n * h * w * c);
     const per = h * w * c;
-    const images = Array.from({ length: n }, (_, i) => flat.slice(i * per, (i + 1) * per));
+    // Views, not copies: the batcher copies each image into its batch (src/engines/batch-input.ts).
+    const images = Array.from({ length: n }, (_, i) => flat.subarray(i * per, (i + 1) * per));
     const signal = abortOnClose(reply);
     // Explanations queue apart (src/serving/explainer.ts), computed while the logits are.
     const [{ logits }, explained] = await Promise.all([

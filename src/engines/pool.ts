@@ -17,6 +17,7 @@ import type {
   WorkerRequest,
 } from './types.js';
 import { WeightsError } from '../weights/types.js';
+import { batchTransfers, floatBatch, type PackedBatch } from './batch-input.js';
 import { spawnWorker } from '../spawn-worker.js';
 import type { PriorityResult } from '../thread-priority.js';
 
@@ -283,19 +284,19 @@ export class InferencePool {
   }
 
   /**
-   * Runs one batch; `input` is transferred, not copied. Batches that fit the cores side by side go
-   * to the least busy worker. When one batch takes every core, all such batches go to one worker,
-   * which runs them one after another.
+   * Runs one packed batch (./batch-input.ts); its buffers are transferred, not copied, and the
+   * worker makes the engine's input from them. Batches that fit the cores side by side go to the
+   * least busy worker. When one batch takes every core, all such batches go to one worker, which
+   * runs them one after another.
    */
-  async infer(
-    model: string,
-    input: Float32Array,
-    n: number,
-    engine: EngineKind = 'tfjs',
-  ): Promise<Float32Array> {
+  async infer(model: string, batch: PackedBatch, engine: EngineKind = 'tfjs'): Promise<Float32Array> {
     const threads = this.threadsPerBatch(engine, this.plans.get(model)?.threads);
     const allCores = computeSlots(this.workers.length, threads) === 1 && this.workers.length > 1;
-    return this.batchOn(allCores ? this.live()[0] : this.pick(), { type: 'infer', model, input, n });
+    return this.batchOn(
+      allCores ? this.live()[0] : this.pick(),
+      { type: 'infer', model, batch },
+      batchTransfers(batch),
+    );
   }
 
   /**
@@ -303,21 +304,20 @@ export class InferencePool {
    * `input` is transferred. The worker builds its tfjs copy of the model on its first such batch.
    */
   async explain(model: string, input: Float32Array, n: number): Promise<Float32Array> {
-    return this.batchOn(this.pick(), { type: 'explain', model, input, n });
+    return this.batchOn(this.pick(), { type: 'explain', model, input, n }, [input.buffer as ArrayBuffer]);
   }
 
-  /** One batch on `worker`, its input transferred, counted in the worker's load while it runs. */
+  /** One batch on `worker`, `transfer` given up, counted in the worker's load while it runs. */
   private async batchOn(
     worker: PoolWorker,
-    msg: { type: 'infer' | 'explain'; model: string; input: Float32Array; n: number },
+    msg:
+      | { type: 'infer'; model: string; batch: PackedBatch }
+      | { type: 'explain'; model: string; input: Float32Array; n: number },
+    transfer: ArrayBuffer[],
   ): Promise<Float32Array> {
     worker.inFlight++;
     try {
-      return await worker.request<Float32Array>(
-        msg,
-        [msg.input.buffer as ArrayBuffer],
-        this.options.hangTimeoutMs,
-      );
+      return await worker.request<Float32Array>(msg, transfer, this.options.hangTimeoutMs);
     } finally {
       worker.inFlight--;
     }
@@ -326,7 +326,7 @@ export class InferencePool {
   /** Runs the same batch on every worker (warm-up: first calls compile kernels and allocate). */
   async inferOnAll(model: string, input: Float32Array, n: number, on?: number[]): Promise<void> {
     await Promise.all(
-      this.chosen(on).map((w) => w.request({ type: 'infer', model, input: input.slice(), n })),
+      this.chosen(on).map((w) => w.request({ type: 'infer', model, batch: floatBatch(input.slice(), n) })),
     );
   }
 

@@ -2,6 +2,7 @@
 import type { Graph } from '../spec/types.js';
 import type { PriorityResult } from '../thread-priority.js';
 import type { BackendChoice, BackendName } from './tfjs/backend.js';
+import type { PackedBatch } from './batch-input.js';
 
 export type EngineKind = 'tfjs' | 'onnxruntime';
 
@@ -81,7 +82,8 @@ export interface WorkerInit {
 
 export type WorkerRequest =
   | { type: 'load'; id: number; plan: ModelPlan }
-  | { type: 'infer'; id: number; model: string; input: Float32Array; n: number }
+  /** A batch packed as ./batch-input.ts describes: floats and/or 8-bit pixels. */
+  | { type: 'infer'; id: number; model: string; batch: PackedBatch }
   | { type: 'unload'; id: number; model: string }
   | { type: 'export-onnx'; id: number; plan: ModelPlan }
   /** Median wall time of `runs` sequential inferences of one batch. */

@@ -23,6 +23,7 @@ import type {
 import { defined } from '../invariant.js';
 import { yieldThreadPriority } from '../thread-priority.js';
 import { Explainers } from './explainers.js';
+import { batchInput } from './batch-input.js';
 
 const init = workerData as WorkerInit;
 // First, so that the compute threads ONNX Runtime and tfjs create from this thread inherit it.
@@ -58,7 +59,8 @@ async function handle(msg: WorkerRequest): Promise<void> {
       case 'infer': {
         const engine = engines.get(msg.model);
         if (!engine) throw new Error(`model ${msg.model} is not loaded in this worker`);
-        const logits = await engine.infer(msg.input, msg.n);
+        // Pixel images are normalised here, straight into the engine's input.
+        const logits = await engine.infer(batchInput(msg.batch), msg.batch.n);
         const out = logits.buffer.byteLength === logits.byteLength ? logits : logits.slice();
         reply({ type: 'result', id: msg.id, ok: true, value: out }, [out.buffer as ArrayBuffer]);
         return;

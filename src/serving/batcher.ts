@@ -9,6 +9,7 @@
  * one whose client has gone is dropped before it is computed.
  */
 import { AppError } from '../errors.js';
+import { type BatchImage, type PackedBatch, packBatch } from '../engines/batch-input.js';
 
 export interface BatchSettings {
   maxBatch: number;
@@ -32,10 +33,12 @@ export interface BatchObserver {
   depth?(images: number): void;
 }
 
-type RunBatch = (input: Float32Array, n: number) => Promise<Float32Array>;
+/** Computes one packed batch (src/engines/batch-input.ts): logits, row-major [n, classes]. */
+export type RunBatch = (batch: PackedBatch) => Promise<Float32Array>;
 
 interface Job {
-  images: Float32Array[];
+  /** Float inputs or 8-bit pixels; a batch may mix them (see src/engines/batch-input.ts). */
+  images: BatchImage[];
   /** Announced with expect(): the batcher knows when no more such requests are coming. */
   announced: boolean;
   outputs: (Float32Array | undefined)[];
@@ -157,7 +160,7 @@ export class Batcher {
    * is the announcement from expect(), if the request was announced.
    */
   submit(
-    images: Float32Array[],
+    images: BatchImage[],
     signal?: AbortSignal,
     arrival?: Arrival,
   ): Promise<{ logits: Float32Array[]; timings: JobTimings }> {
@@ -276,11 +279,13 @@ export class Batcher {
     this.inFlight++;
     this.observer.depth?.(this.queue.length);
     const n = slices.length;
-    const input = new Float32Array(n * this.elementsPerImage);
-    for (const [i, s] of slices.entries()) input.set(s.job.images[s.index], i * this.elementsPerImage);
     const started = performance.now();
     const queueMs = slices.map((s) => started - s.job.arrived);
-    this.run(input, n)
+    const images = slices.map((s) => s.job.images[s.index]);
+    // Packed inside the chain: an image that does not fit the model fails its batch (which then
+    // frees its slot below) instead of throwing out of schedule().
+    const batch = Promise.resolve().then(() => this.run(packBatch(images, this.elementsPerImage)));
+    batch
       .then(
         (logits) => {
           const inferMs = performance.now() - started;

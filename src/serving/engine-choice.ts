@@ -25,21 +25,20 @@ import type { FastifyBaseLogger } from 'fastify';
 import { computeSlots, type InferencePool } from '../engines/pool.js';
 import type { EngineKind, LoadResult, ModelPlan } from '../engines/types.js';
 import { engineKey, released, type ServedModel, SIDE_BY_SIDE_THREADS, servingKey } from './served-model.js';
+import type { RunBatch } from './batcher.js';
 
 /** Timed runs per engine; their median is compared. */
 export const TIMED_RUNS = 5;
 /** Over this multiple of the serving engine's median, an engine is clearly slower: timing stops. */
 export const CLEARLY_SLOWER = 2;
 
-type RunBatch = (input: Float32Array, n: number) => Promise<Float32Array>;
-
 /** The batcher's run: each batch on the copy serving `model` when the batch leaves. */
 export function runOnServingEngine(pool: InferencePool, model: ServedModel): RunBatch {
   const running = new Map<string, Set<Promise<Float32Array>>>();
   model.batchesRunning = running;
-  return (input, n) => {
+  return (packed) => {
     const key = servingKey(model);
-    const batch = pool.infer(key, input, n, model.engine);
+    const batch = pool.infer(key, packed, model.engine);
     const set = running.get(key) ?? new Set();
     running.set(key, set);
     set.add(batch);

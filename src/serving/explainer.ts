@@ -7,6 +7,8 @@
  */
 import type { InferencePool } from '../engines/pool.js';
 import { EXPLAIN_EXTRA, explainRowWidth, packExplainImage } from '../engines/gradcam-batch.js';
+import { type BatchImage, batchInput } from '../engines/batch-input.js';
+import { pixelsToInput } from '../engines/pixels.js';
 import { spatialLayers, type SpatialLayer } from '../engines/gradcam-layers.js';
 import { Batcher, type BatchObserver, type BatchSettings, type JobTimings } from './batcher.js';
 import type { ExplainRequest } from './explain-options.js';
@@ -59,7 +61,8 @@ export class ExplainService {
       m.name,
       { ...this.settings, concurrency: 1 },
       // A batch waiting here for another model's counts as computing in that model's metrics.
-      (input, n) => this.oneAtATime(() => this.pool.explain(key, input, n)),
+      // Float images only (explain() normalises pixels first): batchInput hands back their floats.
+      (batch) => this.oneAtATime(() => this.pool.explain(key, batchInput(batch), batch.n)),
       pixels + EXPLAIN_EXTRA,
       explainRowWidth(layers),
       this.observer(m.name),
@@ -76,15 +79,25 @@ export class ExplainService {
     return run;
   }
 
-  /** One map per image, in order; `images` are the model's input tensors. */
+  /**
+   * One map per image, in order; `images` are the model's input tensors or decoded pixels. Pixels
+   * are normalised here, on the event loop, with the worker's arithmetic (src/engines/pixels.ts):
+   * explanations are rare and each costs far more than that, so their batch format stays floats.
+   */
   async explain(
     m: ReadyModel,
-    images: Float32Array[],
+    images: BatchImage[],
     request: ExplainRequest,
     signal?: AbortSignal,
   ): Promise<{ maps: CamResult[]; timings: JobTimings }> {
     const { batcher } = this.of(m);
-    const packed = images.map((image) => packExplainImage(image, request.layerIndex, request.classIndex));
+    const packed = images.map((image) =>
+      packExplainImage(
+        image instanceof Float32Array ? image : pixelsToInput(image),
+        request.layerIndex,
+        request.classIndex,
+      ),
+    );
     // The version's copies stay in the workers until this ends, even if a new version replaces it.
     const { logits: rows, timings } = await holdVersion(m, batcher.submit(packed, signal));
     const { height, width } = request.layer;

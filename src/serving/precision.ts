@@ -8,6 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CalibrationSet, PrecisionFigures, Precision } from '../engines/types.js';
 import { decodeImage, probeImage } from './preprocess.js';
+import { pixelsToInput } from '../engines/pixels.js';
 import { fileInFolder, ModelConfigError, type ModelConfig, type Preprocess } from './model-config.js';
 
 /** Top-1 agreement with fp32 below this refuses a precision (config can only raise it). */
@@ -86,7 +87,7 @@ export async function readCalibrationSet(
   for (const [i, name] of names.entries()) {
     const bytes = await readFile(path.join(folder, name));
     const probed = await probeImage(bytes, `${calibration.images}/${name}`, { maxPixels: 100_000_000 });
-    input.set(await decodeImage(probed, p), i * per);
+    pixelsToInput(await decodeImage(probed, p), input, i * per);
   }
   const set = { input, n: names.length };
   if (!calibration.labels) return { set };

@@ -1,12 +1,14 @@
 /**
- * Image bytes → the model's input tensor, with sharp (libvips, off the event loop). The declared
+ * Image bytes → the model's input pixels, with sharp (libvips, off the event loop). The declared
  * content type is never trusted: the format is sniffed from the magic bytes. EXIF orientation is
  * applied, alpha is flattened onto white, CMYK and 16-bit images are converted to 8-bit sRGB (or
  * grey for 1-channel models), then the image is resized (stretch, or shorter side + centre crop)
- * and normalised as the model's `preprocess` says.
+ * as the model's `preprocess` says. What is left per pixel (a bilinear enlargement, normalisation)
+ * is done by the inference worker, straight into the engine's input (src/engines/pixels.ts).
  */
 import sharp, { type KernelEnum, type Metadata, type OutputInfo } from 'sharp';
 import { AppError } from '../errors.js';
+import { type PixelImage, pixelsToInput, type ResizeGeometry } from '../engines/pixels.js';
 import { type DecodeCost, decodeCost } from './decode-cost.js';
 import { type ImageFormat, SUPPORTED_FORMATS, sniffFormat } from './image-format.js';
 import type { Interpolation, Preprocess } from './model-config.js';
@@ -112,18 +114,22 @@ export async function probeImage(
   return { bytes, file, format, width, height, orientation: meta.orientation, decode, limits };
 }
 
-/** Decodes and preprocesses one image; errors name the file. */
+/** Decodes and preprocesses one image into the model's float32 input; errors name the file. */
 export async function imageToTensor(
   bytes: Uint8Array,
   file: string,
   p: Preprocess,
   limits: DecodeLimits,
 ): Promise<Float32Array> {
-  return decodeImage(await probeImage(bytes, file, limits), p);
+  return pixelsToInput(await decodeImage(await probeImage(bytes, file, limits), p));
 }
 
-/** Decodes a probed image and preprocesses it as the model's `preprocess` says. */
-export async function decodeImage(image: ProbedImage, p: Preprocess): Promise<Float32Array> {
+/**
+ * Decodes a probed image and resizes it as the model's `preprocess` says, to 8-bit pixels: the
+ * model's window, or (bilinear enlargements) what the window is enlarged out of. pixelsToInput
+ * makes them the model's input, in the inference worker for a batch.
+ */
+export async function decodeImage(image: ProbedImage, p: Preprocess): Promise<PixelImage> {
   const { bytes, file, format, limits } = image;
   const [h, w] = p.size;
   const options = decodeOptions(limits);
@@ -169,10 +175,15 @@ export async function decodeImage(image: ProbedImage, p: Preprocess): Promise<Fl
       { file },
     );
   }
-  const window = plan.enlarge
-    ? enlargeBilinear(raw.data, { width: plan.width, height: plan.height, channels }, g, w, h)
-    : raw.data;
-  return normalize(window, channels, p);
+  return {
+    pixels: raw.data,
+    width: plan.width,
+    height: plan.height,
+    channels,
+    ...(plan.enlarge ? { enlarge: g } : {}),
+    // The model's own object: a batch's images then share it by reference (packBatch checks).
+    normalization: p,
+  };
 }
 
 /** What libvips does to an image, and what it hands back. */
@@ -180,7 +191,7 @@ export interface ResamplePlan {
   resize?: { width: number; height: number; kernel: keyof KernelEnum };
   /** Cut the w×h window in the same pipeline, so libvips computes only it. */
   extract: boolean;
-  /** Whether enlargeBilinear still has to enlarge and cut what libvips hands back. */
+  /** Whether enlargeBilinear (src/engines/pixels.ts) has to enlarge and cut what libvips hands back. */
   enlarge: boolean;
   /** The size libvips hands back. */
   width: number;
@@ -212,62 +223,6 @@ export function resamplePlan(
   return { resize, extract: g.width !== w || g.height !== h, enlarge, width: w, height: h };
 }
 
-/**
- * The w×h window at (g.left, g.top) of the source enlarged to g.width×g.height, bilinear, as PIL
- * (torchvision's Resize) computes it: pixel centres aligned (src = (dst + 0.5)/scale − 0.5, edges
- * clamped), horizontal pass then vertical, each rounded to 8 bits. Only the window is computed.
- */
-export function enlargeBilinear(
-  src: Uint8Array,
-  s: { width: number; height: number; channels: number },
-  g: ResizeGeometry,
-  w: number,
-  h: number,
-): Uint8Array {
-  // Weights in 14-bit fixed point: integer arithmetic keeps this cheap on the event loop, and
-  // rounding to 8 bits differs from PIL's 22-bit weights by at most one level, rarely.
-  const ONE = 1 << 14,
-    HALF = 1 << 13;
-  const taps = (outStart: number, n: number, scale: number, limit: number) => {
-    const i0 = new Int32Array(n),
-      i1 = new Int32Array(n),
-      f = new Int32Array(n);
-    for (let k = 0; k < n; k++) {
-      const x = Math.min(Math.max((outStart + k + 0.5) / scale - 0.5, 0), limit - 1);
-      i0[k] = Math.floor(x);
-      i1[k] = Math.min(i0[k] + 1, limit - 1);
-      f[k] = Math.round((x - i0[k]) * ONE);
-    }
-    return { i0, i1, f };
-  };
-  const cx = taps(g.left, w, g.width / s.width, s.width);
-  const cy = taps(g.top, h, g.height / s.height, s.height);
-  const c = s.channels;
-  // Pass 1: the source rows the window needs, resampled horizontally to w columns.
-  const firstRow = cy.i0[0];
-  const rows = cy.i1[h - 1] - firstRow + 1;
-  const mid = new Uint8Array(rows * w * c);
-  for (let r = 0; r < rows; r++) {
-    const rowBase = (firstRow + r) * s.width * c;
-    for (let x = 0, o = r * w * c; x < w; x++, o += c) {
-      const p0 = rowBase + cx.i0[x] * c,
-        p1 = rowBase + cx.i1[x] * c,
-        fx = cx.f[x];
-      for (let k = 0; k < c; k++) mid[o + k] = (src[p0 + k] * (ONE - fx) + src[p1 + k] * fx + HALF) >> 14;
-    }
-  }
-  // Pass 2: vertically to h rows.
-  const out = new Uint8Array(h * w * c);
-  for (let y = 0, o = 0; y < h; y++) {
-    const r0 = (cy.i0[y] - firstRow) * w * c,
-      r1 = (cy.i1[y] - firstRow) * w * c,
-      fy = cy.f[y];
-    const gy = ONE - fy;
-    for (let i = 0; i < w * c; i++, o++) out[o] = (mid[r0 + i] * gy + mid[r1 + i] * fy + HALF) >> 14;
-  }
-  return out;
-}
-
 /** Width and height as displayed: EXIF orientations 5 to 8 swap them; only the first page counts. */
 export function uprightSize(meta: {
   width?: number;
@@ -278,16 +233,6 @@ export function uprightSize(meta: {
   const width = meta.width ?? 0;
   const height = meta.pageHeight ?? meta.height ?? 0;
   return (meta.orientation ?? 1) >= 5 ? [height, width] : [width, height];
-}
-
-export interface ResizeGeometry {
-  srcWidth: number;
-  srcHeight: number;
-  /** The resized image's size; the model's input is the window at (left, top) of it. */
-  width: number;
-  height: number;
-  left: number;
-  top: number;
 }
 
 /** Python's round(): halves go to the even neighbour (torchvision's CenterCrop uses it). */
@@ -318,32 +263,4 @@ export function resizeGeometry(
     left: roundHalfEven((width - w) / 2),
     top: roundHalfEven((height - h) / 2),
   };
-}
-
-/**
- * A p.size image of 8-bit pixels with `sc` channels as the model's float32 HWC input: value =
- * (pixel·scale − mean[c]) / std[c], computed as pixel·a[c] + b[c]. The channel loop is unrolled:
- * this runs on the event loop.
- */
-export function normalize(
-  data: Uint8Array,
-  sc: number,
-  p: Pick<Preprocess, 'size' | 'channels' | 'channelOrder' | 'scale' | 'mean' | 'std'>,
-): Float32Array {
-  const [h, w] = p.size;
-  const out = new Float32Array(h * w * p.channels);
-  const [a0, a1, a2] = p.std.map((s) => p.scale / s);
-  const [b0, b1, b2] = p.std.map((s, c) => -p.mean[c] / s);
-  // Source channel feeding output channel c (BGR models read the pixel backwards).
-  const [s0, s1, s2] = p.channelOrder === 'BGR' ? [2, 1, 0] : [0, 1, 2];
-  if (p.channels === 1) {
-    for (let i = 0, o = 0; o < out.length; i += sc, o++) out[o] = data[i] * a0 + b0;
-    return out;
-  }
-  for (let i = 0, o = 0; o < out.length; i += sc, o += 3) {
-    out[o] = data[i + s0] * a0 + b0;
-    out[o + 1] = data[i + s1] * a1 + b1;
-    out[o + 2] = data[i + s2] * a2 + b2;
-  }
-  return out;
 }

@@ -3,6 +3,7 @@
 // deadlines, cancelled clients and draining.
 import t from 'tap';
 import { Batcher, type QueueFullError, type BatchSettings } from '../../src/serving/batcher.js';
+import { batchInput, type PackedBatch } from '../../src/engines/batch-input.js';
 
 const CLASSES = 2;
 /** The fake engine answers logits [sum(image), n] per image, so each caller can check it got its own. */
@@ -10,7 +11,9 @@ function fakeEngine(delayMs = 0) {
   const batches: number[] = [];
   let running = 0;
   let maxRunning = 0;
-  const run = async (input: Float32Array, n: number) => {
+  const run = async (batch: PackedBatch) => {
+    const { n } = batch;
+    const input = batchInput(batch);
     batches.push(n);
     running++;
     maxRunning = Math.max(maxRunning, running);

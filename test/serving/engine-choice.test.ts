@@ -8,6 +8,7 @@ import t from 'tap';
 import pino from 'pino';
 import type { InferencePool } from '../../src/engines/pool.js';
 import type { EngineKind, EngineTiming, ModelPlan } from '../../src/engines/types.js';
+import type { PackedBatch } from '../../src/engines/batch-input.js';
 import { Batcher } from '../../src/serving/batcher.js';
 import {
   initialArrangement,
@@ -53,7 +54,7 @@ function fakePool(engines: Partial<Record<Copy, FakeCopy>>) {
       events.push(`unload ${kindOf(key)}`);
     },
     /** The first batch is held until `finishBatch()`, the rest answer at once. */
-    infer(key: string, _input: Float32Array, n: number) {
+    infer(key: string, { n }: PackedBatch) {
       events.push(`infer ${kindOf(key)}`);
       if (!loaded.has(key)) return Promise.reject(new Error(`${key} is not loaded`));
       if (!release) return Promise.resolve(new Float32Array(n * 2));

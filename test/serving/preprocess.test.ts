@@ -4,14 +4,8 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import {
-  enlargeBilinear,
-  imageToTensor,
-  normalize,
-  resamplePlan,
-  resizeGeometry,
-  uprightSize,
-} from '../../src/serving/preprocess.js';
+import { imageToTensor, resamplePlan, resizeGeometry, uprightSize } from '../../src/serving/preprocess.js';
+import { enlargeBilinear, normalize } from '../../src/engines/pixels.js';
 import type { Preprocess } from '../../src/serving/model-config.js';
 import { readSafetensors } from '../../src/weights/safetensors.js';
 

@@ -3,6 +3,7 @@
 // computes, on a default model with its trained weights.
 import t from 'tap';
 import { InferencePool } from '../../../src/engines/pool.js';
+import { floatBatch } from '../../../src/engines/batch-input.js';
 import { ZOO } from '../../../models/index.js';
 import { normalizeSpec } from '../../../src/spec/normalize.js';
 
@@ -22,7 +23,10 @@ async function logits(wasmThreads: number): Promise<{ threads: number | undefine
   try {
     const backend = await pool.backend;
     await pool.load(plan);
-    return { threads: backend.wasm?.threads, out: await pool.infer(plan.name, input(), 4, 'tfjs') };
+    return {
+      threads: backend.wasm?.threads,
+      out: await pool.infer(plan.name, floatBatch(input(), 4), 'tfjs'),
+    };
   } finally {
     await pool.close();
   }
@@ -50,7 +54,7 @@ t.test('when the threaded build cannot start, the single-threaded one serves and
     t.equal(backend.wasm?.threads, 1);
     t.match(backend.wasm?.threadedBuildError, /expected 1 to 8; received 9/, 'the reason is reported');
     await pool.load(plan);
-    const out = await pool.infer(plan.name, input(), 4, 'tfjs');
+    const out = await pool.infer(plan.name, floatBatch(input(), 4), 'tfjs');
     t.equal(out.length, 4 * 10, 'and it classifies');
   } finally {
     await pool.close();
