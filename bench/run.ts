@@ -204,6 +204,37 @@ async function untilReady(port: number, timeoutMs = 120_000): Promise<number> {
   throw new Error(`server on ${port} not ready`);
 }
 
+/**
+ * Until the measurements a model gets once it serves (ENGINE=auto's other engine, ONNX Runtime's
+ * other arrangement, whether batching pays; src/serving/engine-choice.ts) are done: they take the
+ * cores for seconds, and the points measure the service as it then runs.
+ */
+async function untilMeasured(port: number, timeoutMs = 300_000): Promise<string[]> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < timeoutMs) {
+    const { models } = (await (await fetch(`http://127.0.0.1:${port}/models`)).json()) as {
+      models: {
+        name: string;
+        engine: string;
+        engineTimings?: { measuring?: string[] } | null;
+        arrangement?: { measuring?: boolean; serving: string } | null;
+        batchingGain?: { measuring?: boolean; pays?: boolean } | null;
+      }[];
+    };
+    const pending = models.filter(
+      (m) => m.engineTimings?.measuring?.length || m.arrangement?.measuring || m.batchingGain?.measuring,
+    );
+    if (pending.length === 0)
+      return models.map(
+        (m) =>
+          `${m.name}: ${m.engine}${m.arrangement ? `, ${m.arrangement.serving}` : ''}` +
+          `${m.batchingGain?.pays === false ? ', batches do not wait' : ''}`,
+      );
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`server on ${port}: measurements after readiness still running`);
+}
+
 async function stop(child: ChildProcess): Promise<void> {
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
@@ -294,6 +325,7 @@ async function eventLoopBreakdown(
   let loadEnded = Number.NaN;
   try {
     await untilReady(port);
+    await untilMeasured(port);
     await load(`http://127.0.0.1:${port}/classify`, 4, seconds, jpeg, 'image/jpeg');
     loadEnded = performance.now();
   } finally {
@@ -429,6 +461,10 @@ async function httpLevel({ dir, graph, bound }: ReturnType<typeof resnet50TvFold
     const child = serve({ ...a.env, MODELS_DIR: dir }, ++port);
     try {
       await untilReady(port);
+      const t0 = performance.now();
+      const chosen = await untilMeasured(port);
+      const after = ((performance.now() - t0) / 1000).toFixed(1);
+      log(`  ${a.name}: measured ${after} s after readiness: ${chosen.join('; ')}`);
       if (a === arrangements[0])
         results.rssWithResnet50TvMB = (await metric(port, 'process_resident_memory_bytes')) / 2 ** 20;
       for (const c of [1, 4, 16])
