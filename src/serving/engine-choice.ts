@@ -13,7 +13,8 @@
  * core wins on some machines, one single-thread session per worker computing batches side by side
  * on others (issue 19 measured both). With the model serving, one-thread copies are loaded, every
  * worker times them at once, the serving arrangement is timed again, and side by side serves only
- * if it serves SIDE_BY_SIDE_GAIN times the images per second (a lone request waits longer on it).
+ * if it serves SIDE_BY_SIDE_GAIN times the images per second without making a lone image wait more
+ * than SIDE_BY_SIDE_GAIN times as long.
  *
  * Batching (MAX_DELAY_MS not set): where a batch of 4 costs no less per image than one image, the
  * model's batches stop waiting for more requests (measureBatching).
@@ -103,10 +104,12 @@ const arrangementName = (workers: number, threads: number) => {
 };
 
 /**
- * How many more images per second one-thread sessions side by side must serve than the all-cores
- * session to replace it. A lone request takes about twice as long on one thread (ResNet-50 here:
- * 44 against 24 ms), so a few percent more throughput under saturation is not worth it; the
- * 28x28 default models, which two threads barely speed up, serve 1.7-2.5x the images side by side.
+ * One-thread sessions side by side replace the all-cores session only if they serve this many
+ * times its images per second AND a lone image on one of them takes at most this many times as
+ * long. Where a second thread speeds an image up (ResNet-50 here: 44 against 24 ms), a lone request
+ * would wait far longer for a few percent of throughput under saturation (a bench run that chose
+ * them served concurrency 1 at half the images per second); the 28x28 default models, which two
+ * threads barely speed up, serve 1.7-3x the images side by side.
  */
 export const SIDE_BY_SIDE_GAIN = 1.2;
 
@@ -165,12 +168,14 @@ async function measureArrangement(
 ): Promise<void> {
   const arrangement = model.arrangement;
   if (!arrangement?.measuring) return;
-  delete arrangement.measuring;
   if (model.engine !== 'onnxruntime') {
     delete model.arrangement; // tfjs serves: ONNX Runtime's arrangement no longer applies
     return;
   }
-  if (model.state !== 'ready') return;
+  if (model.state !== 'ready') {
+    delete arrangement.measuring;
+    return;
+  }
   const workers = pool.size;
   const threads = SIDE_BY_SIDE_THREADS;
   const key = engineKey(model.engineName, 'onnxruntime', threads);
@@ -184,7 +189,11 @@ async function measureArrangement(
     const servingRate = (computeSlots(workers, servingThreads) * 1000) / serving.medianMs;
     const other = arrangementName(workers, threads);
     arrangement.imagesPerS = { [arrangement.serving]: servingRate, [other]: sideRate };
-    if (sideRate > servingRate * SIDE_BY_SIDE_GAIN) {
+    // The slowest side-by-side session is what a lone request may get.
+    const sideMs = Math.max(...sideBySide.map((t) => t.medianMs));
+    const loneRequestSlower = sideMs / serving.medianMs;
+    arrangement.loneImageMs = { [arrangement.serving]: serving.medianMs, [other]: sideMs };
+    if (sideRate > servingRate * SIDE_BY_SIDE_GAIN && loneRequestSlower <= SIDE_BY_SIDE_GAIN) {
       await switchCopy(pool, model, () => {
         model.sessionThreads = threads;
       });
@@ -195,6 +204,8 @@ async function measureArrangement(
   } catch (err) {
     arrangement.error = (err as Error).message;
     await pool.unload(key);
+  } finally {
+    delete arrangement.measuring; // only now: /models says `measuring` until the choice is made
   }
 }
 
@@ -211,8 +222,10 @@ const BATCH_MEASURED = 4;
 async function measureBatching(pool: InferencePool, model: ServedModel): Promise<void> {
   const gain = model.batchingGain;
   if (!gain?.measuring) return;
-  delete gain.measuring;
-  if (model.state !== 'ready' || !model.graph) return;
+  if (model.state !== 'ready' || !model.graph) {
+    delete gain.measuring;
+    return;
+  }
   const n = Math.min(BATCH_MEASURED, model.batching.maxBatch);
   const elements = model.graph.input.reduce((a, b) => a * b, 1);
   try {
@@ -228,6 +241,8 @@ async function measureBatching(pool: InferencePool, model: ServedModel): Promise
     if (!gain.pays) model.batcher?.setMaxDelay(0);
   } catch (err) {
     gain.error = (err as Error).message;
+  } finally {
+    delete gain.measuring; // only now: /models says `measuring` until the answer is in
   }
 }
 

@@ -37,6 +37,8 @@ export interface BatchingGain {
 export interface ArrangementTimings {
   /** Images per second at batch 1 with every session busy, per arrangement ("1 x 2 threads"). */
   imagesPerS: Record<string, number>;
+  /** Median milliseconds of one image on one session, alone, per arrangement. */
+  loneImageMs?: Record<string, number>;
   /** The arrangement serving. */
   serving: string;
   /** Still to be measured: the model serves meanwhile with ONNX_THREADS' arrangement. */
