@@ -23,7 +23,7 @@ import {
   resolvePreprocess,
   type ModelConfig,
 } from './model-config.js';
-import { engineKey, type ServedModel } from './served-model.js';
+import { allEngineKeys, engineKey, type ServedModel } from './served-model.js';
 import {
   arrangementToMeasure,
   initialArrangement,
@@ -35,8 +35,6 @@ import { judgePrecision, PrecisionRefusedError, readCalibrationSet, resolvePreci
 import { defined } from '../invariant.js';
 
 export type EngineChoice = EngineKind | 'auto';
-
-const ENGINE_KINDS: EngineKind[] = ['tfjs', 'onnxruntime'];
 
 export interface LoadOptions {
   engine: EngineChoice;
@@ -301,6 +299,6 @@ export async function loadVersion(
   } catch (err) {
     failVersion(model, err as Error, log);
     // A copy that loaded in some workers before the failure must not stay resident.
-    for (const kind of ENGINE_KINDS) await pool.unload(engineKey(model.engineName, kind));
+    for (const key of allEngineKeys(model)) await pool.unload(key);
   }
 }
