@@ -79,7 +79,8 @@ export class OnnxEngine {
  * The engine the inference workers serve with: one session over `threads` cores, idle threads
  * asleep. With `int8`, the session runs the int8 model: the one given (`onnx`, built by another
  * worker), or else one calibrated here on the `calibration` images, and then the engine carries it
- * and both precisions' top-1 on those images.
+ * and both precisions' top-1 on those images. `bound` is consumed: its arrays are folded and
+ * permuted in place (the worker read them for this build; see InferenceOptions.inPlace).
  */
 export async function createOnnxEngine(
   graph: Graph,
@@ -92,12 +93,12 @@ export async function createOnnxEngine(
   let fp32Top1: number[] = [];
   if (calibration) {
     ({ bytes, fp32Top1 } = await quantizeWithCalibration(
-      buildOnnxGraph(graph, bound, { logits: true }),
+      buildOnnxGraph(graph, bound, { logits: true, inPlace: true }),
       calibration,
       graph.input,
       threads,
     ));
-  } else bytes = int8?.onnx ?? buildOnnxModel(graph, bound, { logits: true });
+  } else bytes = int8?.onnx ?? buildOnnxModel(graph, bound, { logits: true, inPlace: true });
   const session = await OnnxEngine.create(bytes, {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,

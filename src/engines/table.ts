@@ -1,6 +1,7 @@
 /**
  * The engines, one entry each: how a worker builds a model's engine from its graph and bound
- * weights. `EngineKind` lists them; ENGINE=auto times every one at warm-up and serves the fastest.
+ * weights, which the build may consume (the worker read them from the file for this build alone:
+ * ONNX Runtime's rewrites them in place). `EngineKind` lists them; ENGINE=auto times every one at warm-up and serves the fastest.
  */
 import type { BoundWeight, Graph } from '../spec/types.js';
 import { createOnnxEngine } from './onnxruntime.js';

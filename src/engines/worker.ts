@@ -69,7 +69,7 @@ async function handle(msg: WorkerRequest): Promise<void> {
         // Built here, off the main thread: a ResNet-50 graph is ~100 MB of protobuf.
         const file = await readModelWeights(msg.plan.weightsPath);
         const { bound } = bindWeights(inferShapes(msg.plan.graph), file.tensors);
-        const bytes = buildOnnxModel(msg.plan.graph, bound, { logits: false });
+        const bytes = buildOnnxModel(msg.plan.graph, bound, { logits: false, inPlace: true });
         const out =
           bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
         reply({ type: 'result', id: msg.id, ok: true, value: out }, [out.buffer as ArrayBuffer]);

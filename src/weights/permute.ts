@@ -38,6 +38,32 @@ export function permute(
 }
 
 /**
+ * Permutes a rank-4 array where it is, through `scratch` (at least as long, reused across calls):
+ * the layout change of a kernel the caller owns (an engine built from a freshly read file), without
+ * a fresh array per kernel. Returns the permuted shape.
+ */
+export function permute4InPlace(
+  data: Float32Array,
+  shape: number[],
+  perm: number[],
+  scratch: Float32Array,
+): number[] {
+  if (shape.length !== 4 || scratch.length < data.length)
+    throw new RangeError(`permute4InPlace: shape [${shape.join(', ')}], scratch of ${scratch.length}`);
+  const source = scratch.subarray(0, data.length);
+  source.set(data);
+  const strides = [shape[1] * shape[2] * shape[3], shape[2] * shape[3], shape[3], 1];
+  const outShape = perm.map((p) => shape[p]);
+  permute4(
+    source,
+    data,
+    outShape,
+    perm.map((p) => strides[p]),
+  );
+  return outShape;
+}
+
+/**
  * Rank 4 (every conv kernel) as four plain loops: the general walk above costs ~2 s on ResNet-50's
  * 25M weights, which a model load pays in every worker.
  */

@@ -27,7 +27,7 @@ import {
   type LeafKind,
   type TensorShape,
 } from '../../spec/types.js';
-import { permute } from '../../weights/permute.js';
+import { permute, permute4InPlace } from '../../weights/permute.js';
 import {
   attr,
   DataType,
@@ -64,10 +64,15 @@ class Emitter {
   private readonly weights = new Map<string, BoundWeight>();
   private readonly producers = new Map<string, NodeDef>();
 
+  /** Where kernels are copied while they are permuted in place (grown to the largest). */
+  private scratch = new Float32Array(0);
+
   constructor(
     readonly shaped: ShapedGraph,
     bound: BoundWeight[],
     reserved: string[],
+    /** The weights' arrays are this build's to overwrite (InferenceOptions.inPlace). */
+    private readonly inPlace = false,
   ) {
     for (const w of bound) this.weights.set(`${w.layer}/${w.weight}`, w);
     for (const r of reserved) this.names.add(r);
@@ -90,6 +95,14 @@ class Emitter {
     const w = this.weights.get(`${node.name}/${name}`);
     if (!w) throw new Error(`no bound weight ${node.name}/${name} (bind weights with bindWeights first)`);
     return w;
+  }
+
+  /** A weight's data in another layout (`perm` of its axes): rewritten in place when the build owns it. */
+  permuted(w: BoundWeight, perm: number[]): Float32Array {
+    if (!this.inPlace || w.shape.length !== 4) return permute(w.data, w.shape, perm).data;
+    if (this.scratch.length < w.data.length) this.scratch = new Float32Array(w.data.length);
+    permute4InPlace(w.data, w.shape, perm, this.scratch);
+    return w.data;
   }
 
   /** Appends a node; its output is `output` made unique, or exactly `output` when that name was reserved. */
@@ -314,7 +327,7 @@ const EMIT: { [K in LeafKind]: Emit<K> } = {
     const [h, w] = e.shape(node.inputs[0]);
     const pads = resolvePads(a.padding, [h, w], a.kernel, a.strides, a.dilation);
     const k = e.weight(node, 'kernel'); // HWIO [kh, kw, Cin/groups, Cout]
-    const kernel = permute(k.data, k.shape, [3, 2, 0, 1]).data; // OIHW
+    const kernel = e.permuted(k, [3, 2, 0, 1]); // OIHW
     const inputs = [
       x,
       e.constant(`${node.name}/kernel`, [k.shape[3], k.shape[2], k.shape[0], k.shape[1]], kernel),
@@ -451,7 +464,7 @@ export function buildAttributedOnnxGraph(
   const g = prepared.graph;
   const shaped = inferShapes(g);
   const outputName = options.logits ? 'logits' : 'output';
-  const e = new Emitter(shaped, prepared.weights, [INPUT_NAME, outputName]);
+  const e = new Emitter(shaped, prepared.weights, [INPUT_NAME, outputName], prepared.inPlace);
 
   const values = new Map<string, string>();
   values.set(INPUT_NAME, e.op('Transpose', [INPUT_NAME], [attr.ints('perm', TO_NCHW)], `${INPUT_NAME}_nchw`));

@@ -4,11 +4,22 @@
  *   w' = w·γ/√(σ²+ε),  b' = (b − μ)·γ/√(σ²+ε) + β   per output channel,
  * computed in float64 and rounded once. Weights stay in our layout (HWIO: the output channel is
  * the last axis); engines convert layouts at their edge. The folded conv keeps its own name, and
- * whatever read the batch norm reads the conv.
+ * whatever read the batch norm reads the conv. With `inPlace` (see InferenceOptions) the kernels
+ * are scaled where they are: the same values, without a fresh copy of every conv's weights.
  */
 import type { BoundWeight, Graph, GraphNode, GraphNodeOf } from '../graph.js';
 import { replaceNodes, readersOf, type Pass } from './graph-edit.js';
 import { defined } from '../../invariant.js';
+
+/**
+ * out = w · scale per output channel. HWIO: the output channel is the fastest axis, so each run of
+ * `scales.length` values takes every scale once. A function of its own, so V8 optimises the loop
+ * (inlined in the pass it ran about 7x slower: 355 against 50 ms on ResNet-50's kernels).
+ */
+function scaleChannels(w: Float32Array, out: Float32Array, scales: Float64Array): void {
+  const cout = scales.length;
+  for (let i = 0; i < out.length; i += cout) for (let o = 0; o < cout; o++) out[i + o] = w[i + o] * scales[o];
+}
 
 function foldable(
   conv: GraphNode,
@@ -21,7 +32,11 @@ function foldable(
   return list.length === 1 && only.kind === 'batchnorm' && only.inputs.length === 1 ? only : undefined;
 }
 
-export const foldBatchNorm: Pass = (graph, weights) => {
+export function foldBatchNorm(
+  graph: Graph,
+  weights: BoundWeight[],
+  { inPlace = false }: { inPlace?: boolean } = {},
+): ReturnType<Pass> {
   const readers = readersOf(graph);
   const byKey = new Map(weights.map((w) => [`${w.layer}/${w.weight}`, w]));
   const get = (layer: string, name: string) => byKey.get(`${layer}/${name}`);
@@ -48,10 +63,8 @@ export const foldBatchNorm: Pass = (graph, weights) => {
       scales[o] = (gamma ? gamma[o] : 1) / Math.sqrt(variance.data[o] + bn.attrs.epsilon);
       newBias[o] = ((bias ? bias[o] : 0) - mean.data[o]) * scales[o] + (beta ? beta[o] : 0);
     }
-    const newKernel = new Float32Array(kernel.data.length);
-    // HWIO: the output channel is the fastest axis, so each run of `cout` values takes every scale once.
-    for (let i = 0; i < newKernel.length; i += cout)
-      for (let o = 0; o < cout; o++) newKernel[i + o] = kernel.data[i + o] * scales[o];
+    const newKernel = inPlace ? kernel.data : new Float32Array(kernel.data.length);
+    scaleChannels(kernel.data, newKernel, scales);
     folded.set(node.name, { ...node, attrs: { ...node.attrs, bias: true } });
     replacedWeights.set(node.name, [
       { layer: node.name, weight: 'kernel', shape: kernel.shape, data: newKernel },
@@ -62,4 +75,4 @@ export const foldBatchNorm: Pass = (graph, weights) => {
   }
   if (dropped.size === 0) return { graph, weights };
   return replaceNodes(graph, weights, { replaced: folded, replacedWeights, renamed, dropped });
-};
+}
