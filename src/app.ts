@@ -4,6 +4,7 @@
  */
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
+import type { InferencePool } from './engines/pool.js';
 import compress from '@fastify/compress';
 import cors from '@fastify/cors';
 import { constants as zlibConstants } from 'node:zlib';
@@ -26,17 +27,27 @@ import kserveRoutes from '../routes/v2/index.js';
 import metrics from './plugins/metrics.js';
 import serving from './plugins/serving.js';
 import explainPlugin from './plugins/explain.js';
+import { deferredCompilers } from './plugins/deferred-schemas.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config;
     /** Set on SIGTERM/SIGINT: readiness turns 503 and new work is refused while in-flight work finishes. */
     draining: boolean;
+    /** Compiles the route schemas no request has needed yet (see src/plugins/deferred-schemas.ts). */
+    compilePendingSchemas(): number;
   }
 }
 
-export async function buildApp(config: Config): Promise<FastifyInstance> {
+export interface AppParts {
+  /** An inference pool already started (src/server.ts starts it before loading this module). */
+  pool?: InferencePool;
+}
+
+export async function buildApp(config: Config, parts: AppParts = {}): Promise<FastifyInstance> {
+  const schemas = deferredCompilers();
   const app = Fastify({
+    schemaController: { compilersFactory: schemas.compilersFactory },
     logger: loggerOptions(config),
     logController: new ProbeLogController(),
     genReqId: requestId,
@@ -71,6 +82,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   });
   app.decorate('config', config);
   app.decorate('draining', false);
+  app.decorate('compilePendingSchemas', schemas.compilePending);
   app.addSchema(ARCHITECTURE_SPEC_SCHEMA);
   await app.register(errorPolicy);
   await app.register(bodyLimits);
@@ -90,7 +102,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   await app.register(auth);
   await app.register(jsonDepth);
   await app.register(metrics);
-  if (config.serveModels) await app.register(serving);
+  if (config.serveModels) await app.register(serving, { pool: parts.pool });
   if (config.serveModels) await app.register(explainPlugin);
   await app.register(healthRoutes);
   if (config.healthPort !== undefined) {

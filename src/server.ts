@@ -5,8 +5,9 @@
  * deadline, exits 1.
  */
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { InferencePool } from './engines/pool.js';
+import { poolOptions } from './serving/pool-options.js';
 import { hardDeadlineMs } from './shutdown.js';
 import { helperNice, yieldHelperThreads } from './thread-priority.js';
 
@@ -14,7 +15,11 @@ import { helperNice, yieldHelperThreads } from './thread-priority.js';
 async function start(): Promise<{ config: Config; app: FastifyInstance }> {
   try {
     const config = loadConfig();
-    return { config, app: await buildApp(config) };
+    // The inference workers start their engines (ONNX Runtime, tfjs' wasm: ~0.8 s) while this thread
+    // loads the web framework, instead of after it: models start loading that much sooner.
+    const pool = config.serveModels ? new InferencePool(poolOptions(config)) : undefined;
+    const { buildApp } = await import('./app.js');
+    return { config, app: await buildApp(config, { pool }) };
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`convnet-serve: ${err.message}`);
@@ -63,6 +68,11 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   await app.listen({ host: config.host, port: config.port });
+  // Route schemas no request has needed yet are compiled once the models are loaded (model loads
+  // need the cores first; see src/plugins/deferred-schemas.ts).
+  void (config.serveModels ? app.models.loadAll() : Promise.resolve())
+    .then(() => app.log.debug({ compiled: app.compilePendingSchemas() }, 'route schemas compiled'))
+    .catch((err) => app.log.error({ err }, 'a route schema does not compile'));
   // The event loop (its thread id is the pid) and the health thread answer first; the helper threads
   // (image decoding) yield to them. Swept again now and then for threads created since.
   const keep = [process.pid, ...(app.healthThreadId === undefined ? [] : [app.healthThreadId])];

@@ -139,12 +139,13 @@ export interface PoolOptions {
   nice?: number;
   /** A batch not answered in this time means the worker hangs; it is restarted. */
   hangTimeoutMs?: number;
-  /** Told when a worker died and when its replacement is serving again. */
-  onWorkerEvent?: (event: {
-    worker: number;
-    state: 'exited' | 'restored' | 'restore-failed';
-    detail?: string;
-  }) => void;
+}
+
+/** A worker died, or its replacement is serving again (or could not load the models). */
+export interface WorkerEvent {
+  worker: number;
+  state: 'exited' | 'restored' | 'restore-failed';
+  detail?: string;
 }
 
 export class InferencePool {
@@ -154,6 +155,8 @@ export class InferencePool {
   private readonly plans = new Map<string, ModelPlan>();
   private closing = false;
   private readonly init: WorkerInit;
+  /** Told when a worker died and when its replacement is serving again (set by whoever logs them). */
+  onWorkerEvent?: (event: WorkerEvent) => void;
 
   constructor(private readonly options: PoolOptions = {}) {
     const size = Math.max(1, options.size ?? availableParallelism());
@@ -182,16 +185,16 @@ export class InferencePool {
   /** A worker died (out of memory, a crash, a hang): start another and reload every model into it. */
   private async replace(dead: PoolWorker, code: number): Promise<void> {
     if (this.closing) return;
-    this.options.onWorkerEvent?.({ worker: dead.index, state: 'exited', detail: `exit code ${code}` });
+    this.onWorkerEvent?.({ worker: dead.index, state: 'exited', detail: `exit code ${code}` });
     const fresh = this.spawn(dead.index);
     this.workers[dead.index] = fresh;
     try {
       await fresh.ready;
       for (const plan of this.plans.values()) await fresh.request({ type: 'load', plan });
       fresh.available = true;
-      this.options.onWorkerEvent?.({ worker: dead.index, state: 'restored' });
+      this.onWorkerEvent?.({ worker: dead.index, state: 'restored' });
     } catch (err) {
-      this.options.onWorkerEvent?.({
+      this.onWorkerEvent?.({
         worker: dead.index,
         state: 'restore-failed',
         detail: (err as Error).message,

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { InferencePool } from '../engines/pool.js';
+import { poolOptions } from '../serving/pool-options.js';
 import { ModelRegistry } from '../serving/registry.js';
 import { RepositoryWatcher } from '../serving/watcher.js';
 import { DecodeScheduler } from '../serving/decode-scheduler.js';
@@ -19,21 +20,14 @@ declare module 'fastify' {
 }
 
 export default fp(
-  async function serving(app: FastifyInstance) {
+  async function serving(app: FastifyInstance, options: { pool?: InferencePool }) {
     const c = app.config;
-    const pool = new InferencePool({
-      size: c.workers,
-      backend: c.tfjsBackend,
-      onnxThreads: c.onnxThreads,
-      wasmThreads: c.wasmThreads,
-      nice: c.backgroundNice,
-      // A batch still unanswered well past the request deadline means a hung worker: replace it.
-      hangTimeoutMs: 2 * c.requestTimeoutMs,
-      onWorkerEvent: (e) =>
-        e.state === 'restored'
-          ? app.log.info(e, 'inference worker replaced')
-          : app.log.error(e, 'inference worker down'),
-    });
+    // src/server.ts starts the pool before it loads the web framework; tests get one here.
+    const pool = options.pool ?? new InferencePool(poolOptions(c));
+    pool.onWorkerEvent = (e) =>
+      e.state === 'restored'
+        ? app.log.info(e, 'inference worker replaced')
+        : app.log.error(e, 'inference worker down');
     const registry = new ModelRegistry(
       pool,
       {
