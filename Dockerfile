@@ -83,9 +83,6 @@ RUN apt-get update \
 # it closes. Without it, under mixed load (synchronous /analyze work keeping the event loop busy),
 # `docker stop` reset requests already on the wire and, when a large response was still being
 # written at close(), left a keep-alive connection open until the drain deadline (exit 1).
-# GLIBC_TUNABLES: malloc asks the kernel for transparent huge pages for its large blocks (as `npm
-# start` does): a model load writes hundreds of MB of fresh memory, and on VMs where a 4 KiB page
-# costs ~10-20 us to fault in, ResNet-50 became ready 0.5-0.9 s sooner (docs/performance.md).
 # HEALTH_PORT: the health probes are answered on a port of their own by a thread of their own, so
 # they stay prompt however busy the main event loop is (docs/deployment.md#health-probes).
 ENV NODE_ENV=production \
@@ -93,8 +90,7 @@ ENV NODE_ENV=production \
     PORT=3000 \
     HEALTH_PORT=3001 \
     MODELS_DIR=/models \
-    SHUTDOWN_DELAY_MS=2000 \
-    GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+    SHUTDOWN_DELAY_MS=2000
 
 WORKDIR /app
 # Owned by root, read-only for the service user.

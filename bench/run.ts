@@ -184,17 +184,9 @@ async function tfjsSteps(): Promise<Record<string, number>> {
 }
 
 // ---- 2. HTTP level --------------------------------------------------------------------------
-/** The server as `npm start` runs it (with its default GLIBC_TUNABLES, unless the caller's environment sets one). */
 function serve(env: Record<string, string>, port: number, nodeArgs: string[] = []): ChildProcess {
   return spawn(process.execPath, [...nodeArgs, 'dist/src/server.js'], {
-    env: {
-      ...process.env,
-      GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? 'glibc.malloc.hugetlb=1',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }

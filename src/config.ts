@@ -69,12 +69,6 @@ export interface Config {
   onnxThreadsFixed: boolean;
   /** Nice value of inference and analysis threads, so the event loop runs first (src/thread-priority.ts). */
   backgroundNice: number;
-  /**
-   * glibc's malloc asks for transparent huge pages (GLIBC_TUNABLES holds glibc.malloc.hugetlb=1,
-   * as `npm start` and the image set it). Read only to report it: glibc reads the variable itself,
-   * when the process starts.
-   */
-  mallocHugePages: boolean;
   /** tfjs wasm threads per worker (above 1: tfjs' threaded build, see src/engine/wasm-threads.ts). */
   wasmThreads: number;
   /** Inference worker threads. */
@@ -252,7 +246,6 @@ function readAll(env: Env, stdoutIsTTY: boolean): Config {
     onnxThreads: int(env, 'ONNX_THREADS', workers(env), 1, 64),
     onnxThreadsFixed: env.ONNX_THREADS !== undefined && env.ONNX_THREADS !== '',
     backgroundNice: int(env, 'BACKGROUND_NICE', 10, 0, 19),
-    mallocHugePages: /(^|:)glibc\.malloc\.hugetlb=[12](:|$)/.test(env.GLIBC_TUNABLES ?? ''),
     workers: workers(env),
     wasmThreads: int(env, 'TFJS_WASM_THREADS', 1, 1, 8),
     maxBatch: int(env, 'MAX_BATCH', 8, 1, 256),

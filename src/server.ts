@@ -68,13 +68,6 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   await app.listen({ host: config.host, port: config.port });
-  // Model loads write hundreds of MB of fresh memory; huge pages make that cheaper (docs/configuration.md).
-  app.log.info(
-    { mallocHugePages: config.mallocHugePages },
-    config.mallocHugePages
-      ? 'malloc asks for transparent huge pages (GLIBC_TUNABLES)'
-      : 'malloc uses 4 KiB pages: npm start sets GLIBC_TUNABLES=glibc.malloc.hugetlb=1 for faster model loads',
-  );
   // Route schemas no request has needed yet are compiled once the models are loaded (model loads
   // need the cores first; see src/plugins/deferred-schemas.ts).
   void (config.serveModels ? app.models.loadAll() : Promise.resolve())
