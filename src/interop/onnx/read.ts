@@ -7,7 +7,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import protobuf from 'protobufjs';
+import { createRequire } from 'node:module';
+import type protobuf from 'protobufjs';
 import { AppError, describeValue } from '../../errors.js';
 import { defined } from '../../invariant.js';
 
@@ -87,8 +88,15 @@ function protoPath(): string {
   return path.join(dir, 'proto', 'onnx.proto');
 }
 
+/**
+ * protobufjs is loaded on the first ONNX file, not at start-up: every thread that imports this module
+ * (the main thread, each inference and analysis worker) would otherwise spend ~60 ms loading it.
+ */
 function schema(): protobuf.Type {
-  modelType ??= protobuf.loadSync(protoPath()).lookupType('onnx.ModelProto');
+  if (!modelType) {
+    const { loadSync } = createRequire(import.meta.url)('protobufjs') as typeof protobuf;
+    modelType = loadSync(protoPath()).lookupType('onnx.ModelProto');
+  }
   return modelType;
 }
 
