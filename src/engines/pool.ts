@@ -153,6 +153,11 @@ export class InferencePool {
   readonly backend: Promise<BackendChoice>;
   /** Every plan loaded into the workers, so a replacement worker can be given the same models. */
   private readonly plans = new Map<string, ModelPlan>();
+  /**
+   * Which workers hold each model: a copy can be loaded in some workers first (a trial; a serving
+   * copy before readiness, see spread), and batches only go where it is.
+   */
+  private readonly holders = new Map<string, Set<number>>();
   private closing = false;
   private readonly init: WorkerInit;
   /** Told when a worker died and when its replacement is serving again (set by whoever logs them). */
@@ -190,7 +195,10 @@ export class InferencePool {
     this.workers[dead.index] = fresh;
     try {
       await fresh.ready;
-      for (const plan of this.plans.values()) await fresh.request({ type: 'load', plan });
+      for (const plan of this.plans.values()) {
+        await fresh.request({ type: 'load', plan });
+        this.hold(plan.name, fresh.index);
+      }
       fresh.available = true;
       this.onWorkerEvent?.({ worker: dead.index, state: 'restored' });
     } catch (err) {
@@ -231,16 +239,31 @@ export class InferencePool {
     return this.workers.filter((w) => w.available && !w.exited).length;
   }
 
-  /** Workers up and holding every model, lowest-numbered first; throws when there are none. */
-  private live(): PoolWorker[] {
-    const live = this.workers.filter((w) => w.available && !w.exited);
-    if (live.length === 0) throw new Error('no inference worker is running (all are restarting)');
+  private hold(model: string, worker: number): void {
+    const set = this.holders.get(model) ?? new Set<number>();
+    set.add(worker);
+    this.holders.set(model, set);
+  }
+
+  /**
+   * Workers up (and holding `model`, when one is named), lowest-numbered first; throws when there
+   * are none.
+   */
+  private live(model?: string): PoolWorker[] {
+    const held = model === undefined ? undefined : this.holders.get(model);
+    const live = this.workers.filter((w) => w.available && !w.exited && (!held || held.has(w.index)));
+    if (live.length === 0)
+      throw new Error(
+        held
+          ? `no inference worker holding ${model} is running (restarting)`
+          : 'no inference worker is running (all are restarting)',
+      );
     return live;
   }
 
-  private pick(): PoolWorker {
+  private pick(model?: string): PoolWorker {
     // Ties go to the highest-numbered worker: all-cores batches queue on the lowest (see infer).
-    return this.live().reduce((best, w) => (w.inFlight <= best.inFlight ? w : best));
+    return this.live(model).reduce((best, w) => (w.inFlight <= best.inFlight ? w : best));
   }
 
   /**
@@ -253,13 +276,18 @@ export class InferencePool {
     const workers = this.chosen(on);
     let first: LoadResult | undefined;
     let shared = plan;
+    const loadIn = async (w: PoolWorker, p: ModelPlan) => {
+      const result = await w.request<LoadResult>({ type: 'load', plan: p });
+      this.hold(plan.name, w.index);
+      return result;
+    };
     if (plan.precision === 'int8' && !plan.onnx) {
-      const { onnx, ...result } = await workers[0].request<LoadResult>({ type: 'load', plan });
+      const { onnx, ...result } = await loadIn(workers[0], plan);
       first = result;
       shared = { ...plan, calibration: undefined, onnx };
     }
     const rest = first ? workers.slice(1) : workers;
-    const results = await Promise.all(rest.map((w) => w.request<LoadResult>({ type: 'load', plan: shared })));
+    const results = await Promise.all(rest.map((w) => loadIn(w, shared)));
     this.plans.set(plan.name, shared);
     return first ?? results[0];
   }
@@ -277,8 +305,31 @@ export class InferencePool {
     return this.workers.length - 1;
   }
 
+  /**
+   * Loads `model` as it was loaded into every live worker that does not hold it yet, and runs `warm`
+   * there once. With one session over every core a model serves from one worker, so only that one
+   * loads it before readiness (two workers loading 100 MB models at once in one process slowed
+   * each other); the others get it after, for failover, explanations and measurements.
+   */
+  async spread(model: string, warm: Float32Array): Promise<void> {
+    const plan = this.plans.get(model);
+    if (!plan) return;
+    const held = this.holders.get(model) ?? new Set<number>();
+    const missing = this.workers.filter((w) => w.available && !w.exited && !held.has(w.index));
+    if (missing.length === 0) return;
+    const on = missing.map((w) => w.index);
+    await this.load(plan, on);
+    await this.inferOnAll(model, warm, 1, on);
+  }
+
+  /** Whether batches of a model that computes on `threads` take every core (one worker serves them). */
+  allCores(threads: number): boolean {
+    return computeSlots(this.workers.length, threads) === 1 && this.workers.length > 1;
+  }
+
   async unload(model: string): Promise<void> {
     this.plans.delete(model);
+    this.holders.delete(model);
     await Promise.all(
       this.workers
         .filter((w) => !w.exited)
@@ -294,9 +345,8 @@ export class InferencePool {
    */
   async infer(model: string, batch: PackedBatch, engine: EngineKind = 'tfjs'): Promise<Float32Array> {
     const threads = this.threadsPerBatch(engine, this.plans.get(model)?.threads);
-    const allCores = computeSlots(this.workers.length, threads) === 1 && this.workers.length > 1;
     return this.batchOn(
-      allCores ? this.live()[0] : this.pick(),
+      this.allCores(threads) ? this.live(model)[0] : this.pick(model),
       { type: 'infer', model, batch },
       batchTransfers(batch),
     );
@@ -307,7 +357,9 @@ export class InferencePool {
    * `input` is transferred. The worker builds its tfjs copy of the model on its first such batch.
    */
   async explain(model: string, input: Float32Array, n: number): Promise<Float32Array> {
-    return this.batchOn(this.pick(), { type: 'explain', model, input, n }, [input.buffer as ArrayBuffer]);
+    return this.batchOn(this.pick(model), { type: 'explain', model, input, n }, [
+      input.buffer as ArrayBuffer,
+    ]);
   }
 
   /** One batch on `worker`, `transfer` given up, counted in the worker's load while it runs. */
@@ -355,7 +407,9 @@ export class InferencePool {
    */
   async timeOnAll(model: string, input: Float32Array, n: number, runs: number): Promise<EngineTiming[]> {
     return Promise.all(
-      this.live().map((w) => w.request<EngineTiming>({ type: 'time', model, input: input.slice(), n, runs })),
+      this.live(model).map((w) =>
+        w.request<EngineTiming>({ type: 'time', model, input: input.slice(), n, runs }),
+      ),
     );
   }
 

@@ -253,8 +253,9 @@ export function initialArrangement(pool: InferencePool, measure: boolean): Serve
 }
 
 /**
- * What loading left to measure once `model` serves: the engines `engineTimings.measuring` lists,
- * then (on ONNX Runtime) the other arrangement. `stopped` ends it early (shutdown).
+ * What loading left for after `model` serves: its serving copy in the workers that do not hold it
+ * yet, then the engines `engineTimings.measuring` lists, (on ONNX Runtime) the other arrangement,
+ * and whether batching pays. `stopped` ends it early (shutdown).
  */
 export async function measureAfterReady(
   pool: InferencePool,
@@ -262,13 +263,24 @@ export async function measureAfterReady(
   log: FastifyBaseLogger,
   stopped: () => boolean,
 ): Promise<void> {
+  const zeros = new Float32Array((model.graph?.input ?? [0, 0, 0]).reduce((a, b) => a * b, 1));
+  // A copy that serves from one worker (one session over every core) reaches the others first:
+  // failover, explanations and the measurements below use them.
+  if (model.state === 'ready' && !stopped())
+    await pool
+      .spread(servingKey(model), zeros)
+      .catch((err: Error) =>
+        log.warn(
+          { model: model.name, version: model.version, err: err.message },
+          'serving copy not loaded in every worker; it serves from the one it is in',
+        ),
+      );
   if (
     !model.engineTimings?.measuring?.length &&
     !model.arrangement?.measuring &&
     !model.batchingGain?.measuring
   )
     return;
-  const zeros = new Float32Array((model.graph?.input ?? [0, 0, 0]).reduce((a, b) => a * b, 1));
   const started = performance.now();
   await measureEngines(pool, model, zeros, stopped);
   if (!stopped()) await measureArrangement(pool, model, zeros);

@@ -216,7 +216,12 @@ export async function loadVersion(
           warmupMs: firstRunMs,
           figures,
           ...loaded
-        } = await loadAndWarm(pool, model, kind, zeros, { plan: reduced?.plan });
+        } = await loadAndWarm(pool, model, kind, zeros, {
+          plan: reduced?.plan,
+          // One session over every core serves from one worker: only it loads before readiness,
+          // the others get the copy after (InferencePool.spread, from measureAfterReady).
+          ...(kind === 'onnxruntime' && pool.allCores(pool.onnxThreads) ? { on: [0] } : {}),
+        });
         model.weights = { file: config.weights, sha256: '', bytes, ...loaded };
         if (reduced)
           model.precisionCheck = judgePrecision(

@@ -42,6 +42,11 @@ function fakePool(engines: Partial<Record<Copy, FakeCopy>>) {
       return { keyStyle: 'ours', format: 'safetensors' };
     },
     async inferOnAll() {},
+    allCores: (threads: number) => threads >= 2,
+    /** A copy loaded in one worker reaches the other (InferencePool.spread). */
+    async spread(key: string) {
+      events.push(`spread ${kindOf(key)}`);
+    },
     async time(key: string, _input: Float32Array, n: number, runs: number, stopAboveMs?: number) {
       const c = copy(key);
       const ms = n === 1 ? c.ms : n * c.ms * (c.batchFactor ?? 1);
@@ -124,6 +129,15 @@ t.test('a clearly slower engine is timed twice, then unloaded; the model keeps i
   t.same(model.engineTimings, { msPerImage: { onnxruntime: 40, tfjs: 300 }, stoppedEarly: ['tfjs'] });
   t.same([...fake.loaded], ['m#1@onnxruntime'], 'the slower copy left the workers');
   t.equal(model.batching.concurrency, 1);
+  t.equal(fake.events[0], 'spread onnxruntime', 'the serving copy reached every worker before any measuring');
+});
+
+t.test('with nothing to measure, the serving copy still reaches every worker', async (t) => {
+  const fake = fakePool({ onnxruntime: { ms: 40, concurrency: 1 } });
+  const model = servedModel(fake.pool, 'onnxruntime', 40);
+  delete model.engineTimings;
+  await measureAfterReady(fake.pool, model, log, () => false);
+  t.same(fake.events, ['spread onnxruntime']);
 });
 
 t.test('a faster engine takes over; the one it replaces leaves after its last batch', async (t) => {

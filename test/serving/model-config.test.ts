@@ -1,12 +1,12 @@
 // config.json's checks: an inline architecture spec is checked against the spec's schema (compiled
 // only when a config holds one), and its errors name the field under architecture.spec.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readModelConfig } from '../../src/serving/model-config.js';
 
-async function configIn(t: Tap.Test, config: unknown): Promise<string> {
+async function configIn(t: Test, config: unknown): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'model-config-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeFile(path.join(dir, 'config.json'), JSON.stringify(config));

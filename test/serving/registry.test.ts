@@ -39,6 +39,11 @@ class RecordingPool {
     this.calls.push(`unload ${model}`);
   }
   async inferOnAll() {}
+  /** One worker: every copy is in every worker already. */
+  allCores() {
+    return false;
+  }
+  async spread() {}
   batchesInFlight() {
     return 1;
   }
