@@ -575,12 +575,19 @@ async function startup(resnetDir: string) {
   for (const name of ['fashion-resnet', 'fashion-inception'])
     cpSync(path.join('models', name), path.join(dir, name), { recursive: true });
   symlinkSync(path.join(resnetDir, 'resnet50_tv'), path.join(dir, 'resnet50_tv'));
-  const withResnet = await timeToReady({ MODELS_DIR: dir }, 3991);
+  // Three starts, the median reported: one start on these VMs varies by half a second.
+  const starts = [];
+  for (let i = 0; i < 3; i++) starts.push(await timeToReady({ MODELS_DIR: dir }, 3991 + i));
+  const withResnet = [...starts].sort((a, b) => a.readyMs - b.readyMs)[1];
   log(
-    `with resnet50_tv configured too: ready in ${withResnet.readyMs.toFixed(0)} ms ` +
-      `(${withResnet.cpuS.toFixed(2)} s of CPU)`,
+    `with resnet50_tv configured too: ready in ${withResnet.readyMs.toFixed(0)} ms, the median of ` +
+      `${starts.map((s) => s.readyMs.toFixed(0)).join(', ')} ms (${withResnet.cpuS.toFixed(2)} s of CPU)`,
   );
-  return { readyMs: defaults.readyMs, cpuS: defaults.cpuS, withResnet50Tv: withResnet };
+  return {
+    readyMs: defaults.readyMs,
+    cpuS: defaults.cpuS,
+    withResnet50Tv: { ...withResnet, runsMs: starts.map((s) => s.readyMs) },
+  };
 }
 
 type Point = { rps: number; p50: number; ratio: number; cpuMsPerImage: number };
@@ -665,7 +672,7 @@ log(
 const ready = out.startup as { readyMs: number; withResnet50Tv: { readyMs: number } };
 log(
   `ready: ${(ready.readyMs / 1000).toFixed(2)} s with the default models, ` +
-    `${(ready.withResnet50Tv.readyMs / 1000).toFixed(2)} s with resnet50_tv configured too (target <= 5 s)`,
+    `${(ready.withResnet50Tv.readyMs / 1000).toFixed(2)} s with resnet50_tv configured too, median of three (target <= 5 s)`,
 );
 console.log(`\n${JSON.stringify(out)}`);
 process.exit(0);
