@@ -42,7 +42,6 @@ function fakePool(engines: Partial<Record<Copy, FakeCopy>>) {
       return { keyStyle: 'ours', format: 'safetensors' };
     },
     async inferOnAll() {},
-    allCores: (threads: number) => threads >= 2,
     /** A copy loaded in one worker reaches the other (InferencePool.spread). */
     async spread(key: string) {
       events.push(`spread ${kindOf(key)}`);
