@@ -76,6 +76,8 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
         coerceTypes: false,
         removeAdditional: false,
         useDefaults: false,
+        // The architecture spec's nodes dispatch on their kind (src/spec/schema.ts).
+        discriminator: true,
       },
       plugins: [exampleKeyword],
     },

@@ -238,7 +238,8 @@ export const MODEL_CONFIG_SCHEMA = {
   },
 };
 
-const ajv = new Ajv({ allErrors: false, strict: false });
+// discriminator: the architecture spec's nodes dispatch on their kind (src/spec/schema.ts).
+const ajv = new Ajv({ allErrors: false, strict: false, discriminator: true });
 const validate = ajv.compile<ModelConfig>(MODEL_CONFIG_SCHEMA);
 let specValidator: ValidateFunction | undefined;
 /** An inline spec's check, compiled the first time a config.json holds one. */
