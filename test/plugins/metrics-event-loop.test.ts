@@ -15,12 +15,6 @@ t.test('a 150 ms stall of the event loop shows in nodejs_eventloop_lag_max_secon
   await app.ready();
   // A first scrape resets the histogram, so the next one covers only what follows.
   await app.inject({ method: 'GET', url: '/metrics' });
-  await new Promise((resolve) => setTimeout(resolve, 120));
-  const quiet = metric(
-    (await app.inject({ method: 'GET', url: '/metrics' })).body,
-    'nodejs_eventloop_lag_max_seconds',
-  );
-  t.ok(quiet < 0.1, `no stall: max lag ${quiet} s`);
   // The stall runs in a callback, as a slow request handler would.
   setTimeout(() => {
     const until = performance.now() + 150;
