@@ -133,11 +133,16 @@ export default async function analyzeRoute(app: FastifyInstance) {
   }
 
   // In this route's scope: JSON keeps the small limit, model files get theirs.
+  /** Each JSON body's text, so a spec can cross to the analysis worker as one string (jobFor). */
+  const jsonText = new WeakMap<FastifyRequest, string>();
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser(
     'application/json',
     { parseAs: 'string', bodyLimit: app.config.analyzeBodyLimit },
-    parseJsonBody,
+    (request, body, done) => {
+      jsonText.set(request, body as string);
+      parseJsonBody(request, body, done);
+    },
   );
   app.addContentTypeParser(
     'application/octet-stream',
@@ -320,7 +325,7 @@ export default async function analyzeRoute(app: FastifyInstance) {
           // Analysed and serialised in a worker. Not through Fastify's serializer: the documented
           // response schema has alternatives (report | comparison), which would make it validate each
           // one, several times the cost of the analysis itself.
-          bytes = await pool.run(jobFor(body, page), abortOnClose(reply));
+          bytes = await pool.run(jobFor(body, page, jsonText.get(request)), abortOnClose(reply));
           if (key !== undefined) cache.set(key, bytes);
         }
       }
@@ -330,11 +335,15 @@ export default async function analyzeRoute(app: FastifyInstance) {
   );
 
   /** The request as a job for the analysis pool, with served models resolved to their graphs here. */
-  function jobFor(body: Record<string, unknown> | string, page: LayerPage): AnalysisJob {
+  function jobFor(body: Record<string, unknown> | string, page: LayerPage, text?: string): AnalysisJob {
     const limits = limitsNow();
     if (typeof body === 'string') return { kind: 'target', target: body, limits, page };
     const batch = typeof body.batch === 'number' ? body.batch : undefined;
     const training = body.training as AnalysisJob['training'];
+    // A spec or an imported model goes as the text it came in: the worker parses it to the same
+    // object (validation changed nothing in it). A name may stand for a served model, resolved here.
+    if (text !== undefined && !Array.isArray(body.compare) && typeof body.model !== 'string')
+      return { kind: 'json', text, batch, training, limits, page };
     if (Array.isArray(body.compare)) {
       // A side may be just a name: "resnet50" is {"model": "resnet50"}.
       const [a, b] = body.compare.map((t, i) =>
