@@ -641,6 +641,19 @@ log(
     `served ${served.cpuMsPerImage.toFixed(1)} ms, server process busy ${servedBusy}% of the cores ` +
     '(the load generator shares them)',
 );
+const byConcurrency = (f: (p: Point) => string) =>
+  [1, 4, 16].map((c) => f(http[`default: ORT 2 threads@${c}`])).join(' / ');
+log(
+  `  by concurrency 1 / 4 / 16: ${byConcurrency((p) => times(p.ratio, 2))} the anchor (targets: 4 >= 1.0x, ` +
+    `16 >= 1.05x); CPU per image ${byConcurrency((p) => times(p.cpuMsPerImage / http.anchor.cpuMsPerImage, 2))} ` +
+    "the anchor's (target <= 1.05x)",
+);
+const lone = http['default: ORT 2 threads@1'];
+log(
+  `/classify at concurrency 1: p50 ${lone.p50} ms served, one image in-process ${anchorMs.toFixed(1)} ms ` +
+    `(median, ORT 2 threads, batch 1): ${lone.p50 - anchorMs >= 0 ? '+' : ''}${(lone.p50 - anchorMs).toFixed(1)} ms ` +
+    '(target <= +5 ms)',
+);
 const tfjsKey = Object.keys(models.resnet50_tv).find((k) => k.startsWith('tfjs-') && k.endsWith('@1'))!;
 const tfjsRatio = times(anchorMs / models.resnet50_tv[tfjsKey]);
 log(`tfjs ${tfjsKey.replace('@1', '')} vs ORT 2 threads ${oneStream}: ${tfjsRatio} (target >= 0.25)`);
