@@ -648,11 +648,15 @@ log(
     `16 >= 1.05x); CPU per image ${byConcurrency((p) => times(p.cpuMsPerImage / http.anchor.cpuMsPerImage, 2))} ` +
     "the anchor's (target <= 1.05x)",
 );
+// Two in-process references: the anchor's mean time per image (measured just before the HTTP
+// points; these VMs drift by a fifth within minutes) and the model level's median (measured first).
 const lone = http['default: ORT 2 threads@1'];
+const anchorImageMs = 1000 / http.anchor.imagesPerS;
+const over = (ms: number) => `${lone.p50 - ms >= 0 ? '+' : ''}${(lone.p50 - ms).toFixed(1)} ms`;
 log(
-  `/classify at concurrency 1: p50 ${lone.p50} ms served, one image in-process ${anchorMs.toFixed(1)} ms ` +
-    `(median, ORT 2 threads, batch 1): ${lone.p50 - anchorMs >= 0 ? '+' : ''}${(lone.p50 - anchorMs).toFixed(1)} ms ` +
-    '(target <= +5 ms)',
+  `/classify at concurrency 1: p50 ${lone.p50} ms served; one image in-process ${anchorImageMs.toFixed(1)} ms ` +
+    `(the anchor's mean): ${over(anchorImageMs)}, ${anchorMs.toFixed(1)} ms (model level's median): ` +
+    `${over(anchorMs)} (target <= +5 ms)`,
 );
 const tfjsKey = Object.keys(models.resnet50_tv).find((k) => k.startsWith('tfjs-') && k.endsWith('@1'))!;
 const tfjsRatio = times(anchorMs / models.resnet50_tv[tfjsKey]);
