@@ -121,6 +121,12 @@ export class Batcher {
     this.schedule();
   }
 
+  /** The most images a batch takes from now on (a request's images may then span batches). */
+  setMaxBatch(images: number): void {
+    this.settings.maxBatch = images;
+    this.schedule();
+  }
+
   get queuedImages(): number {
     return this.queue.length;
   }

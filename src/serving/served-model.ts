@@ -30,6 +30,8 @@ export interface BatchingGain {
   msPerImage: Record<string, number>;
   /** Whether a batch costs at least BATCH_GAIN less per image: if not, no batch waits for more. */
   pays?: boolean;
+  /** Whether a batch costs at least BATCH_GAIN more per image: if so, each batch is one image. */
+  costs?: boolean;
   measuring?: boolean;
   error?: string;
 }

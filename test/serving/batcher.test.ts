@@ -248,3 +248,17 @@ t.test('draining: new work is refused, queued work finishes, idle() resolves', a
   );
   t.notOk(b.busy);
 });
+
+t.test('setMaxBatch(1): every batch holds one image, a request of three spans three batches', async (t) => {
+  const engine = fakeEngine(5);
+  const b = new Batcher('m', settings({ maxDelayMs: 0 }), engine.run, 3, CLASSES);
+  b.setMaxBatch(1);
+  const [three, one] = await Promise.all([b.submit([image(1), image(2), image(3)]), b.submit([image(4)])]);
+  t.same(engine.batches, [1, 1, 1, 1], 'four batches of one image');
+  t.same(
+    three.logits.map((l) => l[0]),
+    [3, 6, 9],
+    'the three-image request gets its rows in order',
+  );
+  t.equal(one.logits[0][0], 12);
+});

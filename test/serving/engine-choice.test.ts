@@ -242,28 +242,37 @@ t.test(
   },
 );
 
-t.test('batches stop waiting where a batch costs as much per image as one image', async (t) => {
-  for (const [batchFactor, pays] of [
-    [1, false],
-    [0.7, true],
-  ] as const) {
-    const fake = fakePool({
-      onnxruntime: { ms: 40, concurrency: 1, batchFactor },
-      tfjs: { ms: 300, concurrency: 2 },
-    });
-    const model = servedModel(fake.pool, 'onnxruntime', 40, { measureBatching: true });
-    model.batching.maxDelayMs = 5; // the batcher's own settings (MAX_DELAY_MS)
-    fake.loaded.add('m#1@onnxruntime');
-    await measureAfterReady(fake.pool, model, log, () => false);
-    t.same(
-      model.batchingGain,
-      { msPerImage: { '1': 40, '4': 40 * batchFactor }, pays },
-      `batch factor ${batchFactor}`,
-    );
-    t.equal(
-      model.batching.maxDelayMs,
-      pays ? 5 : 0,
-      pays ? 'batches keep waiting' : 'batches no longer wait',
-    );
-  }
-});
+t.test(
+  'batches stop waiting where a batch costs as much per image as one image, and hold one image where it costs more',
+  async (t) => {
+    for (const [batchFactor, pays, costs] of [
+      [1, false, false],
+      [0.7, true, false],
+      [1.2, false, true],
+    ] as const) {
+      const fake = fakePool({
+        onnxruntime: { ms: 40, concurrency: 1, batchFactor },
+        tfjs: { ms: 300, concurrency: 2 },
+      });
+      const model = servedModel(fake.pool, 'onnxruntime', 40, { measureBatching: true });
+      model.batching.maxDelayMs = 5; // the batcher's own settings (MAX_DELAY_MS)
+      fake.loaded.add('m#1@onnxruntime');
+      await measureAfterReady(fake.pool, model, log, () => false);
+      t.same(
+        model.batchingGain,
+        { msPerImage: { '1': 40, '4': 40 * batchFactor }, pays, costs },
+        `batch factor ${batchFactor}`,
+      );
+      t.equal(
+        model.batching.maxDelayMs,
+        pays ? 5 : 0,
+        pays ? 'batches keep waiting' : 'batches no longer wait',
+      );
+      t.equal(
+        model.batching.maxBatch,
+        costs ? 1 : 8,
+        costs ? 'one image per batch' : 'batches keep MAX_BATCH',
+      );
+    }
+  },
+);
