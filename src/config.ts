@@ -75,8 +75,12 @@ export interface Config {
   workers: number;
   maxBatch: number;
   maxDelayMs: number;
-  /** Whether MAX_DELAY_MS was set: otherwise a model whose batches cost as much per image stops waiting (src/serving/engine-choice.ts). */
-  maxDelayFixed: boolean;
+  /**
+   * Whether MAX_DELAY_MS or MAX_BATCH was set: otherwise a model whose batches cost as much per
+   * image stops waiting, and one whose batches cost more computes one image at a time
+   * (src/serving/engine-choice.ts).
+   */
+  batchingFixed: boolean;
   /** Most images waiting per model before requests are refused with 503. */
   queueLimit: number;
   /** Most images waiting per model for a Grad-CAM explanation (a queue of its own) before 503. */
@@ -250,7 +254,7 @@ function readAll(env: Env, stdoutIsTTY: boolean): Config {
     wasmThreads: int(env, 'TFJS_WASM_THREADS', 1, 1, 8),
     maxBatch: int(env, 'MAX_BATCH', 8, 1, 256),
     maxDelayMs: int(env, 'MAX_DELAY_MS', 5, 0, 10_000),
-    maxDelayFixed: env.MAX_DELAY_MS !== undefined && env.MAX_DELAY_MS !== '',
+    batchingFixed: [env.MAX_DELAY_MS, env.MAX_BATCH].some((v) => v !== undefined && v !== ''),
     queueLimit: int(env, 'QUEUE_LIMIT', 256, 1, 100_000),
     explainQueueLimit: int(env, 'EXPLAIN_QUEUE_LIMIT', 64, 1, 100_000),
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 1, 3_600_000),

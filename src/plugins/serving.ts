@@ -34,7 +34,7 @@ export default fp(
         modelsDir: c.modelsDir,
         engine: c.engine,
         onnxThreadsFixed: c.onnxThreadsFixed,
-        maxDelayFixed: c.maxDelayFixed,
+        batchingFixed: c.batchingFixed,
         precision: c.precision,
         defaultModel: c.defaultModel,
         only: c.onlyModels,

@@ -40,8 +40,8 @@ export interface LoadOptions {
   engine: EngineChoice;
   /** ONNX_THREADS was set: serve with it, measure no other arrangement. */
   onnxThreadsFixed?: boolean;
-  /** MAX_DELAY_MS was set: keep waiting for batches even where they cost as much per image. */
-  maxDelayFixed?: boolean;
+  /** MAX_DELAY_MS or MAX_BATCH was set: batch as set, whatever batches cost per image. */
+  batchingFixed?: boolean;
   /** PRECISION: the precision of models whose config.json does not name one (default fp32). */
   precision?: Precision;
   maxImagesPerRequest: number;
@@ -269,8 +269,9 @@ export async function loadVersion(
         : undefined;
     // Whether waiting for batches pays is measured once the model serves, unless a setting fixed it.
     model.batchingGain =
-      options.maxDelayFixed === false &&
+      options.batchingFixed === false &&
       config.batching?.maxDelayMs === undefined &&
+      config.batching?.maxBatch === undefined &&
       model.batching.maxBatch > 1
         ? { msPerImage: {}, measuring: true }
         : undefined;

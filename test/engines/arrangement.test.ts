@@ -33,3 +33,10 @@ t.test('TFJS_WASM_THREADS: 1 by default, up to 8 (the pthread workers tfjs start
   t.equal(loadConfig({ TFJS_WASM_THREADS: '2' }).wasmThreads, 2);
   t.throws(() => loadConfig({ TFJS_WASM_THREADS: '9' }), ConfigError);
 });
+
+t.test('batching is measured unless MAX_DELAY_MS or MAX_BATCH fixes it', async (t) => {
+  t.equal(loadConfig({}).batchingFixed, false);
+  t.equal(loadConfig({ MAX_DELAY_MS: '5' }).batchingFixed, true);
+  t.equal(loadConfig({ MAX_BATCH: '8' }).batchingFixed, true, 'MAX_BATCH as set, even where a batch costs');
+  t.equal(loadConfig({ MAX_BATCH: '' }).batchingFixed, false, 'an empty value is unset');
+});

@@ -21,7 +21,7 @@ export async function servingApp(overrides: Partial<Config> = {}): Promise<Fasti
       // Batches wait MAX_DELAY_MS as configured: measuring whether batching pays would time every
       // model at batch 1 and 4 after readiness (seconds for the 224x224 fixtures) and could change
       // the wait under a test; test/serving/engine-choice.test.ts tests the measurement itself.
-      maxDelayFixed: true,
+      batchingFixed: true,
       // Likewise ONNX Runtime's arrangement (measured only with two workers or more).
       onnxThreadsFixed: true,
       ...overrides,
