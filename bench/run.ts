@@ -218,7 +218,7 @@ async function untilMeasured(port: number, timeoutMs = 300_000): Promise<string[
         engine: string;
         engineTimings?: { measuring?: string[] } | null;
         arrangement?: { measuring?: boolean; serving: string } | null;
-        batchingGain?: { measuring?: boolean; pays?: boolean } | null;
+        batchingGain?: { measuring?: boolean; pays?: boolean; costs?: boolean } | null;
       }[];
     };
     const pending = models.filter(
@@ -228,7 +228,8 @@ async function untilMeasured(port: number, timeoutMs = 300_000): Promise<string[
       return models.map(
         (m) =>
           `${m.name}: ${m.engine}${m.arrangement ? `, ${m.arrangement.serving}` : ''}` +
-          `${m.batchingGain?.pays === false ? ', batches do not wait' : ''}`,
+          `${m.batchingGain?.pays === false ? ', batches do not wait' : ''}` +
+          `${m.batchingGain?.costs ? ', one image per batch (a batch costs more per image)' : ''}`,
       );
     await new Promise((r) => setTimeout(r, 200));
   }
