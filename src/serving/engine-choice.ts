@@ -27,6 +27,7 @@ import { computeSlots, type InferencePool } from '../engines/pool.js';
 import type { EngineKind, LoadResult, ModelPlan } from '../engines/types.js';
 import { engineKey, released, type ServedModel, SIDE_BY_SIDE_THREADS, servingKey } from './served-model.js';
 import type { RunBatch } from './batcher.js';
+import { median } from '../analysis/profile.js';
 
 /** Timed runs per engine; their median is compared. */
 export const TIMED_RUNS = 5;
@@ -240,11 +241,20 @@ async function measureBatching(pool: InferencePool, model: ServedModel): Promise
     const batch = new Float32Array(n * elements);
     // A batch size a session has not seen yet costs extra once (ONNX Runtime plans its memory).
     await pool.time(key, batch, n, 1, undefined, trial);
-    const one = await pool.time(key, new Float32Array(elements), 1, TIMED_RUNS, undefined, trial);
-    const many = await pool.time(key, batch, n, TIMED_RUNS, undefined, trial);
-    gain.msPerImage = { '1': one.medianMs, [String(n)]: many.medianMs / n };
-    gain.pays = many.medianMs / n < one.medianMs * (1 - BATCH_GAIN);
-    gain.costs = many.medianMs / n > one.medianMs * (1 + BATCH_GAIN);
+    // The two sizes take turns, so that a machine whose speed drifts (a shared VM's can by a fifth
+    // within a minute) slows both alike instead of whichever was timed second.
+    const single = new Float32Array(elements);
+    const oneMs: number[] = [];
+    const manyMs: number[] = [];
+    for (let run = 0; run < TIMED_RUNS; run++) {
+      oneMs.push((await pool.time(key, single, 1, 1, undefined, trial)).medianMs);
+      manyMs.push((await pool.time(key, batch, n, 1, undefined, trial)).medianMs);
+    }
+    const one = median(oneMs);
+    const many = median(manyMs);
+    gain.msPerImage = { '1': one, [String(n)]: many / n };
+    gain.pays = many / n < one * (1 - BATCH_GAIN);
+    gain.costs = many / n > one * (1 + BATCH_GAIN);
     if (!gain.pays) model.batcher?.setMaxDelay(0);
     if (gain.costs) model.batcher?.setMaxBatch(1);
   } catch (err) {
