@@ -217,7 +217,7 @@ async function untilMeasured(port: number, timeoutMs = 300_000): Promise<string[
         name: string;
         engine: string;
         engineTimings?: { measuring?: string[] } | null;
-        arrangement?: { measuring?: boolean; serving: string } | null;
+        arrangement?: { measuring?: boolean; serving: string; underLoad?: string } | null;
         batchingGain?: { measuring?: boolean; pays?: boolean; costs?: boolean } | null;
       }[];
     };
@@ -228,6 +228,7 @@ async function untilMeasured(port: number, timeoutMs = 300_000): Promise<string[
       return models.map(
         (m) =>
           `${m.name}: ${m.engine}${m.arrangement ? `, ${m.arrangement.serving}` : ''}` +
+          `${m.arrangement?.underLoad ? ` (${m.arrangement.underLoad} under load)` : ''}` +
           `${m.batchingGain?.pays === false ? ', batches do not wait' : ''}` +
           `${m.batchingGain?.costs ? ', one image per batch (a batch costs more per image)' : ''}`,
       );

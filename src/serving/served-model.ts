@@ -41,8 +41,16 @@ export interface ArrangementTimings {
   imagesPerS: Record<string, number>;
   /** Median milliseconds of one image on one session, alone, per arrangement. */
   loneImageMs?: Record<string, number>;
-  /** The arrangement serving. */
+  /** The arrangement serving (a lone batch's, when `underLoad` is set). */
   serving: string;
+  /**
+   * The arrangement a batch computes on while another batch of the model is computing: one
+   * single-thread session per worker, kept beside the all-cores session where a lone image is
+   * faster on that one but side by side serves as many images per second (under HTTP load, decoding
+   * and the event loop take a core from one of the all-cores session's threads, and the other waits
+   * for it at every layer; the single-thread sessions do not wait for each other).
+   */
+  underLoad?: string;
   /** Still to be measured: the model serves meanwhile with ONNX_THREADS' arrangement. */
   measuring?: boolean;
   /** Why the other arrangement could not be measured. */
@@ -143,9 +151,13 @@ export const engineKey = (engineName: string, engine: EngineKind, threads?: numb
 /** ONNX Runtime threads per session of the other arrangement measured (src/serving/engine-choice.ts). */
 export const SIDE_BY_SIDE_THREADS = 1;
 
-/** The copy that computes `m`'s batches now. */
+/** The copy that computes `m`'s batches now (a lone batch's, when the arrangement has `underLoad`). */
 export const servingKey = (m: ServedModel) =>
   engineKey(m.engineName, m.engine, m.engine === 'onnxruntime' ? m.sessionThreads : undefined);
+
+/** The single-thread copies a batch computes on while another batch of `m` computes (arrangement.underLoad). */
+export const underLoadKey = (m: Pick<ServedModel, 'engineName'>) =>
+  engineKey(m.engineName, 'onnxruntime', SIDE_BY_SIDE_THREADS);
 
 /** Every copy a version may have in the workers (each engine, and ONNX Runtime's other arrangement). */
 export const allEngineKeys = (m: Pick<ServedModel, 'engineName'>) => [

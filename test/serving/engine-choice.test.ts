@@ -225,43 +225,81 @@ t.test('one-thread sessions replace the all-cores session where a second thread 
 });
 
 t.test(
-  'the all-cores session stays unless side by side serves 1.2x, a lone image 1.2x as slow at most',
+  'the all-cores session stays alone where side by side serves clearly fewer images per second',
   async (t) => {
-    // Slower in all; 1.14x the images/s; 1.33x the images/s, but a lone image waits 60 ms, not 40.
-    for (const [allCoresMs, sideMs] of [
-      [30, 70],
-      [40, 70],
-      [40, 60],
-    ]) {
-      const { fake, model } = await measuredArrangement(allCoresMs, sideMs);
-      t.equal(model.sessionThreads, undefined);
-      t.equal(model.arrangement?.serving, '1 session x 2 threads', `${allCoresMs} ms against ${sideMs} ms`);
-      t.same([...fake.loaded], ['m#1@onnxruntime']);
-      t.equal(model.batching.concurrency, 1);
-    }
+    // 30 ms per image on both cores: 33.3 images/s; 90 ms on each core: 22.2 (0.67x).
+    const { fake, model } = await measuredArrangement(30, 90);
+    t.equal(model.sessionThreads, undefined);
+    t.equal(model.arrangement?.serving, '1 session x 2 threads');
+    t.equal(model.arrangement?.underLoad, undefined);
+    t.same([...fake.loaded], ['m#1@onnxruntime'], 'the one-thread copies left the workers');
+    t.equal(model.batching.concurrency, 1);
   },
 );
 
 t.test(
+  'where a lone image is faster on every core but side by side serves about as many images per second, both copies stay',
+  async (t) => {
+    // 1.33x the images/s but a lone image waits 60 ms, not 40; 0.86x the images/s.
+    for (const [allCoresMs, sideMs] of [
+      [40, 60],
+      [30, 70],
+    ]) {
+      const { fake, model } = await measuredArrangement(allCoresMs, sideMs);
+      t.equal(model.sessionThreads, undefined, `${allCoresMs} ms against ${sideMs} ms`);
+      t.equal(model.arrangement?.serving, '1 session x 2 threads');
+      t.equal(model.arrangement?.underLoad, '2 sessions x 1 thread');
+      t.same([...fake.loaded].sort(), ['m#1@onnxruntime', 'm#1@onnxruntime-1t']);
+    }
+  },
+);
+
+t.test('under load a batch takes a one-thread copy; a lone batch takes every core', async (t) => {
+  const { fake, model } = await measuredArrangement(40, 60);
+  // The real pool lets two batches of an all-cores session in flight (the second waits in the worker).
+  model.batcher?.setConcurrency(2);
+  fake.events.length = 0;
+  await model.batcher?.submit([new Float32Array(3)]);
+  t.same(fake.events, ['infer onnxruntime'], 'alone: every core');
+  fake.holdBatches();
+  const first = model.batcher?.submit([new Float32Array(3)]);
+  await new Promise((r) => setTimeout(r, 20));
+  const second = model.batcher?.submit([new Float32Array(3)]);
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(
+    fake.events.slice(1),
+    ['infer onnxruntime', 'infer onnxruntime-1t'],
+    'while one computes, the next takes one thread',
+  );
+  fake.finishBatches();
+  await Promise.all([first, second]);
+  await model.batcher?.submit([new Float32Array(3)]);
+  t.equal(fake.events.at(-1), 'infer onnxruntime', 'alone again: every core');
+});
+
+t.test(
   'batches stop waiting where a batch costs as much per image as one image, and hold one image where it costs more',
   async (t) => {
-    for (const [batchFactor, pays, costs] of [
-      [1, false, false],
-      [0.7, true, false],
-      [1.2, false, true],
+    // [ms per image, batch factor, pays, costs]. On a 1 ms model a batch costing 1.2x per image
+    // costs 0.8 ms more in the engine, less than the three round trips single images would take.
+    for (const [ms, batchFactor, pays, costs] of [
+      [40, 1, false, false],
+      [40, 0.7, true, false],
+      [40, 1.2, false, true],
+      [1, 1.2, false, false],
     ] as const) {
       const fake = fakePool({
-        onnxruntime: { ms: 40, concurrency: 1, batchFactor },
+        onnxruntime: { ms, concurrency: 1, batchFactor },
         tfjs: { ms: 300, concurrency: 2 },
       });
-      const model = servedModel(fake.pool, 'onnxruntime', 40, { measureBatching: true });
+      const model = servedModel(fake.pool, 'onnxruntime', ms, { measureBatching: true });
       model.batching.maxDelayMs = 5; // the batcher's own settings (MAX_DELAY_MS)
       fake.loaded.add('m#1@onnxruntime');
       await measureAfterReady(fake.pool, model, log, () => false);
       t.same(
         model.batchingGain,
-        { msPerImage: { '1': 40, '4': 40 * batchFactor }, pays, costs },
-        `batch factor ${batchFactor}`,
+        { msPerImage: { '1': ms, '4': ms * batchFactor }, pays, costs },
+        `${ms} ms, batch factor ${batchFactor}`,
       );
       t.equal(
         model.batching.maxDelayMs,
