@@ -238,6 +238,12 @@ export const BATCH_GAIN = 0.05;
  * load in the bench's profile.
  */
 export const BATCH_ROUND_TRIP_MS = 0.5;
+/**
+ * Batches are capped at one image only for a model whose image takes at least this long: below it
+ * the timings on a loaded machine are noise next to the round trips (the 28x28 default models,
+ * timed while 32 connections classified, once measured a cost, and capped they served far fewer).
+ */
+export const BATCH_COST_MIN_MS = 20;
 /** The batch size measured against batch 1 (or MAX_BATCH when smaller). */
 const BATCH_MEASURED = 4;
 
@@ -281,7 +287,10 @@ async function measureBatching(pool: InferencePool, model: ServedModel): Promise
     // A batch of one image per image more has its own round trip through the batcher, the pool
     // and the worker, which the timing inside the worker does not see: on a small model that
     // overhead outweighs what a batch costs in the engine, so only a cost above it counts.
-    gain.costs = many / n > one * (1 + BATCH_GAIN) && many - n * one > (n - 1) * BATCH_ROUND_TRIP_MS;
+    gain.costs =
+      one >= BATCH_COST_MIN_MS &&
+      many / n > one * (1 + BATCH_GAIN) &&
+      many - n * one > (n - 1) * BATCH_ROUND_TRIP_MS;
     if (!gain.pays) model.batcher?.setMaxDelay(0);
     if (gain.costs) model.batcher?.setMaxBatch(1);
   } catch (err) {
