@@ -36,7 +36,6 @@ import {
   underLoadKey,
 } from './served-model.js';
 import type { RunBatch } from './batcher.js';
-import { median } from '../analysis/profile.js';
 
 /** Timed runs per engine; their median is compared. */
 export const TIMED_RUNS = 5;
@@ -271,17 +270,11 @@ async function measureBatching(pool: InferencePool, model: ServedModel): Promise
     const batch = new Float32Array(n * elements);
     // A batch size a session has not seen yet costs extra once (ONNX Runtime plans its memory).
     await pool.time(key, batch, n, 1, undefined, trial);
-    // The two sizes take turns, so that a machine whose speed drifts (a shared VM's can by a fifth
-    // within a minute) slows both alike instead of whichever was timed second.
-    const single = new Float32Array(elements);
-    const oneMs: number[] = [];
-    const manyMs: number[] = [];
-    for (let run = 0; run < TIMED_RUNS; run++) {
-      oneMs.push((await pool.time(key, single, 1, 1, undefined, trial)).medianMs);
-      manyMs.push((await pool.time(key, batch, n, 1, undefined, trial)).medianMs);
-    }
-    const one = median(oneMs);
-    const many = median(manyMs);
+    // Two requests to the worker, not one per run: with one worker the trial worker also serves.
+    // Timed in turns, run by run (against a drifting VM), the version-swap-under-load test went
+    // past its bound twice on a loaded CI machine (5.9-6.4 s, where 2.5 s is usual); this form passes.
+    const one = (await pool.time(key, new Float32Array(elements), 1, TIMED_RUNS, undefined, trial)).medianMs;
+    const many = (await pool.time(key, batch, n, TIMED_RUNS, undefined, trial)).medianMs;
     gain.msPerImage = { '1': one, [String(n)]: many / n };
     gain.pays = many / n < one * (1 - BATCH_GAIN);
     // A batch of one image per image more has its own round trip through the batcher, the pool
