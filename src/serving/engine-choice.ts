@@ -33,7 +33,7 @@ import {
   type ServedModel,
   SIDE_BY_SIDE_THREADS,
   servingKey,
-  underLoadKey,
+  sideBySideKey,
 } from './served-model.js';
 import type { RunBatch } from './batcher.js';
 
@@ -50,7 +50,7 @@ export function runOnServingEngine(pool: InferencePool, model: ServedModel): Run
     // With an under-load arrangement, a batch that leaves while another computes takes a
     // single-thread copy (the least busy worker's); a lone batch takes every core.
     const busy = model.arrangement?.underLoad !== undefined && [...running.values()].some((s) => s.size > 0);
-    const key = busy ? underLoadKey(model) : servingKey(model);
+    const key = busy ? sideBySideKey(model) : servingKey(model);
     const batch = pool.infer(key, packed, model.engine);
     const set = running.get(key) ?? new Set();
     running.set(key, set);
@@ -190,7 +190,7 @@ async function measureArrangement(
   }
   const workers = pool.size;
   const threads = SIDE_BY_SIDE_THREADS;
-  const key = engineKey(model.engineName, 'onnxruntime', threads);
+  const key = sideBySideKey(model);
   try {
     await loadAndWarm(pool, model, 'onnxruntime', zeros, { threads });
     const sideBySide = await pool.timeOnAll(key, zeros, 1, TIMED_RUNS);
@@ -265,7 +265,7 @@ async function measureBatching(pool: InferencePool, model: ServedModel): Promise
   const elements = model.graph.input.reduce((a, b) => a * b, 1);
   try {
     // Batches fill only under load: time the copy that computes them then.
-    const key = model.arrangement?.underLoad ? underLoadKey(model) : servingKey(model);
+    const key = model.arrangement?.underLoad ? sideBySideKey(model) : servingKey(model);
     const trial = pool.trialWorker;
     const batch = new Float32Array(n * elements);
     // A batch size a session has not seen yet costs extra once (ONNX Runtime plans its memory).

@@ -155,15 +155,18 @@ export const SIDE_BY_SIDE_THREADS = 1;
 export const servingKey = (m: ServedModel) =>
   engineKey(m.engineName, m.engine, m.engine === 'onnxruntime' ? m.sessionThreads : undefined);
 
-/** The single-thread copies a batch computes on while another batch of `m` computes (arrangement.underLoad). */
-export const underLoadKey = (m: Pick<ServedModel, 'engineName'>) =>
+/**
+ * ONNX Runtime's single-thread copies of `m`: the other arrangement measured, which serves all
+ * batches once chosen, or those that leave while another computes (arrangement.underLoad).
+ */
+export const sideBySideKey = (m: Pick<ServedModel, 'engineName'>) =>
   engineKey(m.engineName, 'onnxruntime', SIDE_BY_SIDE_THREADS);
 
 /** Every copy a version may have in the workers (each engine, and ONNX Runtime's other arrangement). */
 export const allEngineKeys = (m: Pick<ServedModel, 'engineName'>) => [
   engineKey(m.engineName, 'tfjs'),
   engineKey(m.engineName, 'onnxruntime'),
-  engineKey(m.engineName, 'onnxruntime', SIDE_BY_SIDE_THREADS),
+  sideBySideKey(m),
 ];
 
 /** What actually computes a model: the tfjs backend, or ONNX Runtime's CPU provider. */
