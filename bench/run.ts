@@ -218,7 +218,7 @@ async function untilMeasured(port: number, timeoutMs = 300_000): Promise<string[
         engine: string;
         engineTimings?: { measuring?: string[] } | null;
         arrangement?: { measuring?: boolean; serving: string; underLoad?: string } | null;
-        batchingGain?: { measuring?: boolean; pays?: boolean; costs?: boolean } | null;
+        batchingGain?: { measuring?: boolean; pays?: boolean; oneImagePerBatch?: boolean } | null;
       }[];
     };
     const pending = models.filter(
@@ -230,7 +230,7 @@ async function untilMeasured(port: number, timeoutMs = 300_000): Promise<string[
           `${m.name}: ${m.engine}${m.arrangement ? `, ${m.arrangement.serving}` : ''}` +
           `${m.arrangement?.underLoad ? ` (${m.arrangement.underLoad} under load)` : ''}` +
           `${m.batchingGain?.pays === false ? ', batches do not wait' : ''}` +
-          `${m.batchingGain?.costs ? ', one image per batch (a batch costs more per image)' : ''}`,
+          `${m.batchingGain?.oneImagePerBatch ? ', one image per batch (a batch does not pay)' : ''}`,
       );
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -226,20 +226,12 @@ async function measureArrangement(
   }
 }
 
-/**
- * A batch must cost at least this much less per image than one image for waiting to pay; one that
- * costs this much more makes the model compute one image at a time.
- */
+/** A batch must cost at least this much less per image than one image for waiting to pay. */
 export const BATCH_GAIN = 0.05;
 /**
- * What one batch costs outside the engine (the batcher, the pool's messages, packing its input),
- * generously: the event loop's whole share for batching and messages was 0.2 ms per image under
- * load in the bench's profile.
- */
-export const BATCH_ROUND_TRIP_MS = 0.5;
-/**
  * Batches are capped at one image only for a model whose image takes at least this long: below it
- * the timings on a loaded machine are noise next to the round trips (the 28x28 default models,
+ * the round trips of single images (the batcher, the pool's messages, packing an input) weigh
+ * against the engine's time, and timings on a loaded machine are noise (the 28x28 default models,
  * timed while 32 connections classified, once measured a cost, and capped they served far fewer).
  */
 export const BATCH_COST_MIN_MS = 20;
@@ -247,12 +239,37 @@ export const BATCH_COST_MIN_MS = 20;
 const BATCH_MEASURED = 4;
 
 /**
- * Whether batching pays for `model` on this machine: the serving copy timed at batch 1 and at
- * batch 4 in the trial worker. Where a batch costs no less per image, waiting MAX_DELAY_MS for
- * requests to join it only adds latency, so batches stop waiting (they still take what is queued).
- * Where it costs more per image (ResNet-50's two-thread session on a 2-core AVX2 EPYC: batch 8 at
- * 1.19x batch 1's time per image; served at concurrency 16, where batches fill, 0.90x the
- * in-process anchor against 1.01x at 4), even what is queued goes one image at a time.
+ * Whether `model`'s copy on `threads` computes side by side with its copies in the other workers
+ * under load: then a batch's cost is what it costs while they compute too (two single-thread
+ * ResNet-50 sessions on a 2-core AVX2 EPYC, timed alone in one worker, measured no cost for
+ * batch 4; at concurrency 16 they served batches of 8 at 0.94x the in-process anchor, against
+ * 1.08x with one image per batch). Only ONNX Runtime's: tfjs on wasm computes synchronously, so
+ * timing it in every worker at once would hold up every answer.
+ */
+const sideBySideTiming = (pool: InferencePool, model: ServedModel, threads?: number) =>
+  model.engine === 'onnxruntime' && pool.size > 1 && !pool.allCores(threads ?? pool.onnxThreads);
+
+/** Milliseconds per batch of `n` on every worker at once: the mean of their medians. */
+async function timeSideBySide(
+  pool: InferencePool,
+  key: string,
+  input: Float32Array,
+  n: number,
+  runs: number,
+): Promise<number> {
+  const timings = await pool.timeOnAll(key, input, n, runs);
+  return timings.reduce((sum, t) => sum + t.medianMs, 0) / timings.length;
+}
+
+/**
+ * Whether batching pays for `model` on this machine: the copy that computes batches under load
+ * timed at batch 1 and at batch 4, in the trial worker, or in every worker at once where copies
+ * compute side by side. Where a batch does not cost at least BATCH_GAIN less per image, waiting
+ * MAX_DELAY_MS for requests to join it only adds latency, so batches stop waiting; on a model whose
+ * image takes BATCH_COST_MIN_MS or more, even what is queued then goes one image at a time
+ * (ResNet-50 on a 2-core AVX2 EPYC: batch 4 measured 0.93-1.09x batch 1's time per image in four
+ * starts; served at concurrency 16 with batches of 8, 0.94x the in-process anchor,
+ * with one image per batch 1.08x).
  */
 async function measureBatching(pool: InferencePool, model: ServedModel): Promise<void> {
   const gain = model.batchingGain;
@@ -264,28 +281,32 @@ async function measureBatching(pool: InferencePool, model: ServedModel): Promise
   const n = Math.min(BATCH_MEASURED, model.batching.maxBatch);
   const elements = model.graph.input.reduce((a, b) => a * b, 1);
   try {
-    // Batches fill only under load: time the copy that computes them then.
-    const key = model.arrangement?.underLoad ? sideBySideKey(model) : servingKey(model);
-    const trial = pool.trialWorker;
+    // Batches fill only under load: time the copy that computes them then, as it computes then.
+    const underLoad = model.arrangement?.underLoad !== undefined;
+    const key = underLoad ? sideBySideKey(model) : servingKey(model);
+    const threads = underLoad ? SIDE_BY_SIDE_THREADS : model.sessionThreads;
+    const timeAt = sideBySideTiming(pool, model, threads)
+      ? (input: Float32Array, size: number, runs: number) => timeSideBySide(pool, key, input, size, runs)
+      : (input: Float32Array, size: number, runs: number) =>
+          pool.time(key, input, size, runs, undefined, pool.trialWorker).then((t) => t.medianMs);
     const batch = new Float32Array(n * elements);
     // A batch size a session has not seen yet costs extra once (ONNX Runtime plans its memory).
-    await pool.time(key, batch, n, 1, undefined, trial);
+    await timeAt(batch, n, 1);
     // Two requests to the worker, not one per run: with one worker the trial worker also serves.
     // Timed in turns, run by run (against a drifting VM), the version-swap-under-load test went
     // past its bound twice on a loaded CI machine (5.9-6.4 s, where 2.5 s is usual); this form passes.
-    const one = (await pool.time(key, new Float32Array(elements), 1, TIMED_RUNS, undefined, trial)).medianMs;
-    const many = (await pool.time(key, batch, n, TIMED_RUNS, undefined, trial)).medianMs;
+    const one = await timeAt(new Float32Array(elements), 1, TIMED_RUNS);
+    const many = await timeAt(batch, n, TIMED_RUNS);
     gain.msPerImage = { '1': one, [String(n)]: many / n };
     gain.pays = many / n < one * (1 - BATCH_GAIN);
-    // A batch of one image per image more has its own round trip through the batcher, the pool
-    // and the worker, which the timing inside the worker does not see: on a small model that
-    // overhead outweighs what a batch costs in the engine, so only a cost above it counts.
-    gain.costs =
-      one >= BATCH_COST_MIN_MS &&
-      many / n > one * (1 + BATCH_GAIN) &&
-      many - n * one > (n - 1) * BATCH_ROUND_TRIP_MS;
+    // Where a batch does not pay, its images wait for one another's results, and on these VMs a
+    // batch that measured even cost more under load (cache and memory bandwidth shared by the
+    // copies). On a small model, though, the round trip each single image takes through the
+    // batcher, the pool and the worker (which the timing inside the worker does not see) outweighs
+    // what batching costs in the engine, so there batches keep taking what is queued.
+    gain.oneImagePerBatch = !gain.pays && one >= BATCH_COST_MIN_MS;
     if (!gain.pays) model.batcher?.setMaxDelay(0);
-    if (gain.costs) model.batcher?.setMaxBatch(1);
+    if (gain.oneImagePerBatch) model.batcher?.setMaxBatch(1);
   } catch (err) {
     gain.error = (err as Error).message;
   } finally {

@@ -26,12 +26,15 @@ export interface EngineTimings {
 }
 
 export interface BatchingGain {
-  /** Median milliseconds per image at batch 1 and at the batch measured, on the serving copy. */
+  /** Median milliseconds per image at batch 1 and at the batch measured, on the copy batches take. */
   msPerImage: Record<string, number>;
   /** Whether a batch costs at least BATCH_GAIN less per image: if not, no batch waits for more. */
   pays?: boolean;
-  /** Whether a batch costs at least BATCH_GAIN more per image: if so, each batch is one image. */
-  costs?: boolean;
+  /**
+   * Whether each batch is one image: a batch does not pay on a model whose image takes at least
+   * BATCH_COST_MIN_MS, so it would only delay its first image's answer (and could cost more).
+   */
+  oneImagePerBatch?: boolean;
   measuring?: boolean;
   error?: string;
 }

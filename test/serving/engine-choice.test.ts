@@ -31,6 +31,10 @@ function fakePool(engines: Partial<Record<Copy, FakeCopy>>) {
   let release: (() => void) | undefined;
   const kindOf = (key: string) => key.slice(key.lastIndexOf('@') + 1) as Copy;
   const copy = (key: string) => engines[kindOf(key)] ?? { ms: 1, concurrency: 1 };
+  const batchMs = (key: string, n: number) => {
+    const c = copy(key);
+    return n === 1 ? c.ms : n * c.ms * (c.batchFactor ?? 1);
+  };
   const pool = {
     size: 2,
     onnxThreads: 2,
@@ -47,8 +51,7 @@ function fakePool(engines: Partial<Record<Copy, FakeCopy>>) {
       events.push(`spread ${kindOf(key)}`);
     },
     async time(key: string, _input: Float32Array, n: number, runs: number, stopAboveMs?: number) {
-      const c = copy(key);
-      const ms = n === 1 ? c.ms : n * c.ms * (c.batchFactor ?? 1);
+      const ms = batchMs(key, n);
       const stops = stopAboveMs !== undefined && ms > stopAboveMs;
       events.push(`time ${kindOf(key)}`);
       return { medianMs: ms, runs: stops ? 2 : runs } satisfies EngineTiming;
@@ -70,10 +73,12 @@ function fakePool(engines: Partial<Record<Copy, FakeCopy>>) {
         };
       });
     },
-    async timeOnAll(key: string, _input: Float32Array, _n: number, runs: number) {
+    async timeOnAll(key: string, _input: Float32Array, n: number, runs: number) {
       events.push(`time both ${kindOf(key)}`);
-      return [0, 1].map(() => ({ medianMs: copy(key).ms, runs }) satisfies EngineTiming);
+      return [0, 1].map(() => ({ medianMs: batchMs(key, n), runs }) satisfies EngineTiming);
     },
+    /** Two workers: a two-thread session takes both cores. */
+    allCores: (threads: number) => threads === 2,
     batchesInFlight: (kind: EngineKind, threads?: number) =>
       copy(threads === 1 ? 'onnxruntime-1t' : kind).concurrency,
   };
@@ -194,14 +199,24 @@ t.test('shutting down stops the measurement before it loads anything', async (t)
   t.same(model.engineTimings?.measuring, ['tfjs'], 'and says which engines were never measured');
 });
 
-/** A model on a two-thread session taking `allCoresMs` per image, against one-thread copies at `sideMs`. */
-async function measuredArrangement(allCoresMs: number, sideMs: number) {
+/**
+ * A model on a two-thread session taking `allCoresMs` per image, against one-thread copies at
+ * `sideMs` (and `sideBatchFactor`: see FakeCopy); with `measureBatching`, batching is measured too.
+ */
+async function measuredArrangement(
+  allCoresMs: number,
+  sideMs: number,
+  { sideBatchFactor = 1, measureBatching = false } = {},
+) {
   const fake = fakePool({
     onnxruntime: { ms: allCoresMs, concurrency: 1 },
-    'onnxruntime-1t': { ms: sideMs, concurrency: 2 },
+    'onnxruntime-1t': { ms: sideMs, concurrency: 2, batchFactor: sideBatchFactor },
     tfjs: { ms: 300, concurrency: 2 },
   });
-  const model = servedModel(fake.pool, 'onnxruntime', allCoresMs, { measureArrangement: true });
+  const model = servedModel(fake.pool, 'onnxruntime', allCoresMs, {
+    measureArrangement: true,
+    measureBatching,
+  });
   fake.loaded.add('m#1@onnxruntime');
   await measureAfterReady(fake.pool, model, log, () => false);
   return { fake, model };
@@ -278,14 +293,17 @@ t.test('under load a batch takes a one-thread copy; a lone batch takes every cor
 });
 
 t.test(
-  'batches stop waiting where a batch costs as much per image as one image, and hold one image where it costs more',
+  'batches stop waiting where a batch does not pay, and a model of 20 ms or more an image then computes one image per batch',
   async (t) => {
-    // [ms per image, batch factor, pays, costs]. A 1 ms model is never capped (BATCH_COST_MIN_MS:
-    // its timings under load are noise next to the round trips single images would take).
-    for (const [ms, batchFactor, pays, costs] of [
-      [40, 1, false, false],
+    // [ms per image, batch factor, pays, one image per batch]. A 1 ms model is never capped
+    // (BATCH_COST_MIN_MS: the round trips single images would take weigh against its engine time).
+    for (const [ms, batchFactor, pays, oneImagePerBatch] of [
+      [40, 1, false, true],
+      [40, 0.97, false, true],
       [40, 0.7, true, false],
       [40, 1.2, false, true],
+      [20, 1, false, true],
+      [19, 1, false, false],
       [1, 1.2, false, false],
       [1, 3, false, false],
     ] as const) {
@@ -299,7 +317,7 @@ t.test(
       await measureAfterReady(fake.pool, model, log, () => false);
       t.same(
         model.batchingGain,
-        { msPerImage: { '1': ms, '4': ms * batchFactor }, pays, costs },
+        { msPerImage: { '1': ms, '4': ms * batchFactor }, pays, oneImagePerBatch },
         `${ms} ms, batch factor ${batchFactor}`,
       );
       t.equal(
@@ -309,9 +327,48 @@ t.test(
       );
       t.equal(
         model.batching.maxBatch,
-        costs ? 1 : 8,
-        costs ? 'one image per batch' : 'batches keep MAX_BATCH',
+        oneImagePerBatch ? 1 : 8,
+        oneImagePerBatch ? 'one image per batch' : 'batches keep MAX_BATCH',
       );
     }
   },
 );
+
+t.test(
+  'with copies for load, batching is timed on them, in both workers at once, and capped where it costs there',
+  async (t) => {
+    // The all-cores session batches for free (no batchFactor); the one-thread copies take 1.2x per image.
+    const { fake, model } = await measuredArrangement(40, 60, {
+      sideBatchFactor: 1.2,
+      measureBatching: true,
+    });
+    t.equal(model.arrangement?.underLoad, '2 sessions x 1 thread');
+    t.same(
+      fake.events.filter((e) => e.startsWith('time both')),
+      [
+        'time both onnxruntime-1t',
+        'time both onnxruntime-1t',
+        'time both onnxruntime-1t',
+        'time both onnxruntime-1t',
+      ],
+      'the arrangement once, then batch 4 once (unseen size), batch 1 and batch 4',
+    );
+    t.same(model.batchingGain, { msPerImage: { '1': 60, '4': 72 }, pays: false, oneImagePerBatch: true });
+    t.equal(model.batching.maxBatch, 1, 'one image per batch');
+  },
+);
+
+t.test('a two-thread session alone is timed in the trial worker only', async (t) => {
+  const fake = fakePool({
+    onnxruntime: { ms: 40, concurrency: 1, batchFactor: 1.2 },
+    tfjs: { ms: 300, concurrency: 2 },
+  });
+  const model = servedModel(fake.pool, 'onnxruntime', 40, { measureBatching: true });
+  fake.loaded.add('m#1@onnxruntime');
+  await measureAfterReady(fake.pool, model, log, () => false);
+  t.notOk(
+    fake.events.some((e) => e.startsWith('time both')),
+    'nothing timed in both workers',
+  );
+  t.equal(model.batching.maxBatch, 1);
+});
