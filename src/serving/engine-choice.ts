@@ -235,15 +235,19 @@ export const BATCH_GAIN = 0.05;
  * timed while 32 connections classified, once measured a cost, and capped they served far fewer).
  */
 export const BATCH_COST_MIN_MS = 20;
-/** The batch size measured against batch 1 (or MAX_BATCH when smaller). */
-const BATCH_MEASURED = 4;
+/**
+ * The batch size measured against batch 1 (or MAX_BATCH when smaller): the size batches reach
+ * under load, where they fill. A smaller one can mislead: one-thread ResNet-50 sessions on a
+ * 2-core AVX2 EPYC, in-process, take 1.07x batch 1's time per image at batch 8 (activations past
+ * the caches), while batch 4 timed in the workers came out anywhere from 0.93x to 1.09x; served at
+ * concurrency 16 with MAX_BATCH 1 / 4 / 8, 13.7-13.9 / 12.2-12.7 / 12.1-13.7 images/s.
+ */
+const BATCH_MEASURED = 8;
 
 /**
  * Whether `model`'s copy on `threads` computes side by side with its copies in the other workers
- * under load: then a batch's cost is what it costs while they compute too (two single-thread
- * ResNet-50 sessions on a 2-core AVX2 EPYC, timed alone in one worker, measured no cost for
- * batch 4; at concurrency 16 they served batches of 8 at 0.94x the in-process anchor, against
- * 1.08x with one image per batch). Only ONNX Runtime's: tfjs on wasm computes synchronously, so
+ * under load: then a batch's cost is what it costs while they compute too (they share the
+ * caches and the memory bandwidth that large batches' activations spill into). Only ONNX Runtime's: tfjs on wasm computes synchronously, so
  * timing it in every worker at once would hold up every answer.
  */
 const sideBySideTiming = (pool: InferencePool, model: ServedModel, threads?: number) =>
@@ -263,13 +267,12 @@ async function timeSideBySide(
 
 /**
  * Whether batching pays for `model` on this machine: the copy that computes batches under load
- * timed at batch 1 and at batch 4, in the trial worker, or in every worker at once where copies
+ * timed at batch 1 and at BATCH_MEASURED, in the trial worker, or in every worker at once where copies
  * compute side by side. Where a batch does not cost at least BATCH_GAIN less per image, waiting
  * MAX_DELAY_MS for requests to join it only adds latency, so batches stop waiting; on a model whose
  * image takes BATCH_COST_MIN_MS or more, even what is queued then goes one image at a time
- * (ResNet-50 on a 2-core AVX2 EPYC: batch 4 measured 0.93-1.09x batch 1's time per image in four
- * starts; served at concurrency 16 with batches of 8, 0.94x the in-process anchor,
- * with one image per batch 1.08x).
+ * (ResNet-50 on a 2-core AVX2 EPYC: served at concurrency 16 with batches of 8, 0.94-0.96x the
+ * in-process anchor, with one image per batch 1.06-1.08x).
  */
 async function measureBatching(pool: InferencePool, model: ServedModel): Promise<void> {
   const gain = model.batchingGain;

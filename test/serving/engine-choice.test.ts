@@ -317,7 +317,7 @@ t.test(
       await measureAfterReady(fake.pool, model, log, () => false);
       t.same(
         model.batchingGain,
-        { msPerImage: { '1': ms, '4': ms * batchFactor }, pays, oneImagePerBatch },
+        { msPerImage: { '1': ms, '8': ms * batchFactor }, pays, oneImagePerBatch },
         `${ms} ms, batch factor ${batchFactor}`,
       );
       t.equal(
@@ -351,9 +351,9 @@ t.test(
         'time both onnxruntime-1t',
         'time both onnxruntime-1t',
       ],
-      'the arrangement once, then batch 4 once (unseen size), batch 1 and batch 4',
+      'the arrangement once, then batch 8 once (unseen size), batch 1 and batch 8',
     );
-    t.same(model.batchingGain, { msPerImage: { '1': 60, '4': 72 }, pays: false, oneImagePerBatch: true });
+    t.same(model.batchingGain, { msPerImage: { '1': 60, '8': 72 }, pays: false, oneImagePerBatch: true });
     t.equal(model.batching.maxBatch, 1, 'one image per batch');
   },
 );
@@ -371,4 +371,17 @@ t.test('a two-thread session alone is timed in the trial worker only', async (t)
     'nothing timed in both workers',
   );
   t.equal(model.batching.maxBatch, 1);
+});
+
+t.test('batching is timed at the size batches reach: MAX_BATCH when it is below 8', async (t) => {
+  const fake = fakePool({
+    onnxruntime: { ms: 40, concurrency: 1, batchFactor: 0.8 },
+    tfjs: { ms: 300, concurrency: 2 },
+  });
+  const model = servedModel(fake.pool, 'onnxruntime', 40, { measureBatching: true });
+  model.batching.maxBatch = 2;
+  fake.loaded.add('m#1@onnxruntime');
+  await measureAfterReady(fake.pool, model, log, () => false);
+  t.same(model.batchingGain, { msPerImage: { '1': 40, '2': 32 }, pays: true, oneImagePerBatch: false });
+  t.equal(model.batching.maxBatch, 2, 'batches keep MAX_BATCH');
 });
