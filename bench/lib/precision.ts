@@ -119,11 +119,21 @@ export interface FashionPrecision {
   agreement: number;
 }
 
-/** The default models' Fashion-MNIST test accuracy, in-process, fp32 and int8. */
-export async function fashionPrecision(log: (line: string) => void): Promise<FashionPrecision[]> {
-  const test = readFashionSet(`${root}test/fixtures/fashion`, 't10k');
+/**
+ * The default models' Fashion-MNIST test accuracy, in-process, fp32 and int8: on the whole test
+ * set, or (a test's quicker check) on its first `images` for the `models` named.
+ */
+export async function fashionPrecision(
+  log: (line: string) => void,
+  { models = ['fashion-resnet', 'fashion-inception'], images }: { models?: string[]; images?: number } = {},
+): Promise<FashionPrecision[]> {
+  const all = readFashionSet(`${root}test/fixtures/fashion`, 't10k');
+  const test =
+    images === undefined
+      ? all
+      : { ...all, images: all.images.slice(0, images), labels: all.labels.slice(0, images) };
   const out: FashionPrecision[] = [];
-  for (const name of ['fashion-resnet', 'fashion-inception']) {
+  for (const name of models) {
     const dir = `${root}models/${name}`;
     const config = await readModelConfig(dir);
     const graph = normalizeSpec(ZOO.get(String(config.architecture))!.build());

@@ -7,6 +7,7 @@ import ort from 'onnxruntime-node';
 import { attr, DataType, encodeModel, type ModelDef } from '../interop/onnx/model.js';
 import { planQuantization, quantizeModel, withOutputs, type Range } from '../interop/onnx/quantize.js';
 import type { CalibrationSet } from './types.js';
+import { int8WeightLimit } from './int8-weights.js';
 
 const BATCH = 16;
 
@@ -80,7 +81,7 @@ export async function quantizeWithCalibration(
   } finally {
     await session.release();
   }
-  return { bytes: encodeModel(quantizeModel(fp32, plan, ranges)), fp32Top1 };
+  return { bytes: encodeModel(quantizeModel(fp32, plan, ranges, int8WeightLimit())), fp32Top1 };
 }
 
 /** Each calibration image's top-1 under `session` (the int8 model being loaded). */

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { CalibrationSet, PrecisionFigures, Precision } from '../engines/types.js';
 import { decodeImage, probeImage } from './preprocess.js';
 import { pixelsToInput } from '../engines/pixels.js';
+import { int8WeightLimit } from '../engines/int8-weights.js';
 import { fileInFolder, ModelConfigError, type ModelConfig, type Preprocess } from './model-config.js';
 
 /** Top-1 agreement with fp32 below this refuses a precision (config can only raise it). */
@@ -18,8 +19,12 @@ export const MAX_ACCURACY_DROP = 0.5;
 /** Calibration images read at most, the first in name order. */
 export const MAX_CALIBRATION_IMAGES = 1000;
 const IMAGE_FILE = /\.(png|jpe?g|webp|gif|tiff?|avif)$/i;
-const HOW =
-  'static QDQ: uint8 activations per tensor (min/max of the calibration images), int8 weights per output channel';
+/** How the int8 model was built (the workers quantize on this machine, so with its weight limit). */
+const how = () =>
+  'static QDQ: uint8 activations per tensor (min/max of the calibration images), int8 weights per output channel' +
+  (int8WeightLimit() === 127
+    ? ''
+    : ' within +-64 (this CPU has no VNNI: products of full-range weights saturate)');
 
 /** What /models/{name} shows of a reduced precision: how it compared with fp32, and the limits it met. */
 export interface PrecisionCheck {
@@ -124,7 +129,7 @@ export function judgePrecision(
   const n = figures.images;
   const agreement = figures.top1.filter((c, i) => c === figures.fp32Top1[i]).length / n;
   const check: PrecisionCheck = {
-    method: HOW,
+    method: how(),
     calibration: calibration.images,
     images: n,
     agreement: Number(agreement.toFixed(4)),

@@ -10,7 +10,8 @@
  * - Activations: uint8, asymmetric, per tensor, range [min(0, lo), max(0, hi)] of what calibration
  *   saw (so 0 is exact and zero padding stays zero). u8 activations × s8 weights is what MLAS's
  *   AVX-512 VNNI kernels (vpdpbusd) multiply.
- * - Conv weights: int8, symmetric, per output channel (DequantizeLinear axis 0); the bias int32
+ * - Conv weights: int8, symmetric, per output channel (DequantizeLinear axis 0), within +-64
+ *   instead of +-127 on CPUs without VNNI (onnxruntime's `reduce_range`); the bias int32
  *   at scale x_scale · w_scale[c], zero point 0, as QLinearConv needs it.
  * - A Relu or Clip(0, ·) that alone reads a Conv's or Add's output is quantized at its output
  *   instead: its uint8 range starts at 0, and ONNX Runtime then drops the activation (the clamp
@@ -126,10 +127,14 @@ export function activationParams(r: Range): { scale: number; zeroPoint: number }
   return { scale, zeroPoint: Math.min(255, Math.max(0, Math.round(-lo / scale))) };
 }
 
-/** Symmetric int8 per output channel (axis 0 of an OIHW kernel). */
+/**
+ * Symmetric int8 per output channel (axis 0 of an OIHW kernel), within +-`limit`: 127, or 64 for
+ * CPUs whose int8 products saturate in pairs (src/engines/int8-weights.ts).
+ */
 export function quantizePerChannel(
   data: Float32Array,
   channels: number,
+  limit = 127,
 ): { q: Int8Array; scales: Float32Array } {
   const per = data.length / channels;
   const q = new Int8Array(data.length);
@@ -137,19 +142,24 @@ export function quantizePerChannel(
   for (let c = 0; c < channels; c++) {
     let m = 0;
     for (let i = c * per; i < (c + 1) * per; i++) m = Math.max(m, Math.abs(data[i]));
-    const s = m > 0 ? m / 127 : 1;
+    const s = m > 0 ? m / limit : 1;
     scales[c] = s;
     for (let i = c * per; i < (c + 1) * per; i++)
-      q[i] = Math.max(-127, Math.min(127, Math.round(data[i] / s)));
+      q[i] = Math.max(-limit, Math.min(limit, Math.round(data[i] / s)));
   }
   return { q, scales };
 }
 
 /**
  * The int8 QDQ model: `model` with the plan's activations quantized at the `ranges` calibration
- * observed, and its convolutions' weights in int8.
+ * observed, and its convolutions' weights in int8 within +-`weightLimit` (see quantizePerChannel).
  */
-export function quantizeModel(model: ModelDef, plan: QuantizationPlan, ranges: Map<string, Range>): ModelDef {
+export function quantizeModel(
+  model: ModelDef,
+  plan: QuantizationPlan,
+  ranges: Map<string, Range>,
+  weightLimit = 127,
+): ModelDef {
   const g = model.graph;
   const initializers = new Map(g.initializers.map((t) => [t.name, t]));
   const added: TensorDef[] = [];
@@ -188,7 +198,7 @@ export function quantizeModel(model: ModelDef, plan: QuantizationPlan, ranges: M
       const x = paramsOf(n.inputs[0]);
       const w = defined(initializers.get(n.inputs[1]), `${n.name}'s kernel`);
       const channels = w.dims[0];
-      const { q, scales } = quantizePerChannel(w.data as Float32Array, channels);
+      const { q, scales } = quantizePerChannel(w.data as Float32Array, channels, weightLimit);
       const dq = (name: string, data: Int8Array | Int32Array, dims: number[], s: Float32Array) => {
         added.push({ name: `${name}_quantized`, dims, data });
         added.push({ name: `${name}_scale`, dims: [channels], data: s });

@@ -41,6 +41,18 @@ t.test(
   },
 );
 
+t.test(
+  'int8 weights within +-64 where the CPU has no VNNI (products summed in pairs saturate)',
+  async (t) => {
+    const w = Float32Array.of(0.4, -1, 0.3);
+    const { q, scales } = quantizePerChannel(w, 1, 64);
+    t.same([...q], [26, -64, 19], 'round(w / (max|w| / 64))');
+    t.ok(Math.abs(scales[0] - 1 / 64) <= 1e-6, 'scale = max|w| / 64');
+    // The worst pair vpmaddubsw adds in 16 bits: two uint8 activations of 255 by the largest weight.
+    t.ok(2 * 255 * Math.max(...[...q].map(Math.abs)) <= 32_767, 'the pair fits in int16');
+  },
+);
+
 t.test('uint8 activation parameters: 0 exact, the range covered', async (t) => {
   for (const [min, max] of [
     [-1, 3],
