@@ -248,18 +248,22 @@ t.test('resample plan: what libvips does and what is left for the window', async
   });
 });
 
-t.test('an EXIF-rotated enlargement is read upright', async (t) => {
+t.test('an EXIF-rotated enlargement is read upright, from a PNG and from a JPEG', async (t) => {
   // 40x20 image, left half black, right half white, stored with orientation 6 (rotate 90° clockwise):
-  // upright it is 20x40 with the black half on top.
+  // upright it is 20x40 with the black half on top. A JPEG's orientation is read by image-size, a
+  // PNG's (eXIf chunk) by libvips (src/serving/preprocess.ts readHeader).
   const pixels = Buffer.alloc(40 * 20 * 3);
   for (let y = 0; y < 20; y++)
     for (let x = 20; x < 40; x++) pixels.fill(255, (y * 40 + x) * 3, (y * 40 + x) * 3 + 3);
-  const jpeg = await sharp(pixels, { raw: { width: 40, height: 20, channels: 3 } })
-    .withMetadata({ orientation: 6 })
-    .png()
-    .toBuffer();
+  const stored = () =>
+    sharp(pixels, { raw: { width: 40, height: 20, channels: 3 } }).withMetadata({ orientation: 6 });
   const p: Preprocess = { ...torch('bilinear'), mean: [0, 0, 0], std: [1, 1, 1] };
-  const x = await imageToTensor(jpeg, 'rotated.png', p, limits);
-  t.ok(x[0] < 0.05, 'top-left is black');
-  t.ok(x[(223 * 224 + 0) * 3] > 0.95, 'bottom-left is white');
+  for (const [file, bytes] of [
+    ['rotated.png', await stored().png().toBuffer()],
+    ['rotated.jpg', await stored().jpeg({ quality: 100 }).toBuffer()],
+  ] as const) {
+    const x = await imageToTensor(bytes, file, p, limits);
+    t.ok(x[0] < 0.05, `${file}: top-left is black`);
+    t.ok(x[(223 * 224 + 0) * 3] > 0.95, `${file}: bottom-left is white`);
+  }
 });
