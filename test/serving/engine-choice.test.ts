@@ -13,6 +13,7 @@ import { Batcher } from '../../src/serving/batcher.js';
 import {
   initialArrangement,
   measureAfterReady,
+  batchRuns,
   runOnServingEngine,
 } from '../../src/serving/engine-choice.js';
 import type { ServedModel } from '../../src/serving/served-model.js';
@@ -28,6 +29,8 @@ type FakeCopy = { ms: number; fails?: boolean; concurrency: number; batchFactor?
 function fakePool(engines: Partial<Record<Copy, FakeCopy>>) {
   const loaded = new Set<string>();
   const events: string[] = [];
+  /** The runs each `time` call asked for, in order. */
+  const runCounts: number[] = [];
   let release: (() => void) | undefined;
   const kindOf = (key: string) => key.slice(key.lastIndexOf('@') + 1) as Copy;
   const copy = (key: string) => engines[kindOf(key)] ?? { ms: 1, concurrency: 1 };
@@ -51,6 +54,7 @@ function fakePool(engines: Partial<Record<Copy, FakeCopy>>) {
       events.push(`spread ${kindOf(key)}`);
     },
     async time(key: string, _input: Float32Array, n: number, runs: number, stopAboveMs?: number) {
+      runCounts.push(runs);
       const ms = batchMs(key, n);
       const stops = stopAboveMs !== undefined && ms > stopAboveMs;
       events.push(`time ${kindOf(key)}`);
@@ -86,6 +90,7 @@ function fakePool(engines: Partial<Record<Copy, FakeCopy>>) {
     pool: pool as unknown as InferencePool,
     loaded,
     events,
+    runs: runCounts,
     holdBatches: () => {
       release = () => {};
     },
@@ -384,4 +389,16 @@ t.test('batching is timed at the size batches reach: MAX_BATCH when it is below 
   await measureAfterReady(fake.pool, model, log, () => false);
   t.same(model.batchingGain, { msPerImage: { '1': 40, '2': 32 }, pays: true, oneImagePerBatch: false });
   t.equal(model.batching.maxBatch, 2, 'batches keep MAX_BATCH');
+});
+
+t.test('a slow batch is timed fewer times, within the budget, never fewer than twice', async (t) => {
+  t.equal(batchRuns(8 * 60), 5, 'a 0.5 s batch: every run');
+  t.equal(batchRuns(8 * 130), 4, "ResNet-50's one-thread batch of 8: four runs");
+  t.equal(batchRuns(8 * 550), 2, "tfjs' batch of 8 on wasm: two runs");
+  const fake = fakePool({ tfjs: { ms: 600, concurrency: 2 }, onnxruntime: { ms: 40, concurrency: 1 } });
+  const model = servedModel(fake.pool, 'tfjs', 600, { measureBatching: true });
+  model.engineTimings = { msPerImage: { tfjs: 600 } };
+  fake.loaded.add('m#1@tfjs');
+  await measureAfterReady(fake.pool, model, log, () => false);
+  t.same(fake.runs, [1, 5, 2], 'batch 8 once (unseen size), batch 1 five times, batch 8 twice');
 });
