@@ -256,8 +256,9 @@ export const batchRuns = (batchMs: number) =>
 /**
  * Whether `model`'s copy on `threads` computes side by side with its copies in the other workers
  * under load: then a batch's cost is what it costs while they compute too (they share the
- * caches and the memory bandwidth that large batches' activations spill into). Only ONNX Runtime's: tfjs on wasm computes synchronously, so
- * timing it in every worker at once would hold up every answer.
+ * caches and the memory bandwidth that large batches' activations spill into). Only ONNX
+ * Runtime's: tfjs on wasm computes synchronously, so timing it in every worker at once would hold
+ * up every answer.
  */
 const sideBySideTiming = (pool: InferencePool, model: ServedModel, threads?: number) =>
   model.engine === 'onnxruntime' && pool.size > 1 && !pool.allCores(threads ?? pool.onnxThreads);
@@ -276,8 +277,8 @@ async function timeSideBySide(
 
 /**
  * Whether batching pays for `model` on this machine: the copy that computes batches under load
- * timed at batch 1 and at BATCH_MEASURED, in the trial worker, or in every worker at once where copies
- * compute side by side. Where a batch does not cost at least BATCH_GAIN less per image, waiting
+ * timed at batch 1 and at BATCH_MEASURED, in the trial worker, or in every worker at once where
+ * copies compute side by side. Where a batch does not cost at least BATCH_GAIN less per image, waiting
  * MAX_DELAY_MS for requests to join it only adds latency, so batches stop waiting; on a model whose
  * image takes BATCH_COST_MIN_MS or more, even what is queued then goes one image at a time
  * (ResNet-50 on a 2-core AVX2 EPYC: served at concurrency 16 with batches of 8, 0.94-0.96x the
