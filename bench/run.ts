@@ -12,6 +12,7 @@
  *     the default models' test accuracy at fp32 and int8 (bench/lib/precision.ts);
  *  3. start-up: time to ready with the default models; resident memory with resnet50_tv loaded.
  * Everything targets 127.0.0.1 and is bounded in time. Usage: npm run bench [-- --quick]
+ * [-- --http-only] [-- --interleaved N: only the default arrangement against the anchor, N rounds]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
@@ -46,11 +47,17 @@ import { eventLoopShares } from './lib/cpu-profile.js';
 import { fashionPrecision, resnetPrecision, type ResnetPrecision } from './lib/precision.js';
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, 'http-only': { type: 'boolean', default: false } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    'http-only': { type: 'boolean', default: false },
+    interleaved: { type: 'string' },
+  },
 });
 const QUICK = values.quick;
 /** Only the anchor and the HTTP section: for comparing worker arrangements quickly. */
 const HTTP_ONLY = values['http-only'];
+/** Only the default arrangement against the anchor, in this many interleaved rounds (see interleavedRounds). */
+const ROUNDS = values.interleaved === undefined ? undefined : Number(values.interleaved);
 const out: Record<string, unknown> = {};
 const log = (line: string) => console.log(line);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -404,13 +411,17 @@ function resnet50TvFolder() {
   return { dir, graph, bound };
 }
 
-async function httpLevel({ dir, graph, bound }: ReturnType<typeof resnet50TvFolder>) {
-  const jpeg = await sharp(
-    Buffer.from(randomInput([224, 224, 3], 4).data.map((v) => Math.round((v + 1) * 127))),
-    { raw: { width: 224, height: 224, channels: 3 } },
-  )
+/** The image every HTTP point sends: a seeded random 224x224 JPEG, quality 90. */
+function benchJpeg(): Promise<Buffer> {
+  return sharp(Buffer.from(randomInput([224, 224, 3], 4).data.map((v) => Math.round((v + 1) * 127))), {
+    raw: { width: 224, height: 224, channels: 3 },
+  })
     .jpeg({ quality: 90 })
     .toBuffer();
+}
+
+async function httpLevel({ dir, graph, bound }: ReturnType<typeof resnet50TvFolder>) {
+  const jpeg = await benchJpeg();
   const seconds = QUICK ? 5 : 10;
   const arrangements: { name: string; env: Record<string, string> }[] = [
     // The default: a worker per core; an ORT session uses every core for one batch at a time.
@@ -617,6 +628,49 @@ async function startup(resnetDir: string) {
   };
 }
 
+/**
+ * The default arrangement against the anchor in rounds, for machines whose speed drifts faster
+ * than a whole bench runs (these VMs: the anchor measured 9.9 to 14.0 images/s in adjacent 8 s
+ * runs). One server; each round serves concurrency 1, 4 and 16 and is compared with the mean of
+ * the anchor runs just before and just after it. The medians over rounds are the figures to quote.
+ */
+async function interleavedRounds({ dir, graph, bound }: ReturnType<typeof resnet50TvFolder>, rounds: number) {
+  const jpeg = await benchJpeg();
+  const seconds = QUICK ? 5 : 8;
+  const onnx = buildOnnxModel(graph, bound, { logits: true });
+  const port = 3970;
+  const child = serve({ ENGINE: 'onnxruntime', MODELS_DIR: dir }, port);
+  const ratios: Record<number, number[]> = { 1: [], 4: [], 16: [] };
+  try {
+    await untilReady(port);
+    log(`\n== interleaved: default arrangement vs anchor, ${rounds} rounds of ${seconds} s points ==`);
+    log(`  ${(await untilMeasured(port)).join('; ')}`);
+    let before = (await sustainedAnchor(onnx, seconds)).imagesPerS;
+    for (let round = 1; round <= rounds; round++) {
+      const got: Record<number, number> = {};
+      for (const c of [1, 4, 16])
+        got[c] = (await load(`http://127.0.0.1:${port}/classify`, c, seconds, jpeg, 'image/jpeg')).rps;
+      const after = (await sustainedAnchor(onnx, seconds)).imagesPerS;
+      const mean = (before + after) / 2;
+      const points = [1, 4, 16].map((c) => {
+        ratios[c].push(got[c] / mean);
+        return `c${c} ${got[c].toFixed(2)} (${(got[c] / mean).toFixed(2)}x)`;
+      });
+      log(
+        `round ${round}: anchor ${before.toFixed(2)} -> ${after.toFixed(2)} images/s; ${points.join(', ')}`,
+      );
+      before = after;
+    }
+  } finally {
+    await stop(child);
+  }
+  const medians = [1, 4, 16].map((c) => median(ratios[c]));
+  log(
+    `median ratio to the anchor at concurrency 1 / 4 / 16: ${medians.map((r) => `${r.toFixed(2)}x`).join(' / ')}`,
+  );
+  return { ratios, medians };
+}
+
 type Point = { rps: number; p50: number; ratio: number; cpuMsPerImage: number };
 interface AnchorRun {
   imagesPerS: number;
@@ -626,6 +680,15 @@ type HttpResults = Record<string, Point> & { anchor: AnchorRun; anchorAfter: Anc
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
 log(`convnet-serve bench — ${new Date().toISOString()} — ${machine}, Node ${process.version}`);
+if (ROUNDS !== undefined) {
+  if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS > 20)
+    throw new Error(
+      `--interleaved: expected a number of rounds from 1 to 20; received ${values.interleaved}`,
+    );
+  out.interleaved = await interleavedRounds(resnet50TvFolder(), ROUNDS);
+  console.log(`\n${JSON.stringify(out)}`);
+  process.exit(0);
+}
 const models = await modelLevel();
 out.models = models;
 if (!HTTP_ONLY) out.tfjsSteps = await tfjsSteps();
