@@ -76,8 +76,8 @@ export interface Config {
   maxBatch: number;
   maxDelayMs: number;
   /**
-   * Whether MAX_DELAY_MS or MAX_BATCH was set: otherwise a model whose batches cost as much per
-   * image stops waiting, and one whose batches cost more computes one image at a time
+   * Whether MAX_DELAY_MS or MAX_BATCH was set: otherwise a model whose batches do not pay stops
+   * waiting for them, and, if its image takes 20 ms or more, computes one image per batch
    * (src/serving/engine-choice.ts).
    */
   batchingFixed: boolean;

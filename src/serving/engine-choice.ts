@@ -18,8 +18,9 @@
  * at least 1/SIDE_BY_SIDE_GAIN of its images per second, both stay (`arrangement.underLoad`): a
  * batch that leaves while another computes takes a single-thread copy (runOnServingEngine).
  *
- * Batching (MAX_DELAY_MS not set): where a batch of 4 costs no less per image than one image, the
- * model's batches stop waiting for more requests (measureBatching).
+ * Batching (neither MAX_DELAY_MS nor MAX_BATCH set): where a batch of 8 does not cost at least
+ * BATCH_GAIN less per image than one image, the model's batches stop waiting for more requests, and
+ * a model of BATCH_COST_MIN_MS or more an image computes one image per batch (measureBatching).
  *
  * Batches go to the copy serving at the moment they leave the batcher, and are counted per copy,
  * so a copy that loses is unloaded only after its last batch (and explanation) ended.
