@@ -5,6 +5,7 @@
  * grey for 1-channel models), then the image is resized (stretch, or shorter side + centre crop)
  * as the model's `preprocess` says. What is left per pixel (a bilinear enlargement, normalisation)
  * is done by the inference worker, straight into the engine's input (src/engines/pixels.ts).
+ * A plain PNG of exactly the model's size skips libvips: its samples are read in JS (plain-png.ts).
  */
 import { imageSize } from 'image-size';
 import sharp, { type KernelEnum, type OutputInfo } from 'sharp';
@@ -12,6 +13,7 @@ import { AppError } from '../errors.js';
 import { type PixelImage, pixelsToInput, type ResizeGeometry } from '../engines/pixels.js';
 import { type DecodeCost, decodeCost } from './decode-cost.js';
 import { type ImageFormat, SUPPORTED_FORMATS, sniffFormat } from './image-format.js';
+import { decodePlainPng, type PngLayout, readPngLayout } from './plain-png.js';
 import type { Interpolation, Preprocess } from './model-config.js';
 
 // Images here are small and requests many: one libvips thread per operation, with the decode
@@ -45,6 +47,8 @@ export interface ProbedImage {
   height: number;
   /** EXIF orientation (1 to 8), from the same header read, so decoding need not read it again. */
   orientation?: number;
+  /** A PNG's chunk layout, when it parsed: a plain one of the model's size is decoded without libvips. */
+  png?: PngLayout;
   decode: DecodeCost;
   limits: DecodeLimits;
 }
@@ -92,7 +96,7 @@ export async function probeImage(
       { file, field: 'image', expected: SUPPORTED_FORMATS.join(', ') },
     );
   }
-  let header: { width: number; height: number; orientation?: number };
+  let header: { width: number; height: number; orientation?: number; png?: PngLayout };
   try {
     header = await readHeader(bytes, format, limits);
   } catch (err) {
@@ -111,31 +115,36 @@ export async function probeImage(
       { file, field: 'image', format, width, height, cost: Math.ceil(decode.cost), limit: limits.maxCost },
     );
   }
-  return { bytes, file, format, width, height, orientation: header.orientation, decode, limits };
+  const { orientation, png } = header;
+  return { bytes, file, format, width, height, orientation, ...(png ? { png } : {}), decode, limits };
 }
 
 /**
  * The image's size and EXIF orientation from its header. A JPEG's is read here, in microseconds
  * (image-size reads the frame header and the EXIF orientation): asking libvips cost each image
  * about 1 ms of latency on these VMs, most of it the hand-off to and from its threads (0.9-1.2 ms
- * against 0.03 ms). The other formats ask libvips, which knows their frames and pages and reads
- * orientation where image-size does not (a PNG's eXIf chunk).
+ * against 0.03 ms). So is a PNG's, from its chunks, unless it has an eXIf chunk (orientation) or
+ * does not parse. The other formats ask libvips, which knows their frames and pages.
  */
 async function readHeader(
   bytes: Uint8Array,
   format: ImageFormat,
   limits: DecodeLimits,
-): Promise<{ width: number; height: number; orientation?: number }> {
+): Promise<{ width: number; height: number; orientation?: number; png?: PngLayout }> {
   if (format === 'jpeg') {
     const { width, height, orientation, type } = imageSize(bytes);
     if (type !== 'jpg') throw new Error(`its header reads as ${type}, its first bytes as ${format}`);
     return { width, height, ...(orientation === undefined ? {} : { orientation }) };
   }
+  const png = format === 'png' ? readPngLayout(bytes) : undefined;
+  if (png && png.width > 0 && png.height > 0 && !png.chunks.includes('eXIf'))
+    return { width: png.width, height: png.height, png };
   const meta = await sharp(bytes, decodeOptions(limits)).metadata();
   return {
     width: meta.width ?? 0,
     height: meta.pageHeight ?? meta.height ?? 0,
     orientation: meta.orientation,
+    ...(png ? { png } : {}),
   };
 }
 
@@ -166,6 +175,11 @@ export async function decodeImage(image: ProbedImage, p: Preprocess): Promise<Pi
     // starting the decode itself (a V8 profile of /classify under load).
     g = resizeGeometry(uprightSize(image), p);
     plan = resamplePlan(g, p.interpolation, p.size);
+    const plain =
+      image.png && !plan.resize && !plan.extract && !plan.enlarge
+        ? decodePlainPng(image.png, p.channels)
+        : undefined;
+    if (plain) return { pixels: plain, width: w, height: h, channels: p.channels, normalization: p };
     let img = sharp(bytes, options)
       .rotate() // EXIF orientation
       .flatten({ background: '#ffffff' });
