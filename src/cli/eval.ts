@@ -91,7 +91,9 @@ async function main() {
   const n = Math.min(values.limit ? Number(values.limit) : set.images.length, set.images.length);
   const pngs = await Promise.all(
     set.images.slice(0, n).map((px) =>
+      // Grey PNGs, as the images are: without toColourspace, libvips would write them as RGB.
       sharp(Buffer.from(px), { raw: { width: set.cols, height: set.rows, channels: 1 } })
+        .toColourspace('b-w')
         .png()
         .toBuffer(),
     ),
