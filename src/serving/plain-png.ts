@@ -18,9 +18,11 @@ export interface PngLayout {
   interlaced: boolean;
   /** The chunk types in file order. */
   chunks: string[];
+  /** Whether it carries EXIF (an eXIf chunk, or a text chunk libvips reads EXIF from): orientation. */
+  exif: boolean;
   /** The IDAT chunks' data, in order. */
   data: Uint8Array[];
-  /** The file, whose chunks' CRCs are checked only when the image is plain (a large PNG's would cost the event loop). */
+  /** The file, whose chunks' CRCs are checked only when the image is plain. */
   bytes: Uint8Array;
 }
 
@@ -28,12 +30,35 @@ const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /** Chunks that change no pixel value: text, physical size, time. Anything else goes to libvips. */
 const INERT_CHUNKS = new Set(['IHDR', 'IDAT', 'IEND', 'tEXt', 'zTXt', 'iTXt', 'pHYs', 'tIME']);
+const TEXT_CHUNKS = new Set(['tEXt', 'zTXt', 'iTXt']);
+/** Text keywords that ImageMagick and exiftool write EXIF under, which newer libvips reads (orientation). */
+const EXIF_TEXT_KEYWORD = /^Raw profile type (exif|APP1)$/i;
 
 /** PNG's colour types with 8-bit samples read as they are: 0 grey (1 channel), 2 RGB (3). */
 const CHANNELS_OF_COLOUR_TYPE: Record<number, 1 | 3> = { 0: 1, 2: 3 };
 
+/** The bit depths each colour type allows (PNG specification, 11.2.2). */
+const BIT_DEPTHS: Record<number, number[]> = {
+  0: [1, 2, 4, 8, 16],
+  2: [8, 16],
+  3: [1, 2, 4, 8],
+  4: [8, 16],
+  6: [8, 16],
+};
+
+/** libpng's default limit on either side; beyond it libvips refuses the header. */
+const MAX_SIDE = 1_000_000;
+
 /** Images up to this many samples are unfiltered on the event loop (about 0.1 ms); larger ones go to libvips' threads. */
 export const PLAIN_PNG_MAX_SAMPLES = 65_536;
+
+/**
+ * Files larger than this are not walked: no plain PNG within PLAIN_PNG_MAX_SAMPLES needs more
+ * (deflate adds bytes only to incompressible data, a few per 64 KB), and the walk runs on the
+ * event loop. Nor more chunks than this: encoders write a handful.
+ */
+const MAX_FILE_BYTES = 4 * PLAIN_PNG_MAX_SAMPLES;
+const MAX_CHUNKS = 64;
 
 const CRC_TABLE = (() => {
   const table = new Int32Array(256);
@@ -52,39 +77,61 @@ function crc32(bytes: Uint8Array, start: number, end: number): number {
   return (c ^ -1) >>> 0;
 }
 
+/** A text chunk's keyword: the Latin-1 bytes before its first NUL (at most 79). */
+function keyword(bytes: Uint8Array, start: number, end: number): string {
+  const nul = bytes.subarray(start, Math.min(end, start + 80)).indexOf(0);
+  return nul < 0 ? '' : String.fromCharCode(...bytes.subarray(start, start + nul));
+}
+
 /**
- * The PNG's chunk layout, or undefined when it does not parse as one (no signature, a chunk running
- * past the end, no IHDR first, nothing after IEND allowed): such files are left to libvips.
+ * The layout of a small, well-formed PNG, or undefined for libvips to read: larger than
+ * MAX_FILE_BYTES or MAX_CHUNKS, a header the specification does not allow (sides 0 or past
+ * libpng's limit, a bit depth the colour type does not take, a compression, filter or interlace
+ * method other than PNG's), IDAT chunks not consecutive, a chunk running past the end, or anything
+ * after IEND.
  */
 export function readPngLayout(bytes: Uint8Array): PngLayout | undefined {
-  if (bytes.length < 8 + 25 || SIGNATURE.some((b, i) => bytes[i] !== b)) return undefined;
+  if (bytes.length < 8 + 25 || bytes.length > MAX_FILE_BYTES || SIGNATURE.some((b, i) => bytes[i] !== b))
+    return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const chunks: string[] = [];
   const data: Uint8Array[] = [];
-  let header: Pick<PngLayout, 'width' | 'height' | 'bitDepth' | 'colourType' | 'interlaced'> | undefined;
+  let exif = false;
   let at = 8;
-  while (at + 12 <= bytes.length) {
+  while (at + 12 <= bytes.length && chunks.length < MAX_CHUNKS) {
     const length = view.getUint32(at);
     const end = at + 12 + length;
     if (end > bytes.length) return undefined;
     const type = String.fromCharCode(bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]);
-    if (chunks.length === 0) {
-      if (type !== 'IHDR' || length !== 13) return undefined;
-      header = {
-        width: view.getUint32(at + 8),
-        height: view.getUint32(at + 12),
-        bitDepth: bytes[at + 16],
-        colourType: bytes[at + 17],
-        interlaced: bytes[at + 20] !== 0,
-      };
+    if ((chunks.length === 0) !== (type === 'IHDR')) return undefined;
+    if (type === 'IDAT') {
+      // libpng refuses image data split by another chunk; joining it would accept what it refuses.
+      if (data.length > 0 && chunks[chunks.length - 1] !== 'IDAT') return undefined;
+      data.push(bytes.subarray(at + 8, at + 8 + length));
     }
+    if (type === 'eXIf' || (TEXT_CHUNKS.has(type) && EXIF_TEXT_KEYWORD.test(keyword(bytes, at + 8, end - 4))))
+      exif = true;
     chunks.push(type);
-    if (type === 'IDAT') data.push(bytes.subarray(at + 8, at + 8 + length));
     at = end;
     if (type === 'IEND') break;
   }
-  if (!header || chunks[chunks.length - 1] !== 'IEND' || at !== bytes.length) return undefined;
-  return { ...header, chunks, data, bytes };
+  if (chunks[chunks.length - 1] !== 'IEND' || at !== bytes.length || view.getUint32(8) !== 13)
+    return undefined;
+  const width = view.getUint32(16);
+  const height = view.getUint32(20);
+  const [bitDepth, colourType, compression, filter, interlace] = bytes.subarray(24, 29);
+  if (
+    width < 1 ||
+    height < 1 ||
+    width > MAX_SIDE ||
+    height > MAX_SIDE ||
+    !BIT_DEPTHS[colourType]?.includes(bitDepth) ||
+    compression !== 0 ||
+    filter !== 0 ||
+    interlace > 1
+  )
+    return undefined;
+  return { width, height, bitDepth, colourType, interlaced: interlace === 1, chunks, exif, data, bytes };
 }
 
 /** Whether every chunk's CRC matches: libvips refuses a file whose critical chunk's does not. */
@@ -108,11 +155,8 @@ export function decodePlainPng(layout: PngLayout, channels: number): Uint8Array 
     layout.bitDepth !== 8 ||
     CHANNELS_OF_COLOUR_TYPE[layout.colourType] !== channels ||
     layout.interlaced ||
-    width < 1 ||
-    height < 1 ||
     width * height * channels > PLAIN_PNG_MAX_SAMPLES ||
-    // Room for the deflated samples and some text; a larger file is not what it claims to be.
-    layout.bytes.length > 4 * PLAIN_PNG_MAX_SAMPLES ||
+    layout.exif ||
     layout.chunks.some((type) => !INERT_CHUNKS.has(type)) ||
     !crcsMatch(layout.bytes)
   )
@@ -120,11 +164,13 @@ export function decodePlainPng(layout: PngLayout, channels: number): Uint8Array 
   const stride = width * channels;
   let filtered: Uint8Array;
   try {
-    filtered = inflateSync(Buffer.concat(layout.data));
+    // Never more than the image needs: a small file can inflate to hundreds of megabytes.
+    const expected = height * (stride + 1);
+    filtered = inflateSync(Buffer.concat(layout.data), { maxOutputLength: expected + 1 });
   } catch {
     return undefined;
   }
-  if (filtered.length !== height * (stride + 1)) return undefined;
+  if (filtered.length !== height * (stride + 1)) return undefined; // short, or longer than its header says
   return unfilter(filtered, width, height, channels);
 }
 

@@ -123,8 +123,9 @@ export async function probeImage(
  * The image's size and EXIF orientation from its header. A JPEG's is read here, in microseconds
  * (image-size reads the frame header and the EXIF orientation): asking libvips cost each image
  * about 1 ms of latency on these VMs, most of it the hand-off to and from its threads (0.9-1.2 ms
- * against 0.03 ms). So is a PNG's, from its chunks, unless it has an eXIf chunk (orientation) or
- * does not parse. The other formats ask libvips, which knows their frames and pages.
+ * against 0.03 ms). So is a small PNG's, from its chunks, unless it carries EXIF (orientation) or
+ * its header is not one libvips would read (readPngLayout). The other formats ask libvips, which
+ * knows their frames and pages.
  */
 async function readHeader(
   bytes: Uint8Array,
@@ -137,8 +138,7 @@ async function readHeader(
     return { width, height, ...(orientation === undefined ? {} : { orientation }) };
   }
   const png = format === 'png' ? readPngLayout(bytes) : undefined;
-  if (png && png.width > 0 && png.height > 0 && !png.chunks.includes('eXIf'))
-    return { width: png.width, height: png.height, png };
+  if (png && !png.exif) return { width: png.width, height: png.height, png };
   const meta = await sharp(bytes, decodeOptions(limits)).metadata();
   return {
     width: meta.width ?? 0,

@@ -70,24 +70,43 @@ function encodePng(
       raw[y * (stride + 1) + 1 + i] = (px[y * stride + i] - predicted) & 0xff;
     }
   }
+  return assemble(ihdrOf(width, height, 8, channels === 1 ? 0 : 2), [
+    ...extra,
+    chunk('IDAT', deflateSync(raw)),
+  ]);
+}
+
+/** IHDR's 13 bytes; `patch` may then change any of them. */
+function ihdrOf(width: number, height: number, bitDepth: number, colourType: number): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8;
-  ihdr[9] = channels === 1 ? 0 : 2;
+  ihdr[8] = bitDepth;
+  ihdr[9] = colourType;
+  return ihdr;
+}
+
+/** Signature, IHDR, the chunks given, IEND. */
+function assemble(ihdr: Buffer, chunks: Buffer[]): Buffer {
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk('IHDR', ihdr),
-    ...extra,
-    chunk('IDAT', deflateSync(raw)),
+    ...chunks,
     chunk('IEND', Buffer.alloc(0)),
   ]);
 }
 
+/** Filter-0 rows of a grey image, deflated: IDAT's content. */
+const greyIdat = (px: Uint8Array, width: number, height: number) => {
+  const raw = Buffer.alloc(height * (width + 1));
+  for (let y = 0; y < height; y++) raw.set(px.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
+  return deflateSync(raw);
+};
+
 /** What the service's libvips pipeline hands back for a model with `channels` (src/serving/preprocess.ts). */
 const libvipsPixels = async (png: Uint8Array, channels: 1 | 3) =>
   new Uint8Array(
-    await sharp(png)
+    await sharp(png, { limitInputPixels: 1e6, failOn: 'error', pages: 1, sequentialRead: true })
       .rotate()
       .flatten({ background: '#ffffff' })
       .toColourspace(channels === 1 ? 'b-w' : 'srgb')
@@ -215,9 +234,15 @@ t.test('what is not plain is left to libvips', async (t) => {
     .png({ progressive: true })
     .toBuffer();
   t.equal(plainOf(interlaced), undefined, 'an interlaced image');
-  const side = Math.ceil(Math.sqrt(PLAIN_PNG_MAX_SAMPLES / 3)) + 1;
-  const large = encodePng(pixels(side, side, 3, 2), side, side, 3, () => 1);
-  t.equal(plainOf(large), undefined, `more than ${PLAIN_PNG_MAX_SAMPLES} samples`);
+  t.equal(PLAIN_PNG_MAX_SAMPLES, 256 * 256, 'the limit the next two images straddle');
+  const atLimit = encodePng(pixels(256, 256, 1, 2), 256, 256, 1, () => 1);
+  t.ok(plainOf(atLimit, 1), `${PLAIN_PNG_MAX_SAMPLES} samples are read in JS`);
+  const pastLimit = encodePng(pixels(65_537, 1, 1, 2), 65_537, 1, 1, () => 1);
+  t.equal(plainOf(pastLimit, 1), undefined, `${PLAIN_PNG_MAX_SAMPLES + 1} samples are not`);
+  const exifText = chunk('tEXt', Buffer.from('Raw profile type exif\0\nexif\n      8\n49492a0008000000\n'));
+  const withExifText = encodePng(px, 8, 8, 3, () => 0, [exifText]);
+  t.equal(layoutOf(withExifText).exif, true, 'EXIF in a text chunk is noticed');
+  t.equal(plainOf(withExifText), undefined, 'and left to libvips, which may read orientation from it');
 });
 
 t.test('a damaged PNG is never read in JS: libvips refuses it as before', async (t) => {
@@ -244,7 +269,7 @@ t.test('a damaged PNG is never read in JS: libvips refuses it as before', async 
     'a truncated PNG is a 400 naming the file',
   );
   const garbled = Buffer.from(png);
-  garbled.fill(0x55, idat + 4, idat + 40); // the deflate stream and a CRC that both fail
+  garbled.fill(0x55, idat + 4, idat + 40); // the deflate stream: it no longer inflates, nor matches its CRC
   await t.rejects(
     (async () => decodeImage(await probeImage(garbled, 'garbled.png', limits), model(1, [28, 28])))(),
     { statusCode: 400, code: 'CORRUPT_IMAGE' },
@@ -261,10 +286,13 @@ t.test('decodeImage: a plain PNG of the model size, the same pixels either way',
     t.ok(probed.png, 'the probe read its chunks');
     t.same([probed.width, probed.height], [28, 28], "the probe's size");
     const image = await decodeImage(probed, model(channels, [28, 28]));
+    // sharp hands back a Buffer; the JS reader a plain Uint8Array.
+    t.notOk(Buffer.isBuffer(image.pixels), 'read in JS');
     t.same(new Uint8Array(image.pixels), px, `${channels} channels, of the model's size: the pixels`);
     t.equal(image.enlarge, undefined, 'nothing left to enlarge');
     // A size the model does not take goes through libvips, which resizes.
     const other = await decodeImage(probed, model(channels, [14, 14]));
+    t.ok(Buffer.isBuffer(other.pixels), 'decoded by libvips');
     const expected = await sharp(png)
       .toColourspace(channels === 1 ? 'b-w' : 'srgb')
       .resize({ width: 14, height: 14, fit: 'fill', kernel: 'linear' })
@@ -292,4 +320,63 @@ t.test('Fashion-MNIST test images as grey PNGs: the same pixels as libvips, imag
     if (ours && Buffer.compare(Buffer.from(ours), Buffer.from(await libvipsPixels(png, 1))) === 0) same++;
   }
   t.equal(same, n, `${n} of ${n} images decoded in JS equal libvips' pixels`);
+});
+
+t.test('a PNG libvips refuses is refused as before: never read in JS, and the same 400', async (t) => {
+  const px = pixels(28, 28, 1, 5);
+  const idat = greyIdat(px, 28, 28);
+  const limits = { maxPixels: 1e8 };
+  const refusedByLibvips = async (name: string, png: Buffer) => {
+    t.equal(readPngLayout(png), undefined, `${name}: not walked as a plain PNG`);
+    await t.rejects(
+      (async () => decodeImage(await probeImage(png, `${name}.png`, limits), model(1, [28, 28])))(),
+      { statusCode: 400, code: 'CORRUPT_IMAGE' },
+      `${name}: 400 CORRUPT_IMAGE`,
+    );
+  };
+  t.ok(
+    decodePlainPng(readPngLayout(assemble(ihdrOf(28, 28, 8, 0), [chunk('IDAT', idat)]))!, 1),
+    'the intact image',
+  );
+  for (const [name, at, value] of [
+    ['compression method 1', 10, 1],
+    ['filter method 1', 11, 1],
+    ['interlace method 2', 12, 2],
+    ['bit depth 3', 8, 3],
+  ] as const) {
+    const ihdr = ihdrOf(28, 28, 8, 0);
+    ihdr[at] = value;
+    await refusedByLibvips(name, assemble(ihdr, [chunk('IDAT', idat)]));
+  }
+  const split = assemble(ihdrOf(28, 28, 8, 0), [
+    chunk('IDAT', idat.subarray(0, 5)),
+    chunk('tEXt', Buffer.from('a\0b')),
+    chunk('IDAT', idat.subarray(5)),
+  ]);
+  await refusedByLibvips('IDAT split by another chunk', split);
+  // A header claiming 100000x100000 in colour type 1, which does not exist: libvips refuses the header.
+  await refusedByLibvips('colour type 1', assemble(ihdrOf(100_000, 100_000, 8, 1), [chunk('IDAT', idat)]));
+});
+
+t.test('a small PNG that inflates to far more than its header says is not read in JS', async (t) => {
+  const bomb = assemble(ihdrOf(28, 28, 8, 0), [chunk('IDAT', deflateSync(Buffer.alloc(20_000_000)))]);
+  t.ok(bomb.length < 64 * 1024, `the file is small (${bomb.length} bytes)`);
+  const layout = readPngLayout(bomb);
+  t.ok(layout, 'it parses');
+  t.equal(
+    layout && decodePlainPng(layout, 1),
+    undefined,
+    'but is left to libvips, which reads only the rows it needs',
+  );
+});
+
+t.test('large PNGs are not walked: libvips reads their header, off the event loop', async (t) => {
+  const side = 512;
+  const noisy = await sharp(pixels(side, side, 3, 9), { raw: { width: side, height: side, channels: 3 } })
+    .png({ compressionLevel: 0 })
+    .toBuffer();
+  t.ok(noisy.length > 256 * 1024, `a ${noisy.length}-byte PNG`);
+  t.equal(readPngLayout(noisy), undefined, 'is not walked');
+  const probed = await probeImage(noisy, 'large.png', { maxPixels: 1e8 });
+  t.same([probed.width, probed.height, probed.png], [side, side, undefined], 'libvips read its header');
 });
