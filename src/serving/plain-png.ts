@@ -161,16 +161,15 @@ export function decodePlainPng(layout: PngLayout, channels: number): Uint8Array 
     !crcsMatch(layout.bytes)
   )
     return undefined;
-  const stride = width * channels;
+  const expected = height * (width * channels + 1); // each row: its filter byte, then its samples
   let filtered: Uint8Array;
   try {
     // Never more than the image needs: a small file can inflate to hundreds of megabytes.
-    const expected = height * (stride + 1);
     filtered = inflateSync(Buffer.concat(layout.data), { maxOutputLength: expected + 1 });
   } catch {
     return undefined;
   }
-  if (filtered.length !== height * (stride + 1)) return undefined; // short, or longer than its header says
+  if (filtered.length !== expected) return undefined; // short, or longer than its header says
   return unfilter(filtered, width, height, channels);
 }
 

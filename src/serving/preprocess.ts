@@ -144,7 +144,6 @@ async function readHeader(
     width: meta.width ?? 0,
     height: meta.pageHeight ?? meta.height ?? 0,
     orientation: meta.orientation,
-    ...(png ? { png } : {}),
   };
 }
 
