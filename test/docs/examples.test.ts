@@ -102,7 +102,10 @@ t.test('blocks shown as a file hold that file', async (t) => {
 async function startServer(): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, ['dist/src/server.js'], {
     cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info' },
+    // The documented answers were made with ONNX Runtime, which ENGINE=auto picks on a quiet machine.
+    // Under the suite's parallel load its timing can pick tfjs (a CI run answered "wasm"); which
+    // engine auto picks is test/serving/engine-choice.test.ts's subject, not the docs'.
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ENGINE: 'onnxruntime' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const stdout = child.stdout;
